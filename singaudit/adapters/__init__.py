@@ -1,0 +1,1 @@
+"""Adapters: classifiers, joint spaces, data sources and generators behind small interfaces."""

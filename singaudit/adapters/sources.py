@@ -1,0 +1,47 @@
+"""Registries of sources, addressed as ``source:id`` (``timm:resnet50.a1_in1k``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from singaudit.errors import SingauditError
+from singaudit.registry import Registry, RegistryError
+
+# Each entry is a loader ``(id: str, **options) -> adapter``, registered lazily.
+CLASSIFIER_SOURCES: Registry = Registry("classifier source")
+JOINT_SPACE_SOURCES: Registry = Registry("joint-space source")
+DATA_SOURCES: Registry = Registry("data source")
+GENERATOR_SOURCES: Registry = Registry("generator source")
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``"timm:resnet50.a1_in1k"`` -> ``("timm", "resnet50.a1_in1k")``."""
+    source, sep, ident = name.partition(":")
+    if not sep or not source:
+        raise SingauditError(f"{name!r} is not a 'source:id' name (e.g. 'timm:resnet50.a1_in1k')")
+    return source, ident
+
+
+def _load(registry: Registry, name: str, options: dict[str, Any]) -> Any:
+    source, ident = split_name(name)
+    try:
+        loader = registry.get(source)
+    except RegistryError as error:
+        raise SingauditError(str(error)) from None
+    return loader(ident, **options)
+
+
+def load_classifier(name: str, **options: Any):
+    return _load(CLASSIFIER_SOURCES, name, options)
+
+
+def load_joint_space(name: str, **options: Any):
+    return _load(JOINT_SPACE_SOURCES, name, options)
+
+
+def load_data(name: str, **options: Any):
+    return _load(DATA_SOURCES, name, options)
+
+
+def load_generator(name: str, **options: Any):
+    return _load(GENERATOR_SOURCES, name, options)

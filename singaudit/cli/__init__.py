@@ -1,0 +1,1 @@
+"""The singaudit command line."""

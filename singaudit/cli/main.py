@@ -1,0 +1,5 @@
+"""Entry point placeholder until the CLI lands."""
+
+
+def main() -> None:
+    raise SystemExit("singaudit: the CLI is not built yet")

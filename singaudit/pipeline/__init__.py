@@ -1,0 +1,1 @@
+"""Feature pipeline: batched extraction, the content-addressed cache, translator storage."""

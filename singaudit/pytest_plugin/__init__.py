@@ -1,0 +1,1 @@
+"""pytest plugin: audit specs collected and run as tests."""

@@ -1,0 +1,1 @@
+"""pytest fixtures for running audits from Python tests."""

@@ -1,0 +1,90 @@
+"""A small typed registry with lazy ``"module:object"`` entries (as lm-evaluation-harness does)."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class RegistryError(LookupError):
+    """An unknown or unloadable registry entry; the message lists what is available."""
+
+
+def load_object(reference: str) -> object:
+    """Import ``"package.module:attribute"`` (attribute may be dotted)."""
+    module_name, sep, attribute = reference.partition(":")
+    if not sep or not module_name or not attribute:
+        raise RegistryError(f"{reference!r} is not of the form 'package.module:object'")
+    try:
+        obj: object = importlib.import_module(module_name)
+    except ImportError as error:
+        raise RegistryError(f"cannot import {module_name!r} for {reference!r}: {error}") from error
+    for part in attribute.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError as error:
+            raise RegistryError(f"{module_name!r} has no attribute {attribute!r}") from error
+    return obj
+
+
+class Registry(Generic[T]):
+    """Name -> entry, where an entry is an object or a lazy ``"module:object"`` string.
+
+    ``base`` (optional) is checked when a lazy entry is resolved: classes must subclass it,
+    other objects must be instances of it.
+    """
+
+    def __init__(self, kind: str, base: type | None = None) -> None:
+        self.kind = kind
+        self.base = base
+        self._entries: dict[str, T | str] = {}
+
+    def add(self, name: str, entry: T | str, *, replace: bool = False) -> None:
+        if name in self._entries and not replace:
+            raise RegistryError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = entry
+
+    def register(self, name: str | None = None) -> Callable[[T], T]:
+        """Decorator: ``@CHECKS.register("null_invariance")``; the default name is ``__name__``."""
+
+        def decorate(obj: T) -> T:
+            self.add(name or getattr(obj, "__name__"), obj)
+            return obj
+
+        return decorate
+
+    def get(self, name: str) -> T:
+        try:
+            entry = self._entries[name]
+        except KeyError:
+            available = ", ".join(sorted(self._entries)) or "(none)"
+            raise RegistryError(f"unknown {self.kind} {name!r}; available: {available}") from None
+        if isinstance(entry, str):
+            entry = load_object(entry)  # type: ignore[assignment]
+            self._check_type(name, entry)
+            self._entries[name] = entry
+        return entry  # type: ignore[return-value]
+
+    def _check_type(self, name: str, entry: object) -> None:
+        if self.base is None:
+            return
+        ok = issubclass(entry, self.base) if isinstance(entry, type) else isinstance(entry, self.base)
+        if not ok:
+            raise RegistryError(f"{self.kind} {name!r} is not a {self.base.__name__}")
+
+    def names(self, pattern: str | None = None) -> list[str]:
+        names = sorted(self._entries)
+        return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
