@@ -45,3 +45,15 @@ def load_data(name: str, **options: Any):
 
 def load_generator(name: str, **options: Any):
     return _load(GENERATOR_SOURCES, name, options)
+
+
+# Built-in sources, resolved lazily so that importing singaudit stays cheap.
+# Each module exposes ``load(ident: str, **options)``.
+for _name in ("timm", "torchvision", "hf", "hook", "python", "calibration"):
+    CLASSIFIER_SOURCES.add(_name, f"singaudit.adapters.classifiers.{_name}_source:load")
+for _name in ("open_clip", "hf_clip", "calibration"):
+    JOINT_SPACE_SOURCES.add(_name, f"singaudit.adapters.joint_spaces.{_name}_source:load")
+for _name in ("folder", "list", "photos", "calibration"):
+    DATA_SOURCES.add(_name, f"singaudit.adapters.data.{_name}_source:load")
+for _name in ("unclip", "calibration"):
+    GENERATOR_SOURCES.add(_name, f"singaudit.adapters.generators.{_name}_source:load")
