@@ -1,0 +1,28 @@
+"""Audit checks, registered by name; third parties add theirs through the ``singaudit.checks``
+entry-point group or ``CHECKS.add(name, "package.module:CheckClass")``."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext, PromptSpec
+from singaudit.registry import Registry
+
+CHECKS: Registry[type[Check]] = Registry("check", base=Check)
+
+for _name in (
+    "null_invariance",
+    "translator_fidelity",
+    "class_semantics",
+    "concepts",
+    "steering",
+    "translation_consistency",
+    "evidence",
+):
+    CHECKS.add(_name, f"singaudit.checks.{_name}:{''.join(p.title() for p in _name.split('_'))}Check")
+
+for _entry in entry_points(group="singaudit.checks"):
+    if _entry.name not in CHECKS:
+        CHECKS.add(_entry.name, _entry.value)
+
+__all__ = ["CHECKS", "Check", "CheckParams", "MetricSpec", "ModelContext", "PromptSpec"]
