@@ -89,6 +89,10 @@ class ModelContext(Protocol):
     def load_image(self, index: int) -> Image.Image:
         """The audit image at ``index`` (for evidence and retrieval)."""
 
+    def fit_data(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x_train, y_train, x_heldout, y_heldout): the translator's fit split, features ->
+        joint-space image embeddings, for checks that compare translator architectures."""
+
     def shared(self, key: str, compute: Callable[[], T]) -> T:
         """Compute a derived artefact once per model (e.g. per-image IS and AS)."""
 
