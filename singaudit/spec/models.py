@@ -1,0 +1,257 @@
+"""The audit spec: what a YAML audit file declares, validated with pydantic (unknown keys refused)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializeAsAny,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from singaudit.checks.base import CheckParams, PromptSpec
+
+SPEC_KIND = "singaudit/audit"
+SPEC_VERSION = 1
+
+# Names end up in test ids, folder names and JUnit; keep them path- and shell-safe.
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
+SourceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+:.*$", description="'source:id'")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSpec(_Strict):
+    """One classifier under audit."""
+
+    name: Name
+    id: SourceId
+    options: dict[str, Any] = Field(default_factory=dict)
+    expect: Literal["pass", "fail"] | None = None
+
+
+class JointSpaceSpec(_Strict):
+    id: SourceId
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class DataSpec(_Strict):
+    """Images: a source, the classes (names, indices or "all"), how many per class, a seed."""
+
+    id: SourceId
+    options: dict[str, Any] = Field(default_factory=dict)
+    classes: Literal["all"] | list[StrictStr | StrictInt] = "all"
+    images_per_class: Annotated[int, Field(gt=0)] | None = None  # None: every image
+    seed: int = 0
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _class_selection(cls, classes: Any) -> Any:
+        # One clear message instead of one per union member.
+        if classes == "all":
+            return classes
+        if not isinstance(classes, list) or not classes or not all(
+            isinstance(c, (str, int)) and not isinstance(c, bool) for c in classes
+        ):
+            raise ValueError("classes must be 'all' or a non-empty list of class names or indices")
+        return classes
+
+
+class TranslatorSpec(_Strict):
+    """How T: features -> joint space is obtained: fitted (arch, fit data) or loaded (path)."""
+
+    arch: Literal["linear", "mlp3", "mlp4", "residual"] = "linear"
+    # None: the data source's images that are not audited (a held-out part of data).
+    fit: DataSpec | None = None
+    heldout: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2  # of the fit data, for alpha/fidelity
+    path: str | None = None  # a saved translator (safetensors + metadata); no fitting
+    options: dict[str, Any] = Field(default_factory=dict)  # trainer options (alphas, loss, epochs)
+
+    @model_validator(mode="after")
+    def _path_or_fit(self) -> TranslatorSpec:
+        if self.path is not None and self.fit is not None:
+            raise ValueError("give either 'path' (a saved translator) or 'fit' data, not both")
+        return self
+
+
+class PromptsSpec(_Strict):
+    """Class prompts: one template, or an ensemble (mean of unit text embeddings)."""
+
+    template: str = "an image of a {class}"
+    ensemble: Annotated[list[str], Field(min_length=1)] | None = None
+
+    @field_validator("template")
+    @classmethod
+    def _has_placeholder(cls, template: str) -> str:
+        if "{class}" not in template:
+            raise ValueError("a prompt template must contain '{class}'")
+        return template
+
+    @field_validator("ensemble")
+    @classmethod
+    def _all_have_placeholder(cls, ensemble: list[str] | None) -> list[str] | None:
+        for template in ensemble or []:
+            cls._has_placeholder(template)
+        return ensemble
+
+    def to_prompt_spec(self) -> PromptSpec:
+        return PromptSpec(tuple(self.ensemble) if self.ensemble else (self.template,))
+
+
+class GeneratorSpec(_Strict):
+    """Visual evidence; id None: the joint space's default generator."""
+
+    id: SourceId | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    seeds: Annotated[list[int], Field(min_length=1)] = Field(default_factory=lambda: [0])
+    size: Annotated[int, Field(gt=0, le=1024)] = 64
+
+
+class ReportSpec(_Strict):
+    formats: list[Literal["html", "pdf", "json", "junit"]] = Field(
+        default_factory=lambda: ["html", "json"]
+    )
+    out: str | None = None  # None: reports/<name>, relative to the working directory
+
+
+def _check_params_class(name: str) -> type[CheckParams]:
+    from singaudit.checks import CHECKS
+
+    return CHECKS.get(name).Params
+
+
+def _validate_checks(raw: Any) -> dict[str, CheckParams]:
+    """Each entry validated against its own check's Params, errors keeping their key paths."""
+    from singaudit.checks import CHECKS
+    from singaudit.registry import RegistryError
+
+    if not isinstance(raw, dict):
+        raise PydanticCustomError("checks_mapping", "must be a mapping of check name -> parameters")
+    errors: list[dict[str, Any]] = []
+    validated: dict[str, CheckParams] = {}
+    for name, params in raw.items():
+        if name not in CHECKS:
+            available = ", ".join(CHECKS.names())
+            message = f"unknown check {name!r}; available: {available}"
+            errors.append({"type": PydanticCustomError("unknown_check", message), "loc": (name,),
+                           "input": params})
+            continue
+        try:
+            params_class = CHECKS.get(name).Params
+        except RegistryError as error:
+            message = f"check {name!r} cannot be loaded: {error}"
+            errors.append({"type": PydanticCustomError("check_unloadable", message), "loc": (name,),
+                           "input": params})
+            continue
+        try:
+            validated[name] = params_class.model_validate({} if params is None else params)
+        except ValidationError as error:
+            for detail in error.errors():
+                entry = {"type": detail["type"], "loc": (name, *detail["loc"]),
+                         "input": detail["input"]}
+                if "ctx" in detail:
+                    entry["ctx"] = detail["ctx"]
+                if detail["type"] in ("value_error", "assertion_error"):
+                    entry = {"type": PydanticCustomError("check_params", detail["msg"]),
+                             "loc": entry["loc"], "input": detail["input"]}
+                errors.append(entry)
+    if errors:
+        raise ValidationError.from_exception_data("checks", errors)
+    return validated
+
+
+class AuditSpec(_Strict):
+    """A whole audit file (``kind: singaudit/audit``, ``version: 1``)."""
+
+    version: Literal[1]
+    kind: Literal["singaudit/audit"]
+    name: Name
+    description: str = ""
+    models: Annotated[list[ModelSpec], Field(min_length=1)]
+    joint_space: JointSpaceSpec | None = None  # None: geometry-only audits
+    data: DataSpec
+    translator: TranslatorSpec = Field(default_factory=TranslatorSpec)
+    prompts: PromptsSpec = Field(default_factory=PromptsSpec)
+    checks: Annotated[dict[str, SerializeAsAny[CheckParams]], Field(min_length=1)]
+    generator: GeneratorSpec | None = None
+    report: ReportSpec = Field(default_factory=ReportSpec)
+    device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "float32"
+    batch_size: Annotated[int, Field(gt=0)] = 64
+    cache_dir: str | None = None  # None: SINGAUDIT_CACHE or the platform cache folder
+    seed: int = 0
+    _source_path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_path(self) -> Path | None:
+        """The file this spec was read from, if any."""
+        return self._source_path
+
+    @field_validator("checks", mode="before")
+    @classmethod
+    def _checks_by_name(cls, raw: Any) -> dict[str, CheckParams]:
+        return _validate_checks(raw)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_model_names(cls, models: list[ModelSpec]) -> list[ModelSpec]:
+        names = [model.name for model in models]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"model names must be unique; repeated: {', '.join(duplicates)}")
+        return models
+
+    def spec_hash(self) -> str:
+        """sha256 of the validated spec (canonical JSON), for provenance and reports."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def model_by_name(self, name: str) -> ModelSpec:
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise KeyError(name)
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """The JSON Schema of audit files, with each registered check's own parameters."""
+    from singaudit.checks import CHECKS
+    from singaudit.registry import RegistryError
+
+    schema = AuditSpec.model_json_schema()
+    definitions = schema.setdefault("$defs", {})
+    check_properties: dict[str, Any] = {}
+    for name in CHECKS.names():
+        try:
+            params_schema = _check_params_class(name).model_json_schema(
+                ref_template="#/$defs/{model}"
+            )
+        except RegistryError:
+            check_properties[name] = {"type": "object", "description": "(check not loadable)"}
+            continue
+        definitions.update(params_schema.pop("$defs", {}))
+        check_properties[name] = {"anyOf": [params_schema, {"type": "null"}]}
+    schema["properties"]["checks"] = {
+        "type": "object",
+        "description": "check name -> that check's parameters",
+        "properties": check_properties,
+        "additionalProperties": False,
+        "minProperties": 1,
+    }
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "singaudit audit spec"
+    return schema
