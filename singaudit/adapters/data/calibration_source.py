@@ -1,0 +1,59 @@
+"""``calibration:<split>``: labelled synthetic scenes of the calibration world (label = shape).
+
+Scenes are rendered in bulk once and served from memory. Splits draw from disjoint seed streams;
+the calibration models are trained on ``train`` (and selected on ``validation``) only, so audits
+should use ``audit`` (the default) or ``test``.
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from singaudit.adapters.data.base import ImageRecord, ImageSource
+from singaudit.calibration import scenes
+from singaudit.errors import DataError
+
+DEFAULT_SPLIT = "audit"
+
+
+class CalibrationScenes(ImageSource):
+    def __init__(self, split: str, seed: int, images_per_class: int) -> None:
+        if split not in scenes.SPLITS:
+            choices = ", ".join(scenes.SPLITS)
+            raise DataError(f"unknown calibration split {split!r}; choose one of {choices}")
+        if images_per_class < 1:
+            raise DataError(f"images_per_class must be at least 1, got {images_per_class}")
+        self.split, self.seed = split, int(seed)
+        self.class_names = list(scenes.SHAPES)
+        self.id = f"calibration:{split}"
+        count = images_per_class * len(scenes.SHAPES)
+        self.pixels, self.params = scenes.generate(split, self.seed, 0, count)
+        self._records = [
+            ImageRecord(f"calibration/{split}/seed={self.seed}/{i}", int(self.params.shape[i]))
+            for i in range(count)
+        ]
+
+    def records(self) -> list[ImageRecord]:
+        return list(self._records)
+
+    def _index(self, record: ImageRecord) -> int:
+        prefix = f"calibration/{self.split}/seed={self.seed}/"
+        if not record.key.startswith(prefix):
+            raise DataError(f"record {record.key!r} does not belong to {self.id} (seed {self.seed})")
+        index = int(record.key[len(prefix):])
+        if not 0 <= index < len(self._records):
+            raise DataError(f"record {record.key!r} is out of range for {self.id}")
+        return index
+
+    def load(self, record: ImageRecord) -> Image.Image:
+        return Image.fromarray(self.pixels[self._index(record)])
+
+    def content_hash(self, record: ImageRecord) -> str:
+        return self.params.row_hash(self._index(record))
+
+
+def load(
+    ident: str = "", *, seed: int = 0, images_per_class: int = 50, split: str | None = None
+) -> CalibrationScenes:
+    """``calibration:audit`` (default), ``calibration:test``, ...; ``split`` overrides the id."""
+    return CalibrationScenes(split or ident or DEFAULT_SPLIT, seed, images_per_class)
