@@ -1,0 +1,98 @@
+"""Equivalent features (same logits) and the perturbations that validate the null space."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+
+from singaudit.errors import NotApplicable
+from singaudit.maths._arrays import like_input, to_float64
+from singaudit.maths.geometry import HeadGeometry
+
+
+def remove_null(features: Any, geometry: HeadGeometry) -> Any:
+    """f_eq = f - P_n f = P_p f: the main equivalent feature (identical logits)."""
+    return geometry.project_principal(features)
+
+
+def perturbation_norms(features: Any, budget: float, *, relative: bool) -> Any:
+    """Per-row l2 norms for perturbations: ``budget * ||f||`` if relative, else ``budget``."""
+    f64 = to_float64(features)
+    if relative:
+        norms = budget * torch.linalg.vector_norm(f64, dim=-1)
+    else:
+        norms = torch.full(f64.shape[:-1], float(budget), dtype=torch.float64, device=f64.device)
+    return like_input(norms, features)
+
+
+def null_perturbation(
+    features: Any, geometry: HeadGeometry, norms: Any, *, generator: torch.Generator | None = None
+) -> Any:
+    """Gaussian directions inside span(V_n), one per row, rescaled to ``norms``."""
+    geometry.require_null_space()
+    f64 = to_float64(features)
+    coefficients = torch.randn(
+        (*f64.shape[:-1], geometry.null_dim), generator=generator, dtype=torch.float64
+    )
+    directions = coefficients.to(f64.device) @ geometry.null_basis.to(f64.device).T
+    return like_input(_rescale(directions, norms), features)
+
+
+def random_perturbation(features: Any, norms: Any, *, generator: torch.Generator | None = None) -> Any:
+    """Isotropic Gaussian directions in the whole feature space, rescaled to ``norms``."""
+    f64 = to_float64(features)
+    directions = torch.randn(f64.shape, generator=generator, dtype=torch.float64).to(f64.device)
+    return like_input(_rescale(directions, norms), features)
+
+
+def principal_perturbation(
+    features: Any,
+    geometry: HeadGeometry,
+    norms: Any,
+    *,
+    direction: Literal["leading", "gradient"] = "leading",
+    weight: Any = None,
+    bias: Any = None,
+) -> Any:
+    """Perturbations inside span(V_p), rescaled to ``norms``.
+
+    "leading": the top right-singular vector v_1 (the largest logit change per unit norm).
+    "gradient": the gradient of the predicted logit, W[argmax(Wf + b)], projected by P_p
+    (a no-op up to round-off: rows of W lie in span(V_p)); needs ``weight`` (and ``bias`` if the
+    head has one, since it can change the argmax).
+    """
+    if geometry.rank == 0:
+        raise NotApplicable("rank is 0 (the head is zero): no principal direction")
+    f64 = to_float64(features)
+    principal = geometry.principal_basis.to(f64.device)
+    if direction == "leading":
+        directions = principal[:, 0].expand(f64.shape)
+    elif direction == "gradient":
+        if weight is None:
+            raise ValueError('direction="gradient" needs the head weight (weight=W)')
+        w64 = to_float64(weight).to(f64.device)
+        logits = f64 @ w64.T
+        if bias is not None:
+            logits = logits + to_float64(bias).to(f64.device)
+        gradients = w64[logits.argmax(dim=-1)]
+        directions = (gradients @ principal) @ principal.T
+    else:
+        raise ValueError(f'direction must be "leading" or "gradient", not {direction!r}')
+    return like_input(_rescale(directions, norms), features)
+
+
+def logit_change(weight: Any, deltas: Any) -> Any:
+    """||W delta||_2 per row: the logit change caused by adding delta (the bias cancels)."""
+    w64 = to_float64(weight)
+    d64 = to_float64(deltas)
+    change = torch.linalg.vector_norm(d64 @ w64.to(d64.device).T, dim=-1)
+    return like_input(change, deltas)
+
+
+def _rescale(directions: torch.Tensor, norms: Any) -> torch.Tensor:
+    target = to_float64(norms).to(directions.device)
+    length = torch.linalg.vector_norm(directions, dim=-1)
+    scale = torch.where(length > 0, target / length.clamp_min(torch.finfo(torch.float64).tiny), 0.0)
+    return directions * scale.unsqueeze(-1)
+

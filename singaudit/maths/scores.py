@@ -1,0 +1,74 @@
+"""SING scores in degrees: image score (IS), attribute score (AS) and the model-level ratio."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from singaudit.maths._arrays import like_input, to_float64
+
+
+def angle(u: Any, v: Any) -> Any:
+    """Row-wise angle in degrees, arccos of the clamped cosine; NaN where a vector is zero.
+
+    Shapes broadcast over rows: (n, k) with (n, k) or (k,).
+    """
+    u64, v64 = to_float64(u), to_float64(v)
+    v64 = v64.to(u64.device)
+    dot = (u64 * v64).sum(dim=-1)
+    norms = torch.linalg.vector_norm(u64, dim=-1) * torch.linalg.vector_norm(v64, dim=-1)
+    cosine = torch.where(norms > 0, dot / norms, torch.nan).clamp(-1.0, 1.0)
+    return like_input(torch.rad2deg(torch.arccos(cosine)), u)
+
+
+def image_score(t_orig: Any, t_eq: Any) -> Any:
+    """IS = angle(T(f), T(f_eq)): how far the semantics move inside the equivalence set."""
+    return angle(t_orig, t_eq)
+
+
+def attribute_score(t_orig: Any, t_eq: Any, text: Any) -> Any:
+    """AS = angle(T(f), t) - angle(T(f_eq), t); text is (k,) or (n, k).
+
+    Positive: the equivalent feature is closer to the concept (the null component suppressed it).
+    """
+    return angle(t_orig, text) - angle(t_eq, text)
+
+
+def concept_attribute_scores(t_orig: Any, t_eq: Any, texts: Any) -> Any:
+    """AS of every row against every concept: (n, k), (n, k), (j, k) -> (n, j)."""
+    t_orig64, t_eq64, texts64 = to_float64(t_orig), to_float64(t_eq), to_float64(texts)
+    scores = attribute_score(t_orig64.unsqueeze(1), t_eq64.unsqueeze(1), texts64.unsqueeze(0))
+    return like_input(scores, t_orig)
+
+
+def model_ratio(is_values: Any, as_values: Any) -> float:
+    """median(IS) / median(|AS|), NaN entries ignored (higher is better).
+
+    inf when median(|AS|) is 0 and median(IS) > 0; NaN when either side is empty (after dropping NaN)
+    or both medians are 0.
+    """
+    image_scores = _without_nan(is_values)
+    attribute_scores = np.abs(_without_nan(as_values))
+    if image_scores.size == 0 or attribute_scores.size == 0:
+        return math.nan
+    numerator = float(np.median(image_scores))
+    denominator = float(np.median(attribute_scores))
+    if denominator == 0.0:
+        return math.inf if numerator > 0.0 else math.nan
+    return numerator / denominator
+
+
+def ensemble_text(embeddings: Any) -> Any:
+    """Mean of unit-normalised text embeddings (..., j, k), renormalised: (..., k)."""
+    e64 = to_float64(embeddings)
+    unit = e64 / torch.linalg.vector_norm(e64, dim=-1, keepdim=True)
+    mean = unit.mean(dim=-2)
+    return like_input(mean / torch.linalg.vector_norm(mean, dim=-1, keepdim=True), embeddings)
+
+
+def _without_nan(values: Any) -> np.ndarray:
+    array = to_float64(values).detach().cpu().numpy().ravel()
+    return array[~np.isnan(array)]

@@ -1,0 +1,141 @@
+"""Summaries of per-image scores: quantiles, a bootstrap CI of the median, named statistics."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+from singaudit.errors import SpecError
+
+STATISTIC_NAMES = ("median", "mean", "max", "min", "std", "q<NN>", "fraction_within")
+_QUANTILE = re.compile(r"^q(\d{1,2}(?:\.\d+)?|100)$")
+
+
+@dataclass
+class Summary:
+    """Distribution of one score over images (NaN entries dropped; std with ddof=1)."""
+
+    n: int
+    mean: float
+    std: float
+    median: float
+    q05: float
+    q25: float
+    q75: float
+    q95: float
+    min: float
+    max: float
+    ci_low: float  # bootstrap CI of the median
+    ci_high: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def summarize(values: Any, *, ci: float = 0.95, n_boot: int = 1000, seed: int = 0) -> Summary:
+    """Summary statistics and a percentile-bootstrap CI of the median."""
+    array = _clean(values)
+    if array.size == 0:
+        nan = math.nan
+        return Summary(0, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan)
+    q05, q25, median, q75, q95 = (float(q) for q in np.quantile(array, [0.05, 0.25, 0.5, 0.75, 0.95]))
+    ci_low, ci_high = bootstrap_ci(array, np.median, ci=ci, n_boot=n_boot, seed=seed)
+    return Summary(
+        n=int(array.size),
+        mean=float(array.mean()),
+        std=float(array.std(ddof=1)) if array.size > 1 else 0.0,
+        median=median,
+        q05=q05,
+        q25=q25,
+        q75=q75,
+        q95=q95,
+        min=float(array.min()),
+        max=float(array.max()),
+        ci_low=ci_low,
+        ci_high=ci_high,
+    )
+
+
+def bootstrap_ci(
+    values: Any,
+    statistic: Callable[..., Any] = np.median,
+    *,
+    ci: float = 0.95,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile-bootstrap CI of ``statistic`` (a numpy reducer taking ``axis``); NaN dropped.
+
+    One value gives a zero-width interval; none gives (nan, nan).
+    """
+    array = _clean(values)
+    if array.size == 0:
+        return math.nan, math.nan
+    if array.size == 1 or np.all(array == array[0]):
+        value = float(statistic(array))
+        return value, value
+    result = scipy_stats.bootstrap(
+        (array,),
+        statistic,
+        n_resamples=n_boot,
+        confidence_level=ci,
+        method="percentile",
+        vectorized=True,
+        batch=100,  # bounds memory to 100 resamples at a time
+        rng=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def statistic(values: Any, name: str, *, bound: float | None = None) -> float:
+    """A named statistic of ``values`` (NaN dropped; NaN when nothing is left).
+
+    Names: median, mean, max, min, std (ddof=1), q<NN> (percentile, e.g. q90) and
+    fraction_within (share of values <= ``bound``).
+    """
+    array = _clean(values)
+    reducer = _reducer(name, bound)
+    if array.size == 0:
+        return math.nan
+    return float(reducer(array))
+
+
+def is_statistic_name(name: str) -> bool:
+    """Whether ``name`` is a statistic ``statistic`` understands (for spec validation)."""
+    return name in _SIMPLE or name == "fraction_within" or bool(_QUANTILE.match(name))
+
+
+_SIMPLE: dict[str, Callable[[np.ndarray], float]] = {
+    "median": lambda a: np.median(a),
+    "mean": lambda a: a.mean(),
+    "max": lambda a: a.max(),
+    "min": lambda a: a.min(),
+    "std": lambda a: a.std(ddof=1) if a.size > 1 else 0.0,
+}
+
+
+def _reducer(name: str, bound: float | None) -> Callable[[np.ndarray], float]:
+    if name in _SIMPLE:
+        return _SIMPLE[name]
+    if name == "fraction_within":
+        if bound is None:
+            raise SpecError("statistic 'fraction_within' needs a bound (fraction of values <= bound)")
+        return lambda a: np.mean(a <= bound)
+    match = _QUANTILE.match(name)
+    if match:
+        percent = float(match.group(1))
+        return lambda a: np.percentile(a, percent)
+    raise SpecError(f"unknown statistic {name!r}; available: {', '.join(STATISTIC_NAMES)}")
+
+
+def _clean(values: Any) -> np.ndarray:
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().double().numpy()
+    array = np.asarray(values, dtype=np.float64).ravel()
+    return array[~np.isnan(array)]
