@@ -35,6 +35,8 @@ class Tiers(BaseModel):
     higher_is_better: bool = False
     bound: float | None = None  # for fraction_within: the per-image bound
     mostly: float | None = None  # for fraction_within: the fraction that must be within
+    # Where the statistic is judged: over all images, within each class, or both (the default).
+    scope: Literal["both", "overall", "per_class"] = "both"
 
 
 class Metric(BaseModel):
