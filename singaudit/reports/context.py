@@ -1,0 +1,335 @@
+"""AuditResult -> the plain values the HTML template shows (figures as data URIs)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from singaudit.reports import figures
+from singaudit.reports.verdicts import (
+    describe_metric,
+    expectation_text,
+    format_number,
+    format_value,
+    is_expected_failure,
+    threshold_text,
+)
+from singaudit.results import AuditResult, CheckResult, ModelResult
+
+THUMBNAIL_PX = 128
+PNG_THUMBNAIL_LIMIT = 24_000  # bytes; larger (photographic) thumbnails go as JPEG
+MAX_EVIDENCE_ITEMS = 24  # per check, keeps the report within its size budget
+MAX_LIST_ITEMS = 12
+
+
+def data_uri(payload: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(payload).decode("ascii")
+
+
+def _figure(title: str, png: bytes | None, caption: str = "") -> dict[str, str] | None:
+    return None if png is None else {"title": title, "src": data_uri(png), "caption": caption}
+
+
+def check_kind(name: str) -> str:
+    """The built-in kind of a check name ("class_semantics:strict" -> "class_semantics")."""
+    return re.split(r"[:.\[@/]", name, maxsplit=1)[0]
+
+
+def _abs_as_limits(check: CheckResult) -> list[float]:
+    for name, metric in check.metrics.items():
+        if name in ("abs_as", "median_abs_as") and metric.tiers is not None:
+            return [v for v in (metric.tiers.warn, metric.tiers.fail) if v is not None]
+    return []
+
+
+def _class_semantics_figures(check: CheckResult) -> list[dict | None]:
+    return [_figure(
+        "Per-class IS, signed AS and |AS|",
+        figures.class_violins(check.data, _abs_as_limits(check)),
+        "Black ticks are class medians; dashed and solid red lines the warn and fail bounds.",
+    )]
+
+
+def _null_invariance_figures(check: CheckResult) -> list[dict | None]:
+    return [_figure("Logit change under matched-norm perturbations",
+                    figures.logit_change(check.data),
+                    "Null-space perturbations should change the logits only by round-off.")]
+
+
+def _fidelity_figures(check: CheckResult) -> list[dict | None]:
+    return [_figure("Translator fidelity (held-out cosine)",
+                    figures.fidelity_histogram(check.data))]
+
+
+def _concept_figures(check: CheckResult) -> list[dict | None]:
+    return [
+        _figure("Top concepts per class: original vs equivalent angle",
+                figures.concept_arrows(check.data),
+                "Green arrows: the equivalent feature is closer to the concept (positive AS); "
+                "orange: farther."),
+        _figure("Concept similarity graph", figures.concept_graph(check.data)),
+    ]
+
+
+def _steering_figures(check: CheckResult) -> list[dict | None]:
+    return [_figure("Null-space steering", figures.steering_plot(check.data))]
+
+
+FIGURES_BY_KIND: dict[str, Callable[[CheckResult], list[dict | None]]] = {
+    "class_semantics": _class_semantics_figures,
+    "null_invariance": _null_invariance_figures,
+    "translator_fidelity": _fidelity_figures,
+    "concepts": _concept_figures,
+    "steering": _steering_figures,
+}
+
+
+def _check_figures(check: CheckResult) -> list[dict[str, str]]:
+    build = FIGURES_BY_KIND.get(check_kind(check.name))
+    if build is None or not check.data:
+        return []
+    return [figure for figure in build(check) if figure is not None]
+
+
+def thumbnail_uri(results_dir: Path, relative: Any) -> str | None:
+    """A small data URI for an artefact image inside the results folder; None if unusable."""
+    if not isinstance(relative, str) or not relative:
+        return None
+    root = results_dir.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None  # only the results folder's own artefacts are embedded
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+            image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG", optimize=True)
+            if buffer.tell() <= PNG_THUMBNAIL_LIMIT:
+                return data_uri(buffer.getvalue())
+            buffer = io.BytesIO()
+            image.save(buffer, format="JPEG", quality=85)
+            return data_uri(buffer.getvalue(), "image/jpeg")
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _evidence(check: CheckResult, results_dir: Path) -> dict[str, Any] | None:
+    items = check.artefacts.get("items")
+    if not isinstance(items, list) or not items:
+        return None
+    rows = []
+    for item in items[:MAX_EVIDENCE_ITEMS]:
+        if not isinstance(item, Mapping):
+            continue
+        originals, equivalents = _as_list(item.get("render_orig")), _as_list(item.get("render_eq"))
+        seeds = _as_list(item.get("seeds"))
+        pairs = [
+            {
+                "seed": seeds[i] if i < len(seeds) else None,
+                "orig": thumbnail_uri(results_dir, originals[i]),
+                "eq": thumbnail_uri(results_dir, equivalents[i]) if i < len(equivalents) else None,
+            }
+            for i in range(len(originals))
+        ]
+        rows.append({
+            "class": item.get("class"),
+            "caption": item.get("caption"),
+            "is": format_value(item.get("is"), "deg"),
+            "as": format_value(item.get("as"), "deg"),
+            "image": thumbnail_uri(results_dir, item.get("image")),
+            "pairs": pairs,
+            "kind": item.get("kind", "generation"),
+        })
+    return {
+        "rows": rows,
+        "omitted": max(0, len(items) - MAX_EVIDENCE_ITEMS),
+        "generator": check.artefacts.get("generator"),
+    }
+
+
+def _metric_rows(check: CheckResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "statistic": metric.statistic or "",
+            "value": format_value(metric.value, metric.unit),
+            "ci": (f"{format_number(metric.ci[0])} – {format_number(metric.ci[1])}"
+                   if metric.ci else ""),
+            "thresholds": threshold_text(metric),
+            "status": metric.status or "",
+            "description": metric.description or "",
+        }
+        for name, metric in check.metrics.items()
+    ]
+
+
+def _per_class_table(check: CheckResult) -> dict[str, Any] | None:
+    if not check.per_class:
+        return None
+    columns = list(dict.fromkeys(n for r in check.per_class.values() for n in r.metrics))
+    rows = []
+    for class_name, result in check.per_class.items():
+        cells = []
+        for column in columns:
+            metric = result.metrics.get(column)
+            cells.append({
+                "text": format_value(metric.value, metric.unit) if metric else "",
+                "status": (metric.status or "") if metric else "",
+                "title": describe_metric(column, metric) if metric else "",
+            })
+        rows.append({"name": class_name, "status": result.status or "", "n": result.n,
+                     "cells": cells})
+    return {"columns": columns, "rows": rows}
+
+
+def _check_context(model: ModelResult, check: CheckResult, results_dir: Path
+                   ) -> dict[str, Any]:
+    return {
+        "name": check.name,
+        "anchor": _anchor(model.name, check.name),
+        "status": check.status,
+        "expected_failure": is_expected_failure(model, check),
+        "message": check.message,
+        "duration": f"{check.duration_s:.1f} s",
+        "metrics": _metric_rows(check),
+        "per_class": _per_class_table(check),
+        "figures": _check_figures(check),
+        "evidence": _evidence(check, results_dir),
+        "other_artefacts": flatten({k: v for k, v in check.artefacts.items()
+                                    if k not in ("items", "generator")}),
+    }
+
+
+def _anchor(*parts: str) -> str:
+    """A safe fragment id (names may hold any character)."""
+    return "c-" + "-".join(re.sub(r"[^A-Za-z0-9_-]+", "_", part) for part in parts)
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Nested mapping -> (dotted key, readable value) rows; long lists are shortened."""
+    rows: list[tuple[str, str]] = []
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            rows += flatten(value, name + ".")
+        elif isinstance(value, (list, tuple)):
+            shown = ", ".join(format_number(v) if not isinstance(v, (dict, list)) else str(v)
+                              for v in value[:MAX_LIST_ITEMS])
+            more = f" … ({len(value)} in all)" if len(value) > MAX_LIST_ITEMS else ""
+            rows.append((name, shown + more))
+        else:
+            rows.append((name, format_number(value) if value != {} else "{}"))
+    return rows
+
+
+def _comparison(audit: AuditResult) -> dict[str, Any] | None:
+    entries = figures.comparison_models(audit.comparison)
+    steering = [
+        (model.name, check.data.get("as") or [])
+        for model in audit.models for check in model.checks
+        if check_kind(check.name) == "steering" and check.data.get("as")
+    ]
+    built = [
+        _figure("Ratio ranking", figures.ratio_ranking(audit.comparison),
+                "median(IS) / median(|AS|) over images: rich but harmless invariance ranks high."),
+        _figure("Joint distribution of (AS, IS)", figures.as_is_scatter(audit.comparison),
+                "Grey box: changes too small to see; crosses: the paper's reference scale."),
+        _figure("Steering across models", figures.steering_comparison(steering)),
+    ]
+    rows = sorted(
+        (
+            {
+                "name": e["name"],
+                "median_is": format_value(e.get("median_is"), "deg"),
+                "median_as": format_value(e.get("median_as"), "deg"),
+                "median_abs_as": format_value(e.get("median_abs_as"), "deg"),
+                "ratio": format_number(e.get("ratio")),
+                "sort": e.get("ratio") if figures._is_number(e.get("ratio")) else float("-inf"),
+            }
+            for e in entries
+        ),
+        key=lambda row: -row["sort"],
+    )
+    shown = [figure for figure in built if figure is not None]
+    extra = {k: v for k, v in audit.comparison.items() if k != "models"}
+    if not rows and not shown and not extra:
+        return None
+    return {"rows": rows, "figures": shown, "extra": flatten(extra)}
+
+
+def _summary(audit: AuditResult) -> dict[str, Any]:
+    check_names = list(dict.fromkeys(c.name for m in audit.models for c in m.checks))
+    rows = []
+    for model in audit.models:
+        by_name = {check.name: check for check in model.checks}
+        rows.append({
+            "name": model.name,
+            "id": model.id,
+            "status": model.status,
+            "expect": model.expect,
+            "expectation": expectation_text(model),
+            "expectation_met": model.expectation_met,
+            "cells": [
+                None if name not in by_name else {
+                    "status": by_name[name].status,
+                    "anchor": _anchor(model.name, name),
+                    "expected_failure": is_expected_failure(model, by_name[name]),
+                    "message": by_name[name].message,
+                }
+                for name in check_names
+            ],
+        })
+    counts: dict[str, int] = {}
+    for model in audit.models:
+        for check in model.checks:
+            counts[check.status] = counts.get(check.status, 0) + 1
+    reasons = [
+        (row["name"], name, cell)
+        for row in rows
+        for name, cell in zip(check_names, row["cells"], strict=True)
+        if cell and cell["status"] in ("fail", "warn", "error")
+    ]
+    return {"check_names": check_names, "rows": rows, "counts": counts, "reasons": reasons}
+
+
+def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
+    """Everything report.html.jinja needs; values are plain strings, numbers and lists."""
+    return {
+        "audit": audit,
+        "summary": _summary(audit),
+        "provenance": flatten(audit.provenance),
+        "data_issues": flatten(audit.data_issues),
+        "models": [
+            {
+                "name": model.name,
+                "anchor": _anchor(model.name),
+                "id": model.id,
+                "status": model.status,
+                "expect": model.expect,
+                "expectation": expectation_text(model),
+                "info": flatten(model.info),
+                "checks": [_check_context(model, c, results_dir) for c in model.checks],
+            }
+            for model in audit.models
+        ],
+        "comparison": _comparison(audit),
+        "scale": {
+            "figure": data_uri(figures.scale_legend()),
+            "rows": figures.REFERENCE_SCALE,
+            "hard_as": figures.HARD_TO_SEE_AS,
+            "hard_is": figures.HARD_TO_SEE_IS,
+        },
+    }

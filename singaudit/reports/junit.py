@@ -1,0 +1,127 @@
+"""JUnit XML in the shape pytest writes, so CI systems list audits next to unit tests.
+
+One testcase per model x check (classname ``<audit>.<model>``, name = check). pass and warn pass
+(warn adds ``<system-out>``), fail is ``<failure>``, skip ``<skipped>``, error ``<error>``. A
+failing check of an ``expect: fail`` model is reported like pytest's xfail (``<skipped
+type="singaudit.xfail">``); such a model also gets an ``expectation`` testcase that fails when
+the model did not fail. Key metrics are ``<properties>`` of each testcase (as pytest's
+``record_property`` writes them), audit-level facts are properties of the testsuite.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree import ElementTree
+
+from singaudit.reports.verdicts import (
+    describe_metric,
+    expectation_text,
+    format_number,
+    is_expected_failure,
+    judged_lines,
+)
+from singaudit.results import AuditResult, CheckResult, ModelResult
+
+
+def _time(seconds: float) -> str:
+    return f"{max(seconds, 0.0):.3f}"
+
+
+def _add_properties(parent: ElementTree.Element, pairs: list[tuple[str, Any]]) -> None:
+    if not pairs:
+        return
+    properties = ElementTree.SubElement(parent, "properties")
+    for name, value in pairs:
+        ElementTree.SubElement(properties, "property", name=name, value=format_number(value))
+
+
+def _failure_message(check: CheckResult) -> str:
+    lines = judged_lines(check, ("fail",))
+    head = check.message or f"check {check.name} failed"
+    return head if not lines else head + " | " + "; ".join(lines)
+
+
+def _check_properties(model: ModelResult, check: CheckResult) -> list[tuple[str, Any]]:
+    pairs: list[tuple[str, Any]] = [("status", check.status), ("expect", model.expect)]
+    if is_expected_failure(model, check):
+        pairs.append(("expected_failure", "true"))
+    for name, metric in check.metrics.items():
+        key = f"{name}.{metric.statistic}" if metric.statistic else name
+        pairs.append((key, metric.value))
+        if metric.tiers is not None and metric.tiers.fail is not None:
+            pairs.append((f"{key}.fail_threshold", metric.tiers.fail))
+    return pairs
+
+
+def _check_case(suite: ElementTree.Element, audit: AuditResult, model: ModelResult,
+                check: CheckResult) -> str:
+    """Append one testcase; return the JUnit outcome: passed, failure, skipped or error."""
+    case = ElementTree.SubElement(suite, "testcase", classname=f"{audit.name}.{model.name}",
+                                  name=check.name, time=_time(check.duration_s))
+    _add_properties(case, _check_properties(model, check))
+    if is_expected_failure(model, check):
+        message = f"expected failure (expect: fail): {_failure_message(check)}"
+        ElementTree.SubElement(case, "skipped", type="singaudit.xfail", message=message)
+        return "skipped"
+    if check.status == "fail":
+        message = _failure_message(check)
+        failure = ElementTree.SubElement(case, "failure", message=message)
+        failure.text = "\n".join([message, *[describe_metric(n, m)
+                                              for n, m in check.metrics.items()]])
+        return "failure"
+    if check.status == "error":
+        ElementTree.SubElement(case, "error", message=check.message or "check raised an error")
+        return "error"
+    if check.status == "skip":
+        ElementTree.SubElement(case, "skipped", type="singaudit.skip",
+                               message=check.message or "not applicable")
+        return "skipped"
+    if check.status == "warn":
+        output = ElementTree.SubElement(case, "system-out")
+        output.text = "WARN: " + "; ".join([check.message, *judged_lines(check, ("warn",))])
+    return "passed"
+
+
+def _expectation_case(suite: ElementTree.Element, audit: AuditResult,
+                      model: ModelResult) -> str:
+    case = ElementTree.SubElement(suite, "testcase", classname=f"{audit.name}.{model.name}",
+                                  name="expectation", time=_time(0.0))
+    _add_properties(case, [("expect", model.expect), ("status", model.status)])
+    if model.expectation_met is False:
+        ElementTree.SubElement(case, "failure", message=expectation_text(model))
+        return "failure"
+    return "passed"
+
+
+def junit_xml(audit: AuditResult) -> str:
+    """The junit.xml text for an audit."""
+    root = ElementTree.Element("testsuites", name="singaudit")
+    suite = ElementTree.SubElement(root, "testsuite", name=audit.name)
+    _add_properties(suite, [
+        ("audit", audit.name), ("status", audit.status), ("ok", audit.ok),
+        ("schema_version", audit.schema_version),
+        *[(f"provenance.{k}", v) for k, v in audit.provenance.items()
+          if isinstance(v, (str, int, float, bool))],
+    ])
+    outcomes: list[str] = []
+    total_time = 0.0
+    for model in audit.models:
+        for check in model.checks:
+            outcomes.append(_check_case(suite, audit, model, check))
+            total_time += check.duration_s
+        if model.expect == "fail":
+            outcomes.append(_expectation_case(suite, audit, model))
+    counts = {
+        "tests": str(len(outcomes)),
+        "failures": str(outcomes.count("failure")),
+        "errors": str(outcomes.count("error")),
+        "skipped": str(outcomes.count("skipped")),
+        "time": _time(total_time),
+    }
+    for element in (suite, root):
+        for key, value in counts.items():
+            if element is suite or key != "skipped":
+                element.set(key, value)
+    ElementTree.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(
+        root, encoding="unicode") + "\n"

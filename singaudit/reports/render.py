@@ -1,0 +1,147 @@
+"""Render report.html, report.pdf and junit.xml beside a results.json, atomically."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import jinja2
+import pydantic
+
+import singaudit
+from singaudit.errors import SingauditError
+from singaudit.pipeline.atomic import atomic_path, atomic_write_text
+from singaudit.reports.context import build_context
+from singaudit.reports.junit import junit_xml
+from singaudit.results import SCHEMA_VERSION, AuditResult
+
+FORMATS = ("html", "pdf", "junit")
+OUTPUT_NAMES = {"html": "report.html", "pdf": "report.pdf", "junit": "junit.xml"}
+MAIN_TEMPLATE = "report.html.jinja"
+
+
+class ReportError(SingauditError):
+    """A results file or templates folder that cannot be turned into a report."""
+
+
+def builtin_templates_dir() -> Path:
+    """The shipped templates: ``singaudit/_templates`` in a wheel, ``<repo>/templates`` else."""
+    package_dir = Path(singaudit.__file__).resolve().parent
+    for candidate in (package_dir / "_templates", package_dir.parent / "templates"):
+        if (candidate / MAIN_TEMPLATE).is_file():
+            return candidate
+    raise ReportError(f"singaudit's report templates are missing (looked for {MAIN_TEMPLATE} in "
+                      f"{package_dir / '_templates'} and {package_dir.parent / 'templates'}); "
+                      "reinstall singaudit")
+
+
+def template_environment(templates_dir: Path | None = None) -> jinja2.Environment:
+    """Jinja2 with autoescape; a user folder overrides the shipped templates file by file."""
+    folders = [builtin_templates_dir()]
+    if templates_dir is not None:
+        user_dir = Path(templates_dir)
+        if not user_dir.is_dir():
+            raise ReportError(f"templates folder {user_dir} does not exist")
+        folders.insert(0, user_dir)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(f) for f in folders]),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def load_results(results_path: Path) -> AuditResult:
+    """Read results.json; every problem is one ReportError message."""
+    path = Path(results_path)
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.is_file():
+        raise ReportError(f"no results file at {path}; run `singaudit run SPEC` first")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ReportError(f"{path} is not valid JSON: {error}") from None
+    version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise ReportError(f"{path} has schema_version {version}; this singaudit reads up to "
+                          f"{SCHEMA_VERSION}: upgrade singaudit")
+    try:
+        return AuditResult.model_validate(raw)
+    except pydantic.ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ReportError(f"{path} is not a singaudit results file: {where}: {first['msg']} "
+                          f"({error.error_count()} problem(s))") from None
+
+
+def render_html(audit: AuditResult, results_dir: Path, templates_dir: Path | None = None) -> str:
+    """The self-contained HTML report (also the source of the PDF)."""
+    environment = template_environment(templates_dir)
+    try:
+        template = environment.get_template(MAIN_TEMPLATE)
+        return template.render(**build_context(audit, Path(results_dir)))
+    except jinja2.TemplateError as error:
+        raise ReportError(f"report template error: {error}") from None
+
+
+def _data_only_fetcher():
+    """A weasyprint URL fetcher that serves data: URIs only, so rendering never goes online."""
+    try:
+        from weasyprint.urls import URLFetcher
+    except ImportError:  # weasyprint < 66 takes a plain function
+        from weasyprint import default_url_fetcher
+
+        def fetch(url: str, *args: object, **kwargs: object) -> dict:
+            if not url.startswith("data:"):
+                raise ValueError(f"singaudit reports embed everything; refusing {url}")
+            return default_url_fetcher(url, *args, **kwargs)
+
+        return fetch
+    return URLFetcher(allowed_protocols={"data"})
+
+
+def write_pdf(html: str, path: Path) -> None:
+    import logging
+
+    import weasyprint
+
+    # weasyprint logs every refused URL and unsupported CSS property; keep the CLI quiet.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    document = weasyprint.HTML(string=html, url_fetcher=_data_only_fetcher())
+    with atomic_path(path) as tmp:
+        document.write_pdf(target=str(tmp))
+
+
+def render_reports(
+    results_path: Path | str,
+    formats: Iterable[str] = FORMATS,
+    templates_dir: Path | str | None = None,
+) -> dict[str, Path]:
+    """Write report.html / report.pdf / junit.xml beside ``results_path``; returns format -> path."""
+    wanted = list(dict.fromkeys(formats))
+    unknown = [f for f in wanted if f not in OUTPUT_NAMES]
+    if unknown:
+        raise ReportError(f"unknown report format(s) {', '.join(map(repr, unknown))}; "
+                          f"choose from {', '.join(FORMATS)}")
+    results_path = Path(results_path)
+    if results_path.is_dir():
+        results_path = results_path / "results.json"
+    audit = load_results(results_path)
+    out_dir = results_path.parent
+    written: dict[str, Path] = {}
+    html = None
+    if "html" in wanted or "pdf" in wanted:
+        html = render_html(audit, out_dir, Path(templates_dir) if templates_dir else None)
+    if "html" in wanted:
+        written["html"] = out_dir / OUTPUT_NAMES["html"]
+        atomic_write_text(written["html"], html)
+    if "pdf" in wanted:
+        written["pdf"] = out_dir / OUTPUT_NAMES["pdf"]
+        write_pdf(html, written["pdf"])
+    if "junit" in wanted:
+        written["junit"] = out_dir / OUTPUT_NAMES["junit"]
+        atomic_write_text(written["junit"], junit_xml(audit))
+    return written

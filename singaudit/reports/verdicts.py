@@ -1,0 +1,101 @@
+"""Words for numbers and verdicts, shared by the HTML/PDF and JUnit reports (pure, no I/O)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from singaudit.results import CheckResult, Metric, ModelResult, Tiers
+
+UNIT_SUFFIX = {"deg": "°", "degrees": "°", "%": " %"}
+
+
+def format_number(value: Any) -> str:
+    """Compact and stable: 3 significant digits, scientific for tiny or huge magnitudes."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        if value == 0:
+            return "0"
+        magnitude = abs(value)
+        if magnitude < 1e-3 or magnitude >= 1e5:
+            return f"{value:.2e}"
+        return f"{value:.3g}" if magnitude < 100 else f"{value:.1f}"
+    return str(value)
+
+
+def format_value(value: Any, unit: str | None = None) -> str:
+    text = format_number(value)
+    if value is None or not unit or unit in ("", "ratio"):
+        return text
+    return text + UNIT_SUFFIX.get(unit, f" {unit}")
+
+
+def describe_tiers(tiers: Tiers, unit: str | None = None) -> str:
+    """E.g. "warn if median(abs_as) > 3°, fail if > 4°"."""
+    if tiers.statistic == "fraction_within":
+        subject = f"fraction of images with {tiers.metric} within {format_value(tiers.bound, unit)}"
+        unit = None
+    else:
+        subject = f"{tiers.statistic}({tiers.metric})"
+    comparison = "<" if tiers.higher_is_better else ">"
+    parts = []
+    if tiers.warn is not None:
+        parts.append(f"warn if {comparison} {format_value(tiers.warn, unit)}")
+    if tiers.fail is not None:
+        parts.append(f"fail if {comparison} {format_value(tiers.fail, unit)}")
+    if tiers.mostly is not None:
+        parts.append(f"at least {format_number(tiers.mostly)} required")
+    if not parts:
+        return f"{subject}: informational"
+    return f"{subject}: " + ", ".join(parts)
+
+
+def describe_metric(name: str, metric: Metric) -> str:
+    """One line: metric, statistic, observed value and, when judged, the thresholds."""
+    statistic = metric.statistic or (metric.tiers.statistic if metric.tiers else None)
+    observed = f"{name} {statistic} = " if statistic else f"{name} = "
+    observed += format_value(metric.value, metric.unit)
+    if metric.ci is not None:
+        observed += f" (CI {format_number(metric.ci[0])}–{format_number(metric.ci[1])})"
+    if metric.tiers is not None:
+        observed += f" [{metric.status or 'judged'}; {describe_tiers(metric.tiers, metric.unit)}]"
+    return observed
+
+
+def judged_lines(check: CheckResult, statuses: tuple[str, ...] = ("fail", "warn")) -> list[str]:
+    """describe_metric for every overall and per-class metric judged with one of ``statuses``."""
+    lines = [describe_metric(n, m) for n, m in check.metrics.items() if m.status in statuses]
+    for class_name, result in check.per_class.items():
+        lines += [
+            f"class {class_name!r}: {describe_metric(n, m)}"
+            for n, m in result.metrics.items()
+            if m.status in statuses
+        ]
+    return lines
+
+
+def is_expected_failure(model: ModelResult, check: CheckResult) -> bool:
+    """A failing check of an ``expect: fail`` model is the expected outcome (like xfail)."""
+    return model.expect == "fail" and check.status == "fail"
+
+
+def expectation_text(model: ModelResult) -> str:
+    if model.expect == "none" or model.expectation_met is None:
+        return "no expectation"
+    verdict = "met" if model.expectation_met else "VIOLATED"
+    return f"expected {model.expect}: {verdict} (model status {model.status})"
+
+
+def threshold_text(metric: Metric) -> str:
+    if metric.tiers is None:
+        return "informational"
+    return describe_tiers(metric.tiers, metric.unit)
