@@ -1,0 +1,50 @@
+"""User code as a classifier: ``python:package.module:function``.
+
+The named factory (and only it) is imported and called with the source's options as keyword
+arguments. It returns either
+
+- a ``singaudit.adapters.classifiers.base.Classifier``, used as is, or
+- an ``nn.Module`` plus its head: a tuple ``(module, head_path)`` or a mapping with keys
+  ``module`` and ``head`` and optionally ``token`` ("cls", "mean", "patch_mean"),
+  ``preprocessing`` (a ``Preprocessing``) and ``class_names``; it is then read like ``hook:``
+  (features = the head's input, checked once against the model's logits).
+
+The package must be importable (installed, or on ``PYTHONPATH``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from torch import nn
+
+from singaudit.adapters.classifiers.base import Classifier
+from singaudit.adapters.classifiers.hook_source import from_module
+from singaudit.errors import SpecError, UnsupportedModel
+from singaudit.registry import RegistryError, load_object
+
+
+def load(ident: str, **options) -> Classifier:
+    """Call the factory ``package.module:function`` with ``options`` and adapt what it returns."""
+    try:
+        factory = load_object(ident.strip())
+    except RegistryError as error:
+        raise SpecError(f"python:{ident}: {error}") from None
+    if not callable(factory):
+        raise SpecError(f"python:{ident} is not callable")
+    made = factory(**options)
+    name = f"python:{ident.strip()}"
+    if isinstance(made, Classifier):
+        return made
+    if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], nn.Module):
+        return from_module(made[0], made[1], name=name, source=name)
+    if isinstance(made, Mapping) and isinstance(made.get("module"), nn.Module) and made.get("head"):
+        return from_module(
+            made["module"], made["head"], name=name, token=made.get("token"),
+            preprocessing=made.get("preprocessing"), class_names=made.get("class_names"),
+            source=name,
+        )
+    raise UnsupportedModel(
+        f"{name} returned {type(made).__name__}; a factory must return a Classifier, a tuple "
+        "(module, head_path) or a mapping with 'module' and 'head'"
+    )
