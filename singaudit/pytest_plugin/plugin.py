@@ -1,1 +1,244 @@
-"""pytest hooks that collect and run audit specs (filled in by the pytest-plugin issue)."""
+"""pytest plugin: audit spec YAML files collected and run as tests.
+
+``pytest audits/`` collects every ``kind: singaudit/audit`` file as a test file whose items are
+``<spec>::<model>::<check>`` (plus ``<spec>::<model>::expectation`` for ``expect: fail`` models).
+The audit of a spec runs once, on the first selected item, for the selected models and checks.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from singaudit.errors import SingauditError
+from singaudit.pytest_plugin import hooks
+from singaudit.pytest_plugin._session import (
+    Selection,
+    audit_session,
+    register_marker,
+    user_error,
+)
+
+if TYPE_CHECKING:
+    from singaudit.results import AuditResult, CheckResult, ModelResult
+    from singaudit.spec import AuditSpec, ModelSpec
+
+YAML_SUFFIXES = (".yaml", ".yml")
+# A top-level ``kind: singaudit/audit`` line; a spec too broken to parse is still collected
+# (and reported as a collection error) rather than silently ignored.
+KIND_LINE = re.compile(r"^kind:\s*['\"]?singaudit/audit['\"]?\s*(#.*)?$", re.MULTILINE)
+EXPECTATION_ITEM = "expectation"
+
+
+class AuditWarning(UserWarning):
+    """A check that ended in ``warn``: the test passes, the warning is listed (``-W error``
+    turns it into a failure)."""
+
+
+class CheckFailed(Exception):
+    """A check that failed or errored; repr_failure prints its report instead of a traceback."""
+
+    def __init__(self, report: str) -> None:
+        super().__init__(report)
+        self.report = report
+
+
+# -- hooks ------------------------------------------------------------------------------------
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("singaudit", "singaudit audits")
+    group.addoption("--singaudit-report", metavar="DIR", default=None,
+                    help="also write each audit's reports (HTML/PDF/JSON) under DIR/<audit name>")
+    group.addoption("--singaudit-device", metavar="DEVICE", default=None,
+                    help="device for audits (cpu, cuda, cuda:1, mps); overrides the specs")
+    group.addoption("--singaudit-cache", metavar="DIR", default=None,
+                    help="feature/translator cache folder (default: SINGAUDIT_CACHE or the "
+                         "platform cache folder); keep it between CI runs")
+    group.addoption("--singaudit-set", metavar="KEY=VALUE", action="append", default=[],
+                    help="override a spec value, e.g. data.images_per_class=8 (repeatable)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    register_marker(config)
+    audit_session(config)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile | None:
+    if file_path.suffix in YAML_SUFFIXES and _declares_audit_kind(file_path):
+        return SpecFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    for folder in audit_session(config).reports_written:
+        terminalreporter.write_line(f"singaudit: reports written to {folder}")
+
+
+def _declares_audit_kind(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if "singaudit/audit" not in text:  # cheap: most YAML files never get parsed
+        return False
+    from singaudit.spec import is_audit_spec
+
+    return is_audit_spec(path) or KIND_LINE.search(text) is not None
+
+
+# -- collection -------------------------------------------------------------------------------
+
+
+class SpecFile(pytest.File):
+    """An audit spec file; its children are the spec's models."""
+
+    spec: AuditSpec
+
+    def collect(self) -> Iterator[ModelNode]:
+        try:
+            self.spec = audit_session(self.config).load(self.path)
+        except SingauditError as error:
+            raise self.CollectError(f"{self.path}: {error}") from None
+        self._result: AuditResult | None = None
+        self._error: SingauditError | None = None
+        for model in self.spec.models:
+            yield ModelNode.from_parent(self, name=model.name, model=model)
+
+    def selection(self) -> Selection:
+        """Models and checks of this spec that pytest selected to run (after -k, -m, --lf)."""
+        selection: Selection = {}
+        for item in self.session.items:
+            if not isinstance(item, AuditItem) or item.spec_file is not self:
+                continue
+            if item.check_name is None or selection.get(item.model.name, set()) is None:
+                selection[item.model.name] = None  # the expectation needs every check
+            else:
+                selection.setdefault(item.model.name, set()).add(item.check_name)  # type: ignore[union-attr]
+        return selection
+
+    def result(self) -> AuditResult:
+        """The audit result, computed on the first call and shared by every item."""
+        if self._error is not None:
+            raise self._error
+        if self._result is None:
+            state = audit_session(self.config)
+            try:
+                self._result = state.run(self.spec, selection=self.selection(), path=self.path)
+            except SingauditError as error:
+                self._error = error
+                raise
+        return self._result
+
+
+class ModelNode(pytest.Collector):
+    """One model of a spec: an item per check, and an expectation item for ``expect: fail``."""
+
+    def __init__(self, *, model: ModelSpec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+
+    def collect(self) -> Iterator[AuditItem]:
+        spec_file = self.parent
+        assert isinstance(spec_file, SpecFile)
+        for check_name in spec_file.spec.checks:
+            yield CheckItem.from_parent(self, name=check_name, model=self.model,
+                                        check_name=check_name)
+        if self.model.expect == "fail":
+            yield ExpectationItem.from_parent(self, name=EXPECTATION_ITEM, model=self.model,
+                                              check_name=None)
+
+
+class AuditItem(pytest.Item):
+    """Common part of the items of one model: the shared audit run and the failure report."""
+
+    def __init__(self, *, model: ModelSpec, check_name: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.check_name = check_name
+        self.add_marker("singaudit")
+
+    @property
+    def spec_file(self) -> SpecFile:
+        spec_file = self.parent.parent if self.parent else None
+        assert isinstance(spec_file, SpecFile)
+        return spec_file
+
+    def setup(self) -> None:
+        try:
+            self.audit = self.spec_file.result()
+        except SingauditError as error:
+            raise user_error(error) from None
+
+    def model_result(self) -> ModelResult:
+        for model in self.audit.models:
+            if model.name == self.model.name:
+                return model
+        raise CheckFailed(f"the audit result has no model {self.model.name!r}")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> Any:
+        if isinstance(excinfo.value, CheckFailed):
+            return excinfo.value.report
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.model.name}::{self.name}"
+
+
+class CheckItem(AuditItem):
+    """One model x check: passes, warns, skips, fails, or xfails for ``expect: fail`` models."""
+
+    def runtest(self) -> None:
+        from singaudit.pytest_plugin import _text  # pydantic only once an audit runs
+
+        model = self.model_result()
+        check = self._check_result(model)
+        properties = self.config.hook.pytest_singaudit_check_properties(
+            item=self, model=model, check=check)
+        self.user_properties.extend(
+            properties if properties is not None else _text.default_properties(model, check))
+        if check.status == "skip":
+            pytest.skip(check.message or "not applicable")
+        if check.status == "warn":
+            warnings.warn(AuditWarning(f"{self.model.name}::{check.name}: "
+                                       f"{_text.short_reason(check)}"), stacklevel=1)
+        if check.status == "fail" and model.expect == "fail":
+            pytest.xfail(f"expected failure (expect: fail): {_text.short_reason(check)}")
+        if check.status in ("fail", "error"):
+            raise CheckFailed(_text.check_report(self.audit.name, model, check))
+
+    def _check_result(self, model: ModelResult) -> CheckResult:
+        for check in model.checks:
+            if check.name == self.check_name:
+                return check
+        raise CheckFailed(f"the audit result has no check {self.check_name!r} for model "
+                          f"{model.name!r}")
+
+
+class ExpectationItem(AuditItem):
+    """``expect: fail`` as a strict xfail: XFAIL when some check failed, XPASS(strict) when the
+    model unexpectedly passed every check."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_marker(pytest.mark.xfail(
+            strict=True, reason=f"{self.model.name} is expected to fail (expect: fail)"))
+
+    def runtest(self) -> None:
+        model = self.model_result()
+        self.user_properties.extend([("expect", model.expect), ("status", model.status)])
+        failed = [check for check in model.checks if check.status == "fail"]
+        met = model.expectation_met if model.expectation_met is not None else bool(failed)
+        if met:
+            names = ", ".join(check.name for check in failed) or model.status
+            raise CheckFailed(f"{model.name} failed as expected: {names}")
+        # Returning normally is the unexpected pass, reported by pytest as XPASS(strict).
