@@ -43,10 +43,7 @@ class Judgement:
     message: str
     overall: Metric | None
     per_class: dict[str, Metric] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return metric_key(self.tiers)
+    key: str = ""  # where the metric is reported (metric_key)
 
 
 @dataclass
@@ -62,16 +59,22 @@ class Verdict:
         for judgement in self.judgements:
             if judgement.overall is not None:
                 metrics[judgement.key] = judgement.overall
+            elif judgement.key in metrics:  # judged per class only: the worst class speaks for it
+                metrics[judgement.key] = metrics[judgement.key].model_copy(
+                    update={"tiers": judgement.tiers, "status": judgement.status})
             for name, metric in judgement.per_class.items():
                 entry = per_class.setdefault(name, ClassResult())
                 entry.metrics[judgement.key] = metric
                 entry.status = worst_status([s for s in (entry.status, metric.status) if s])
 
 
-def metric_key(tiers: Tiers) -> str:
-    """The metrics key of a judged tier, e.g. "leak_median", "leak_fraction_within_4"."""
+def metric_key(tiers: Tiers, default_statistic: str | None = None) -> str:
+    """The metrics key of a judged tier: the metric's own name when the statistic is the one
+    it is reported with (e.g. "leak" for its median), else e.g. "leak_q90", "leak_within_4"."""
+    if tiers.statistic == default_statistic:
+        return tiers.metric
     if tiers.statistic == "fraction_within":
-        return f"{tiers.metric}_fraction_within_{tiers.bound:g}"
+        return f"{tiers.metric}_within_{tiers.bound:g}"
     return f"{tiers.metric}_{tiers.statistic}"
 
 
@@ -129,7 +132,7 @@ def judge(
                 scopes_judged.append(per_class[name].status or "pass")
     status = worst_status(scopes_judged)
     return Judgement(tiers, status, _message(tiers, overall, per_class, status, unit), overall,
-                     per_class)
+                     per_class, metric_key(tiers))
 
 
 def judge_all(
@@ -143,12 +146,14 @@ def judge_all(
             available = ", ".join(sorted(observations)) or "(none)"
             judgements.append(Judgement(
                 tier, "error", f"no values for metric {tier.metric!r} (available: {available})",
-                None))
+                None, key=metric_key(tier)))
             continue
         spec = specs.get(tier.metric)
-        judgements.append(judge(tier, observations[tier.metric], class_names,
-                                unit=spec.unit if spec else "",
-                                description=spec.description if spec else None, seed=seed))
+        judgement = judge(tier, observations[tier.metric], class_names,
+                          unit=spec.unit if spec else "",
+                          description=spec.description if spec else None, seed=seed)
+        judgement.key = metric_key(tier, spec.aggregation if spec else None)
+        judgements.append(judgement)
     status = worst_status([j.status for j in judgements]) if judgements else "pass"
     worst = [j.message for j in judgements if j.status == status]
     return Verdict(status, "; ".join(worst), judgements)
@@ -244,3 +249,27 @@ def _numpy(values: object) -> object:
     if hasattr(values, "detach"):
         return values.detach().cpu().double().numpy()
     return values
+
+
+def summary_metric(values: object, spec: MetricSpec, *, n_boot: int = 1000, seed: int = 0,
+                   ci: float = 0.95) -> Metric:
+    """An informational Metric: the spec's aggregation of the values, with a bootstrap CI."""
+    array = np.atleast_1d(np.asarray(_numpy(values), dtype=np.float64))
+    value = statistic(array, spec.aggregation)
+    interval = None
+    finite = array[np.isfinite(array)]
+    if finite.size >= 5 and spec.aggregation in ("median", "mean"):
+        low, high = bootstrap_ci(finite, getattr(np, spec.aggregation), ci=ci, n_boot=n_boot,
+                                 seed=seed)
+        interval = (low, high)
+    return Metric(value=None if math.isnan(value) else value, statistic=spec.aggregation,
+                  unit=spec.unit, higher_is_better=spec.higher_is_better, ci=interval,
+                  description=spec.description)
+
+
+def scalar_metric(value: float, spec: MetricSpec) -> Metric:
+    """An informational Metric for a single model-level number."""
+    value = float(value)
+    return Metric(value=None if math.isnan(value) else value, statistic=spec.aggregation,
+                  unit=spec.unit, higher_is_better=spec.higher_is_better,
+                  description=spec.description)

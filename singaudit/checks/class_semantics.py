@@ -1,0 +1,170 @@
+"""Class-semantic leakage: does the null space carry evidence for the true class?
+
+Per image: IS = angle(T(f), T(f_eq)) and the signed AS toward the true-class prompt,
+AS = angle(T(f), t_class) - angle(T(f_eq), t_class). Class evidence carried by the null space
+shows as negative AS (removing it moves T(f_eq) away from the class), so ``leak`` = -AS;
+``abs_as`` = |AS| is METHOD.md's reading. Verdicts: tiers per class and overall.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+from pydantic import Field, field_validator
+
+from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
+from singaudit.checks.thresholds import (
+    Observations,
+    format_number,
+    judge_all,
+    scalar_metric,
+    summary_metric,
+    validate_tiers,
+)
+from singaudit.maths.equivalence import remove_null
+from singaudit.maths.scores import attribute_score, image_score, model_ratio
+from singaudit.results import CheckResult, ClassResult, Tiers
+
+# The metric the default verdict reads; METHOD.md's default is "abs_as" (one-line switch).
+DEFAULT_VERDICT_METRIC = "leak"
+
+METRICS: dict[str, MetricSpec] = {
+    "is": MetricSpec("IS: angle between T(f) and T(f_eq), per image"),
+    "as": MetricSpec("signed AS toward the true-class prompt (negative: the null space carried it)"),
+    "abs_as": MetricSpec("|AS| toward the true-class prompt", higher_is_better=False),
+    "leak": MetricSpec("-AS toward the true-class prompt: class evidence carried by the null space",
+                       higher_is_better=False),
+    "ratio": MetricSpec("median(IS) / median(|AS|) over images", unit="ratio",
+                        higher_is_better=True, aggregation="min"),
+}
+
+
+@dataclass(frozen=True)
+class EquivalentTranslations:
+    """T(f) and T(f_eq) for every audit image, with f_eq = P_p f (null removal)."""
+
+    original: torch.Tensor  # (n, k)
+    equivalent: torch.Tensor  # (n, k)
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    """Per-image IS and signed AS toward each image's true-class prompt."""
+
+    image_score: np.ndarray  # (n,) degrees
+    attribute_score: np.ndarray  # (n,) degrees, signed
+    prompts: str  # which template or ensemble made the class prompts
+
+
+def equivalent_translations(ctx: ModelContext) -> EquivalentTranslations:
+    """T(f) and T(P_p f), computed once per model and shared across checks."""
+
+    def compute() -> EquivalentTranslations:
+        geometry = ctx.geometry.require_null_space()
+        equivalent = remove_null(ctx.features, geometry)
+        return EquivalentTranslations(ctx.translate(ctx.features), ctx.translate(equivalent))
+
+    return ctx.shared("translations:null_removed", compute)
+
+
+def class_scores(ctx: ModelContext) -> ClassScores:
+    """IS and AS toward the true-class prompt per image, shared (e.g. with the evidence check)."""
+
+    def compute() -> ClassScores:
+        pair = equivalent_translations(ctx)
+        class_text = ctx.prompt_embeddings(ctx.class_names)[ctx.labels]
+        return ClassScores(
+            image_score=_numpy(image_score(pair.original, pair.equivalent)),
+            attribute_score=_numpy(attribute_score(pair.original, pair.equivalent, class_text)),
+            prompts=ctx.prompts.description,
+        )
+
+    return ctx.shared("class_semantics:scores", compute)
+
+
+class ClassSemanticsCheck(Check):
+    """IS and AS toward the true class, per class and overall, judged by tiers."""
+
+    name = "class_semantics"
+    metrics = METRICS
+    default_tiers: ClassVar[list[Tiers]] = [
+        Tiers(metric=DEFAULT_VERDICT_METRIC, statistic="median", warn=3.0, fail=4.0,
+              scope="per_class"),
+    ]
+    requires_null_space = True
+
+    class Params(CheckParams):
+        """Bootstrap settings for the confidence intervals of the medians."""
+
+        n_boot: int = Field(1000, ge=0, description="bootstrap resamples for the median CIs")
+        ci: float = Field(0.95, gt=0, lt=1, description="confidence level of the intervals")
+
+        @field_validator("thresholds")
+        @classmethod
+        def _known_metrics(cls, tiers: list[Tiers] | None) -> list[Tiers] | None:
+            return validate_tiers(tiers, METRICS)
+
+    def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
+        assert isinstance(params, self.Params)
+        scores = class_scores(ctx)
+        labels = ctx.labels.cpu().numpy().astype(np.int64)
+        per_image = {
+            "is": scores.image_score,
+            "as": scores.attribute_score,
+            "abs_as": np.abs(scores.attribute_score),
+            "leak": -scores.attribute_score,
+        }
+        ratio = model_ratio(scores.image_score, scores.attribute_score)
+
+        def describe(values: np.ndarray) -> dict:
+            return {name: summary_metric(v, METRICS[name], n_boot=params.n_boot, seed=ctx.seed,
+                                         ci=params.ci)
+                    for name, v in values.items()}
+
+        metrics = describe(per_image)
+        metrics["ratio"] = scalar_metric(ratio, METRICS["ratio"])
+        per_class: dict[str, ClassResult] = {}
+        for index, class_name in enumerate(ctx.class_names):
+            members = labels == index
+            if members.any():
+                per_class[class_name] = ClassResult(
+                    n=int(members.sum()),
+                    metrics=describe({k: v[members] for k, v in per_image.items()}),
+                )
+
+        observations = {k: Observations.of(v, labels) for k, v in per_image.items()}
+        observations["ratio"] = Observations.of([ratio])
+        verdict = judge_all(self.tiers(params), observations, METRICS, ctx.class_names,
+                            seed=ctx.seed)
+        verdict.apply(metrics, per_class)
+
+        summary = (
+            f"|AS| median {format_number(metrics['abs_as'].value)} deg, IS median "
+            f"{format_number(metrics['is'].value)} deg, ratio {format_number(ratio)} over "
+            f"{len(labels)} images; class prompts: {scores.prompts}"
+        )
+        message = f"{verdict.message}; {summary}" if verdict.message else summary
+        return CheckResult(
+            name=self.name,
+            status=verdict.status,
+            message=message,
+            metrics=metrics,
+            per_class=per_class,
+            data={
+                "is": scores.image_score.tolist(),
+                "as": scores.attribute_score.tolist(),
+                "label": labels.tolist(),
+                "class_names": list(ctx.class_names),
+                "image_keys": list(ctx.image_keys),
+                "prompts": scores.prompts,
+            },
+        )
+
+
+def _numpy(values: object) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().double().numpy()
+    return np.asarray(values, dtype=np.float64)
