@@ -41,7 +41,9 @@ class ModelSpec(_Strict):
     name: Name
     id: SourceId
     options: dict[str, Any] = Field(default_factory=dict)
-    expect: Literal["pass", "fail"] | None = None
+    # pass: a failure is unexpected (the default, as in pytest); fail: like xfail; none:
+    # informational, reported but never part of the verdict.
+    expect: Literal["pass", "fail", "none"] = "pass"
 
 
 class JointSpaceSpec(_Strict):

@@ -1,0 +1,646 @@
+"""Running audits: each artefact built once, shared by every check and model, kept in a session."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+from singaudit.adapters import sources
+from singaudit.adapters.classifiers.base import Classifier
+from singaudit.adapters.joint_spaces.base import JointSpace
+from singaudit.errors import DataError, MissingDependency, NotApplicable, SingauditError
+from singaudit.results import AuditResult, CheckResult, ModelResult, worst_status
+from singaudit.runner import provenance, storage
+from singaudit.runner.context import AuditModelContext
+from singaudit.runner.extraction import Rows
+from singaudit.runner.selection import ImageSelection, select_images
+from singaudit.spec.models import AuditSpec, DataSpec
+
+T = TypeVar("T")
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class TranslatorArtefact:
+    module: torch.nn.Module
+    info: dict[str, Any]
+
+
+@dataclass
+class _Failure:
+    """A computation that failed once; re-raised for every check that needs it."""
+
+    error: BaseException
+
+
+class AuditSession:
+    """Loaded models and computed artefacts, kept in memory so several audits in one process
+    (a pytest session, a notebook) share work; the disk cache shares it across processes."""
+
+    def __init__(
+        self,
+        *,
+        cache_dir: str | Path | None = None,
+        device: str | None = None,
+        progress: bool = True,
+        debug: bool = False,
+    ) -> None:
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.device = device
+        self.progress = progress
+        self.debug = debug
+        self._memo: dict[tuple, Any] = {}
+
+    def memo(self, key: tuple, compute: Callable[[], T]) -> T:
+        """``compute()`` once per key for the session's lifetime (failures are remembered too)."""
+        if key not in self._memo:
+            try:
+                self._memo[key] = compute()
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as error:  # noqa: BLE001 - re-raised to each caller
+                self._memo[key] = _Failure(error)
+        value = self._memo[key]
+        if isinstance(value, _Failure):
+            raise value.error
+        return value
+
+    def run(
+        self,
+        spec: AuditSpec,
+        *,
+        out_dir: str | Path | None = None,
+        only: Sequence[str] | None = None,
+        templates_dir: str | Path | None = None,
+        render: bool = True,
+    ) -> AuditResult:
+        """Run one audit and write its results (and reports) atomically."""
+        return SpecRun(self, spec, only=only).execute(
+            out_dir=out_dir, templates_dir=templates_dir, render=render
+        )
+
+    def clear(self) -> None:
+        self._memo.clear()
+
+
+def run_audit(
+    spec: AuditSpec,
+    *,
+    out_dir: str | Path | None = None,
+    device: str | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    only: Sequence[str] | None = None,
+    templates_dir: str | Path | None = None,
+    render: bool = True,
+    debug: bool = False,
+    session: AuditSession | None = None,
+) -> AuditResult:
+    """Run an audit; ``only`` keeps models or checks by name or glob, or ``model::check`` pairs."""
+    session = session or AuditSession(cache_dir=cache_dir, device=device, progress=progress,
+                                      debug=debug)
+    if session.device is None and device is not None:
+        session.device = device
+    return session.run(spec, out_dir=out_dir, only=only, templates_dir=templates_dir,
+                       render=render)
+
+
+def selected(only: Sequence[str] | None, model: str, check: str | None = None) -> bool:
+    """Whether a model (or a model x check) is kept by ``only`` selectors."""
+    if not only:
+        return True
+    for selector in only:
+        left, sep, right = selector.partition("::")
+        if sep:
+            if fnmatch.fnmatchcase(model, left) and (check is None or fnmatch.fnmatchcase(check, right)):
+                return True
+        elif fnmatch.fnmatchcase(model, selector) or (
+            check is not None and fnmatch.fnmatchcase(check, selector)
+        ):
+            return True
+        elif check is None and selector_is_check(selector):
+            return True
+    return False
+
+
+def selector_is_check(selector: str) -> bool:
+    from singaudit.checks import CHECKS
+
+    return any(fnmatch.fnmatchcase(name, selector) for name in CHECKS.names())
+
+
+class _Reporter:
+    """A spinner line per stage on a terminal; quiet otherwise. Records each stage's time."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.timings: dict[str, float] = {}
+        self._console = None
+        if enabled and sys.stderr.isatty():
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+
+    @contextmanager
+    def stage(self, key: str, description: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            if self._console is None:
+                yield
+            else:
+                with self._console.status(description):
+                    yield
+        finally:
+            self.timings[key] = round(self.timings.get(key, 0.0) + time.perf_counter() - start, 4)
+
+    def line(self, text: str) -> None:
+        if self._console is not None:
+            self._console.print(text)
+
+
+class SpecRun:
+    """One audit spec being run: its artefacts come from (and go to) the session."""
+
+    def __init__(self, session: AuditSession, spec: AuditSpec, *, only: Sequence[str] | None):
+        self.session = session
+        self.spec = spec
+        self.only = list(only) if only else None
+        self.reporter = _Reporter(session.progress)
+        self.device = _resolve_device(session.device or spec.device)
+        self.dtype = _resolve_dtype(spec.dtype, self.device)
+        self.failures: dict[str, str] = {}  # image key -> why it was skipped
+        self._translators: dict[str, TranslatorArtefact] = {}
+        self.loaded_classifiers: dict[str, Classifier] = {}
+        self.loaded_joint_space: JointSpace | None = None
+        self.cache_dir = storage.cache_root(session.cache_dir or spec.cache_dir)
+
+    # ---------------------------------------------------------------- loading (memoised)
+
+    def _data_source(self, data: DataSpec):
+        key = ("data", data.id, _stable(data.options))
+        return self.session.memo(key, lambda: sources.load_data(data.id, **data.options))
+
+    def classifier(self, name: str) -> Classifier:
+        model = self.spec.model_by_name(name)
+        key = ("classifier", model.id, _stable(model.options), str(self.device), str(self.dtype))
+
+        def load() -> Classifier:
+            with self.reporter.stage(f"load:{name}", f"loading {model.id}"):
+                classifier = sources.load_classifier(model.id, **model.options)
+                classifier.to(self.device, self.dtype)
+                _eval(classifier)
+                return classifier
+
+        classifier = self.session.memo(key, load)
+        self.loaded_classifiers[name] = classifier
+        return classifier
+
+    def joint_space(self) -> JointSpace:
+        joint = self.spec.joint_space
+        if joint is None:
+            raise NotApplicable("the audit declares no joint_space")
+        key = ("joint_space", joint.id, _stable(joint.options), str(self.device), str(self.dtype))
+
+        def load() -> JointSpace:
+            with self.reporter.stage("load:joint_space", f"loading {joint.id}"):
+                space = sources.load_joint_space(joint.id, **joint.options)
+                space.to(self.device, self.dtype)
+                _eval(space)
+                return space
+
+        self.loaded_joint_space = self.session.memo(key, load)
+        return self.loaded_joint_space
+
+    def generator(self):
+        config = self.spec.generator
+        if config is None:
+            return None
+        generator_id = config.id or self.joint_space().info.default_generator
+        if generator_id is None:
+            raise NotApplicable("no generator configured and the joint space has no default")
+        key = ("generator", generator_id, _stable(config.options), str(self.device))
+        return self.session.memo(
+            key, lambda: sources.load_generator(generator_id, **config.options)
+        )
+
+    # ---------------------------------------------------------------- images and features
+
+    @cached_property
+    def audit_images(self) -> ImageSelection:
+        data = self.spec.data
+        with self.reporter.stage("data", f"listing images of {data.id}"):
+            source = self._data_source(data)
+            selection = select_images(source, data.classes, data.images_per_class, data.seed)
+        return self._readable(selection)
+
+    def _readable(self, selection: ImageSelection) -> ImageSelection:
+        """Drop images already known to be unreadable."""
+        if not self.failures:
+            return selection
+        keep = [i for i, key in enumerate(selection.keys) if key not in self.failures]
+        if not keep:
+            raise DataError(f"no readable images in {selection.source.id}")
+        return selection.subset(keep)
+
+    def _rows(self, kind: str, model_id: str, encoder: Any, selection: ImageSelection) -> Rows:
+        key = ("rows", kind, model_id, str(self.device), str(self.dtype), selection.source.id,
+               tuple(selection.keys))
+
+        def compute() -> Rows:
+            with self.reporter.stage(f"{kind}:{model_id}",
+                                     f"{kind} of {len(selection.keys)} images with {model_id}"):
+                rows = storage.extract_cached(
+                    kind, encoder, selection, cache_dir=self.cache_dir,
+                    batch_size=self.spec.batch_size, device=self.device, dtype=self.dtype,
+                    progress=self.session.progress,
+                )
+            self.failures.update(rows.failures)
+            return rows
+
+        return self.session.memo(key, compute)
+
+    def classifier_features(self, name: str, selection: ImageSelection) -> torch.Tensor:
+        classifier = self.classifier(name)
+        rows = self._rows("features", classifier.info.id, classifier, selection)
+        return rows.aligned(self._readable(selection).keys)
+
+    def image_embeddings(self, selection: ImageSelection) -> torch.Tensor:
+        space = self.joint_space()
+        rows = self._rows("embeddings", space.info.id, space, selection)
+        return rows.aligned(self._readable(selection).keys)
+
+    def text_embeddings(self, prompts: list[str]) -> torch.Tensor:
+        space = self.joint_space()
+        return storage.text_embeddings_cached(space, prompts, cache_dir=self.cache_dir,
+                                              memo=self.session.memo)
+
+    def geometry(self, name: str):
+        from singaudit.maths.geometry import head_geometry
+
+        classifier = self.classifier(name)
+        key = ("geometry", classifier.info.id, classifier.info.weights_hash)
+
+        def compute():
+            weight, _ = classifier.head()
+            return head_geometry(weight.detach().to("cpu"))
+
+        return self.session.memo(key, compute)
+
+    # ---------------------------------------------------------------- translator
+
+    @cached_property
+    def fit_images(self) -> ImageSelection:
+        """The translator's fit data: its own spec, else the data source's unaudited images."""
+        fit = self.spec.translator.fit
+        with self.reporter.stage("data", "listing translator fit images"):
+            if fit is not None:
+                selection = select_images(self._data_source(fit), fit.classes,
+                                          fit.images_per_class, fit.seed)
+            else:
+                data = self.spec.data
+                audited = frozenset(self.audit_images.keys)
+                selection = select_images(self._data_source(data), "all", None, data.seed,
+                                          exclude=audited)
+                if len(selection.keys) < 4:
+                    raise DataError(
+                        f"no translator fit data: {data.id} has {len(selection.keys)} images "
+                        "besides the audited ones; set translator.fit (or translator.path)"
+                    )
+        return selection
+
+    def _fit_split(self, name: str) -> tuple[list[str], list[str], ImageSelection]:
+        """Readable fit images split (seeded) into train and held-out keys."""
+        fit = self.fit_images
+        classifier, space = self.classifier(name), self.joint_space()
+        self._rows("features", classifier.info.id, classifier, fit)
+        self._rows("embeddings", space.info.id, space, fit)
+        readable = self._readable(fit)
+        keys = readable.keys
+        order = torch.randperm(len(keys), generator=torch.Generator().manual_seed(self.spec.seed))
+        n_heldout = max(1, round(len(keys) * self.spec.translator.heldout))
+        heldout = sorted(order[:n_heldout].tolist())
+        train = sorted(order[n_heldout:].tolist())
+        if len(train) < 2:
+            raise DataError(f"too few translator fit images ({len(keys)}) for a held-out split")
+        return [keys[i] for i in train], [keys[i] for i in heldout], readable
+
+    def translator_fit_data(self, name: str):
+        train_keys, heldout_keys, fit = self._fit_split(name)
+        classifier, space = self.classifier(name), self.joint_space()
+        features = self._rows("features", classifier.info.id, classifier, fit)
+        embeddings = self._rows("embeddings", space.info.id, space, fit)
+        return (features.aligned(train_keys), embeddings.aligned(train_keys),
+                features.aligned(heldout_keys), embeddings.aligned(heldout_keys))
+
+    def translator(self, name: str) -> TranslatorArtefact:
+        config = self.spec.translator
+        classifier, space = self.classifier(name), self.joint_space()
+        if config.path is not None:
+            key = ("translator-file", config.path, classifier.info.id, space.info.id)
+            artefact = self.session.memo(key, lambda: TranslatorArtefact(
+                *storage.load_translator_file(Path(config.path), classifier, space)))
+            self._translators[name] = artefact
+            return artefact
+        train_keys, heldout_keys, fit = self._fit_split(name)
+        content = [fit.source.content_hash(record) for record in fit.records
+                   if record.key in set(train_keys) | set(heldout_keys)]
+        fingerprint = _digest({
+            "arch": config.arch, "options": config.options, "seed": self.spec.seed,
+            "classifier": [classifier.info.id, classifier.info.weights_hash],
+            "joint_space": [space.info.id, space.info.weights_hash],
+            "train": train_keys, "heldout": heldout_keys, "content": content,
+            "dtype": str(self.dtype),
+        })
+
+        def build() -> TranslatorArtefact:
+            with self.reporter.stage(f"translator:{name}", f"translator for {name}"):
+                module, info = storage.fit_or_load_translator(
+                    fingerprint, config.arch, config.options,
+                    lambda: self.translator_fit_data(name), cache_dir=self.cache_dir,
+                    seed=self.spec.seed,
+                    meta={"classifier": classifier.info.id, "joint_space": space.info.id},
+                )
+            info["fit_data"] = fit.source.id
+            return TranslatorArtefact(module, info)
+
+        artefact = self.session.memo(("translator", fingerprint), build)
+        self._translators[name] = artefact
+        return artefact
+
+    # ---------------------------------------------------------------- running checks
+
+    def _prepare(self, models: list[str]) -> None:
+        """Extract every model's features and the joint embeddings up front, so that an
+        unreadable image is dropped from every model alike."""
+        selection = self.audit_images
+        for name in models:
+            classifier = self.classifier(name)
+            self._rows("features", classifier.info.id, classifier, selection)
+            selection = self._readable(selection)
+        if self.spec.joint_space is not None:
+            space = self.joint_space()
+            self._rows("embeddings", space.info.id, space, selection)
+        self.__dict__["audit_images"] = self._readable(self.audit_images)
+
+    def _run_check(self, ctx: AuditModelContext, check_name: str, params: Any) -> CheckResult:
+        from singaudit.checks import CHECKS
+
+        start = time.perf_counter()
+        try:
+            with self.reporter.stage(f"check:{ctx.name}:{check_name}",
+                                     f"{ctx.name}: {check_name}"):
+                check = CHECKS.get(check_name)()
+                if check.requires_null_space:
+                    ctx.geometry.require_null_space()
+                result = check.run(ctx, params)
+        except NotApplicable as reason:
+            result = CheckResult(name=check_name, status="skip", message=str(reason))
+        except MissingDependency as reason:
+            result = CheckResult(name=check_name, status="skip", message=str(reason))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as error:  # noqa: BLE001 - one check's failure must not stop the audit
+            message = str(error) if isinstance(error, SingauditError) else (
+                f"{type(error).__name__}: {error}")
+            result = CheckResult(name=check_name, status="error", message=message)
+            if self.session.debug:
+                result.data["traceback"] = traceback.format_exc()
+                traceback.print_exc(file=sys.stderr)
+        result.name = check_name
+        result.duration_s = round(time.perf_counter() - start, 4)
+        return result
+
+    def execute(
+        self,
+        *,
+        out_dir: str | Path | None,
+        templates_dir: str | Path | None,
+        render: bool,
+    ) -> AuditResult:
+        started = time.time()
+        spec = self.spec
+        out_dir = output_dir(spec, out_dir)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=_parent(out_dir)))
+        try:
+            models = [m.name for m in spec.models if selected(self.only, m.name)]
+            prepared_error = self._try_prepare(models)
+            model_results = [self._model_result(name, staging, prepared_error) for name in models]
+            result = self._audit_result(model_results, started)
+            result.write(staging / "results.json")
+            if render:
+                self._render(staging, templates_dir)
+            _publish(staging, out_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return result
+
+    def _try_prepare(self, models: list[str]) -> str | None:
+        try:
+            self._prepare(models)
+        except SingauditError:
+            raise  # bad data or weights: one clear message, nothing to report
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as error:  # noqa: BLE001
+            if self.session.debug:
+                traceback.print_exc(file=sys.stderr)
+            return f"preparing the audit failed: {type(error).__name__}: {error}"
+        return None
+
+    def _model_result(self, name: str, staging: Path, prepared_error: str | None) -> ModelResult:
+        model = self.spec.model_by_name(name)
+        expect = model.expect
+        checks = [(c, p) for c, p in self.spec.checks.items() if selected(self.only, name, c)]
+        artefact_dir = staging / "artefacts" / name
+        artefact_dir.mkdir(parents=True, exist_ok=True)
+        results: list[CheckResult] = []
+        info: dict[str, Any] = {}
+        if prepared_error is not None:
+            results = [CheckResult(name=c, status="error", message=prepared_error) for c, _ in checks]
+        else:
+            classifier = self.classifier(name)
+            ctx = AuditModelContext(self, name, classifier, artefact_dir, f"artefacts/{name}")
+            results = [self._run_check(ctx, check_name, params) for check_name, params in checks]
+            info = self._model_info(name, classifier)
+        status = worst_status([r.status for r in results])
+        return ModelResult(name=name, id=model.id, expect=expect, status=status,
+                           expectation_met=expectation_met(expect, status), info=info,
+                           checks=results)
+
+    def _model_info(self, name: str, classifier: Classifier) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "feature_dim": classifier.info.feature_dim,
+            "num_classes": classifier.info.num_classes,
+            "weights_hash": classifier.info.weights_hash,
+        }
+        try:
+            geometry = self.geometry(name)
+            info.update(null_dim=geometry.null_dim, rank=geometry.rank,
+                        rank_tolerance=geometry.tolerance)
+        except Exception as error:  # noqa: BLE001 - info only; the checks report the failure
+            info["geometry_error"] = str(error)
+        translator = self._translators.get(name)
+        if translator is not None:
+            info["translator"] = {k: v for k, v in translator.info.items()
+                                  if k not in ("row_cosines", "curve")}
+        return info
+
+    def _audit_result(self, models: list[ModelResult], started: float) -> AuditResult:
+        status = worst_status([m.status for m in models])
+        ok = all(m.expectation_met is not False for m in models)
+        images = self.audit_images if "audit_images" in self.__dict__ else None
+        return AuditResult(
+            name=self.spec.name,
+            status=status,
+            ok=ok,
+            models=models,
+            comparison=comparison(models),
+            data_issues={
+                "skipped": len(self.failures),
+                "images": [{"key": k, "reason": r} for k, r in sorted(self.failures.items())],
+            },
+            provenance=provenance.collect(self, images, started),
+        )
+
+    def _render(self, staging: Path, templates_dir: str | Path | None) -> None:
+        formats = [f for f in self.spec.report.formats if f != "json"]
+        if not formats:
+            return
+        try:
+            from singaudit.reports import render_reports
+        except ImportError:
+            self.reporter.line("reports are not available yet; wrote results.json only")
+            return
+        with self.reporter.stage("reports", "rendering reports"):
+            render_reports(staging / "results.json", formats, templates_dir)
+
+
+def output_dir(spec: AuditSpec, out_dir: str | Path | None = None) -> Path:
+    """Where an audit writes: the argument, else the spec's report.out, else reports/<name>."""
+    return Path(out_dir or spec.report.out or Path("reports") / spec.name)
+
+
+def expectation_met(expect: str, status: str) -> bool | None:
+    """pass: nothing failed or errored; fail: a check failed (an error is not the expected
+    failure); none: informational."""
+    if expect == "pass":
+        return status not in ("fail", "error")
+    if expect == "fail":
+        return status == "fail"
+    return None
+
+
+def comparison(models: list[ModelResult]) -> dict[str, Any]:
+    """Per-model medians, ratio and per-image (AS, IS) from each model's class_semantics check."""
+    import numpy as np
+
+    entries = []
+    for model in models:
+        check = next((c for c in model.checks if c.name == "class_semantics"
+                      and c.status not in ("skip", "error")), None)
+        if check is None:
+            continue
+        is_values = [float(v) for v in check.data.get("is", []) if v is not None]
+        as_values = [float(v) for v in check.data.get("as", []) if v is not None]
+
+        def metric(*names: str, values: list[float] | None = None) -> float | None:
+            for metric_name in names:
+                if metric_name in check.metrics and check.metrics[metric_name].value is not None:
+                    return check.metrics[metric_name].value
+            return float(np.median(values)) if values else None
+
+        entries.append({
+            "name": model.name,
+            "ratio": metric("ratio"),
+            "median_is": metric("median_is", "is", values=is_values),
+            "median_as": metric("median_as", "as", values=as_values),
+            "median_abs_as": metric("median_abs_as", "abs_as",
+                                    values=[abs(v) for v in as_values]),
+            "is": is_values,
+            "as": as_values,
+        })
+    ranked = sorted((e for e in entries if e["ratio"] is not None),
+                    key=lambda e: e["ratio"], reverse=True)
+    return {"models": entries, "ranking": [e["name"] for e in ranked]} if entries else {}
+
+
+# -------------------------------------------------------------------- helpers
+
+
+def _publish(staging: Path, out_dir: Path) -> None:
+    """Move the finished outputs into place: artefacts and reports first, results.json last."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = sorted(staging.iterdir(), key=lambda p: p.name == "results.json")
+    for entry in entries:
+        target = out_dir / entry.name
+        if entry.is_dir():
+            if target.exists():
+                old = target.with_name(f".{target.name}.old-{os.getpid()}")
+                os.replace(target, old)
+                os.replace(entry, target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(entry, target)
+        else:
+            os.replace(entry, target)
+
+
+def _parent(out_dir: Path) -> Path:
+    parent = out_dir.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
+
+
+def _eval(model: Any) -> None:
+    module = getattr(model, "module", None)
+    if isinstance(module, torch.nn.Module):
+        module.eval()
+
+
+def _stable(options: dict[str, Any]) -> str:
+    return json.dumps(options, sort_keys=True, default=str)
+
+
+def _digest(payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _resolve_device(name: str) -> torch.device:
+    try:
+        from singaudit.pipeline.device import resolve_device  # type: ignore[attr-defined]
+    except ImportError:
+        resolve_device = None
+    if resolve_device is not None:
+        return torch.device(resolve_device(name))
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SingauditError(f"device {name!r} requested but CUDA is not available here")
+    return device
+
+
+def _resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return DTYPES[name]
