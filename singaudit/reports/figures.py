@@ -41,7 +41,6 @@ STYLE: dict[str, Any] = {
     "ytick.labelsize": 7.5,
     "legend.fontsize": 7.5,
     "legend.frameon": False,
-    "text.parse_math": False,  # class names and prompts may contain "$"
 }
 
 
@@ -76,8 +75,10 @@ def _styled(draw):
 
 
 def short(text: Any, limit: int = MAX_LABEL) -> str:
+    """A label for a figure: shortened, with "$" escaped so names never trigger mathtext."""
     text = str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.replace("$", r"\$")
 
 
 def _floats(values: Any) -> np.ndarray:
@@ -116,10 +117,12 @@ def _violins(axes, groups: list[np.ndarray], colour: str) -> None:
     positions = np.arange(len(groups))
     spread = [i for i, g in enumerate(groups) if g.size >= 2 and np.ptp(g) > 0]
     if spread:
-        parts = axes.violinplot(
-            [groups[i] for i in spread], positions=positions[spread], vert=False, widths=0.8,
-            showextrema=False,
-        )
+        values = [groups[i] for i in spread]
+        options = {"positions": positions[spread], "widths": 0.8, "showextrema": False}
+        try:
+            parts = axes.violinplot(values, orientation="horizontal", **options)
+        except TypeError:  # matplotlib < 3.10
+            parts = axes.violinplot(values, vert=False, **options)
         for body in parts["bodies"]:
             body.set_facecolor(colour)
             body.set_edgecolor(colour)
@@ -300,10 +303,10 @@ def logit_change(data: Mapping[str, Any]) -> Figure | None:
                   color=colour, label=f"{kind} (median {np.median(values):.2g})")
         axes.hist(np.clip(values, floor, None), bins=bins, histtype="step", color=colour, lw=1)
     axes.set_xscale("log")
-    axes.set_xlabel("logit change ||l(f + δ) − l(f)|| (log scale; zeros drawn at 1e-12)")
+    axes.set_xlabel("logit change ||l(f + δ) − l(f)|| (log scale; exact zeros drawn at 1e-12)")
     axes.set_ylabel("images")
-    axes.set_title("Matched-norm perturbations: the null space should not move the logits")
-    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes.set_title("Logit change per perturbation kind")
+    axes.legend(loc="upper center")
     return figure
 
 
@@ -421,7 +424,7 @@ def concept_graph(data: Mapping[str, Any], max_nodes: int = 25) -> Figure | None
     coordinates = _classical_mds(np.sqrt(np.clip(2 - 2 * similarity, 0, None)))
     off_diagonal = similarity[~np.eye(len(keep), dtype=bool)]
     cut = np.quantile(off_diagonal, 0.85)
-    figure = _figure(PAGE_WIDTH_IN * 0.75, 4.0)
+    figure = _figure(PAGE_WIDTH_IN * 0.7, 3.2)
     axes = figure.subplots()
     for i in range(len(keep)):
         for j in range(i + 1, len(keep)):
@@ -439,7 +442,7 @@ def concept_graph(data: Mapping[str, Any], max_nodes: int = 25) -> Figure | None
     axes.set_xticks([])
     axes.set_yticks([])
     axes.grid(False)
-    axes.set_title("Concept similarity (text embeddings); edges: the 15 % most similar pairs")
+    axes.set_title("Concept similarity: edges join the 15 % most similar pairs")
     return figure
 
 

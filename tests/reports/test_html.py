@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import lxml.html
+from report_sample_audit import HOSTILE
+
+from singaudit.reports import render_reports
+from singaudit.results import AuditResult, CheckResult, ModelResult
+
+SIZE_BUDGET = 5 * 1024 * 1024
+
+
+def _document(path: Path) -> lxml.html.HtmlElement:
+    return lxml.html.fromstring(path.read_bytes())
+
+
+def test_html_parses_with_every_section(rendered: dict[str, Path]) -> None:
+    document = _document(rendered["html"])
+    ids = set(document.xpath("//@id"))
+    assert {"summary", "provenance", "comparison", "scale"} <= ids
+    assert document.xpath("//section[@id='summary']//table[@class='summary']//tr")
+    # The verdict summary is the first section of the body.
+    assert document.xpath("//body/section")[0].get("id") == "summary"
+
+
+def test_html_is_self_contained(rendered: dict[str, Path]) -> None:
+    document = _document(rendered["html"])
+    sources = document.xpath("//@src")
+    links = document.xpath("//@href")
+    assert sources, "figures are embedded as images"
+    assert all(s.startswith("data:image/") for s in sources)
+    assert all(link.startswith("#") for link in links)
+    assert not document.xpath("//script | //link | //iframe | //object")
+    assert "url(" not in "".join(document.xpath("//style/text()"))
+    # Every in-page link points at an anchor that exists.
+    ids = set(document.xpath("//@id"))
+    assert {link[1:] for link in links} <= ids
+
+
+def test_hostile_names_are_shown_as_text(rendered: dict[str, Path]) -> None:
+    text = rendered["html"].read_text()
+    assert HOSTILE not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    document = _document(rendered["html"])
+    assert HOSTILE in document.text_content()
+    assert not document.xpath("//script")
+
+
+def test_html_within_size_budget(rendered: dict[str, Path]) -> None:
+    assert rendered["html"].stat().st_size <= SIZE_BUDGET
+
+
+def test_figures_and_evidence_are_present(rendered: dict[str, Path],
+                                          sample_audit: AuditResult) -> None:
+    document = _document(rendered["html"])
+    titles = [a for a in document.xpath("//figure/img/@alt")]
+    for expected in ("Per-class IS, signed AS and |AS|", "Ratio ranking",
+                     "Joint distribution of (AS, IS)", "Translator fidelity (held-out cosine)",
+                     "Concept similarity graph", "Null-space steering", "reference scale",
+                     "Logit change under matched-norm perturbations",
+                     "Top concepts per class: original vs equivalent angle"):
+        assert expected in titles
+    judged_models = [m for m in sample_audit.models if m.checks[0].status != "skip"]
+    assert titles.count("Per-class IS, signed AS and |AS|") == len(judged_models)
+    evidence = document.xpath("//div[@class='evidence']")
+    assert len(evidence) == len(judged_models)
+    # 3 classes x (input + 2 seeds x 2 renders) thumbnails; the unsafe and missing paths are not
+    # embedded but marked missing.
+    first = evidence[0]
+    assert len(first.xpath(".//img")) == 3 * 5
+    assert len(first.xpath(".//div[@class='missing']")) == 2
+    assert "IS 23° · AS 4.7°" in first.text_content()
+
+
+def test_thresholds_and_numbers_behind_verdicts(rendered: dict[str, Path]) -> None:
+    text = _document(rendered["html"]).text_content()
+    assert "median(abs_as): warn if > 3°, fail if > 4°" in text
+    assert "mean(cosine): warn if < 0.8, fail if < 0.6" in text
+    assert "expected fail: met" in text
+    assert "null_dim is 0: no invariant subspace" in text
+    assert re.search(r"versions\.torch\s*2\.14\.1", text)
+
+
+def test_missing_figure_data_is_omitted(tmp_path: Path) -> None:
+    audit = AuditResult(
+        name="bare", status="pass", ok=True,
+        models=[ModelResult(name="m", id="x:y", status="pass", checks=[
+            CheckResult(name="class_semantics", status="pass", data={"is": [1.0]}),
+            CheckResult(name="concepts", status="pass", data={"similarity": [[1.0]]}),
+            CheckResult(name="steering", status="pass", data={"as": []}),
+            CheckResult(name="my_plugin_check", status="pass", data={"anything": 1}),
+        ])],
+    )
+    audit.write(tmp_path / "results.json")
+    written = render_reports(tmp_path / "results.json", formats=("html",))
+    assert set(written) == {"html"}
+    document = _document(written["html"])
+    assert document.xpath("//figure/img/@alt") == ["reference scale"]
+    assert "my_plugin_check" in document.text_content()
