@@ -160,7 +160,7 @@ def judge_all(
 
 
 def format_number(value: float | None) -> str:
-    """Short and readable: 9.12, 0.0500, 1.2e-07, inf."""
+    """Short and readable: 9.12, 0.05, 1.2e-07, inf."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nan"
     if math.isinf(value):
@@ -168,9 +168,11 @@ def format_number(value: float | None) -> str:
     if value == 0:
         return "0"
     magnitude = abs(value)
-    if 0.01 <= magnitude < 1e4:
-        return f"{value:.2f}" if magnitude >= 1 else f"{value:.3g}"
-    return f"{value:.2g}"
+    if 1 <= magnitude < 1e4:
+        return f"{value:.2f}"
+    if 0.001 <= magnitude < 1:
+        return f"{value:.3g}"
+    return f"{value:.1e}"
 
 
 def _levels(tiers: Tiers) -> tuple[bool, float | None, float | None]:
