@@ -1,0 +1,107 @@
+"""Shared pieces of the file-based image sources: reading, hashing, per-class sampling."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import warnings
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from singaudit.adapters.data.base import ImageRecord, ImageSource
+from singaudit.errors import DataError
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+)
+
+
+def read_image(path: str | Path) -> Image.Image:
+    """The decoded RGB image at ``path``; ``DataError`` if it is missing, truncated or not one."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()  # decode now, so truncated files fail here
+                return image.convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError,
+            Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise DataError(f"cannot read image {path}: {error}") from None
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes; ``DataError`` if it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        raise DataError(f"cannot read image {path}: {error}") from None
+    return digest.hexdigest()
+
+
+def sample_per_class(
+    records: Sequence[ImageRecord], images_per_class: int | None, seed: int
+) -> list[ImageRecord]:
+    """At most ``images_per_class`` records of each label, drawn with ``seed``; order kept."""
+    if images_per_class is None:
+        return list(records)
+    if images_per_class < 1:
+        raise DataError(f"images_per_class must be at least 1, got {images_per_class}")
+    by_label: dict[int, list[int]] = defaultdict(list)
+    for index, record in enumerate(records):
+        by_label[record.label].append(index)
+    rng = random.Random(seed)
+    keep: set[int] = set()
+    for label in sorted(by_label):
+        indices = by_label[label]
+        keep.update(indices if len(indices) <= images_per_class
+                    else rng.sample(indices, images_per_class))
+    return [record for index, record in enumerate(records) if index in keep]
+
+
+class FileImageSource(ImageSource):
+    """Records whose keys map to image files; content hash = sha256 of the file."""
+
+    def __init__(
+        self, source_id: str, class_names: Sequence[str], records: Sequence[ImageRecord],
+        paths: Mapping[str, Path],
+    ) -> None:
+        self.id = source_id
+        self.class_names = list(class_names)
+        self._records = list(records)
+        self._paths = dict(paths)
+        self._hashes: dict[str, str] = {}
+
+    def records(self) -> list[ImageRecord]:
+        return list(self._records)
+
+    def path(self, record: ImageRecord) -> Path:
+        try:
+            return self._paths[record.key]
+        except KeyError:
+            raise DataError(f"record {record.key!r} does not belong to {self.id}") from None
+
+    def load(self, record: ImageRecord) -> Image.Image:
+        return read_image(self.path(record))
+
+    def content_hash(self, record: ImageRecord) -> str:
+        if record.key not in self._hashes:
+            self._hashes[record.key] = file_sha256(self.path(record))
+        return self._hashes[record.key]
+
+
+def labelled_source(
+    source_id: str, class_names: Sequence[str], items: Sequence[tuple[str, Path, int]],
+    images_per_class: int | None, seed: int,
+) -> FileImageSource:
+    """A FileImageSource from (key, path, label) items, sampled per class."""
+    if not items:
+        raise DataError(f"{source_id} has no images")
+    records = [ImageRecord(key, label) for key, _, label in items]
+    records = sample_per_class(records, images_per_class, seed)
+    return FileImageSource(source_id, class_names, records, {k: p for k, p, _ in items})
