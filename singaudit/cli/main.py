@@ -1,5 +1,394 @@
-"""Entry point placeholder until the CLI lands."""
+"""The ``singaudit`` command. Exit codes follow pytest: 0 as expected, 1 a check failed or an
+expectation was violated, 2 interrupted, 3 internal error, 4 usage or spec error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from singaudit.errors import SingauditError
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2, 3, 4
+STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim",
+                "error": "bold magenta"}
+
+app = typer.Typer(
+    name="singaudit",
+    help="Audit what an image classifier's null space carries (the SING method).",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+translator_app = typer.Typer(help="Fit or evaluate a spec's translator.", no_args_is_help=True)
+cache_app = typer.Typer(help="Inspect or clear the on-disk cache.", no_args_is_help=True)
+zoo_app = typer.Typer(help="Train bundled model worlds.", no_args_is_help=True)
+zoo_train_app = typer.Typer(help="Train a world.", no_args_is_help=True)
+app.add_typer(translator_app, name="translator")
+app.add_typer(cache_app, name="cache")
+app.add_typer(zoo_app, name="zoo")
+zoo_app.add_typer(zoo_train_app, name="train")
+
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+DataOpt = Annotated[str | None, typer.Option("--data", help="Data: 'source:id' or a folder.")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:N, mps.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="key.path=value (YAML scalar).")]
+CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Cache folder.")]
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _overrides(data, device, out, sets):
+    from singaudit.spec import Overrides
+
+    return Overrides(data=data, device=device, out=str(out) if out else None,
+                     sets=tuple(sets or ()))
+
+
+def _load_specs(paths: list[Path], overrides) -> list:
+    from singaudit.errors import SpecError
+    from singaudit.spec import iter_spec_files, load_spec
+
+    files = iter_spec_files(paths)
+    if not files:
+        raise SpecError(f"no audit specs in {', '.join(map(str, paths))}")
+    return [load_spec(path, overrides) for path in files]
+
+
+@app.command()
+def run(
+    specs: Annotated[list[Path], typer.Argument(help="Audit spec files or folders.")],
+    data: DataOpt = None,
+    device: DeviceOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder.")] = None,
+    sets: SetOpt = None,
+    templates: Annotated[Path | None, typer.Option("--templates", help="Report templates.")] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", help="Models or checks to run (name, glob or model::check).")] = None,
+    cache_dir: CacheOpt = None,
+    debug: Debug = False,
+) -> int:
+    """Run audits and write results.json and the reports."""
+    from singaudit.runner import AuditSession, output_dir
+
+    loaded = _load_specs(specs, _overrides(data, device, out, sets))
+    session = AuditSession(cache_dir=cache_dir, device=device, progress=True, debug=debug)
+    console = _console()
+    all_ok = True
+    for spec in loaded:
+        target = output_dir(spec, (out / spec.name) if out and len(loaded) > 1 else out)
+        result = session.run(spec, out_dir=target, only=only, templates_dir=templates)
+        _print_summary(console, result, target)
+        all_ok = all_ok and result.ok
+    return EXIT_OK if all_ok else EXIT_FAILED
+
+
+def _print_summary(console, result, target: Path) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{result.name}: {result.status}", title_justify="left")
+    table.add_column("model")
+    table.add_column("expect")
+    check_names = list(dict.fromkeys(c.name for m in result.models for c in m.checks))
+    for name in check_names:
+        table.add_column(name)
+    table.add_column("as expected")
+    for model in result.models:
+        statuses = {c.name: c.status for c in model.checks}
+        cells = [f"[{STATUS_STYLE[s]}]{s}[/]" if s else "" for s in
+                 (statuses.get(n) for n in check_names)]
+        met = {True: "[green]yes[/]", False: "[bold red]NO[/]", None: "(informational)"}
+        table.add_row(model.name, model.expect, *cells, met[model.expectation_met])
+    console.print(table)
+    for model in result.models:
+        for check in model.checks:
+            if check.status in ("fail", "error", "warn") and check.message:
+                console.print(f"  {model.name}::{check.name} [{STATUS_STYLE[check.status]}]"
+                              f"{check.status}[/]: {check.message}")
+    skipped = result.data_issues.get("skipped", 0)
+    if skipped:
+        console.print(f"  {skipped} unreadable image(s) skipped (listed in results.json)")
+    verdict = "[green]as expected[/]" if result.ok else "[bold red]NOT as expected[/]"
+    console.print(f"{verdict}; results in {target / 'results.json'}")
+
+
+@app.command()
+def validate(
+    specs: Annotated[list[Path], typer.Argument(help="Audit spec files or folders.")],
+    data: DataOpt = None,
+    device: DeviceOpt = None,
+    sets: SetOpt = None,
+    debug: Debug = False,
+) -> int:
+    """Check audit specs without computing anything."""
+    for spec in _load_specs(specs, _overrides(data, device, None, sets)):
+        checks = ", ".join(spec.checks)
+        models = ", ".join(m.name for m in spec.models)
+        _console().print(f"{spec.source_path}: ok ({spec.name}: models {models}; checks {checks})")
+    return EXIT_OK
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+) -> int:
+    """Print the JSON Schema of audit specs (each check's parameters included)."""
+    from singaudit.pipeline.atomic import atomic_write_text
+    from singaudit.spec import spec_json_schema
+
+    text = json.dumps(spec_json_schema(), indent=2)
+    if output is None:
+        sys.stdout.write(text + "\n")
+    else:
+        atomic_write_text(output, text + "\n")
+    return EXIT_OK
+
+
+@app.command()
+def models(pattern: Annotated[str | None, typer.Argument(help="Glob or substring.")] = None) -> int:
+    """List model presets (feature dim, classes, null dim)."""
+    from rich.table import Table
+
+    from singaudit.adapters.classifiers.catalogue import list_presets
+
+    table = Table()
+    for column in ("name", "id", "features", "classes", "null dim", "top-1", "offline"):
+        table.add_column(column)
+    for preset in list_presets(pattern):
+        table.add_row(preset.name, preset.id, str(preset.feature_dim), str(preset.num_classes),
+                      str(preset.null_dim), "" if preset.top1 is None else f"{preset.top1:.1f}",
+                      "yes" if preset.offline else "")
+    _console().print(table)
+    return EXIT_OK
+
+
+def _spec_run(spec_path: Path, model: str | None, data, device, sets, cache_dir):
+    from singaudit.errors import SpecError
+    from singaudit.runner import AuditSession
+    from singaudit.runner.session import SpecRun
+    from singaudit.spec import load_spec
+
+    spec = load_spec(spec_path, _overrides(data, device, None, sets))
+    name = model or spec.models[0].name
+    if name not in {m.name for m in spec.models}:
+        raise SpecError(f"{spec_path}: no model named {name!r}; models: "
+                        f"{', '.join(m.name for m in spec.models)}")
+    session = AuditSession(cache_dir=cache_dir, device=device, progress=True)
+    return SpecRun(session, spec, only=None), name
+
+
+@translator_app.command("fit")
+def translator_fit(
+    spec: Annotated[Path, typer.Argument(help="Audit spec declaring the translator.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to save the translator to.")],
+    model: Annotated[str | None, typer.Option("--model", help="Model name in the spec.")] = None,
+    data: DataOpt = None,
+    device: DeviceOpt = None,
+    sets: SetOpt = None,
+    cache_dir: CacheOpt = None,
+    debug: Debug = False,
+) -> int:
+    """Fit (or take from the cache) a model's translator and save it."""
+    from singaudit.pipeline.translator_store import save_translator
+
+    run_, name = _spec_run(spec, model, data, device, sets, cache_dir)
+    artefact = run_.translator(name)
+    save_translator(out, artefact.module, {k: v for k, v in artefact.info.items()
+                                           if k not in ("architecture", "in_dim", "out_dim")})
+    _print_fidelity(artefact.info)
+    _console().print(f"saved to {out}")
+    return EXIT_OK
+
+
+@translator_app.command("eval")
+def translator_eval(
+    spec: Annotated[Path, typer.Argument(help="Audit spec declaring the translator.")],
+    model: Annotated[str | None, typer.Option("--model", help="Model name in the spec.")] = None,
+    path: Annotated[Path | None, typer.Option("--path", help="A saved translator.")] = None,
+    data: DataOpt = None,
+    device: DeviceOpt = None,
+    sets: SetOpt = None,
+    cache_dir: CacheOpt = None,
+    debug: Debug = False,
+) -> int:
+    """Held-out fidelity (mean cosine, MSE, R^2) of a spec's translator or a saved one."""
+    from singaudit.maths.translators import fidelity
+
+    sets = [*(sets or []), *([f"translator.path={path}"] if path else [])]
+    run_, name = _spec_run(spec, model, data, device, sets, cache_dir)
+    if path is None:
+        _print_fidelity(run_.translator(name).info)
+        return EXIT_OK
+    sets_without_path = [s for s in sets if not s.startswith("translator.path=")]
+    fit_run, _ = _spec_run(spec, model, data, device, sets_without_path, cache_dir)
+    _, _, x_heldout, y_heldout = fit_run.translator_fit_data(name)
+    module = run_.translator(name).module
+    with __import__("torch").inference_mode():
+        _print_fidelity(fidelity(module(x_heldout), y_heldout))
+    return EXIT_OK
+
+
+def _print_fidelity(info: dict) -> None:
+    keys = ("architecture", "alpha", "mean_cosine", "mse", "r2", "n_train", "n_heldout", "source")
+    _console().print("  ".join(f"{k}={_short(info[k])}" for k in keys if k in info))
+
+
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@app.command()
+def explain(
+    image: Annotated[Path, typer.Argument(help="An image file.")],
+    model: Annotated[str, typer.Option("--model", help="Classifier 'source:id'.")],
+    joint: Annotated[str, typer.Option("--joint", help="Joint space 'source:id'.")],
+    translator: Annotated[str | None, typer.Option("--translator", help="Saved translator.")] = None,
+    fit_data: Annotated[str | None, typer.Option(
+        "--fit-data", help="Data 'source:id' to fit a linear translator on.")] = None,
+    concepts: Annotated[str | None, typer.Option(
+        "--concepts", help="Comma-separated concepts (default: the classifier's classes).")] = None,
+    top: Annotated[int, typer.Option("--top", min=1)] = 5,
+    generator: Annotated[str | None, typer.Option("--generator", help="Evidence generator.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for evidence images.")] = None,
+    device: DeviceOpt = None,
+    cache_dir: CacheOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    debug: Debug = False,
+) -> int:
+    """Single-image analysis: IS, AS toward the top classes and concepts, evidence."""
+    from dataclasses import asdict
+
+    from singaudit.runner.explain import explain_image
+
+    vocabulary = [c.strip() for c in concepts.split(",") if c.strip()] if concepts else None
+    result = explain_image(image, model=model, joint=joint, translator_path=translator,
+                           fit_data=fit_data, concepts=vocabulary, top=top, generator=generator,
+                           out_dir=out, device=device, cache_dir=cache_dir)
+    if as_json:
+        sys.stdout.write(json.dumps(asdict(result), indent=2) + "\n")
+        return EXIT_OK
+    console = _console()
+    console.print(f"{result.image}: IS {result.image_score:.2f} deg, null energy "
+                  f"{result.null_energy:.3f} ({result.model} -> {result.joint_space})")
+    for row in result.top_classes:
+        console.print(f"  class {row['name']!r}: p={row['probability']:.3f}  AS {row['as']:+.2f} deg")
+    for row in result.concepts:
+        console.print(f"  concept {row['concept']!r}: AS {row['as']:+.2f} deg (z {row['z']:+.2f})")
+    for path in result.evidence:
+        console.print(f"  evidence: {path}")
+    return EXIT_OK
+
+
+CACHE_KINDS = ("features", "embeddings", "text", "translators")
+
+
+@cache_app.command("ls")
+def cache_ls(cache_dir: CacheOpt = None) -> int:
+    """Show the cache folder and what it holds."""
+    from singaudit.runner.storage import cache_root
+
+    root = cache_root(cache_dir)
+    console = _console()
+    console.print(f"cache: {root}")
+    for kind in CACHE_KINDS:
+        folder = root / kind
+        files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+        size = sum(p.stat().st_size for p in files)
+        console.print(f"  {kind:<12} {len(files):>6} files  {size / 1e6:10.1f} MB")
+    return EXIT_OK
+
+
+@cache_app.command("clear")
+def cache_clear(
+    cache_dir: CacheOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> int:
+    """Delete singaudit's cached features, embeddings and translators."""
+    from singaudit.runner.storage import cache_root
+
+    root = cache_root(cache_dir)
+    if not yes and not typer.confirm(f"delete the singaudit cache in {root}?"):
+        return EXIT_OK
+    for kind in CACHE_KINDS:
+        shutil.rmtree(root / kind, ignore_errors=True)
+    _console().print(f"cleared {root}")
+    return EXIT_OK
+
+
+@app.command()
+def report(
+    results: Annotated[Path, typer.Argument(help="A results.json (or its folder).")],
+    templates: Annotated[Path | None, typer.Option("--templates", help="Template folder.")] = None,
+    formats: Annotated[list[str] | None, typer.Option("--format", help="html, pdf, junit.")] = None,
+    debug: Debug = False,
+) -> int:
+    """Re-render reports from results.json without recomputing anything."""
+    from singaudit.reports import render_reports
+
+    written = render_reports(results, formats or ("html", "pdf", "junit"), templates)
+    for fmt, path in written.items():
+        _console().print(f"{fmt}: {path}")
+    return EXIT_OK
+
+
+@zoo_train_app.command("calibration")
+def zoo_train_calibration(
+    out: Annotated[Path | None, typer.Option("--out", help="Weights folder.")] = None,
+    smoke: Annotated[bool, typer.Option("--smoke", help="A seconds-long reduced run.")] = False,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    debug: Debug = False,
+) -> int:
+    """Re-train the calibration world (joint space, classifiers, decoder)."""
+    from singaudit.calibration.train import train_calibration
+    from singaudit.calibration.zoo import WEIGHTS_DIR
+
+    target = out or WEIGHTS_DIR
+    train_calibration(target, seed=seed, scale="smoke" if smoke else "full",
+                      log=_console(stderr=True).print)
+    _console().print(f"calibration world written to {target}")
+    return EXIT_OK
+
+
+def run_cli(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code instead of exiting."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        code = app(args=args, prog_name="singaudit", standalone_mode=False)
+    except (typer.Abort, KeyboardInterrupt):
+        print("singaudit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except typer.Exit as exit_:
+        return exit_.exit_code
+    except SingauditError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"singaudit: {error}", file=sys.stderr)
+        return getattr(error, "exit_code", EXIT_USAGE)
+    except typer.TyperException as error:  # usage errors: bad option, missing argument
+        show = getattr(error, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"singaudit: {error.format_message()}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:  # noqa: BLE001 - the last resort: one line, exit 3
+        if debug:
+            traceback.print_exc()
+        print(f"singaudit: internal error: {type(error).__name__}: {error} "
+              "(run again with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+    return code if isinstance(code, int) else EXIT_OK
 
 
 def main() -> None:
-    raise SystemExit("singaudit: the CLI is not built yet")
+    sys.exit(run_cli())

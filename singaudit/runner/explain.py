@@ -1,0 +1,132 @@
+"""The paper's single-image analysis: IS, and AS toward the top classes and a vocabulary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from singaudit.errors import DataError
+from singaudit.runner.session import AuditSession, SpecRun
+from singaudit.spec.models import AuditSpec
+
+
+@dataclass
+class Explanation:
+    image: str
+    model: str
+    joint_space: str
+    image_score: float  # IS, degrees
+    null_energy: float  # ||P_n f|| / ||f||
+    top_classes: list[dict[str, Any]]  # name, probability, as
+    concepts: list[dict[str, Any]]  # concept, as, z (AS relative to the vocabulary)
+    translator: dict[str, Any]
+    evidence: list[str] = field(default_factory=list)  # written image files
+
+
+def explain_image(
+    image_path: str | Path,
+    *,
+    model: str,
+    joint: str,
+    translator_path: str | None = None,
+    fit_data: str | None = None,
+    fit_images_per_class: int | None = None,
+    concepts: list[str] | None = None,
+    top: int = 5,
+    generator: str | None = None,
+    seeds: tuple[int, ...] = (0,),
+    out_dir: str | Path | None = None,
+    device: str | None = None,
+    cache_dir: str | Path | None = None,
+    session: AuditSession | None = None,
+) -> Explanation:
+    """Analyse one image; the translator is loaded (``translator_path``) or fitted on ``fit_data``."""
+    from singaudit.maths.equivalence import remove_null
+    from singaudit.maths.scores import concept_attribute_scores, image_score
+
+    if translator_path is None and fit_data is None:
+        raise DataError("explain needs a translator: --translator PATH or --fit-data SOURCE:ID")
+    try:
+        picture = Image.open(image_path).convert("RGB")
+    except (OSError, UnidentifiedImageError) as error:
+        raise DataError(f"{image_path}: cannot read the image ({error})") from None
+    translator: dict[str, Any] = {"arch": "linear"}
+    if translator_path is not None:
+        translator["path"] = str(translator_path)
+    else:
+        translator["fit"] = {"id": fit_data, "images_per_class": fit_images_per_class}
+    spec = AuditSpec.model_validate({
+        "version": 1, "kind": "singaudit/audit", "name": "explain",
+        "models": [{"name": "model", "id": model}],
+        "joint_space": {"id": joint},
+        "data": {"id": fit_data or "photos:"},
+        "translator": translator,
+        "checks": {"null_invariance": {}},
+        **({"generator": {"id": generator, "seeds": list(seeds)}} if generator else {}),
+    })
+    session = session or AuditSession(cache_dir=cache_dir, device=device, progress=False)
+    run = SpecRun(session, spec, only=None)
+    classifier = run.classifier("model")
+    space = run.joint_space()
+    pixels = classifier.preprocessing.transform(picture).unsqueeze(0)
+    with torch.inference_mode():
+        features = classifier.features(pixels.to(run.device, run.dtype)).to("cpu", torch.float32)
+        logits = classifier.logits(features)
+    geometry = run.geometry("model")
+    geometry.require_null_space()
+    equivalent = remove_null(features, geometry)
+    artefact = run.translator("model")
+    with torch.inference_mode():
+        t_orig = artefact.module(features).float()
+        t_eq = artefact.module(equivalent.float()).float()
+    probabilities = logits.softmax(-1)[0]
+    top_indices = probabilities.argsort(descending=True)[:top].tolist()
+    class_names = classifier.info.class_names
+    top_names = [class_names[i] if i < len(class_names) else str(i) for i in top_indices]
+    prompt_spec = spec.prompts.to_prompt_spec()
+    class_text = run.text_embeddings([prompt_spec.fill(name)[0] for name in top_names])
+    class_as = concept_attribute_scores(t_orig, t_eq, class_text)[0].tolist()
+    vocabulary = concepts or list(dict.fromkeys(class_names))
+    concept_rows: list[dict[str, Any]] = []
+    if vocabulary:
+        text = run.text_embeddings([prompt_spec.fill(c)[0] for c in vocabulary])
+        scores = concept_attribute_scores(t_orig, t_eq, text)[0]
+        spread = float(scores.std()) if len(vocabulary) > 1 else 0.0
+        z = (scores - scores.mean()) / spread if spread > 0 else torch.zeros_like(scores)
+        order = z.abs().argsort(descending=True)[:top].tolist()
+        concept_rows = [{"concept": vocabulary[i], "as": float(scores[i]), "z": float(z[i])}
+                        for i in order]
+    energy = geometry.null_energy(features)
+    explanation = Explanation(
+        image=str(image_path), model=model, joint_space=joint,
+        image_score=float(image_score(t_orig, t_eq)[0]),
+        null_energy=float(energy[0]),
+        top_classes=[{"name": n, "probability": float(probabilities[i]), "as": float(a)}
+                     for n, i, a in zip(top_names, top_indices, class_as, strict=True)],
+        concepts=concept_rows,
+        translator={k: v for k, v in artefact.info.items() if k not in ("row_cosines", "curve")},
+    )
+    if generator is not None:
+        explanation.evidence = _render_evidence(run, t_orig, t_eq, seeds, out_dir)
+    return explanation
+
+
+def _render_evidence(run: SpecRun, t_orig, t_eq, seeds, out_dir) -> list[str]:
+    from singaudit.adapters.generators._norms import rescale_to_reference
+
+    generator = run.generator()
+    folder = Path(out_dir or "explain")
+    folder.mkdir(parents=True, exist_ok=True)
+    rescaled = rescale_to_reference(t_eq, t_orig)
+    images = generator.render(torch.cat([t_orig, rescaled]), list(seeds), run.spec.generator.size)
+    written = []
+    for label, row in zip(("original", "equivalent"), images, strict=True):
+        for seed, picture in zip(seeds, row, strict=True):
+            path = folder / f"{label}_seed{seed}.png"
+            picture.save(path)
+            written.append(str(path))
+    return written
