@@ -2,9 +2,10 @@
 
 A tier compares one statistic of a metric (median, mean, min, max, std, qNN, or
 fraction_within: the share of values <= ``bound``) with its ``warn`` and ``fail`` levels. Lower is
-better unless ``higher_is_better``; a fraction_within is always judged higher-is-better and
-``mostly`` is its fail level when ``fail`` is not given (great_expectations' ``mostly``).
-Crossing a level is strict: ``value > fail`` fails (``value < fail`` when higher is better).
+better unless ``higher_is_better`` (unset: the metric's own direction). A fraction_within is
+always judged higher-is-better, with ``mostly`` as its fail level when ``fail`` is not given
+(great_expectations' ``mostly``). Crossing is strict: ``value > fail`` fails (``<`` if higher is
+better). ``scope`` judges over all images, within each class, or both.
 """
 
 from __future__ import annotations
@@ -149,6 +150,8 @@ def judge_all(
                 None, key=metric_key(tier)))
             continue
         spec = specs.get(tier.metric)
+        if "higher_is_better" not in tier.model_fields_set and spec and spec.higher_is_better:
+            tier = tier.model_copy(update={"higher_is_better": True})  # the metric's direction
         judgement = judge(tier, observations[tier.metric], class_names,
                           unit=spec.unit if spec else "",
                           description=spec.description if spec else None, seed=seed)

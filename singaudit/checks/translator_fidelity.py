@@ -1,0 +1,161 @@
+"""Translator fidelity: how well T(f) reproduces the joint space's image embeddings.
+
+Every semantic score reads T, so a poor translator makes them meaningless. Reports the held-out
+mean cosine, MSE and R^2 of the translator in use (from its fit), the same on the audit images,
+and optionally trains other architectures on the same fit split for a side-by-side comparison.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from pydantic import Field, field_validator
+
+from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
+from singaudit.checks.thresholds import (
+    Observations,
+    format_number,
+    judge_all,
+    scalar_metric,
+    summary_metric,
+    validate_tiers,
+)
+from singaudit.maths.translators import (
+    RidgeAccumulator,
+    fidelity,
+    fit_ridge,
+    row_cosines,
+    train_translator,
+)
+from singaudit.results import CheckResult, Tiers
+
+Architecture = Literal["linear", "mlp3", "mlp4", "residual"]
+
+METRICS: dict[str, MetricSpec] = {
+    "cosine": MetricSpec("held-out cosine(T(f), image embedding) per image", unit="",
+                         higher_is_better=True, aggregation="mean"),
+    "mse": MetricSpec("held-out mean squared error of T(f)", unit="", higher_is_better=False,
+                      aggregation="mean"),
+    "r2": MetricSpec("held-out R^2 of T(f) (uniform over embedding dimensions)", unit="",
+                     higher_is_better=True, aggregation="mean"),
+    "audit_cosine": MetricSpec("cosine(T(f), image embedding) on the audit images", unit="",
+                               higher_is_better=True, aggregation="mean"),
+}
+
+
+class TranslatorFidelityCheck(Check):
+    """Held-out fidelity of the translator; optional comparison of architectures."""
+
+    name = "translator_fidelity"
+    metrics = METRICS
+    default_tiers: ClassVar[list[Tiers]] = [
+        Tiers(metric="cosine", statistic="mean", warn=0.7, scope="overall"),
+    ]
+    requires_null_space = False
+
+    class Params(CheckParams):
+        """Architectures to train on the translator's fit split and compare (none by default)."""
+
+        compare: list[Architecture] = Field(default_factory=list,
+                                            description="architectures trained for comparison")
+        loss: Literal["mse", "cos", "mse+cos"] = Field("mse", description="loss for MLPs")
+        epochs: int = Field(100, ge=1, description="maximum epochs for MLPs (early stopping)")
+        batch_size: int = Field(256, ge=1)
+        patience: int = Field(10, ge=1)
+        hidden: int | None = Field(None, ge=1, description="hidden width of MLPs")
+
+        @field_validator("thresholds")
+        @classmethod
+        def _known_metrics(cls, tiers: list[Tiers] | None) -> list[Tiers] | None:
+            return validate_tiers(tiers, METRICS)
+
+    def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
+        assert isinstance(params, self.Params)
+        info = dict(ctx.translator_info or {})
+        heldout = {**info, **(info.get("heldout") or {})}
+        audit_predicted = ctx.translate(ctx.features)
+        audit_cosines = _numpy(row_cosines(audit_predicted, ctx.image_embeddings))
+        audit = fidelity(audit_predicted, ctx.image_embeddings)
+
+        if heldout.get("mean_cosine") is not None:
+            source = f"held-out split of the translator's fit ({info.get('n_heldout', '?')} images)"
+            cosines = np.asarray(heldout.get("row_cosines") or [heldout["mean_cosine"]], float)
+            scores = {k: float(heldout[k]) for k in ("mean_cosine", "mse", "r2") if k in heldout}
+        else:  # a loaded translator without recorded fidelity: the audit images are held out too
+            source = "audit images (no held-out fidelity recorded with the translator)"
+            cosines, scores = audit_cosines, audit
+
+        metrics = {"cosine": summary_metric(cosines, METRICS["cosine"], seed=ctx.seed),
+                   "audit_cosine": summary_metric(audit_cosines, METRICS["audit_cosine"],
+                                                  seed=ctx.seed)}
+        for key in ("mse", "r2"):
+            if key in scores:
+                metrics[key] = scalar_metric(scores[key], METRICS[key])
+        observations = {"cosine": Observations.of(cosines),
+                        "audit_cosine": Observations.of(audit_cosines)}
+        observations.update({k: Observations.of([scores[k]]) for k in ("mse", "r2") if k in scores})
+
+        comparison: dict[str, dict[str, Any]] = {}
+        arch = str(info.get("architecture") or info.get("arch") or "translator")
+        if params.compare:
+            comparison = _compare(ctx, params)
+            for name, row in comparison.items():
+                for key in ("mean_cosine", "mse", "r2"):
+                    metrics[f"{name}_{key}"] = scalar_metric(
+                        row[key], METRICS["cosine" if key == "mean_cosine" else key])
+
+        verdict = judge_all(self.tiers(params), observations, METRICS, ctx.class_names,
+                            seed=ctx.seed)
+        verdict.apply(metrics, {})
+        summary = (
+            f"{arch} translator: mean cosine {format_number(scores.get('mean_cosine'))}, "
+            f"MSE {format_number(scores.get('mse'))}, R^2 {format_number(scores.get('r2'))} on "
+            f"the {source}; audit images mean cosine {format_number(audit['mean_cosine'])}"
+        )
+        if comparison:
+            summary += "; compared: " + ", ".join(
+                f"{name} {format_number(row['mean_cosine'])}" for name, row in comparison.items())
+        message = summary if verdict.status == "pass" else f"{verdict.message}; {summary}"
+        return CheckResult(
+            name=self.name, status=verdict.status, message=message, metrics=metrics,
+            data={
+                "cosine": cosines.tolist(),
+                "audit_cosine": audit_cosines.tolist(),
+                "architecture": arch,
+                "alpha": info.get("alpha"),
+                "source": source,
+                "cosine_by_architecture": {k: v["cosine"] for k, v in comparison.items()},
+                "comparison": {k: {m: v[m] for m in ("mean_cosine", "mse", "r2")}
+                               for k, v in comparison.items()},
+            },
+        )
+
+
+def _compare(ctx: ModelContext, params: Any) -> dict[str, dict[str, Any]]:
+    """Fit each architecture on the translator's fit split; fidelity on its held-out part."""
+    x_train, y_train, x_held, y_held = ctx.fit_data()
+    rows: dict[str, dict[str, Any]] = {}
+    for arch in params.compare:
+        if arch == "linear":
+            train = RidgeAccumulator(x_train.shape[1], y_train.shape[1]).update(x_train, y_train)
+            held = RidgeAccumulator(x_train.shape[1], y_train.shape[1]).update(x_held, y_held)
+            model, _, _ = fit_ridge(train, held)
+        else:
+            model, _ = train_translator(
+                arch, x_train, y_train, x_held, y_held, loss=params.loss, epochs=params.epochs,
+                batch_size=params.batch_size, patience=params.patience, seed=ctx.seed,
+                hidden=params.hidden)
+        model.eval()
+        with torch.inference_mode():
+            predicted = model(x_held.to(torch.float32))
+        rows[arch] = {**fidelity(predicted, y_held),
+                      "cosine": _numpy(row_cosines(predicted, y_held)).tolist()}
+    return rows
+
+
+def _numpy(values: object) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().double().numpy()
+    return np.asarray(values, dtype=np.float64)
