@@ -1,0 +1,171 @@
+"""A content-addressed on-disk cache of tensors, in safetensors files.
+
+Layout: ``<root>/<namespace>/<key[:2]>/<key>.safetensors`` with namespaces ``features``
+(classifier penultimate features), ``embeddings`` (joint-space image embeddings) and ``text``.
+Keys hash everything the values depend on (see ``make_key``). Files are written atomically, so
+concurrent runs at worst compute the same entry twice; a checksum in the header detects corrupt
+entries, which are deleted and recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import torch
+
+from singaudit.pipeline.atomic import atomic_write_bytes
+
+ENV_VAR = "SINGAUDIT_CACHE"
+NAMESPACES = ("features", "embeddings", "text")
+_VERSIONED = ("singaudit", "torch", "torchvision", "timm", "open_clip_torch", "transformers",
+              "pillow")
+
+
+def default_cache_dir() -> Path:
+    """``$SINGAUDIT_CACHE`` if set, else the platform's user cache folder for singaudit."""
+    override = os.environ.get(ENV_VAR)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("singaudit"))
+
+
+@cache
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose changes can change features (part of every key)."""
+    versions = {}
+    for package in _VERSIONED:
+        try:
+            versions[package] = importlib_metadata.version(package)
+        except importlib_metadata.PackageNotFoundError:
+            versions[package] = "none"
+    return versions
+
+
+def make_key(**parts: object) -> str:
+    """A stable hex key from keyword parts (JSON-serialised with sorted keys)."""
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def tensors_checksum(tensors: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        if tensor.numel():
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    namespace: str
+    key: str
+    path: Path
+    size: int  # bytes
+    modified: float  # seconds since the epoch
+    metadata: dict[str, str]
+
+
+class FeatureCache:
+    """The on-disk cache; ``root`` defaults to ``default_cache_dir()``."""
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+        self.corrupt_removed = 0  # entries found corrupt (and deleted) by this instance
+
+    def path(self, namespace: str, key: str) -> Path:
+        return self.root / namespace / key[:2] / f"{key}.safetensors"
+
+    def load(
+        self, namespace: str, key: str, *, rows: int | None = None
+    ) -> tuple[dict[str, torch.Tensor], dict[str, str]] | None:
+        """(tensors, metadata), or None when absent or corrupt (a corrupt file is removed).
+
+        ``rows``: the row count ``values`` must have.
+        """
+        path = self.path(namespace, key)
+        if not path.is_file():
+            return None
+        try:
+            tensors, meta = _read(path)
+            valid = meta.get("checksum") == tensors_checksum(tensors)
+            if valid and rows is not None:
+                values = tensors.get("values")
+                valid = values is not None and values.ndim == 2 and values.shape[0] == rows
+        except Exception:  # noqa: BLE001 -- any unreadable file is a corrupt entry
+            valid = False
+        if not valid:
+            path.unlink(missing_ok=True)
+            self.corrupt_removed += 1
+            return None
+        return tensors, meta
+
+    def save(
+        self, namespace: str, key: str, tensors: dict[str, torch.Tensor],
+        metadata: dict[str, str] | None = None,
+    ) -> Path:
+        """Write an entry atomically; a concurrent writer of the same key writes the same bytes."""
+        from safetensors.torch import save
+
+        tensors = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
+        header = {str(k): str(v) for k, v in (metadata or {}).items()}
+        header.update(checksum=tensors_checksum(tensors), namespace=namespace,
+                      created=f"{time.time():.0f}")
+        path = self.path(namespace, key)
+        atomic_write_bytes(path, save(tensors, metadata=header))
+        return path
+
+    def entries(self, namespace: str | None = None) -> list[CacheEntry]:
+        """Every entry (for ``singaudit cache ls``), newest first."""
+        found = []
+        for space in [namespace] if namespace else NAMESPACES:
+            for path in (self.root / space).glob("*/*.safetensors"):
+                try:
+                    stat = path.stat()
+                    meta = _read_metadata(path)
+                except Exception:  # noqa: BLE001 -- listed as corrupt, never raised
+                    stat, meta = path.stat(), {"corrupt": "true"}
+                found.append(CacheEntry(space, path.stem, path, stat.st_size, stat.st_mtime, meta))
+        return sorted(found, key=lambda e: e.modified, reverse=True)
+
+    def clear(self, namespace: str | None = None) -> tuple[int, int]:
+        """Delete entries (and stale temporary files); returns (files removed, bytes freed)."""
+        count = freed = 0
+        for space in [namespace] if namespace else NAMESPACES:
+            folder = self.root / space
+            if not folder.is_dir():
+                continue
+            for path in list(folder.glob("*/*.safetensors")) + list(folder.glob("*/.*.tmp")):
+                try:
+                    size = path.stat().st_size
+                    path.unlink()
+                except FileNotFoundError:
+                    continue  # removed by a concurrent clear
+                count, freed = count + 1, freed + size
+        return count, freed
+
+
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        meta = dict(handle.metadata() or {})
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    return tensors, meta
+
+
+def _read_metadata(path: Path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return dict(handle.metadata() or {})
