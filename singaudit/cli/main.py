@@ -288,22 +288,23 @@ def explain(
     return EXIT_OK
 
 
-CACHE_KINDS = ("features", "embeddings", "text", "translators")
-
-
 @cache_app.command("ls")
 def cache_ls(cache_dir: CacheOpt = None) -> int:
     """Show the cache folder and what it holds."""
-    from singaudit.runner.storage import cache_root
+    from singaudit.pipeline.cache import NAMESPACES, FeatureCache
+    from singaudit.runner.storage import TRANSLATORS, cache_root
 
     root = cache_root(cache_dir)
+    cache = FeatureCache(root)
     console = _console()
     console.print(f"cache: {root}")
-    for kind in CACHE_KINDS:
-        folder = root / kind
-        files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
-        size = sum(p.stat().st_size for p in files)
-        console.print(f"  {kind:<12} {len(files):>6} files  {size / 1e6:10.1f} MB")
+    for namespace in NAMESPACES:
+        entries = cache.entries(namespace)
+        size = sum(e.size for e in entries)
+        console.print(f"  {namespace:<12} {len(entries):>6} entries  {size / 1e6:10.1f} MB")
+    folders = [p for p in (root / TRANSLATORS).glob("*") if p.is_dir()]
+    size = sum(f.stat().st_size for p in folders for f in p.iterdir())
+    console.print(f"  {TRANSLATORS:<12} {len(folders):>6} entries  {size / 1e6:10.1f} MB")
     return EXIT_OK
 
 
@@ -312,15 +313,16 @@ def cache_clear(
     cache_dir: CacheOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> int:
-    """Delete singaudit's cached features, embeddings and translators."""
-    from singaudit.runner.storage import cache_root
+    """Delete singaudit's cached features, embeddings, text embeddings and translators."""
+    from singaudit.pipeline.cache import FeatureCache
+    from singaudit.runner.storage import TRANSLATORS, cache_root
 
     root = cache_root(cache_dir)
     if not yes and not typer.confirm(f"delete the singaudit cache in {root}?"):
         return EXIT_OK
-    for kind in CACHE_KINDS:
-        shutil.rmtree(root / kind, ignore_errors=True)
-    _console().print(f"cleared {root}")
+    count, freed = FeatureCache(root).clear()
+    shutil.rmtree(root / TRANSLATORS, ignore_errors=True)
+    _console().print(f"cleared {root}: {count} entries, {freed / 1e6:.1f} MB, and translators")
     return EXIT_OK
 
 

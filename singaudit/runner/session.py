@@ -33,7 +33,10 @@ from singaudit.spec.models import AuditSpec, DataSpec
 
 T = TypeVar("T")
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+# The translator facts a model's results carry (the full record stays in the cache).
+TRANSLATOR_SUMMARY = ("architecture", "alpha", "mean_cosine", "mse", "r2", "n_train", "n_heldout",
+                      "source", "fingerprint", "fit_data", "best_epoch", "epochs")
 
 
 @dataclass
@@ -497,7 +500,7 @@ class SpecRun:
         translator = self._translators.get(name)
         if translator is not None:
             info["translator"] = {k: v for k, v in translator.info.items()
-                                  if k not in ("row_cosines", "curve")}
+                                  if k in TRANSLATOR_SUMMARY}
         return info
 
     def _audit_result(self, models: list[ModelResult], started: float) -> AuditResult:
@@ -622,25 +625,12 @@ def _digest(payload: Any) -> str:
 
 
 def _resolve_device(name: str) -> torch.device:
-    try:
-        from singaudit.pipeline.device import resolve_device  # type: ignore[attr-defined]
-    except ImportError:
-        resolve_device = None
-    if resolve_device is not None:
-        return torch.device(resolve_device(name))
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SingauditError(f"device {name!r} requested but CUDA is not available here")
-    return device
+    from singaudit.pipeline.device import choose_device
+
+    return choose_device(name)
 
 
 def _resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    if name == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    return DTYPES[name]
+    from singaudit.pipeline.device import choose_dtype
+
+    return choose_dtype(device, name)

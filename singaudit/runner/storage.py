@@ -3,55 +3,34 @@ keyed by everything that determines them, so a warm re-run recomputes nothing.""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-
-import singaudit
 from singaudit.errors import SingauditError
-from singaudit.pipeline.atomic import atomic_path
 from singaudit.runner.extraction import Rows, extract_rows
 from singaudit.runner.selection import ImageSelection
 
-CACHE_ENV = "SINGAUDIT_CACHE"
+TRANSLATORS = "translators"  # a namespace beside the pipeline cache's features/embeddings/text
 
 
 def cache_root(configured: str | Path | None = None) -> Path:
     """The cache folder: the argument or spec, else $SINGAUDIT_CACHE, else the platform's."""
-    if configured is not None:
-        return Path(configured).expanduser()
-    try:
-        from singaudit.pipeline.cache import default_cache_dir  # type: ignore[attr-defined]
+    from singaudit.pipeline.cache import default_cache_dir
 
-        return Path(default_cache_dir())
-    except ImportError:
-        pass
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("singaudit"))
-
-
-def _digest(payload: Any) -> str:
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return Path(configured).expanduser() if configured is not None else default_cache_dir()
 
 
 def _model_identity(model: Any) -> dict[str, Any]:
+    from singaudit.pipeline.cache import library_versions
+
     return {
         "id": model.info.id,
         "weights": model.info.weights_hash,
         "preprocessing": model.preprocessing.describe,
-        "torch": torch.__version__,
-        "singaudit": singaudit.__version__,
+        "versions": library_versions(),
     }
 
 
@@ -68,43 +47,28 @@ def extract_cached(
 ) -> Rows:
     """Features ("features", a Classifier) or image embeddings ("embeddings", a JointSpace) of
     the selection, read from the cache when every input is unchanged."""
+    from singaudit.pipeline.cache import FeatureCache, make_key
+
     encode = model.features if kind == "features" else model.encode_images
     content = [selection.source.content_hash(record) for record in selection.records]
-    key = _digest({"kind": kind, **_model_identity(model), "dtype": str(dtype),
-                   "keys": selection.keys, "content": content})
-    path = cache_dir / kind / f"{key}.safetensors"
-    cached = _read_rows(path)
-    if cached is not None:
-        return cached
+    key = make_key(kind=kind, **_model_identity(model), dtype=str(dtype), keys=selection.keys,
+                   content=content)
+    cache = FeatureCache(cache_dir)
+    entry = cache.load(kind, key)
+    if entry is not None:
+        tensors, metadata = entry
+        try:
+            keys, failures = json.loads(metadata["keys"]), json.loads(metadata["failures"])
+        except (KeyError, ValueError):
+            keys = None
+        if keys is not None and tensors["values"].shape[0] == len(keys):
+            return Rows(keys, tensors["values"], failures)
     rows = extract_rows(encode, model.preprocessing, selection, batch_size=batch_size,
                         device=device, dtype=dtype)
-    _write_rows(path, rows)
+    cache.save(kind, key, {"values": rows.values},
+               {"keys": json.dumps(rows.keys), "failures": json.dumps(rows.failures),
+                "model": model.info.id})
     return rows
-
-
-def _write_rows(path: Path, rows: Rows) -> None:
-    metadata = {"keys": json.dumps(rows.keys), "failures": json.dumps(rows.failures)}
-    with atomic_path(path) as tmp:
-        save_file({"values": rows.values.contiguous()}, str(tmp), metadata=metadata)
-
-
-def _read_rows(path: Path) -> Rows | None:
-    """Cached rows, or None when missing or unreadable (a corrupt entry is recomputed)."""
-    if not path.is_file():
-        return None
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            values = handle.get_tensor("values")
-        keys = json.loads(metadata["keys"])
-        failures = json.loads(metadata["failures"])
-    except (SafetensorError, OSError, KeyError, ValueError):
-        return None
-    if values.shape[0] != len(keys):
-        return None
-    return Rows(keys, values, failures)
 
 
 def text_embeddings_cached(
@@ -114,21 +78,20 @@ def text_embeddings_cached(
     cache_dir: Path,
     memo: Callable[[tuple, Callable[[], Any]], Any],
 ) -> torch.Tensor:
-    """Text embeddings per prompt, memoised in the session and cached on disk per prompt list."""
-    key = _digest({"kind": "text", "id": space.info.id, "weights": space.info.weights_hash,
-                   "prompts": prompts, "torch": torch.__version__})
+    """Text embeddings per prompt list, memoised in the session and cached on disk."""
+    from singaudit.pipeline.cache import FeatureCache, library_versions, make_key
+
+    key = make_key(kind="text", id=space.info.id, weights=space.info.weights_hash,
+                   prompts=prompts, versions=library_versions())
 
     def compute() -> torch.Tensor:
-        path = cache_dir / "text" / f"{key}.safetensors"
-        if path.is_file():
-            try:
-                return load_file(str(path))["values"]
-            except (SafetensorError, OSError, KeyError):
-                pass
+        cache = FeatureCache(cache_dir)
+        entry = cache.load("text", key, rows=len(prompts))
+        if entry is not None:
+            return entry[0]["values"]
         with torch.inference_mode():
             values = space.encode_text(prompts).to("cpu", torch.float32)
-        with atomic_path(path) as tmp:
-            save_file({"values": values.contiguous()}, str(tmp))
+        cache.save("text", key, {"values": values}, {"model": space.info.id})
         return values
 
     return memo(("text", key), compute)
@@ -147,7 +110,7 @@ def fit_or_load_translator(
     """The translator for ``fingerprint`` from the cache, else fitted on ``fit_data()`` and saved."""
     from singaudit.pipeline.translator_store import load_translator, save_translator
 
-    folder = cache_dir / "translators" / fingerprint
+    folder = cache_dir / TRANSLATORS / fingerprint
     if (folder / "translator.json").is_file():
         try:
             module, record = load_translator(folder)

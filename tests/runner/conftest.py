@@ -1,0 +1,20 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import runner_world  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _world_sources():
+    runner_world.register()
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(runner_world.SPEC)
+    return path

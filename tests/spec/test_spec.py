@@ -1,0 +1,226 @@
+"""Audit spec validation: clear errors with file, line and key path; overrides; the JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from singaudit.errors import SpecError
+from singaudit.spec import (
+    AuditSpec,
+    Overrides,
+    is_audit_spec,
+    iter_spec_files,
+    load_spec,
+    parse_spec_text,
+    spec_json_schema,
+)
+
+VALID = """\
+version: 1
+kind: singaudit/audit
+name: demo
+models:
+  - name: clean
+    id: calibration:clean
+    expect: pass
+  - name: leaky
+    id: calibration:leaky
+    expect: fail
+joint_space:
+  id: calibration:joint
+data:
+  id: calibration:audit
+  classes: [circle, 2]
+  images_per_class: 10
+checks:
+  null_invariance: {}
+  class_semantics:
+    n_boot: 100
+    thresholds:
+      - {metric: abs_as, statistic: median, warn: 3, fail: 4}
+"""
+
+AUDITS = Path(__file__).resolve().parents[2] / "audits"
+
+
+def error_of(text: str, overrides: Overrides | None = None) -> str:
+    with pytest.raises(SpecError) as caught:
+        parse_spec_text(text, source="audit.yaml", overrides=overrides)
+    return str(caught.value)
+
+
+def test_valid_spec_parses_with_defaults():
+    spec = parse_spec_text(VALID)
+    assert [m.name for m in spec.models] == ["clean", "leaky"]
+    assert spec.models[1].expect == "fail"
+    assert spec.translator.arch == "linear" and spec.translator.heldout == 0.2
+    assert spec.data.classes == ["circle", 2]
+    assert spec.checks["class_semantics"].n_boot == 100
+    assert spec.checks["class_semantics"].thresholds[0].fail == 4
+    assert spec.prompts.to_prompt_spec().templates == ("an image of a {class}",)
+
+
+def test_expect_defaults_to_pass():
+    text = VALID.replace("    expect: pass\n", "")
+    assert parse_spec_text(text).models[0].expect == "pass"
+
+
+def test_unknown_top_level_key_reports_line_and_path():
+    message = error_of(VALID + "colour: red\n")
+    assert "audit.yaml:23: colour: Extra inputs are not permitted" in message
+
+
+def test_unknown_check_parameter_reports_its_key_path():
+    text = VALID.replace("    n_boot: 100\n", "    n_boot: 100\n    n_bootstrap: 5\n")
+    message = error_of(text)
+    assert "audit.yaml:21: checks.class_semantics.n_bootstrap: Extra inputs" in message
+
+
+def test_wrong_type_deep_in_a_check_reports_the_list_index():
+    text = VALID.replace("warn: 3,", "warn: lots,")
+    message = error_of(text)
+    assert "audit.yaml:22: checks.class_semantics.thresholds.0.warn:" in message
+
+
+def test_unknown_check_name_lists_available_checks():
+    text = VALID.replace("  null_invariance: {}\n", "  null_invariants: {}\n")
+    message = error_of(text)
+    assert "audit.yaml:18: checks.null_invariants: unknown check 'null_invariants'" in message
+    assert "null_invariance" in message.split("available:")[1]
+
+
+def test_every_error_is_reported_at_once():
+    text = VALID.replace("expect: pass", "expect: maybe").replace("version: 1", "version: 2")
+    message = error_of(text)
+    assert "(2 errors)" in message
+    assert "audit.yaml:1: version:" in message
+    assert "audit.yaml:7: models.0.expect:" in message
+
+
+def test_missing_required_field_points_at_its_parent():
+    text = VALID.replace("    id: calibration:leaky\n", "")
+    assert "audit.yaml:8: models.1.id: Field required" in error_of(text)
+
+
+def test_duplicate_model_names_refused():
+    text = VALID.replace("name: leaky", "name: clean")
+    assert "model names must be unique; repeated: clean" in error_of(text)
+
+
+def test_bad_class_selection_is_one_message():
+    message = error_of(VALID.replace("classes: [circle, 2]", "classes: {circle: 1}"))
+    assert message.count("data.classes") == 1
+    assert "audit.yaml:15" in message
+
+
+def test_prompt_template_needs_placeholder():
+    message = error_of(VALID + "prompts:\n  template: a photo\n")
+    assert "prompts.template" in message and "{class}" in message
+
+
+def test_translator_path_and_fit_are_exclusive():
+    text = VALID + "translator:\n  path: t/\n  fit: {id: calibration:train}\n"
+    assert "either 'path'" in error_of(text)
+
+
+def test_yaml_syntax_error_has_a_line():
+    message = error_of(VALID + "checks: [unclosed\n")
+    assert message.startswith("audit.yaml:") and "not valid YAML" in message
+
+
+def test_not_a_mapping_refused():
+    assert "is a YAML mapping" in error_of("- just\n- a list\n")
+
+
+def test_python_tags_are_not_executed():
+    text = VALID.replace("name: demo", "name: !!python/object/apply:os.system ['echo hi']")
+    assert "not valid YAML" in error_of(text)
+
+
+def test_set_overrides_apply_before_validation():
+    overrides = Overrides(sets=("checks.class_semantics.thresholds.0.fail=9.5",
+                                "models.1.expect=none", "seed=7"))
+    spec = parse_spec_text(VALID, overrides=overrides)
+    assert spec.checks["class_semantics"].thresholds[0].fail == 9.5
+    assert spec.models[1].expect == "none"
+    assert spec.seed == 7
+
+
+def test_set_creates_missing_mappings():
+    spec = parse_spec_text(VALID, overrides=Overrides(sets=("report.formats=[json]",)))
+    assert spec.report.formats == ["json"]
+
+
+def test_data_device_and_out_overrides():
+    spec = parse_spec_text(VALID, overrides=Overrides(data="/datasets/imagenet/val",
+                                                      device="cpu", out="elsewhere"))
+    assert spec.data.id == "folder:/datasets/imagenet/val"
+    assert spec.device == "cpu"
+    assert spec.report.out == "elsewhere"
+    spec = parse_spec_text(VALID, overrides=Overrides(data="calibration:test"))
+    assert spec.data.id == "calibration:test"
+
+
+def test_invalid_override_value_names_the_option():
+    message = error_of(VALID, Overrides(sets=("batch_size=many",)))
+    assert "audit.yaml (--set batch_size=many): batch_size:" in message
+
+
+def test_malformed_set_is_a_spec_error():
+    assert "expected key.path=value" in error_of(VALID, Overrides(sets=("seed",)))
+    assert "not an index" in error_of(VALID, Overrides(sets=("models.5.expect=fail",)))
+
+
+def test_load_spec_reads_a_file_and_remembers_it(tmp_path):
+    path = tmp_path / "a.yaml"
+    path.write_text(VALID)
+    spec = load_spec(path)
+    assert spec.source_path == path
+    assert len(spec.spec_hash()) == 64
+    with pytest.raises(SpecError, match="no such audit spec"):
+        load_spec(tmp_path / "missing.yaml")
+
+
+def test_spec_hash_changes_with_content():
+    first = parse_spec_text(VALID)
+    second = parse_spec_text(VALID, overrides=Overrides(sets=("seed=1",)))
+    assert first.spec_hash() == parse_spec_text(VALID).spec_hash()
+    assert first.spec_hash() != second.spec_hash()
+
+
+def test_spec_files_are_recognised_by_kind(tmp_path):
+    (tmp_path / "audit.yaml").write_text(VALID)
+    (tmp_path / "other.yaml").write_text("name: not an audit\n")
+    (tmp_path / "broken.yaml").write_text("{{{")
+    assert is_audit_spec(tmp_path / "audit.yaml")
+    assert not is_audit_spec(tmp_path / "other.yaml")
+    assert not is_audit_spec(tmp_path / "broken.yaml")
+    assert iter_spec_files([tmp_path]) == [tmp_path / "audit.yaml"]
+
+
+def test_schema_includes_each_checks_parameters():
+    schema = spec_json_schema()
+    checks = schema["properties"]["checks"]
+    assert checks["additionalProperties"] is False
+    assert "class_semantics" in checks["properties"]
+    class_semantics = checks["properties"]["class_semantics"]["anyOf"][0]
+    assert "n_boot" in class_semantics["properties"]
+    assert schema["properties"]["kind"]["const"] == "singaudit/audit"
+    json.dumps(schema)  # serialisable as is
+
+
+def test_schema_validates_the_shipped_audits():
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    schema = spec_json_schema()
+    for path in sorted(AUDITS.rglob("*.yaml")):
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+
+
+@pytest.mark.parametrize("path", sorted(AUDITS.rglob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_audits_are_valid(path):
+    assert isinstance(load_spec(path), AuditSpec)
