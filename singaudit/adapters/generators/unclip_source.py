@@ -150,7 +150,11 @@ class UnCLIPGenerator(Generator):
         self.device = torch.device(device)
         self.dtype = dtype
         for name in ("decoder", "text_proj", "super_res_first", "super_res_last", "text_encoder"):
-            getattr(components, name).to(device=self.device, dtype=dtype).eval()
+            module = getattr(components, name)
+            # Casting only when needed: diffusers warns on a dtype cast after loading.
+            if next(module.parameters()).dtype != dtype:
+                module.to(dtype=dtype)
+            module.to(device=self.device).eval()
         self.info = GeneratorInfo(
             id=id, embed_dim=int(components.text_proj.config.clip_embeddings_dim)
         )

@@ -1,0 +1,236 @@
+"""Visual evidence for people: what the classifier sees (T(f)) beside an equivalent it cannot
+tell apart (T(f_eq), f_eq = P_p f), rendered by the configured generator and/or retrieved from a
+gallery. Informational: every verdict comes from the other checks' logits and embeddings.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from PIL import Image
+from pydantic import Field
+
+from singaudit.adapters.generators._norms import rescale_to_reference
+from singaudit.adapters.generators.base import Generator
+from singaudit.adapters.generators.retrieval import Gallery, Match
+from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
+from singaudit.checks.class_semantics import class_scores, equivalent_translations
+from singaudit.errors import DataError, NotApplicable, SpecError
+from singaudit.pipeline.atomic import atomic_path
+from singaudit.results import CheckResult, Metric
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SEEDS = (0,)
+DEFAULT_SIZE = 64
+
+
+class EvidenceCheck(Check):
+    """Renders and/or retrieves images for the most and least leaking images of each class."""
+
+    name = "evidence"
+    metrics: ClassVar[dict[str, MetricSpec]] = {
+        "images": MetricSpec("images with visual evidence", unit=""),
+        "seconds": MetricSpec("generation time", unit="s"),
+    }
+    requires_null_space = True
+
+    class Params(CheckParams):
+        """Which images get evidence and how."""
+
+        images: list[str] | None = Field(
+            None, description="image keys to show; None: chosen by |AS|"
+        )
+        per_class: int = Field(
+            1, ge=1, description="most and this many least leaking images per class"
+        )
+        max_images: int = Field(8, ge=1, description="cap on images (UnCLIP on a CPU is slow)")
+        rank_by: Literal["abs_as", "leak"] = Field(
+            "abs_as", description="|AS| or -AS toward the class"
+        )
+        seeds: list[int] | None = Field(
+            None, min_length=1, description="None: the spec's generator seeds"
+        )
+        size: int | None = Field(None, gt=0, le=1024, description="None: the spec's generator size")
+        retrieval: bool = Field(True, description="also show the nearest gallery images")
+        retrieval_k: int = Field(3, ge=1, description="gallery images per query")
+        gallery: str | None = Field(None, description="an image folder; None: the audit's images")
+
+    def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
+        assert isinstance(params, self.Params)
+        require_joint_space = getattr(ctx, "require_joint_space", None)
+        if require_joint_space is not None:
+            require_joint_space()
+        scores = class_scores(ctx)
+        pair = equivalent_translations(ctx)
+        chosen = select_images(ctx, scores.attribute_score, params)
+        seeds = list(params.seeds or getattr(ctx, "generator_seeds", None) or DEFAULT_SEEDS)
+        size = int(params.size or getattr(ctx, "generator_size", None) or DEFAULT_SIZE)
+        folder = ctx.artefact_dir / "evidence"
+        prefix = f"{ctx.artefact_prefix}/evidence" if ctx.artefact_prefix else "evidence"
+
+        generator, no_generator_reason = _configured_generator(ctx)
+        original = pair.original[chosen]
+        # A generator reads the norm; the scores read only angles (METHOD.md, norm rescale).
+        equivalent = rescale_to_reference(pair.equivalent[chosen], original)
+        renders_orig: list[list[Image.Image]] = [[] for _ in chosen]
+        renders_eq: list[list[Image.Image]] = [[] for _ in chosen]
+        seconds = 0.0
+        if generator is not None:
+            if generator.info.embed_dim != original.shape[1]:
+                raise SpecError(
+                    f"generator {generator.info.id!r} decodes {generator.info.embed_dim}-d embeddings but "
+                    f"the joint space gives {original.shape[1]}-d ones; choose a matching generator, or "
+                    f"remove the generator to get retrieval evidence only"
+                )
+            logger.info(
+                "evidence: rendering %d images x 2 x %d seeds with %s (slow without a GPU)",
+                len(chosen),
+                len(seeds),
+                generator.info.id,
+            )
+            start = time.perf_counter()
+            rendered = generator.render(torch.cat([original, equivalent]), seeds, size)
+            seconds = time.perf_counter() - start
+            renders_orig, renders_eq = rendered[: len(chosen)], rendered[len(chosen) :]
+
+        matches_orig: list[list[Match]] = [[] for _ in chosen]
+        matches_eq: list[list[Match]] = [[] for _ in chosen]
+        gallery = _gallery(ctx, params) if params.retrieval else None
+        if gallery is not None:
+            own_keys = [[ctx.image_keys[index]] for index in chosen]
+            exclude = own_keys if params.gallery is None else None
+            matches_orig = gallery.search(original, params.retrieval_k, exclude)
+            matches_eq = gallery.search(equivalent, params.retrieval_k, exclude)
+
+        def save(image: Image.Image, name: str) -> str:
+            with atomic_path(folder / name) as tmp:
+                image.save(tmp, format="PNG")
+            return f"{prefix}/{name}"
+
+        saved_gallery: dict[int, str] = {}
+
+        def gallery_thumbnail(match: Match) -> dict[str, Any]:
+            if match.index not in saved_gallery:
+                assert gallery is not None
+                saved_gallery[match.index] = save(
+                    gallery.thumbnail(match.index, size), f"gallery_{match.index:05d}.png"
+                )
+            return {
+                "image": saved_gallery[match.index],
+                "key": match.key,
+                "similarity": match.similarity,
+            }
+
+        items = []
+        labels = ctx.labels.tolist()
+        for row, index in enumerate(chosen):
+            thumbnail = ctx.load_image(index).convert("RGB")
+            thumbnail.thumbnail((size, size), Image.Resampling.BICUBIC)
+            class_name = ctx.class_names[labels[index]] if labels[index] >= 0 else ""
+            image_score = float(scores.image_score[index])
+            attribute_score = float(scores.attribute_score[index])
+            items.append(
+                {
+                    "image": save(thumbnail, f"{row:03d}_image.png"),
+                    "key": ctx.image_keys[index],
+                    "render_orig": [
+                        save(img, f"{row:03d}_orig_seed{s}.png")
+                        for img, s in zip(renders_orig[row], seeds)
+                    ],
+                    "render_eq": [
+                        save(img, f"{row:03d}_eq_seed{s}.png")
+                        for img, s in zip(renders_eq[row], seeds)
+                    ],
+                    "retrieval_orig": [gallery_thumbnail(m) for m in matches_orig[row]],
+                    "retrieval_eq": [gallery_thumbnail(m) for m in matches_eq[row]],
+                    "is": image_score,
+                    "as": attribute_score,
+                    "class": class_name,
+                    "caption": f"{class_name or ctx.image_keys[index]}: AS {attribute_score:+.2f} deg, "
+                    f"IS {image_score:.1f} deg",
+                }
+            )
+
+        if generator is None and gallery is None:
+            raise NotApplicable(f"{no_generator_reason} and retrieval is off: no evidence to show")
+        sources = []
+        if generator is not None:
+            sources.append(f"{generator.info.id}, seeds {seeds}, {seconds:.1f} s")
+        else:
+            sources.append(no_generator_reason)
+        if gallery is not None:
+            sources.append(f"retrieval from {params.gallery or 'the audit images'}")
+        return CheckResult(
+            name=self.name,
+            status="pass",
+            message=f"evidence for {len(items)} images ({'; '.join(sources)}); norm-rescaled T(f_eq)",
+            metrics={
+                "images": Metric(
+                    value=len(items), unit="", description=self.metrics["images"].description
+                ),
+                "seconds": Metric(
+                    value=seconds, unit="s", description=self.metrics["seconds"].description
+                ),
+            },
+            artefacts={
+                "items": items,
+                "generator": generator.info.id if generator is not None else None,
+                "seconds": seconds,
+                "seeds": seeds if generator is not None else [],
+                "prompts": scores.prompts,
+                "gallery": (params.gallery or "audit images") if gallery is not None else None,
+            },
+        )
+
+
+def select_images(
+    ctx: ModelContext, attribute_score: np.ndarray, params: EvidenceCheck.Params
+) -> list[int]:
+    """Audit-image indices: the listed keys, else per class the ``per_class`` most and least
+    leaking (by |AS| or -AS), taken class by class (most leaking first) up to ``max_images``."""
+    keys = ctx.image_keys
+    if params.images is not None:
+        position = {key: index for index, key in enumerate(keys)}
+        unknown = [key for key in params.images if key not in position]
+        if unknown:
+            raise DataError(f"evidence images not among the audit images: {', '.join(unknown[:5])}")
+        return [position[key] for key in params.images][: params.max_images]
+    values = np.abs(attribute_score) if params.rank_by == "abs_as" else -attribute_score
+    values = np.nan_to_num(values, nan=-np.inf)
+    labels = ctx.labels.cpu().numpy()
+    most: list[list[int]] = []
+    least: list[list[int]] = []
+    for label in np.unique(labels[labels >= 0]):
+        members = np.flatnonzero(labels == label)
+        ordered = members[np.argsort(-values[members], kind="stable")].tolist()
+        most.append(ordered[: params.per_class])
+        least.append(ordered[::-1][: params.per_class])
+    # Classes whose worst image leaks most come first, so a cap keeps the strongest evidence.
+    class_order = sorted(range(len(most)), key=lambda c: -values[most[c][0]])
+    chosen: list[int] = []
+    for rank in range(params.per_class):
+        for group in (most, least):
+            for c in class_order:
+                if rank < len(group[c]) and group[c][rank] not in chosen:
+                    chosen.append(group[c][rank])
+    return chosen[: params.max_images]
+
+
+def _configured_generator(ctx: ModelContext) -> tuple[Generator | None, str]:
+    try:
+        generator = ctx.generator()
+    except NotApplicable as reason:
+        return None, str(reason)
+    return generator, "no generator configured"
+
+
+def _gallery(ctx: ModelContext, params: EvidenceCheck.Params) -> Gallery:
+    if params.gallery is not None:
+        return Gallery.from_folder(Path(params.gallery), ctx.joint_space)
+    return Gallery(ctx.image_embeddings, ctx.image_keys, ctx.load_image, name="audit images")
