@@ -1,0 +1,296 @@
+"""Open-vocabulary concepts: which concepts does the null space carry?
+
+AS toward every concept of a vocabulary, per image. Null removal can move T(f) away from every
+concept at once (a generic drift), so each image's AS values are standardised against that
+image's own AS distribution over the vocabulary (z-score; also a percentile) and concepts are
+ranked by their mean z: the most negative = most carried by the null space.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import yaml
+from pydantic import Field, field_validator
+from scipy.stats import rankdata
+
+from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
+from singaudit.checks.class_semantics import equivalent_translations
+from singaudit.checks.thresholds import (
+    Observations,
+    format_number,
+    judge_all,
+    scalar_metric,
+    validate_tiers,
+)
+from singaudit.errors import SpecError
+from singaudit.maths.scores import angle, concept_attribute_scores
+from singaudit.results import CheckResult, ClassResult, Metric, Tiers
+
+CLASSES_VOCABULARY = "classes"
+
+METRICS: dict[str, MetricSpec] = {
+    "top_z": MetricSpec("mean standardised AS of the most null-carried concept", unit="z",
+                        aggregation="min"),
+    "top_category_z": MetricSpec(
+        "mean over images of the category's lowest z, for the most null-carried category", unit="z",
+                                 aggregation="min"),
+    "own_class_rank": MetricSpec(
+        "rank of the class's own name among the concepts (1 = most carried by the null space)",
+        unit="rank", higher_is_better=True, aggregation="min"),
+    "own_class_in_top_k": MetricSpec("1 when the class's own name is among its top_k concepts",
+                                     unit="", higher_is_better=False, aggregation="max"),
+    "class_concepts_in_top_k": MetricSpec(
+        "how many class names are among the overall top_k concepts", unit="",
+        higher_is_better=False, aggregation="max"),
+}
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Concepts with their categories and the prompt each concept is embedded with."""
+
+    name: str
+    concepts: list[str]
+    categories: list[str]
+    templates: dict[str, str]  # category -> template with "{concept}"; missing: the spec's prompts
+
+
+def available_vocabularies() -> list[str]:
+    """Names of the vocabularies shipped in singaudit/checks/vocabularies."""
+    folder = resources.files("singaudit.checks.vocabularies")
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_vocabulary(name: str) -> Vocabulary:
+    """A shipped vocabulary by name (e.g. "default", "calibration")."""
+    resource = resources.files("singaudit.checks.vocabularies") / f"{name}.yaml"
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name) or not resource.is_file():
+        raise SpecError(f"unknown concept vocabulary {name!r}; shipped: "
+                        f"{', '.join(available_vocabularies())}, or {CLASSES_VOCABULARY!r}, "
+                        "or a list of concepts, or a mapping category -> concepts")
+    content = yaml.safe_load(resource.read_text(encoding="utf-8"))
+    return _from_mapping(name, content["categories"], content.get("templates") or {})
+
+
+def _from_mapping(name: str, categories: dict[str, list[str]], templates: dict[str, str]
+                  ) -> Vocabulary:
+    concepts = [str(c) for members in categories.values() for c in members]
+    labels = [str(category) for category, members in categories.items() for _ in members]
+    return Vocabulary(name, concepts, labels, dict(templates))
+
+
+class ConceptsCheck(Check):
+    """Concepts ranked by standardised AS; informational unless tiers are set."""
+
+    name = "concepts"
+    metrics = METRICS
+    default_tiers: ClassVar[list[Tiers]] = []
+    requires_null_space = True
+
+    class Params(CheckParams):
+        """Which concepts, how to prompt them, and how many to show."""
+
+        vocabulary: str | list[str] | dict[str, list[str]] = Field(
+            "default", description='a shipped vocabulary ("default", "calibration"), "classes" '
+            "(the class names), a list of concepts, or a mapping category -> concepts")
+        template: str | None = Field(
+            None, description='prompt for every concept, with "{concept}"; default: the '
+            "vocabulary's per-category templates, else the audit's class prompts")
+        top_k: int = Field(10, ge=1, description="concepts shown per class and overall")
+
+        @field_validator("vocabulary")
+        @classmethod
+        def _enough_concepts(cls, vocabulary: Any) -> Any:
+            if isinstance(vocabulary, str):
+                if vocabulary != CLASSES_VOCABULARY:
+                    try:
+                        load_vocabulary(vocabulary)  # unknown names fail at validation
+                    except SpecError as error:
+                        raise ValueError(str(error)) from None
+                return vocabulary
+            members = vocabulary if isinstance(vocabulary, list) else [
+                c for cs in vocabulary.values() for c in cs]
+            if len(set(members)) < 3:
+                raise ValueError("a concept vocabulary needs at least 3 distinct concepts")
+            if len(set(members)) != len(members):
+                raise ValueError("concepts must be distinct")
+            return vocabulary
+
+        @field_validator("template")
+        @classmethod
+        def _has_placeholder(cls, template: str | None) -> str | None:
+            if template is not None and "{concept}" not in template:
+                raise ValueError('the concept template needs a "{concept}" placeholder')
+            return template
+
+        @field_validator("thresholds")
+        @classmethod
+        def _known_metrics(cls, tiers: list[Tiers] | None) -> list[Tiers] | None:
+            return validate_tiers(tiers, METRICS)
+
+    def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
+        assert isinstance(params, self.Params)
+        vocabulary = _resolve(params.vocabulary, ctx.class_names)
+        texts = _concept_embeddings(ctx, vocabulary, params.template)
+        pair = equivalent_translations(ctx)
+        attribute = _numpy(concept_attribute_scores(pair.original, pair.equivalent, texts))
+        angle_orig = _numpy(angle(pair.original.unsqueeze(1), texts.unsqueeze(0)))
+        angle_eq = _numpy(angle(pair.equivalent.unsqueeze(1), texts.unsqueeze(0)))
+        z = _standardise(attribute)
+        percentile = (rankdata(attribute, axis=1) - 0.5) / attribute.shape[1]
+        labels = ctx.labels.cpu().numpy().astype(np.int64)
+        concepts, top_k = vocabulary.concepts, min(params.top_k, len(vocabulary.concepts))
+        lowered = {c.lower(): i for i, c in enumerate(concepts)}
+
+        def ranking(rows: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
+            mean_z = z[rows].mean(axis=0)
+            order = np.argsort(mean_z, kind="stable")
+            top = [{"concept": concepts[i], "category": vocabulary.categories[i],
+                    "z": float(mean_z[i]), "percentile": float(percentile[rows, i].mean()),
+                    "as": float(np.median(attribute[rows, i])),
+                    "angle_orig": float(np.median(angle_orig[rows, i])),
+                    "angle_eq": float(np.median(angle_eq[rows, i]))} for i in order[:top_k]]
+            return order, top
+
+        everything = np.ones(len(labels), dtype=bool)
+        order, top = ranking(everything)
+        mean_z = z.mean(axis=0)
+        # A category's score: per image its most carried member, averaged (each image has its
+        # own colour, so a mean over the members would dilute a carried category).
+        category_z = {c: float(z[:, [i for i, k in enumerate(vocabulary.categories) if k == c]]
+                               .min(axis=1).mean()) for c in dict.fromkeys(vocabulary.categories)}
+        top_category = min(category_z, key=category_z.__getitem__)
+        class_positions = [lowered.get(name.lower()) for name in ctx.class_names]
+        class_in_top = len({p for p in class_positions if p is not None} & set(order[:top_k].tolist()))
+
+        per_class: dict[str, ClassResult] = {}
+        top_per_class: dict[str, list[dict[str, Any]]] = {}
+        own_rank: dict[int, float] = {}
+        for index, class_name in enumerate(ctx.class_names):
+            rows = labels == index
+            if not rows.any():
+                continue
+            class_order, class_top = ranking(rows)
+            top_per_class[class_name] = class_top
+            metrics = {"top_z": scalar_metric(class_top[0]["z"], METRICS["top_z"])}
+            metrics["top_z"].description = f"most null-carried concept: {class_top[0]['concept']!r}"
+            position = class_positions[index]
+            if position is not None:
+                own_rank[index] = float(np.flatnonzero(class_order == position)[0] + 1)
+                metrics["own_class_rank"] = scalar_metric(own_rank[index], METRICS["own_class_rank"])
+            per_class[class_name] = ClassResult(n=int(rows.sum()), metrics=metrics)
+
+        metrics: dict[str, Metric] = {
+            "top_z": scalar_metric(top[0]["z"], METRICS["top_z"]),
+            "top_category_z": scalar_metric(category_z[top_category], METRICS["top_category_z"]),
+        }
+        metrics["top_z"].description = f"most null-carried concept: {top[0]['concept']!r}"
+        metrics["top_category_z"].description = f"most null-carried category: {top_category!r}"
+        observations = {
+            "top_z": Observations.of([top[0]["z"]]),
+            "top_category_z": Observations.of([category_z[top_category]]),
+        }
+        if own_rank:
+            ranks = np.array(list(own_rank.values()))
+            class_index = np.array(list(own_rank.keys()))
+            metrics["own_class_rank"] = scalar_metric(ranks.min(), METRICS["own_class_rank"])
+            metrics["own_class_in_top_k"] = scalar_metric(float((ranks <= top_k).any()),
+                                                          METRICS["own_class_in_top_k"])
+            metrics["class_concepts_in_top_k"] = scalar_metric(class_in_top,
+                                                               METRICS["class_concepts_in_top_k"])
+            observations["own_class_rank"] = Observations.of(ranks, class_index)
+            observations["own_class_in_top_k"] = Observations.of(
+                (ranks <= top_k).astype(float), class_index)
+            observations["class_concepts_in_top_k"] = Observations.of([class_in_top])
+
+        verdict = judge_all(self.tiers(params), observations, METRICS, ctx.class_names,
+                            seed=ctx.seed)
+        verdict.apply(metrics, per_class)
+
+        shown = ", ".join(f"{t['concept']} (z {t['z']:.2f})" for t in top[:5])
+        summary = (
+            f"most null-carried concepts ({vocabulary.name} vocabulary, {len(concepts)} "
+            f"concepts): {shown}; top category: {top_category} (mean z "
+            f"{format_number(category_z[top_category])})"
+        )
+        if own_rank:
+            summary += f"; best rank of a class's own name: {int(min(own_rank.values()))}"
+        message = f"{verdict.message}; {summary}" if verdict.message else summary
+        similar = order[:top_k]
+        unit = torch.nn.functional.normalize(texts.double(), dim=-1)
+        similarity = (unit[similar] @ unit[similar].T).numpy()
+        return CheckResult(
+            name=self.name, status=verdict.status, message=message, metrics=metrics,
+            per_class=per_class,
+            data={
+                "vocabulary": vocabulary.name,
+                "concepts": list(concepts),
+                "categories": list(vocabulary.categories),
+                "as": np.median(attribute, axis=0).tolist(),
+                "z": mean_z.tolist(),
+                "percentile": percentile.mean(axis=0).tolist(),
+                "angle_orig": np.median(angle_orig, axis=0).tolist(),
+                "angle_eq": np.median(angle_eq, axis=0).tolist(),
+                "top": top,
+                "top_per_class": top_per_class,
+                "category_z": category_z,
+                "top_category": top_category,
+                "similarity": similarity.tolist(),
+                "similarity_concepts": [concepts[i] for i in similar],
+                "similarity_z": [float(mean_z[i]) for i in similar],
+            },
+        )
+
+
+def _resolve(vocabulary: str | list[str] | dict[str, list[str]], class_names: list[str]
+             ) -> Vocabulary:
+    if vocabulary == CLASSES_VOCABULARY:
+        return Vocabulary(CLASSES_VOCABULARY, list(class_names), ["classes"] * len(class_names), {})
+    if isinstance(vocabulary, str):
+        return load_vocabulary(vocabulary)
+    if isinstance(vocabulary, list):
+        return Vocabulary("custom", list(vocabulary), ["custom"] * len(vocabulary), {})
+    return _from_mapping("custom", vocabulary, {})
+
+
+def _concept_embeddings(ctx: ModelContext, vocabulary: Vocabulary, template: str | None
+                        ) -> torch.Tensor:
+    """(V, k) text embeddings: one template for all, per-category templates, or the spec's."""
+    rows: list[torch.Tensor | None] = [None] * len(vocabulary.concepts)
+    plain = []
+    by_prompt: dict[int, str] = {}
+    for i, (concept, category) in enumerate(zip(vocabulary.concepts, vocabulary.categories,
+                                                strict=True)):
+        chosen = template or vocabulary.templates.get(category)
+        if chosen is None:
+            plain.append(i)
+        else:
+            by_prompt[i] = chosen.replace("{concept}", concept)
+    if by_prompt:
+        embedded = ctx.text_embeddings(list(by_prompt.values()))
+        for row, i in enumerate(by_prompt):
+            rows[i] = embedded[row]
+    if plain:
+        embedded = ctx.prompt_embeddings([vocabulary.concepts[i] for i in plain])
+        for row, i in enumerate(plain):
+            rows[i] = embedded[row]
+    return torch.stack([r.float().cpu() for r in rows])  # type: ignore[union-attr]
+
+
+def _standardise(values: np.ndarray) -> np.ndarray:
+    """Row-wise z-scores (a row with no spread gets zeros)."""
+    spread = values.std(axis=1, keepdims=True)
+    centred = values - values.mean(axis=1, keepdims=True)
+    return np.divide(centred, spread, out=np.zeros_like(centred), where=spread > 0)
+
+
+def _numpy(values: object) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().double().numpy()
+    return np.asarray(values, dtype=np.float64)

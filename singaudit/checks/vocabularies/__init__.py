@@ -1,0 +1,1 @@
+"""Concept vocabularies shipped with singaudit (package data read by the concepts check)."""

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+from singaudit.checks import CHECKS
+from singaudit.checks.concepts import available_vocabularies, load_vocabulary
+from singaudit.results import Tiers
+from world import CLASSES, COLOURS, make_world
+
+VOCABULARY = {
+    "shapes": CLASSES,
+    "colours": COLOURS,
+    "textures": ["striped", "furry", "metallic"],
+    "scenes": ["sky", "forest", "beach"],
+    "photographic": ["blurry", "bright", "dark"],
+}
+
+
+def run(ctx, **params):
+    check = CHECKS.get("concepts")()
+    return check.run(ctx, check.Params(**params))
+
+
+def test_planted_concept_is_recovered_for_its_class(tmp_path):
+    # Only stars are striped, and stripes live in the null space.
+    ctx = make_world(tmp_path, striped_class=CLASSES.index("star"))
+    result = run(ctx, vocabulary=VOCABULARY, template="an image of a {concept}", top_k=3)
+    assert result.status == "pass"  # informational without tiers
+    assert result.data["top_per_class"]["star"][0]["concept"] == "striped"
+    assert all(row["concept"] != "striped" for row in result.data["top_per_class"]["circle"])
+    star = result.data["top_per_class"]["star"][0]
+    assert star["z"] < -0.5 and star["angle_eq"] > star["angle_orig"]  # removal moved away from it
+
+
+def test_clean_world_carries_nuisance_and_leaky_world_carries_classes(tmp_path):
+    params = dict(vocabulary=VOCABULARY, template="an image of a {concept}", top_k=5)
+    clean = run(make_world(tmp_path / "c"), **params)
+    leaky = run(make_world(tmp_path / "l", leaky=True), **params)
+    assert clean.data["top_category"] == "colours"
+    assert clean.metrics["own_class_rank"].value > 5  # no class carried by the null space
+    # Colour lives in both null spaces; only the leaky one adds the class names.
+    assert leaky.data["category_z"]["shapes"] < clean.data["category_z"]["shapes"] - 0.5
+    assert leaky.metrics["own_class_rank"].value == 1
+    ranks = [c.metrics["own_class_rank"].value for c in leaky.per_class.values()]
+    assert max(ranks) <= 3
+    similarity = np.array(leaky.data["similarity"])
+    assert similarity.shape == (5, 5) and np.allclose(np.diag(similarity), 1)
+    assert len(leaky.data["z"]) == len(leaky.data["concepts"]) == 21
+
+
+def test_tiers_fail_when_a_class_name_ranks_in_the_top_k(tmp_path):
+    tiers = [Tiers(metric="own_class_in_top_k", statistic="max", fail=0)]
+    params = dict(vocabulary="classes", top_k=1, thresholds=tiers)
+    leaky = run(make_world(tmp_path / "l", leaky=True), **params)
+    assert leaky.status == "fail"
+    assert "own_class_in_top_k max" in leaky.message
+    assert any(c.status == "fail" for c in leaky.per_class.values())
+
+
+def test_shipped_vocabularies():
+    assert {"default", "calibration"} <= set(available_vocabularies())
+    default = load_vocabulary("default")
+    assert len(default.concepts) >= 150 and len(set(default.concepts)) == len(default.concepts)
+    assert {"colours", "textures", "materials", "scenes", "parts", "shapes",
+            "photographic"} <= set(default.categories)
+    assert all("{concept}" in t for t in default.templates.values())
+    calibration = load_vocabulary("calibration")
+    assert {"circle", "red", "striped background"} <= set(calibration.concepts)
+
+
+def test_calibration_vocabulary_uses_only_words_the_calibration_text_tower_knows():
+    from singaudit.calibration import captions
+
+    vocabulary = load_vocabulary("calibration")
+    prompts = [vocabulary.templates[k].replace("{concept}", c)
+               for c, k in zip(vocabulary.concepts, vocabulary.categories, strict=True)]
+    assert 1 not in captions.tokenize(prompts)  # 1 is <unk>
+
+
+def test_bad_vocabularies_are_spec_errors():
+    params = CHECKS.get("concepts").Params
+    with pytest.raises(ValueError, match="unknown concept vocabulary 'nope'"):
+        params(vocabulary="nope")
+    with pytest.raises(ValueError, match="at least 3"):
+        params(vocabulary=["red", "blue"])
+    with pytest.raises(ValueError, match="placeholder"):
+        params(template="an image")
