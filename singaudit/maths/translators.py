@@ -350,7 +350,7 @@ def train_translator(
                 batch_loss = translator_loss(model(x_train_t[rows]), y_train_t[rows], loss)
                 batch_loss.backward()
                 optimizer.step()
-                total += float(batch_loss) * len(rows)
+                total += float(batch_loss.detach()) * len(rows)
             model.eval()
             with torch.no_grad():
                 val_loss = float(translator_loss(model(x_val_t), y_val_t, loss))
