@@ -7,6 +7,7 @@ singaudit is installed, and must not import torch unless an audit is actually co
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +26,8 @@ MARKER_LINE = (
     "the `singaudit` fixture get it (optional default spec path for the fixture)"
 )
 
-# Which checks to run per model; None: every check of the spec.
-Selection = dict[str, set[str] | None]
-
+# The runner's ``only`` selectors: "model::check" pairs ("model::*" for every check).
+Selection = list[str]
 
 @dataclass(frozen=True)
 class PluginOptions:
@@ -64,30 +64,15 @@ def normalise_sets(overrides: Mapping[str, Any] | Sequence[str] | None) -> tuple
     return tuple(overrides)
 
 
-def narrow_spec(spec: AuditSpec, selection: Selection | None) -> AuditSpec:
-    """The spec restricted to the selected models and checks (no copy when all are selected)."""
-    if selection is None:
-        return spec
-    models = [model for model in spec.models if model.name in selection]
-    wanted: set[str] = set()
-    for checks in selection.values():
-        wanted |= set(spec.checks) if checks is None else checks
-    checks = {name: params for name, params in spec.checks.items() if name in wanted}
-    if len(models) == len(spec.models) and len(checks) == len(spec.checks):
-        return spec
-    if not models or not checks:
-        raise SpecError(f"audit {spec.name!r}: the selection leaves no model or no check to run")
-    return spec.model_copy(update={"models": models, "checks": checks})
-
-
 @dataclass
-class AuditSession:
+class PluginState:
     """One per pytest session: options, the runner's in-memory session, report folders."""
 
     config: pytest.Config
     options: PluginOptions
     reports_written: list[Path] = field(default_factory=list)
     _runner_session: Any = None
+    _scratch: tempfile.TemporaryDirectory | None = None
 
     # -- specs -------------------------------------------------------------------------------
 
@@ -123,57 +108,60 @@ class AuditSession:
 
     # -- running -----------------------------------------------------------------------------
 
-    def report_folder(self, spec: AuditSpec) -> Path | None:
-        return self.options.report_dir / spec.name if self.options.report_dir else None
+    @property
+    def runner(self) -> Any:
+        """The runner's AuditSession: models and artefacts kept in memory for every audit."""
+        if self._runner_session is None:
+            from singaudit.runner import AuditSession as RunnerSession
+
+            self._runner_session = RunnerSession(
+                cache_dir=self.options.cache_dir, device=self.options.device, progress=False)
+        return self._runner_session
+
+    def scratch_dir(self) -> Path:
+        """Where audits write when no report was asked for; removed at the end of the session."""
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="singaudit-pytest-")
+        return Path(self._scratch.name)
 
     def run(
         self,
         spec: AuditSpec,
         *,
-        selection: Selection | None = None,
+        only: Selection | None = None,
         out_dir: Path | None = None,
         path: Path | None = None,
     ) -> AuditResult:
-        """Run (the selected part of) an audit through the runner's shared session; write the
-        reports when --singaudit-report is given; call pytest_singaudit_audit_finished."""
-        from singaudit.runner import run_audit
-
-        spec = narrow_spec(spec, selection)
-        report_dir = self.report_folder(spec)
-        result = run_audit(
+        """Run (the ``only`` part of) an audit; with --singaudit-report, write its reports
+        under DIR/<name>; then call pytest_singaudit_audit_finished."""
+        report_dir = self.options.report_dir / spec.name if self.options.report_dir else None
+        result = self.runner.run(
             spec,
-            out_dir=report_dir or out_dir,
-            device=self.options.device,
-            cache_dir=self.options.cache_dir,
-            progress=False,
+            out_dir=report_dir or out_dir or self.scratch_dir() / spec.name,
+            only=only,
+            render=report_dir is not None,
         )
         if report_dir is not None:
-            self._write_reports(result, report_dir)
+            self.reports_written.append(report_dir)
         self.config.hook.pytest_singaudit_audit_finished(
             config=self.config, spec=spec, result=result, path=path
         )
         return result
 
-    def _write_reports(self, result: AuditResult, folder: Path) -> None:
-        try:
-            from singaudit.reports import render_reports
-        except ImportError:
-            render_reports = None
-        if render_reports is None:
-            result.write(folder / "results.json")
-        else:
-            render_reports(result, folder)
-        self.reports_written.append(folder)
+    def close(self) -> None:
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
 
-STATE_KEY: pytest.StashKey[AuditSession] = pytest.StashKey()
+STATE_KEY: pytest.StashKey[PluginState] = pytest.StashKey()
 
 
-def audit_session(config: pytest.Config) -> AuditSession:
+def plugin_state(config: pytest.Config) -> PluginState:
     """The session state, created on first use (the fixture may run without the plugin)."""
     state = config.stash.get(STATE_KEY, None)
     if state is None:
-        state = config.stash[STATE_KEY] = AuditSession(config, PluginOptions.from_config(config))
+        state = config.stash[STATE_KEY] = PluginState(config, PluginOptions.from_config(config))
     return state
 
 

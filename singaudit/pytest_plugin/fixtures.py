@@ -17,8 +17,8 @@ import pytest
 
 from singaudit.errors import SingauditError
 from singaudit.pytest_plugin._session import (
-    AuditSession,
-    audit_session,
+    PluginState,
+    plugin_state,
     normalise_sets,
     register_marker,
     user_error,
@@ -53,7 +53,7 @@ class AuditFixture:
     options (--singaudit-device/-cache/-set/-report) apply to these runs too.
     """
 
-    def __init__(self, request: pytest.FixtureRequest, state: AuditSession) -> None:
+    def __init__(self, request: pytest.FixtureRequest, state: PluginState) -> None:
         self._request = request
         self._state = state
 
@@ -83,18 +83,18 @@ class AuditFixture:
 
         User errors (bad spec, missing weights) fail the test with their message."""
         audit_spec = self.load(spec, overrides=overrides)
-        selection = None
+        only = None
         if models is not None or checks is not None:
             model_names = list(models) if models is not None else [m.name for m in audit_spec.models]
             unknown = sorted(set(model_names) - {m.name for m in audit_spec.models})
-            unknown_checks = sorted(set(checks or ()) - set(audit_spec.checks))
-            if unknown or unknown_checks:
-                pytest.fail(f"audit {audit_spec.name!r} has no model(s) {unknown} / check(s) "
-                            f"{unknown_checks}", pytrace=False)
-            selection = {name: set(checks) if checks is not None else None for name in model_names}
+            unknown += sorted(set(checks or ()) - set(audit_spec.checks))
+            if unknown:
+                pytest.fail(f"audit {audit_spec.name!r} has no model or check named "
+                            f"{', '.join(unknown)}", pytrace=False)
+            only = [f"{model}::{check}" for model in model_names for check in (checks or ["*"])]
         out_dir = self._request.getfixturevalue("tmp_path") / audit_spec.name
         try:
-            return self._state.run(audit_spec, selection=selection, out_dir=out_dir,
+            return self._state.run(audit_spec, only=only, out_dir=out_dir,
                                    path=getattr(audit_spec, "_source_path", None))
         except SingauditError as error:
             raise user_error(error) from None
@@ -132,7 +132,7 @@ class AuditFixture:
             if model.expectation_met is False:
                 problems.append(f"model {model.name!r}: expected {model.expect}, "
                                 f"got {model.status}")
-            if model.expect != "fail":
+            if model.expect == "pass":
                 problems += [check_report(result.name, model, check) for check in model.checks
                              if check.status in ("fail", "error")]
         pytest.fail("\n".join(problems or [f"audit {result.name!r} is not ok"]), pytrace=False)
@@ -154,4 +154,4 @@ class AuditFixture:
 @pytest.fixture
 def singaudit(request: pytest.FixtureRequest) -> AuditFixture:
     """Run singaudit audits from a test: ``singaudit.run(spec)`` returns an AuditResult."""
-    return AuditFixture(request, audit_session(request.config))
+    return AuditFixture(request, plugin_state(request.config))

@@ -19,7 +19,7 @@ from singaudit.errors import SingauditError
 from singaudit.pytest_plugin import hooks
 from singaudit.pytest_plugin._session import (
     Selection,
-    audit_session,
+    plugin_state,
     register_marker,
     user_error,
 )
@@ -70,7 +70,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     register_marker(config)
-    audit_session(config)
+    plugin_state(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile | None:
@@ -79,8 +79,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile |
     return None
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plugin_state(config).close()
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    for folder in audit_session(config).reports_written:
+    for folder in plugin_state(config).reports_written:
         terminalreporter.write_line(f"singaudit: reports written to {folder}")
 
 
@@ -106,34 +110,32 @@ class SpecFile(pytest.File):
 
     def collect(self) -> Iterator[ModelNode]:
         try:
-            self.spec = audit_session(self.config).load(self.path)
+            self.spec = plugin_state(self.config).load(self.path)
         except SingauditError as error:
-            raise self.CollectError(f"{self.path}: {error}") from None
+            raise self.CollectError(str(error)) from None  # names file, line and key
         self._result: AuditResult | None = None
         self._error: SingauditError | None = None
         for model in self.spec.models:
             yield ModelNode.from_parent(self, name=model.name, model=model)
 
     def selection(self) -> Selection:
-        """Models and checks of this spec that pytest selected to run (after -k, -m, --lf)."""
-        selection: Selection = {}
+        """The runner's ``only`` selectors for the items of this spec that pytest will run
+        (after -k, -m, --lf)."""
+        selection: Selection = []
         for item in self.session.items:
-            if not isinstance(item, AuditItem) or item.spec_file is not self:
-                continue
-            if item.check_name is None or selection.get(item.model.name, set()) is None:
-                selection[item.model.name] = None  # the expectation needs every check
-            else:
-                selection.setdefault(item.model.name, set()).add(item.check_name)  # type: ignore[union-attr]
-        return selection
+            if isinstance(item, AuditItem) and item.spec_file is self:
+                # The expectation of a model needs every check of that model.
+                selection.append(f"{item.model.name}::{item.check_name or '*'}")
+        return list(dict.fromkeys(selection))
 
     def result(self) -> AuditResult:
         """The audit result, computed on the first call and shared by every item."""
         if self._error is not None:
             raise self._error
         if self._result is None:
-            state = audit_session(self.config)
+            state = plugin_state(self.config)
             try:
-                self._result = state.run(self.spec, selection=self.selection(), path=self.path)
+                self._result = state.run(self.spec, only=self.selection(), path=self.path)
             except SingauditError as error:
                 self._error = error
                 raise
@@ -208,13 +210,17 @@ class CheckItem(AuditItem):
             properties if properties is not None else _text.default_properties(model, check))
         if check.status == "skip":
             pytest.skip(check.message or "not applicable")
-        if check.status == "warn":
-            warnings.warn(AuditWarning(f"{self.model.name}::{check.name}: "
-                                       f"{_text.short_reason(check)}"), stacklevel=1)
         if check.status == "fail" and model.expect == "fail":
             pytest.xfail(f"expected failure (expect: fail): {_text.short_reason(check)}")
-        if check.status in ("fail", "error"):
+        if check.status in ("fail", "error") and model.expect == "none":
+            # Informational models are reported, never part of the verdict.
+            warnings.warn(AuditWarning(f"{self.model.name}::{check.name} (expect: none) "
+                                       f"{check.status}: {_text.short_reason(check)}"))
+        elif check.status in ("fail", "error"):
             raise CheckFailed(_text.check_report(self.audit.name, model, check))
+        if check.status == "warn":
+            warnings.warn(AuditWarning(f"{self.model.name}::{check.name}: "
+                                       f"{_text.short_reason(check)}"))
 
     def _check_result(self, model: ModelResult) -> CheckResult:
         for check in model.checks:
@@ -224,21 +230,30 @@ class CheckItem(AuditItem):
                           f"{model.name!r}")
 
 
+class FailedAsExpected(Exception):
+    """Raised by an expectation item when its ``expect: fail`` model failed: the strict xfail
+    marker turns exactly this exception (and no other) into XFAIL."""
+
+
 class ExpectationItem(AuditItem):
-    """``expect: fail`` as a strict xfail: XFAIL when some check failed, XPASS(strict) when the
-    model unexpectedly passed every check."""
+    """``expect: fail`` as a strict xfail: XFAIL when a check failed, XPASS(strict) when the
+    model passed every check, a plain failure when it errored instead."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.add_marker(pytest.mark.xfail(
-            strict=True, reason=f"{self.model.name} is expected to fail (expect: fail)"))
+            strict=True, raises=FailedAsExpected,
+            reason=f"{self.model.name} is expected to fail (expect: fail)"))
 
     def runtest(self) -> None:
         model = self.model_result()
         self.user_properties.extend([("expect", model.expect), ("status", model.status)])
-        failed = [check for check in model.checks if check.status == "fail"]
-        met = model.expectation_met if model.expectation_met is not None else bool(failed)
-        if met:
-            names = ", ".join(check.name for check in failed) or model.status
-            raise CheckFailed(f"{model.name} failed as expected: {names}")
+        failed = [check.name for check in model.checks if check.status == "fail"]
+        if model.expectation_met:
+            raise FailedAsExpected(f"{model.name} failed as expected: {', '.join(failed)}")
+        errored = [f"{check.name}: {check.message}" for check in model.checks
+                   if check.status == "error"]
+        if errored:
+            raise CheckFailed(f"{model.name} is expected to fail (expect: fail) but did not "
+                              "get there, checks errored:\n  " + "\n  ".join(errored))
         # Returning normally is the unexpected pass, reported by pytest as XPASS(strict).

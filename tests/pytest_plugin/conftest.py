@@ -1,0 +1,79 @@
+"""Fixtures for the plugin's pytester tests: a tiny audit project with real (tiny) models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# Imported once in this process: pytester's inline runs drop modules they imported, and a
+# second import of torch in one process crashes.
+import singaudit.checks.null_invariance  # noqa: F401
+import singaudit.runner  # noqa: F401
+
+HERE = Path(__file__).parent
+
+TINY_SPEC = """\
+version: 1
+kind: singaudit/audit
+name: tiny
+models:
+  - name: quiet
+    id: "python:plugin_world:quiet"
+  - name: loud
+    id: "python:plugin_world:loud"
+    expect: {loud_expect}
+  - name: square
+    id: "python:plugin_world:square"
+data:
+  id: "calibration:audit"
+  images_per_class: 2
+checks:
+  null_invariance:
+    thresholds:
+      - {{metric: null_energy, statistic: median, warn: 0.3, fail: 0.5}}
+report:
+  formats: [html, json]
+"""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # `pytest_plugins = ["pytester"]` is refused in a conftest below the root of the run.
+    if not config.pluginmanager.has_plugin("pytester"):
+        config.pluginmanager.import_plugin("pytester")
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One feature cache for every pytester run, as a CI runner keeps between jobs."""
+    return tmp_path_factory.mktemp("singaudit-cache")
+
+
+class TinyProject:
+    """A pytester folder holding the tiny models; writes the tiny spec and runs pytest inline."""
+
+    def __init__(self, pytester: pytest.Pytester, cache: Path) -> None:
+        self.pytester = pytester
+        self.path = pytester.path
+        self.cache = cache
+        pytester.makeini("[pytest]\n")  # rootdir here: ids start at audits/
+        pytester.makepyfile(plugin_world=(HERE / "plugin_world.py").read_text())
+        pytester.syspathinsert()
+
+    def write_spec(self, name: str = "tiny.yaml", *, loud_expect: str = "fail",
+                   text: str | None = None) -> Path:
+        path = self.path / "audits" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text if text is not None else TINY_SPEC.format(loud_expect=loud_expect))
+        return path
+
+    def run(self, *args: str) -> pytest.RunResult:
+        # One argument: a separate path argument would move the rootdir to a common ancestor.
+        return self.pytester.runpytest(f"--singaudit-cache={self.cache}", *args)
+
+
+@pytest.fixture
+def tiny_project(pytester: pytest.Pytester, shared_cache: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> TinyProject:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return TinyProject(pytester, shared_cache)
