@@ -117,7 +117,7 @@ def _sample_chunk(rng: np.random.Generator, first_index: int, n: int) -> ScenePa
     colour = rng.integers(0, len(COLOURS), n)
     # Any colour but the foreground one, so the shape is always visible.
     background = (colour + rng.integers(1, len(COLOURS), n)) % len(COLOURS)
-    jitter = lambda: rng.uniform(-COLOUR_JITTER, COLOUR_JITTER, (n, 3)).astype(np.float32)  # noqa: E731
+    jitter = lambda: rng.uniform(-COLOUR_JITTER, COLOUR_JITTER, (n, 3)).astype(np.float32)
     return SceneParams(
         # Round-robin classes: any 6k consecutive scenes are exactly balanced.
         shape=(np.arange(first_index, first_index + n) % len(SHAPES)).astype(np.int64),

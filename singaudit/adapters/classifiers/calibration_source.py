@@ -1,0 +1,59 @@
+"""``calibration:clean|leaky|natural``: the calibration world's shape classifiers (6 classes).
+
+Constructions (documented in singaudit/calibration/README.md and models.py): ``clean``'s null
+space carries only nuisance content (colour, background, position), ``leaky``'s also carries a
+hidden shape code the head ignores, ``natural`` is plain end-to-end training. Weights are the
+shipped safetensors (``weights_dir=`` points elsewhere); nothing is trained at load time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from singaudit.adapters.classifiers.base import Classifier, ClassifierInfo, Preprocessing
+from singaudit.adapters.weights import state_dict_hash
+from singaudit.calibration import scenes, zoo
+from singaudit.calibration.preprocessing import calibration_preprocessing
+
+CONSTRUCTIONS = {
+    "clean": "Q[shape logits (6) | nuisance code (48)], head reads the logits block",
+    "leaky": "Q[shape logits (6) | hidden shape code (16) | nuisance code (48)], "
+    "head reads the logits block",
+    "natural": "CNN trained end to end, 64-d penultimate, linear head",
+}
+
+
+class CalibrationClassifier(Classifier):
+    def __init__(self, variant: str, module: torch.nn.Module) -> None:
+        self.module = module
+        self.preprocessing: Preprocessing = calibration_preprocessing()
+        weight, _ = self.head()
+        self.info = ClassifierInfo(
+            id=f"calibration:{variant}",
+            feature_dim=weight.shape[1],
+            num_classes=weight.shape[0],
+            class_names=list(scenes.SHAPES),
+            weights_hash=state_dict_hash(module),
+            extra={"construction": CONSTRUCTIONS[variant]},
+        )
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.module.features(images)
+
+    def head(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        head = self.module.head
+        return head.weight.detach().cpu(), head.bias.detach().cpu()
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.module(images)
+
+
+def load(ident: str, *, weights_dir: str | Path | None = None) -> CalibrationClassifier:
+    """``clean``, ``leaky`` or ``natural``, from the shipped weights (or ``weights_dir``)."""
+    variant = ident.strip()
+    module = zoo.load_classifier(variant, Path(weights_dir) if weights_dir else None)
+    return CalibrationClassifier(variant, module)

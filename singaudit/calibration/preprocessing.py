@@ -1,0 +1,25 @@
+"""The one input transform of every calibration network: RGB, 64x64, (x - 0.5) / 0.25."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from singaudit.adapters.classifiers.base import Preprocessing
+from singaudit.calibration import models, scenes
+
+
+class CalibrationTransform:
+    """PIL image -> (3, 64, 64) tensor; other sizes are resized bilinearly (a class: picklable)."""
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        image = image.convert("RGB")
+        if image.size != (scenes.IMAGE_SIZE, scenes.IMAGE_SIZE):
+            image = image.resize((scenes.IMAGE_SIZE, scenes.IMAGE_SIZE), Image.BILINEAR)
+        return models.to_tensor(np.asarray(image)[None])[0]
+
+
+def calibration_preprocessing() -> Preprocessing:
+    describe = f"calibration:rgb,size={scenes.IMAGE_SIZE},mean={models.MEAN},std={models.STD}"
+    return Preprocessing(transform=CalibrationTransform(), describe=describe)
