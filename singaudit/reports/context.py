@@ -63,7 +63,7 @@ def _null_invariance_figures(check: CheckResult) -> list[dict | None]:
 
 
 def _fidelity_figures(check: CheckResult) -> list[dict | None]:
-    return [_figure("Translator fidelity (held-out cosine)",
+    return [_figure("Translator fidelity (cosine)",
                     figures.fidelity_histogram(check.data))]
 
 
@@ -126,6 +126,15 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+def _retrieved(results_dir: Path, matches: Any) -> list[dict[str, Any]]:
+    """Gallery matches ({"image", "key", "similarity"}) as thumbnails with their similarity."""
+    return [
+        {"src": thumbnail_uri(results_dir, m.get("image")), "key": m.get("key"),
+         "similarity": format_number(m.get("similarity"))}
+        for m in _as_list(matches) if isinstance(m, Mapping)
+    ]
+
+
 def _evidence(check: CheckResult, results_dir: Path) -> dict[str, Any] | None:
     items = check.artefacts.get("items")
     if not isinstance(items, list) or not items:
@@ -135,7 +144,7 @@ def _evidence(check: CheckResult, results_dir: Path) -> dict[str, Any] | None:
         if not isinstance(item, Mapping):
             continue
         originals, equivalents = _as_list(item.get("render_orig")), _as_list(item.get("render_eq"))
-        seeds = _as_list(item.get("seeds"))
+        seeds = _as_list(item.get("seeds") or check.artefacts.get("seeds"))
         pairs = [
             {
                 "seed": seeds[i] if i < len(seeds) else None,
@@ -146,12 +155,14 @@ def _evidence(check: CheckResult, results_dir: Path) -> dict[str, Any] | None:
         ]
         rows.append({
             "class": item.get("class"),
+            "key": item.get("key"),
             "caption": item.get("caption"),
             "is": format_value(item.get("is"), "deg"),
             "as": format_value(item.get("as"), "deg"),
             "image": thumbnail_uri(results_dir, item.get("image")),
             "pairs": pairs,
-            "kind": item.get("kind", "generation"),
+            "retrieval_orig": _retrieved(results_dir, item.get("retrieval_orig")),
+            "retrieval_eq": _retrieved(results_dir, item.get("retrieval_eq")),
         })
     return {
         "rows": rows,
@@ -209,7 +220,7 @@ def _check_context(model: ModelResult, check: CheckResult, results_dir: Path
         "figures": _check_figures(check),
         "evidence": _evidence(check, results_dir),
         "other_artefacts": flatten({k: v for k, v in check.artefacts.items()
-                                    if k not in ("items", "generator")}),
+                                    if k not in ("items", "generator", "seeds")}),
     }
 
 

@@ -312,11 +312,11 @@ def logit_change(data: Mapping[str, Any]) -> Figure | None:
 
 @_styled
 def fidelity_histogram(data: Mapping[str, Any]) -> Figure | None:
-    """Held-out cosine(T(f), E_img(x)); per architecture when several were compared."""
+    """cosine(T(f), E_img(x)): held-out, on the audit images, and per compared architecture."""
     series: list[tuple[str, np.ndarray]] = []
-    cosine = _floats(data.get("cosine"))
-    if cosine.size:
-        series.append(("translator", cosine))
+    for key, label in (("cosine", "held-out"), ("audit_cosine", "audit images")):
+        if _floats(data.get(key)).size:
+            series.append((label, _floats(data.get(key))))
     by_arch = data.get("cosine_by_architecture")
     if isinstance(by_arch, Mapping):
         series += [(str(name), _floats(v)) for name, v in by_arch.items() if _floats(v).size]
@@ -331,7 +331,7 @@ def fidelity_histogram(data: Mapping[str, Any]) -> Figure | None:
         axes.hist(values, bins=bins, histtype="step", lw=1.4, color=colour,
                   label=f"{short(name)} (mean {values.mean():.3f})")
         axes.axvline(values.mean(), color=colour, lw=0.8, ls="--")
-    axes.set_xlabel("held-out cosine(T(f), image embedding)")
+    axes.set_xlabel("cosine(T(f), image embedding)")
     axes.set_ylabel("images")
     axes.set_title("Translator fidelity")
     axes.legend(loc="upper left")

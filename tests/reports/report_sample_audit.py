@@ -132,29 +132,43 @@ def _fidelity(rng: np.random.Generator) -> CheckResult:
                                               fail=0.6, higher_is_better=True),
                                   status="pass"),
                  "mse": Metric(value=0.091, statistic="mean", unit="")},
-        data={"cosine": np.clip(rng.normal(0.89, 0.03, 200), -1, 1).tolist()},
+        data={"cosine": np.clip(rng.normal(0.89, 0.03, 200), -1, 1).tolist(),
+              "audit_cosine": np.clip(rng.normal(0.87, 0.04, 72), -1, 1).tolist(),
+              "architecture": "linear"},
     )
 
 
 def _evidence(folder: Path, model: str, rng: np.random.Generator) -> CheckResult:
-    artefacts = folder / "artefacts" / model / "evidence"
-    artefacts.mkdir(parents=True, exist_ok=True)
+    """As singaudit.checks.evidence writes it: renders per seed, gallery matches, seeds on top."""
+    prefix = f"artefacts/{model}/evidence"
+    (folder / prefix).mkdir(parents=True, exist_ok=True)
+
+    def save(name: str) -> str:
+        pixels = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / prefix / name)
+        return f"{prefix}/{name}"
+
     items = []
-    for index, name in enumerate(CLASSES[:3]):
-        renders: dict[str, list[str]] = {"render_orig": [], "render_eq": []}
-        for seed in (0, 1):
-            for kind in ("orig", "eq"):
-                pixels = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
-                relative = f"artefacts/{model}/evidence/{index}_{seed}_{kind}.png"
-                Image.fromarray(pixels).save(folder / relative)
-                renders[f"render_{kind}"].append(relative)
-        items.append({"class": name, "is": 23.0 + index, "as": 4.7 - index,
-                      "caption": f"most leaking {name} image", "seeds": [0, 1], **renders,
-                      "image": renders["render_orig"][0]})
+    for row, name in enumerate(CLASSES[:3]):
+        items.append({
+            "image": save(f"{row:03d}_image.png"), "key": f"{name}/{row}.jpg",
+            "render_orig": [save(f"{row:03d}_orig_seed{s}.png") for s in (0, 1)],
+            "render_eq": [save(f"{row:03d}_eq_seed{s}.png") for s in (0, 1)],
+            "retrieval_orig": [{"image": save(f"gallery_{row}{k}.png"), "key": f"g{k}.jpg",
+                                "similarity": 0.9 - 0.1 * k} for k in range(2)],
+            "retrieval_eq": [{"image": save(f"gallery_{row}{k}e.png"), "key": f"h{k}.jpg",
+                              "similarity": 0.8 - 0.1 * k} for k in range(2)],
+            "is": 23.0 + row, "as": 4.7 - row, "class": name,
+            "caption": f"{name}: AS {4.7 - row:+.2f} deg, IS {23.0 + row:.1f} deg",
+        })
     items.append({"class": "missing files", "is": 1.0, "as": 0.5,
                   "render_orig": ["artefacts/nowhere.png"], "render_eq": ["../../etc/passwd"]})
-    return CheckResult(name="evidence", status="pass", duration_s=3.0,
-                       artefacts={"items": items, "generator": "calibration decoder"})
+    return CheckResult(
+        name="evidence", status="pass", duration_s=3.0,
+        message=f"evidence for {len(items)} images (calibration decoder, seeds [0, 1])",
+        artefacts={"items": items, "generator": "calibration:decoder", "seconds": 2.5,
+                   "seeds": [0, 1], "prompts": "single template 'an image of a {class}'",
+                   "gallery": "audit images"})
 
 
 def build_sample_audit(folder: Path) -> AuditResult:

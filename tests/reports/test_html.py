@@ -57,7 +57,7 @@ def test_figures_and_evidence_are_present(rendered: dict[str, Path],
     document = _document(rendered["html"])
     titles = [a for a in document.xpath("//figure/img/@alt")]
     for expected in ("Per-class IS, signed AS and |AS|", "Ratio ranking",
-                     "Joint distribution of (AS, IS)", "Translator fidelity (held-out cosine)",
+                     "Joint distribution of (AS, IS)", "Translator fidelity (cosine)",
                      "Concept similarity graph", "Null-space steering", "reference scale",
                      "Logit change under matched-norm perturbations",
                      "Top concepts per class: original vs equivalent angle"):
@@ -66,12 +66,13 @@ def test_figures_and_evidence_are_present(rendered: dict[str, Path],
     assert titles.count("Per-class IS, signed AS and |AS|") == len(judged_models)
     evidence = document.xpath("//div[@class='evidence']")
     assert len(evidence) == len(judged_models)
-    # 3 classes x (input + 2 seeds x 2 renders) thumbnails; the unsafe and missing paths are not
-    # embedded but marked missing.
+    # 3 classes x (input + 2 seeds x 2 renders + 2 x 2 gallery matches) thumbnails; the unsafe
+    # and missing paths are not embedded but marked missing.
     first = evidence[0]
-    assert len(first.xpath(".//img")) == 3 * 5
+    assert len(first.xpath(".//img")) == 3 * 9
     assert len(first.xpath(".//div[@class='missing']")) == 2
-    assert "IS 23° · AS 4.7°" in first.text_content()
+    text = first.text_content()
+    assert "IS 23° · AS 4.7°" in text and "seed 1" in text and "nearest to T(f_eq)" in text
 
 
 def test_thresholds_and_numbers_behind_verdicts(rendered: dict[str, Path]) -> None:
