@@ -74,7 +74,7 @@ def explain_image(
     space = run.joint_space()
     pixels = classifier.preprocessing.transform(picture).unsqueeze(0)
     with torch.inference_mode():
-        features = classifier.features(pixels.to(run.device, run.dtype)).to("cpu", torch.float32)
+        features = classifier.features(pixels).to("cpu", torch.float32)
         logits = classifier.logits(features)
     geometry = run.geometry("model")
     geometry.require_null_space()

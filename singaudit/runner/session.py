@@ -26,8 +26,8 @@ from singaudit.adapters.joint_spaces.base import JointSpace
 from singaudit.errors import DataError, MissingDependency, NotApplicable, SingauditError
 from singaudit.results import AuditResult, CheckResult, ModelResult, worst_status
 from singaudit.runner import provenance, storage
+from singaudit.runner.storage import Rows
 from singaudit.runner.context import AuditModelContext
-from singaudit.runner.extraction import Rows
 from singaudit.runner.selection import ImageSelection, select_images
 from singaudit.spec.models import AuditSpec, DataSpec
 
@@ -160,10 +160,10 @@ class _Reporter:
             self._console = Console(stderr=True)
 
     @contextmanager
-    def stage(self, key: str, description: str) -> Iterator[None]:
+    def stage(self, key: str, description: str, spinner: bool = True) -> Iterator[None]:
         start = time.perf_counter()
         try:
-            if self._console is None:
+            if self._console is None or not spinner:
                 yield
             else:
                 with self._console.status(description):
@@ -200,12 +200,11 @@ class SpecRun:
 
     def classifier(self, name: str) -> Classifier:
         model = self.spec.model_by_name(name)
-        key = ("classifier", model.id, _stable(model.options), str(self.device), str(self.dtype))
+        key = ("classifier", model.id, _stable(model.options))
 
         def load() -> Classifier:
             with self.reporter.stage(f"load:{name}", f"loading {model.id}"):
                 classifier = sources.load_classifier(model.id, **model.options)
-                classifier.to(self.device, self.dtype)
                 _eval(classifier)
                 return classifier
 
@@ -217,12 +216,11 @@ class SpecRun:
         joint = self.spec.joint_space
         if joint is None:
             raise NotApplicable("the audit declares no joint_space")
-        key = ("joint_space", joint.id, _stable(joint.options), str(self.device), str(self.dtype))
+        key = ("joint_space", joint.id, _stable(joint.options))
 
         def load() -> JointSpace:
             with self.reporter.stage("load:joint_space", f"loading {joint.id}"):
                 space = sources.load_joint_space(joint.id, **joint.options)
-                space.to(self.device, self.dtype)
                 _eval(space)
                 return space
 
@@ -265,10 +263,10 @@ class SpecRun:
                tuple(selection.keys))
 
         def compute() -> Rows:
-            with self.reporter.stage(f"{kind}:{model_id}",
-                                     f"{kind} of {len(selection.keys)} images with {model_id}"):
+            # The pipeline shows its own progress bar: no spinner here.
+            with self.reporter.stage(f"{kind}:{model_id}", "", spinner=False):
                 rows = storage.extract_cached(
-                    kind, encoder, selection, cache_dir=self.cache_dir,
+                    encoder, selection, cache_dir=self.cache_dir,
                     batch_size=self.spec.batch_size, device=self.device, dtype=self.dtype,
                     progress=self.session.progress,
                 )

@@ -3,14 +3,13 @@ keyed by everything that determines them, so a warm re-run recomputes nothing.""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from singaudit.errors import SingauditError
-from singaudit.runner.extraction import Rows, extract_rows
 from singaudit.runner.selection import ImageSelection
 
 TRANSLATORS = "translators"  # a namespace beside the pipeline cache's features/embeddings/text
@@ -23,19 +22,21 @@ def cache_root(configured: str | Path | None = None) -> Path:
     return Path(configured).expanduser() if configured is not None else default_cache_dir()
 
 
-def _model_identity(model: Any) -> dict[str, Any]:
-    from singaudit.pipeline.cache import library_versions
+@dataclass
+class Rows:
+    """Vectors for the images that could be read, and why the others could not."""
 
-    return {
-        "id": model.info.id,
-        "weights": model.info.weights_hash,
-        "preprocessing": model.preprocessing.describe,
-        "versions": library_versions(),
-    }
+    keys: list[str]
+    values: torch.Tensor  # (len(keys), d) float32 on the CPU
+    failures: dict[str, str] = field(default_factory=dict)  # key -> reason
+
+    def aligned(self, keys: list[str]) -> torch.Tensor:
+        """Rows in the order of ``keys`` (every key must have a row)."""
+        position = {key: row for row, key in enumerate(self.keys)}
+        return self.values[[position[key] for key in keys]]
 
 
 def extract_cached(
-    kind: str,
     model: Any,
     selection: ImageSelection,
     *,
@@ -45,30 +46,15 @@ def extract_cached(
     dtype: torch.dtype,
     progress: bool = False,
 ) -> Rows:
-    """Features ("features", a Classifier) or image embeddings ("embeddings", a JointSpace) of
-    the selection, read from the cache when every input is unchanged."""
-    from singaudit.pipeline.cache import FeatureCache, make_key
+    """Features (a Classifier) or image embeddings (a JointSpace) of the selection, through the
+    pipeline's chunked cache; unreadable images are left out and listed."""
+    from singaudit.pipeline.cache import FeatureCache
+    from singaudit.pipeline.features import extract
 
-    encode = model.features if kind == "features" else model.encode_images
-    content = [selection.source.content_hash(record) for record in selection.records]
-    key = make_key(kind=kind, **_model_identity(model), dtype=str(dtype), keys=selection.keys,
-                   content=content)
-    cache = FeatureCache(cache_dir)
-    entry = cache.load(kind, key)
-    if entry is not None:
-        tensors, metadata = entry
-        try:
-            keys, failures = json.loads(metadata["keys"]), json.loads(metadata["failures"])
-        except (KeyError, ValueError):
-            keys = None
-        if keys is not None and tensors["values"].shape[0] == len(keys):
-            return Rows(keys, tensors["values"], failures)
-    rows = extract_rows(encode, model.preprocessing, selection, batch_size=batch_size,
-                        device=device, dtype=dtype)
-    cache.save(kind, key, {"values": rows.values},
-               {"keys": json.dumps(rows.keys), "failures": json.dumps(rows.failures),
-                "model": model.info.id})
-    return rows
+    extraction = extract(model, selection.source, selection.records,
+                         cache=FeatureCache(cache_dir), batch_size=batch_size, device=device,
+                         dtype=dtype, progress=None if progress else False)
+    return Rows(extraction.keys, extraction.values, dict(extraction.failed))
 
 
 def text_embeddings_cached(
@@ -79,22 +65,11 @@ def text_embeddings_cached(
     memo: Callable[[tuple, Callable[[], Any]], Any],
 ) -> torch.Tensor:
     """Text embeddings per prompt list, memoised in the session and cached on disk."""
-    from singaudit.pipeline.cache import FeatureCache, library_versions, make_key
+    from singaudit.pipeline.cache import FeatureCache
+    from singaudit.pipeline.features import encode_text
 
-    key = make_key(kind="text", id=space.info.id, weights=space.info.weights_hash,
-                   prompts=prompts, versions=library_versions())
-
-    def compute() -> torch.Tensor:
-        cache = FeatureCache(cache_dir)
-        entry = cache.load("text", key, rows=len(prompts))
-        if entry is not None:
-            return entry[0]["values"]
-        with torch.inference_mode():
-            values = space.encode_text(prompts).to("cpu", torch.float32)
-        cache.save("text", key, {"values": values}, {"model": space.info.id})
-        return values
-
-    return memo(("text", key), compute)
+    key = ("text", space.info.id, space.info.weights_hash, tuple(prompts))
+    return memo(key, lambda: encode_text(space, prompts, cache=FeatureCache(cache_dir)))
 
 
 def fit_or_load_translator(

@@ -53,7 +53,7 @@ class Squares(ImageSource):
         index = self._index(record)
         if index in self.corrupt:
             raise DataError(f"{record.key}: truncated image file")
-        rng = np.random.default_rng([hash(self.split) % 1000, index])
+        rng = np.random.default_rng([sum(map(ord, self.split)), index])
         pixels = rng.integers(0, 80, size=(8, 8, 3))
         channel = record.label % 3
         pixels[..., channel] += 150 if record.label < 3 else 60
@@ -64,14 +64,16 @@ class Squares(ImageSource):
 
 
 class LinearClassifier(Classifier):
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, num_classes: int = len(CLASSES)) -> None:
         generator = torch.Generator().manual_seed(seed)
         self.embed = torch.randn(24, PIXELS, generator=generator) / PIXELS**0.5
-        self.weight = torch.randn(len(CLASSES), 24, generator=generator)
-        self.bias = torch.zeros(len(CLASSES))
+        # More classes than features (num_classes > 24) leaves no null space.
+        self.weight = torch.randn(num_classes, 24, generator=generator)
+        self.bias = torch.zeros(num_classes)
+        names = [*CLASSES, *(f"extra{i}" for i in range(num_classes - len(CLASSES)))]
         self.info = ClassifierInfo(id=f"runnerworld:seed{seed}", feature_dim=24,
-                                   num_classes=len(CLASSES), class_names=list(CLASSES),
-                                   weights_hash=f"seed{seed}")
+                                   num_classes=num_classes, class_names=names[:num_classes],
+                                   weights_hash=f"seed{seed}-c{num_classes}")
         self.preprocessing = PREPROCESSING
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
@@ -112,8 +114,8 @@ def load_data(ident: str, *, per_class: int = 10, corrupt: Sequence[int] = ()) -
     return Squares(ident or "audit", per_class, corrupt)
 
 
-def load_classifier(ident: str, **options) -> LinearClassifier:
-    return LinearClassifier(int(ident.removeprefix("seed") or 0))
+def load_classifier(ident: str, num_classes: int = len(CLASSES)) -> LinearClassifier:
+    return LinearClassifier(int(ident.removeprefix("seed") or 0), num_classes)
 
 
 def load_joint(ident: str, **options) -> BagOfWords:
