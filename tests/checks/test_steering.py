@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from singaudit.checks import CHECKS
+from singaudit.checks.steering import balanced_selection
+from singaudit.errors import NotApplicable
+from singaudit.results import Tiers
+from world import make_world
+
+
+def run(ctx, **params):
+    check = CHECKS.get("steering")()
+    return check.run(ctx, check.Params(**params))
+
+
+def test_steering_reaches_the_target_is_without_moving_logits(tmp_path):
+    ctx = make_world(tmp_path)
+    result = run(ctx, target="an image of a forest", target_is=20, max_images=24)
+    assert result.status == "pass", result.message
+    converged = np.array(result.data["converged"])
+    assert len(converged) == 24 and converged.mean() >= 0.9
+    reached = np.array(result.data["is"])[converged]
+    assert np.all(np.abs(reached - 20) <= 0.1 + 1e-9)
+    assert result.metrics["logit_relative_change"].value < 1e-4
+    assert result.metrics["abs_as"].value > 0.5
+    # Steering toward the concept brings T(f) closer to it: positive AS.
+    assert np.median(np.array(result.data["as"])[converged]) > 0
+    assert "toward 'an image of a forest' at IS 20 deg" in result.message
+
+
+def test_tiers_on_abs_as(tmp_path):
+    ctx = make_world(tmp_path)
+    result = run(ctx, target="an image of a forest", target_is=20, max_images=12,
+                 thresholds=[Tiers(metric="abs_as", statistic="mean", fail=0.01)])
+    assert result.status == "fail"
+    assert "abs_as mean" in result.message and "> fail 0.01" in result.message
+
+
+def test_balanced_selection_is_seeded_and_balanced():
+    labels = np.repeat(np.arange(4), [50, 5, 30, 15])
+    chosen = balanced_selection(labels, 20, seed=1)
+    assert len(chosen) == 20 and len(set(chosen)) == 20
+    assert np.bincount(labels[chosen], minlength=4).tolist() == [5, 5, 5, 5]
+    assert np.array_equal(chosen, balanced_selection(labels, 20, seed=1))
+    assert not np.array_equal(chosen, balanced_selection(labels, 20, seed=2))
+
+
+def test_no_null_space_is_not_applicable(tmp_path):
+    with pytest.raises(NotApplicable):
+        run(make_world(tmp_path, null_space=False))
