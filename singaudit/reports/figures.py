@@ -476,15 +476,15 @@ def steering_plot(data: Mapping[str, Any]) -> Figure | None:
 @_styled
 def scale_legend() -> Figure:
     """The paper's reference scale: which (|AS|, IS) a person can see."""
-    figure = _figure(PAGE_WIDTH_IN * 0.55, 2.1)
+    figure = _figure(PAGE_WIDTH_IN * 0.55, 2.3)
     axes = figure.subplots()
     axes.add_patch(Rectangle((0, 0), HARD_TO_SEE_AS, HARD_TO_SEE_IS, color="#e9e9e9", lw=0))
-    axes.text(0.2, HARD_TO_SEE_IS / 2, "hard to see", fontsize=7, va="center", color="#555555")
+    axes.text(HARD_TO_SEE_AS / 2, 1.5, "hard to see", fontsize=7, ha="center", color="#555555")
     for as_value, is_value, words in REFERENCE_SCALE:
         axes.scatter([as_value], [is_value], color=PALETTE[5], s=22, zorder=3)
-        axes.annotate(f"{words}\n(AS {as_value}, IS {is_value})", (as_value, is_value),
-                      xytext=(5, -4), textcoords="offset points", fontsize=6.5, va="top")
-    axes.set_xlim(0, 16)
+        axes.annotate(f"{words} (AS {as_value}, IS {is_value})", (as_value, is_value),
+                      xytext=(6, 0), textcoords="offset points", fontsize=7, va="center")
+    axes.set_xlim(0, 24)
     axes.set_ylim(0, 45)
     axes.set_xlabel("|AS| (deg)")
     axes.set_ylabel("IS (deg)")
