@@ -40,7 +40,8 @@ def steer_toward(
     """f_eps = f + eps d with d = P_n g / ||P_n g||, g = grad_f cos(T(f), t).
 
     eps is found per row so that IS(T(f), T(f_eps)) = target_is within tol degrees: the bracket
-    grows by doubling (at most max_iter times), then bisection (at most max_iter steps).
+    grows by doubling (at most max_iter times, stopping early where IS plateaus), then bisection
+    (at most max_iter steps). Rows that cannot reach the target keep converged=False.
     """
     geometry.require_null_space()
     with _eval_mode(translator):
@@ -84,9 +85,13 @@ def _null_ascent_directions(
         inputs = f64.to(work_dtype).requires_grad_(True)
         similarity = F.cosine_similarity(translator(inputs), text.to(work_dtype), dim=-1)
         (gradient,) = torch.autograd.grad(similarity.sum(), inputs)  # rows are independent
-    null_gradient = geometry.project_null(gradient.to(torch.float64))
+    gradient = gradient.to(torch.float64)
+    null_gradient = geometry.project_null(gradient)
     length = torch.linalg.vector_norm(null_gradient, dim=-1, keepdim=True)
-    return torch.where(length > 0, null_gradient / length.clamp_min(torch.finfo(torch.float64).tiny), 0.0)
+    # A null component at round-off level is no direction at all: T ignores the null space.
+    noise = 100 * torch.finfo(work_dtype).eps * torch.linalg.vector_norm(gradient, dim=-1, keepdim=True)
+    usable = (length > noise) & (length > 0)
+    return torch.where(usable, null_gradient / length.clamp_min(torch.finfo(torch.float64).tiny), 0.0)
 
 
 def _calibrate(
@@ -104,6 +109,7 @@ def _calibrate(
     eps = torch.zeros_like(low)
     converged = torch.zeros(n, dtype=torch.bool, device=f64.device)
     bracketed = torch.zeros_like(converged)
+    last_scores = torch.zeros_like(low)
     # Grow the bracket until IS(high) passes the target.
     pending = steerable.clone()
     for _ in range(max_iter):
@@ -114,12 +120,17 @@ def _calibrate(
         hit = (scores - target).abs() <= tol
         over = scores > target + tol
         under = scores < target - tol  # NaN (overflow) is neither: the row stops, unconverged
+        # IS saturates (e.g. an affine T tends to the direction A d): stop growing on a plateau.
+        plateau = under & (scores - last_scores[rows] < 1e-3 * scores)
+        last_scores[rows] = scores
         eps[rows[hit]] = high[rows[hit]]
         converged[rows[hit]] = True
         bracketed[rows[over]] = True
-        low[rows[under]] = high[rows[under]]
-        high[rows[under]] *= 2.0
-        pending[rows[~under]] = False
+        eps[rows[plateau]] = high[rows[plateau]]
+        grow = under & ~plateau
+        low[rows[grow]] = high[rows[grow]]
+        high[rows[grow]] *= 2.0
+        pending[rows[~grow]] = False
     eps[pending] = high[pending]  # the target stayed out of reach
     # Bisect inside [low, high].
     pending = bracketed.clone()

@@ -140,16 +140,6 @@ def test_architectures_follow_the_method():
         build_translator("mlp5", 10, 4)
 
 
-@pytest.fixture
-def one_thread():
-    # Tiny models train faster on one thread, and far faster on a shared, busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize("loss", ["mse", "cos", "mse+cos"])
 def test_training_reduces_heldout_loss_and_stops_early(loss):
     generator = torch.Generator().manual_seed(0)
@@ -174,7 +164,6 @@ def test_training_reduces_heldout_loss_and_stops_early(loss):
     torch.testing.assert_close(again(x), first_two(x), rtol=0, atol=0)  # seeded
 
 
-@pytest.mark.usefixtures("one_thread")
 def test_early_stopping_restores_the_best_epoch():
     generator = torch.Generator().manual_seed(1)
     x, y = torch.randn(64, 4, generator=generator), torch.randn(64, 3, generator=generator)
