@@ -349,6 +349,8 @@ class SpecRun:
                 features.aligned(heldout_keys), embeddings.aligned(heldout_keys))
 
     def translator(self, name: str) -> TranslatorArtefact:
+        if name in self._translators:
+            return self._translators[name]
         config = self.spec.translator
         classifier, space = self.classifier(name), self.joint_space()
         if config.path is not None:

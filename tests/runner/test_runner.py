@@ -1,0 +1,202 @@
+"""The runner end to end on a tiny real world: results, expectations, determinism, the cache,
+unreadable images, skips and errors, selection and atomic outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import runner_world
+
+from singaudit.checks import CHECKS, Check
+from singaudit.errors import NotApplicable
+from singaudit.results import AuditResult
+from singaudit.runner import AuditSession, expectation_met, run_audit, selected
+from singaudit.spec import Overrides, parse_spec_text
+
+FAST = ("checks.translator_fidelity=null",)
+
+
+def make_spec(*sets: str, text: str = runner_world.SPEC):
+    spec_text = text
+    if any(s.startswith("checks.translator_fidelity=null") for s in sets):
+        spec_text = spec_text.replace("  translator_fidelity: {}\n", "")
+        sets = tuple(s for s in sets if not s.startswith("checks.translator_fidelity=null"))
+    return parse_spec_text(spec_text, overrides=Overrides(sets=sets))
+
+
+def run(spec, tmp_path, name="out", **kwargs):
+    kwargs.setdefault("cache_dir", tmp_path / "cache")
+    return run_audit(spec, out_dir=tmp_path / name, progress=False, **kwargs)
+
+
+def comparable(result: AuditResult) -> dict:
+    data = result.model_dump()
+    data.pop("provenance")
+    for model in data["models"]:
+        model["info"].get("translator", {}).pop("source", None)
+        for check in model["checks"]:
+            check["duration_s"] = 0.0
+    return data
+
+
+def test_results_json_structure(tmp_path):
+    result = run(make_spec(), tmp_path)
+    written = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert written["name"] == "tiny" and written["schema_version"] == 1
+    assert [m["name"] for m in written["models"]] == ["first", "second"]
+    first = written["models"][0]
+    assert [c["name"] for c in first["checks"]] == [
+        "null_invariance", "translator_fidelity", "class_semantics"]
+    assert first["info"]["null_dim"] == 20 and first["info"]["feature_dim"] == 24
+    assert first["info"]["translator"]["architecture"] == "linear"
+    semantics = first["checks"][2]
+    assert set(semantics["per_class"]) == set(runner_world.CLASSES)
+    assert len(semantics["data"]["is"]) == 20
+    provenance = written["provenance"]
+    assert provenance["spec"]["sha256"] == make_spec().spec_hash()
+    assert provenance["seed"] == 0 and provenance["device"] == "cpu"
+    assert "torch" in provenance["versions"]
+    assert provenance["models"]["first"]["weights_hash"] == "seed1-c4"
+    assert provenance["data"]["images"] == 20
+    assert any(key.startswith("features:") for key in provenance["timings_s"])
+    comparison = written["comparison"]
+    assert [e["name"] for e in comparison["models"]] == ["first", "second"]
+    assert sorted(comparison["ranking"]) == ["first", "second"]
+    assert len(comparison["models"][0]["as"]) == 20
+    assert AuditResult.read(tmp_path / "out" / "results.json") == result
+
+
+def test_expectations_decide_ok(tmp_path):
+    # A zero fail threshold: every model's class_semantics fails.
+    strict = "checks.class_semantics.thresholds=[{metric: abs_as, statistic: median, fail: 0}]"
+    result = run(make_spec(strict, *FAST), tmp_path)
+    first, second = result.models
+    assert first.status == "fail" and first.expect == "pass" and first.expectation_met is False
+    assert second.expect == "none" and second.expectation_met is None
+    assert result.ok is False and result.status == "fail"
+    result = run(make_spec(strict, "models.0.expect=fail", *FAST), tmp_path)
+    assert result.models[0].expectation_met is True
+    assert result.ok is True  # the informational model's failure does not count
+
+
+def test_expectation_rules():
+    assert expectation_met("pass", "warn") is True
+    assert expectation_met("pass", "error") is False
+    assert expectation_met("fail", "fail") is True
+    assert expectation_met("fail", "pass") is False
+    assert expectation_met("fail", "error") is False  # a crash is not the expected failure
+    assert expectation_met("none", "fail") is None
+
+
+def test_deterministic_for_a_seed(tmp_path):
+    first = run(make_spec(*FAST), tmp_path, "a", cache_dir=tmp_path / "cache_a")
+    second = run(make_spec(*FAST), tmp_path, "b", cache_dir=tmp_path / "cache_b")
+    assert comparable(first) == comparable(second)
+    reseeded = run(make_spec("data.seed=11", *FAST), tmp_path, "c")
+    assert comparable(reseeded) != comparable(first)
+
+
+def test_warm_rerun_and_threshold_change_compute_nothing(tmp_path):
+    run(make_spec(), tmp_path)
+    before = dict(runner_world.CALLS)
+    tighter = "checks.class_semantics.thresholds=[{metric: abs_as, statistic: median, fail: 1}]"
+    result = run(make_spec(tighter), tmp_path)  # a new session: only the disk cache is shared
+    assert runner_world.CALLS == before
+    assert result.models[0].info["translator"]["source"] == "cache"
+
+
+def test_session_shares_work_across_specs(tmp_path):
+    session = AuditSession(cache_dir=tmp_path / "cache", progress=False)
+    session.run(make_spec(*FAST), out_dir=tmp_path / "one")
+    before = dict(runner_world.CALLS)
+    session.run(make_spec("name=other", *FAST), out_dir=tmp_path / "two")
+    assert runner_world.CALLS == before
+    assert (tmp_path / "two" / "results.json").is_file()
+
+
+def test_unreadable_image_is_skipped_and_listed(tmp_path):
+    spec = make_spec("data.options.corrupt=[0, 5]", "data.images_per_class=null", *FAST)
+    result = run(spec, tmp_path)
+    assert result.data_issues["skipped"] == 2
+    keys = [issue["key"] for issue in result.data_issues["images"]]
+    assert keys == ["audit/0", "audit/5"]
+    assert "truncated" in result.data_issues["images"][0]["reason"]
+    assert len(result.models[0].checks[-1].data["is"]) == 22
+    assert result.provenance["data"]["images"] == 22
+
+
+def test_no_null_space_skips_with_reason(tmp_path):
+    spec = make_spec("models.0.options={num_classes: 30}", *FAST)
+    result = run(spec, tmp_path, only=["first"])
+    assert [m.name for m in result.models] == ["first"]
+    statuses = {c.name: (c.status, c.message) for c in result.models[0].checks}
+    assert statuses["null_invariance"][0] == "skip"
+    assert "null_dim is 0" in statuses["null_invariance"][1]
+    assert result.models[0].info["null_dim"] == 0
+
+
+class _Explodes(Check):
+    name = "explodes"
+    requires_null_space = False
+
+    def run(self, ctx, params):
+        raise RuntimeError("boom")
+
+
+class _NotHere(Check):
+    name = "not_here"
+    requires_null_space = False
+
+    def run(self, ctx, params):
+        raise NotApplicable("nothing to see")
+
+
+@pytest.fixture
+def extra_checks():
+    CHECKS.add("explodes", _Explodes, replace=True)
+    CHECKS.add("not_here", _NotHere, replace=True)
+    yield
+    CHECKS._entries.pop("explodes", None)  # noqa: SLF001 - test cleanup
+    CHECKS._entries.pop("not_here", None)  # noqa: SLF001
+
+
+def test_a_crashing_check_is_an_error_and_the_audit_goes_on(tmp_path, extra_checks):
+    text = runner_world.SPEC.replace("checks:\n", "checks:\n  explodes: {}\n  not_here: {}\n")
+    result = run(make_spec(*FAST, text=text), tmp_path, only=["first"])
+    checks = {c.name: c for c in result.models[0].checks}
+    assert checks["explodes"].status == "error"
+    assert checks["explodes"].message == "RuntimeError: boom"
+    assert "traceback" not in checks["explodes"].data
+    assert checks["not_here"].status == "skip" and checks["not_here"].message == "nothing to see"
+    assert checks["class_semantics"].status in ("pass", "warn", "fail")
+    assert result.models[0].status == "error" and result.ok is False
+
+
+def test_only_selects_models_and_checks(tmp_path):
+    result = run(make_spec(*FAST), tmp_path, only=["second::null_invariance"])
+    assert [m.name for m in result.models] == ["second"]
+    assert [c.name for c in result.models[0].checks] == ["null_invariance"]
+    assert selected(["class_*"], "first", "class_semantics")
+    assert not selected(["first"], "second", "class_semantics")
+
+
+def test_outputs_replace_old_ones_and_leave_no_temporary_files(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text("old")
+    (out / "notes.txt").write_text("mine")
+    run(make_spec(*FAST), tmp_path)
+    assert json.loads((out / "results.json").read_text())["name"] == "tiny"
+    assert (out / "notes.txt").read_text() == "mine"  # the user's files are left alone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "out"]
+
+
+def test_a_geometry_only_audit_needs_no_joint_space(tmp_path):
+    text = runner_world.SPEC.replace("joint_space:\n  id: runnerworld:joint\n", "")
+    text = text.replace("  translator_fidelity: {}\n", "")
+    result = run(make_spec(text=text), tmp_path)
+    checks = {c.name: c for c in result.models[0].checks}
+    assert checks["null_invariance"].status == "pass"
+    assert checks["class_semantics"].status == "skip"
+    assert "joint_space" in checks["class_semantics"].message
