@@ -27,7 +27,7 @@ def test_fitted_translator_reports_heldout_fidelity(tmp_path):
 
 def test_compare_architectures_side_by_side(tmp_path):
     ctx = make_world(tmp_path)
-    result = run(ctx, compare=["linear", "mlp3"], epochs=3)
+    result = run(ctx, compare=["linear", "mlp3"], epochs=3, hidden=16)
     # The comparison's ridge refit on the same split is the translator in use.
     assert result.metrics["linear_mean_cosine"].value == pytest.approx(
         ctx.translator_info["mean_cosine"], abs=1e-5)
