@@ -15,6 +15,7 @@ from singaudit.reports import figures
 from singaudit.reports.verdicts import (
     describe_metric,
     expectation_text,
+    flatten,
     format_number,
     format_value,
     is_expected_failure,
@@ -25,7 +26,6 @@ from singaudit.results import AuditResult, CheckResult, ModelResult
 THUMBNAIL_PX = 128
 PNG_THUMBNAIL_LIMIT = 24_000  # bytes; larger (photographic) thumbnails go as JPEG
 MAX_EVIDENCE_ITEMS = 24  # per check, keeps the report within its size budget
-MAX_LIST_ITEMS = 12
 
 
 def data_uri(payload: bytes, mime: str = "image/png") -> str:
@@ -227,23 +227,6 @@ def _check_context(model: ModelResult, check: CheckResult, results_dir: Path
 def _anchor(*parts: str) -> str:
     """A safe fragment id (names may hold any character)."""
     return "c-" + "-".join(re.sub(r"[^A-Za-z0-9_-]+", "_", part) for part in parts)
-
-
-def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """Nested mapping -> (dotted key, readable value) rows; long lists are shortened."""
-    rows: list[tuple[str, str]] = []
-    for key, value in mapping.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            rows += flatten(value, name + ".")
-        elif isinstance(value, (list, tuple)):
-            shown = ", ".join(format_number(v) if not isinstance(v, (dict, list)) else str(v)
-                              for v in value[:MAX_LIST_ITEMS])
-            more = f" … ({len(value)} in all)" if len(value) > MAX_LIST_ITEMS else ""
-            rows.append((name, shown + more))
-        else:
-            rows.append((name, format_number(value) if value != {} else "{}"))
-    return rows
 
 
 def _comparison(audit: AuditResult) -> dict[str, Any] | None:

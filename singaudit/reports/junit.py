@@ -18,6 +18,7 @@ from singaudit.reports.verdicts import (
     expectation_text,
     format_number,
     is_expected_failure,
+    flatten,
     judged_lines,
 )
 from singaudit.results import AuditResult, CheckResult, ModelResult
@@ -97,11 +98,13 @@ def junit_xml(audit: AuditResult) -> str:
     """The junit.xml text for an audit."""
     root = ElementTree.Element("testsuites", name="singaudit")
     suite = ElementTree.SubElement(root, "testsuite", name=audit.name)
+    started = audit.provenance.get("started_at")
+    if isinstance(started, str):
+        suite.set("timestamp", started)
     _add_properties(suite, [
         ("audit", audit.name), ("status", audit.status), ("ok", audit.ok),
         ("schema_version", audit.schema_version),
-        *[(f"provenance.{k}", v) for k, v in audit.provenance.items()
-          if isinstance(v, (str, int, float, bool))],
+        *[(f"provenance.{key}", value) for key, value in flatten(audit.provenance)],
     ])
     outcomes: list[str] = []
     total_time = 0.0

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from singaudit.results import CheckResult, Metric, ModelResult, Tiers
 
 UNIT_SUFFIX = {"deg": "°", "degrees": "°", "%": " %"}
+MAX_LIST_ITEMS = 12
 
 
 def format_number(value: Any) -> str:
@@ -99,3 +101,20 @@ def threshold_text(metric: Metric) -> str:
     if metric.tiers is None:
         return "informational"
     return describe_tiers(metric.tiers, metric.unit)
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Nested mapping -> (dotted key, readable value) rows; long lists are shortened."""
+    rows: list[tuple[str, str]] = []
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            rows += flatten(value, name + ".")
+        elif isinstance(value, (list, tuple)):
+            shown = ", ".join(format_number(v) if not isinstance(v, (dict, list)) else str(v)
+                              for v in value[:MAX_LIST_ITEMS])
+            more = f" … ({len(value)} in all)" if len(value) > MAX_LIST_ITEMS else ""
+            rows.append((name, shown + more))
+        else:
+            rows.append((name, format_number(value) if value != {} else "{}"))
+    return rows

@@ -210,5 +210,6 @@ def build_sample_audit(folder: Path) -> AuditResult:
         provenance={"spec": "audits/sample.yaml", "spec_sha256": "cd" * 32, "seed": 0,
                     "device": "cpu", "versions": {"torch": "2.14.1", "singaudit": "0.1.0"},
                     "timings": {"features_s": 12.5, "total_s": 30.1},
+                    "started_at": "2026-11-28T09:00:00+00:00",
                     "prompt": f"an image of a {{class}} {HOSTILE}"},
     )

@@ -29,6 +29,9 @@ def test_junit_validates_and_counts(rendered: dict[str, Path], sample_audit: Aud
     assert int(suite.get("failures")) == len(root.findall(".//testcase/failure")) == 1
     assert int(suite.get("errors")) == len(root.findall(".//testcase/error")) == 1
     assert int(suite.get("skipped")) == len(root.findall(".//testcase/skipped")) == 2
+    assert suite.get("timestamp") == "2026-11-28T09:00:00+00:00"
+    suite_properties = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert suite_properties["ok"] == "no" and suite_properties["provenance.seed"] == "0"
 
 
 def test_failure_states_metric_statistic_value_and_threshold(
