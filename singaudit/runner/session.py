@@ -315,7 +315,8 @@ class SpecRun:
             else:
                 data = self.spec.data
                 audited = frozenset(self.audit_images.keys)
-                selection = select_images(self._data_source(data), "all", None, data.seed,
+                selection = select_images(self._data_source(data), "all",
+                                          self.spec.translator.fit_images_per_class, data.seed,
                                           exclude=audited)
                 if len(selection.keys) < 4:
                     raise DataError(

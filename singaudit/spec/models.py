@@ -77,8 +77,10 @@ class TranslatorSpec(_Strict):
     """How T: features -> joint space is obtained: fitted (arch, fit data) or loaded (path)."""
 
     arch: Literal["linear", "mlp3", "mlp4", "residual"] = "linear"
-    # None: the data source's images that are not audited (a held-out part of data).
+    # None: the data source's images that are not audited (a held-out part of data), all
+    # classes, at most fit_images_per_class of each.
     fit: DataSpec | None = None
+    fit_images_per_class: Annotated[int, Field(gt=0)] | None = None
     heldout: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2  # of the fit data, for alpha/fidelity
     path: str | None = None  # a saved translator (safetensors + metadata); no fitting
     options: dict[str, Any] = Field(default_factory=dict)  # trainer options (alphas, loss, epochs)
