@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import re
 from collections.abc import Callable, Mapping
@@ -105,6 +106,13 @@ def thumbnail_uri(results_dir: Path, relative: Any) -> str | None:
     path = (root / relative).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         return None  # only the results folder's own artefacts are embedded
+    stat = path.stat()
+    return _encoded_thumbnail(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _encoded_thumbnail(path: Path, mtime_ns: int, size: int) -> str | None:
+    """Cached per file version: gallery images recur across evidence items."""
     try:
         with Image.open(path) as image:
             image = image.convert("RGB")
@@ -273,6 +281,7 @@ def _summary(audit: AuditResult) -> dict[str, Any]:
             "name": model.name,
             "id": model.id,
             "status": model.status,
+            "expected_failure": model.expect == "fail" and model.status == "fail",
             "expect": model.expect,
             "expectation": expectation_text(model),
             "expectation_met": model.expectation_met,
@@ -299,13 +308,19 @@ def _summary(audit: AuditResult) -> dict[str, Any]:
     return {"check_names": check_names, "rows": rows, "counts": counts, "reasons": reasons}
 
 
+def _data_issues(audit: AuditResult) -> list[tuple[str, str]]:
+    """Flattened data issues, or nothing when every entry is empty or zero."""
+    rows = flatten(audit.data_issues)
+    return rows if any(value not in ("", "0", "n/a", "{}") for _, value in rows) else []
+
+
 def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
     """Everything report.html.jinja needs; values are plain strings, numbers and lists."""
     return {
         "audit": audit,
         "summary": _summary(audit),
         "provenance": flatten(audit.provenance),
-        "data_issues": flatten(audit.data_issues),
+        "data_issues": _data_issues(audit),
         "models": [
             {
                 "name": model.name,
