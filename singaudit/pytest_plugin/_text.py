@@ -93,10 +93,12 @@ def check_report(audit_name: str, model: ModelResult, check: CheckResult) -> str
 
 
 def short_reason(check: CheckResult) -> str:
-    """One line for skip/xfail reasons and warnings."""
+    """One line for skip/xfail reasons and warnings: the check's own message, else the judged
+    metrics."""
+    if check.message:
+        return check.message
     judged = [metric_line(n, m) for n, m in check.metrics.items() if m.status in ("fail", "warn")]
-    parts = [part for part in (check.message, "; ".join(judged)) if part]
-    return " | ".join(parts) or f"check {check.name} {check.status}"
+    return "; ".join(judged) or f"check {check.name} {check.status}"
 
 
 def default_properties(model: ModelResult, check: CheckResult) -> list[tuple[str, Any]]:

@@ -88,6 +88,18 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"singaudit: reports written to {folder}")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    # A skip points at the model in the spec file, not at the line of the plugin that raised it.
+    if (isinstance(item, AuditItem) and report.skipped and not hasattr(report, "wasxfail")
+            and isinstance(report.longrepr, tuple)):
+        _, _, message = report.longrepr
+        line = item.reportinfo()[1]
+        report.longrepr = (str(item.path), (line or 0) + 1, message)
+    return report
+
+
 def _declares_audit_kind(path: Path) -> bool:
     try:
         text = path.read_text(encoding="utf-8")
@@ -98,6 +110,24 @@ def _declares_audit_kind(path: Path) -> bool:
     from singaudit.spec import is_audit_spec
 
     return is_audit_spec(path) or KIND_LINE.search(text) is not None
+
+
+def _model_lines(path: Path) -> dict[str, int]:
+    """Model name -> 0-based line of its entry in the spec, for report locations."""
+    import yaml
+
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    models = next((value for key, value in getattr(root, "value", [])
+                   if getattr(key, "value", None) == "models"), None)
+    lines: dict[str, int] = {}
+    for entry in getattr(models, "value", []):
+        for key, value in getattr(entry, "value", []):
+            if getattr(key, "value", None) == "name" and isinstance(value.value, str):
+                lines[value.value] = entry.start_mark.line
+    return lines
 
 
 # -- collection -------------------------------------------------------------------------------
@@ -115,8 +145,10 @@ class SpecFile(pytest.File):
             raise self.CollectError(str(error)) from None  # names file, line and key
         self._result: AuditResult | None = None
         self._error: SingauditError | None = None
+        lines = _model_lines(self.path)
         for model in self.spec.models:
-            yield ModelNode.from_parent(self, name=model.name, model=model)
+            yield ModelNode.from_parent(self, name=model.name, model=model,
+                                        line=lines.get(model.name))
 
     def selection(self) -> Selection:
         """The runner's ``only`` selectors for the items of this spec that pytest will run
@@ -145,9 +177,13 @@ class SpecFile(pytest.File):
 class ModelNode(pytest.Collector):
     """One model of a spec: an item per check, and an expectation item for ``expect: fail``."""
 
-    def __init__(self, *, model: ModelSpec, **kwargs: Any) -> None:
+    def __init__(self, *, model: ModelSpec, line: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model = model
+        self.line = line  # 0-based line of the model in the spec file
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, self.line, self.name
 
     def collect(self) -> Iterator[AuditItem]:
         spec_file = self.parent
@@ -193,7 +229,8 @@ class AuditItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.model.name}::{self.name}"
+        line = self.parent.line if isinstance(self.parent, ModelNode) else None
+        return self.path, line, f"{self.model.name}::{self.name}"
 
 
 class CheckItem(AuditItem):

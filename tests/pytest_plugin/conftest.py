@@ -12,6 +12,8 @@ import singaudit.checks.null_invariance  # noqa: F401
 import singaudit.runner  # noqa: F401
 
 HERE = Path(__file__).parent
+# Other installed plugins the inner runs do not need (hypothesis re-imports itself each run).
+QUIET_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:anyio", "-p", "no:platformdirs")
 
 TINY_SPEC = """\
 version: 1
@@ -69,7 +71,7 @@ class TinyProject:
 
     def run(self, *args: str) -> pytest.RunResult:
         # One argument: a separate path argument would move the rootdir to a common ancestor.
-        return self.pytester.runpytest(f"--singaudit-cache={self.cache}", *args)
+        return self.pytester.runpytest(f"--singaudit-cache={self.cache}", *QUIET_PLUGINS, *args)
 
 
 @pytest.fixture
