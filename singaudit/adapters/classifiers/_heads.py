@@ -63,14 +63,21 @@ def final_linear(head: nn.Module, where: str) -> nn.Module:
             f"{where} ({type(head).__name__}) has no linear layer: the model has no classifier "
             "head (was it built with num_classes=0?)"
         )
-    name, last = children[-1]
-    if isinstance(last, (nn.Linear, nn.Conv2d)) or list(last.children()):
-        return final_linear(last, f"{where}.{name}")
-    raise UnsupportedModel(
-        f"{where} ends with {type(last).__name__} ({where}.{name}), which is not linear, so the "
-        "logits are not a linear function of one penultimate feature; point the head path at "
-        "a Linear or 1x1 Conv2d that produces the logits"
+    last_linear = max(
+        (i for i, (_, child) in enumerate(children)
+         if isinstance(child, (nn.Linear, nn.Conv2d)) or list(child.children())),
+        default=None,
     )
+    trailing = children[last_linear + 1:] if last_linear is not None else children
+    if trailing:
+        after = ", ".join(f"{type(child).__name__} ({where}.{name})" for name, child in trailing)
+        raise UnsupportedModel(
+            f"{where} applies {after} after its last linear layer, so the logits are not a "
+            "linear function of one penultimate feature; point the head path at a Linear or "
+            "1x1 Conv2d that produces the logits"
+        )
+    name, last = children[last_linear]
+    return final_linear(last, f"{where}.{name}")
 
 
 def linear_weights(layer: nn.Module, where: str) -> tuple[torch.Tensor, torch.Tensor | None]:
