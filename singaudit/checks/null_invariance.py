@@ -120,8 +120,8 @@ class NullInvarianceCheck(Check):
             }
             changes = {kind: _numpy(logit_change(weight, delta)) for kind, delta in deltas.items()}
             null_median = float(np.median(changes["null"]))
-            for kind in separations:
-                separations[kind].append(_ratio(float(np.median(changes[kind])), null_median))
+            for kind, ratios in separations.items():
+                ratios.append(_ratio(float(np.median(changes[kind])), null_median))
             by_budget[f"{budget:g}"] = {k: v.tolist() for k, v in changes.items()}
         first = by_budget[f"{params.budgets[0]:g}"]
 

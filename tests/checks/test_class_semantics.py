@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
+from world import make_world
 
 from singaudit.checks import CHECKS
 from singaudit.checks.base import PromptSpec
 from singaudit.checks.class_semantics import class_scores
 from singaudit.errors import NotApplicable
 from singaudit.results import Tiers
-from world import make_world
 
 
 def run(ctx, **params):

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
+from world import CLASSES, COLOURS, make_world
 
 from singaudit.checks import CHECKS
 from singaudit.checks.concepts import available_vocabularies, load_vocabulary
 from singaudit.results import Tiers
-from world import CLASSES, COLOURS, make_world
 
 VOCABULARY = {
     "shapes": CLASSES,
@@ -32,7 +32,7 @@ def test_planted_concept_is_recovered_for_its_class(tmp_path):
 
 
 def test_clean_world_carries_nuisance_and_leaky_world_carries_classes(tmp_path):
-    params = dict(vocabulary=VOCABULARY, template="an image of a {concept}", top_k=5)
+    params = {"vocabulary": VOCABULARY, "template": "an image of a {concept}", "top_k": 5}
     clean = run(make_world(tmp_path / "c"), **params)
     leaky = run(make_world(tmp_path / "l", leaky=True), **params)
     assert clean.data["top_category"] == "colours"
@@ -49,7 +49,7 @@ def test_clean_world_carries_nuisance_and_leaky_world_carries_classes(tmp_path):
 
 def test_tiers_fail_when_a_class_name_ranks_in_the_top_k(tmp_path):
     tiers = [Tiers(metric="own_class_in_top_k", statistic="max", fail=0)]
-    params = dict(vocabulary="classes", top_k=1, thresholds=tiers)
+    params = {"vocabulary": "classes", "top_k": 1, "thresholds": tiers}
     leaky = run(make_world(tmp_path / "l", leaky=True), **params)
     assert leaky.status == "fail"
     assert "own_class_in_top_k max" in leaky.message

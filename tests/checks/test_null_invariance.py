@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 import torch
+from world import make_world
 
 from singaudit.checks import CHECKS
 from singaudit.errors import NotApplicable
 from singaudit.maths.geometry import head_geometry
 from singaudit.results import Tiers
-from world import make_world
 
 
 def run(ctx, **params):

@@ -3,11 +3,11 @@
 import json
 
 import pytest
+from world import make_world
 
 from singaudit.checks import CHECKS
 from singaudit.checks.thresholds import metric_key
 from singaudit.results import CheckResult
-from world import make_world
 
 PARAMS = {
     "null_invariance": {},

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
+from world import make_world
 
 from singaudit.checks import CHECKS
 from singaudit.checks.steering import balanced_selection
 from singaudit.errors import NotApplicable
 from singaudit.results import Tiers
-from world import make_world
 
 
 def run(ctx, **params):

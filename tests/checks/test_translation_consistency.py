@@ -1,10 +1,10 @@
 import pytest
 import torch
+from world import make_world
 
 from singaudit.checks import CHECKS
 from singaudit.errors import NotApplicable
 from singaudit.maths.translators import AffineTranslator
-from world import make_world
 
 
 def run(ctx, **params):

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 import torch
+from world import make_world
 
 from singaudit.checks import CHECKS
 from singaudit.maths.translators import AffineTranslator
 from singaudit.results import Tiers
-from world import make_world
 
 
 def run(ctx, **params):

@@ -183,7 +183,7 @@ def make_world(
     weight_t = torch.tensor(weight, dtype=torch.float32)
     bias = torch.tensor(rng.normal(size=weight.shape[0]), dtype=torch.float32)
 
-    draw = dict(leaky=leaky, mixing=mixing, words=words, striped_class=striped_class)
+    draw = {"leaky": leaky, "mixing": mixing, "words": words, "striped_class": striped_class}
     x_train, y_train, _ = _draw(1500, seed + 1, **draw)
     x_held, y_held, _ = _draw(400, seed + 2, **draw)
     features, embeddings, attributes = _draw(n, seed + 3, **draw)
