@@ -292,7 +292,7 @@ def explain(
 def cache_ls(cache_dir: CacheOpt = None) -> int:
     """Show the cache folder and what it holds."""
     from singaudit.pipeline.cache import NAMESPACES, FeatureCache
-    from singaudit.runner.storage import TRANSLATORS, cache_root
+    from singaudit.runner.storage import GEOMETRY, TRANSLATORS, cache_root
 
     root = cache_root(cache_dir)
     cache = FeatureCache(root)
@@ -302,6 +302,9 @@ def cache_ls(cache_dir: CacheOpt = None) -> int:
         entries = cache.entries(namespace)
         size = sum(e.size for e in entries)
         console.print(f"  {namespace:<12} {len(entries):>6} entries  {size / 1e6:10.1f} MB")
+    entries = cache.entries(GEOMETRY)
+    console.print(f"  {GEOMETRY:<12} {len(entries):>6} entries  "
+                  f"{sum(e.size for e in entries) / 1e6:10.1f} MB")
     folders = [p for p in (root / TRANSLATORS).glob("*") if p.is_dir()]
     size = sum(f.stat().st_size for p in folders for f in p.iterdir())
     console.print(f"  {TRANSLATORS:<12} {len(folders):>6} entries  {size / 1e6:10.1f} MB")
@@ -315,12 +318,15 @@ def cache_clear(
 ) -> int:
     """Delete singaudit's cached features, embeddings, text embeddings and translators."""
     from singaudit.pipeline.cache import FeatureCache
-    from singaudit.runner.storage import TRANSLATORS, cache_root
+    from singaudit.runner.storage import GEOMETRY, TRANSLATORS, cache_root
 
     root = cache_root(cache_dir)
     if not yes and not typer.confirm(f"delete the singaudit cache in {root}?"):
         return EXIT_OK
-    count, freed = FeatureCache(root).clear()
+    cache = FeatureCache(root)
+    count, freed = cache.clear()
+    geometry_count, geometry_freed = cache.clear(GEOMETRY)
+    count, freed = count + geometry_count, freed + geometry_freed
     shutil.rmtree(root / TRANSLATORS, ignore_errors=True)
     _console().print(f"cleared {root}: {count} entries, {freed / 1e6:.1f} MB, and translators")
     return EXIT_OK

@@ -291,14 +291,12 @@ class SpecRun:
                                               memo=self.session.memo)
 
     def geometry(self, name: str):
-        from singaudit.maths.geometry import head_geometry
-
         classifier = self.classifier(name)
         key = ("geometry", classifier.info.id, classifier.info.weights_hash)
 
         def compute():
-            weight, _ = classifier.head()
-            return head_geometry(weight.detach().to("cpu"))
+            with self.reporter.stage(f"geometry:{name}", f"head geometry of {name}"):
+                return storage.geometry_cached(classifier, cache_dir=self.cache_dir)
 
         return self.session.memo(key, compute)
 

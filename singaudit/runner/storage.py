@@ -12,7 +12,9 @@ import torch
 from singaudit.errors import SingauditError
 from singaudit.runner.selection import ImageSelection
 
-TRANSLATORS = "translators"  # a namespace beside the pipeline cache's features/embeddings/text
+# Namespaces of the runner beside the pipeline cache's features, embeddings and text.
+TRANSLATORS = "translators"
+GEOMETRY = "geometry"
 
 
 def cache_root(configured: str | Path | None = None) -> Path:
@@ -70,6 +72,37 @@ def text_embeddings_cached(
 
     key = ("text", space.info.id, space.info.weights_hash, tuple(prompts))
     return memo(key, lambda: encode_text(space, prompts, cache=FeatureCache(cache_dir)))
+
+
+def geometry_cached(classifier: Any, *, cache_dir: Path) -> Any:
+    """The head's SVD geometry, cached on disk (a float64 SVD of a large head takes seconds)."""
+    from singaudit.maths.geometry import HeadGeometry, head_geometry
+    from singaudit.pipeline.cache import FeatureCache, library_versions, make_key
+
+    key = make_key(kind="geometry", model=classifier.info.id,
+                   weights=classifier.info.weights_hash, versions=library_versions())
+    cache = FeatureCache(cache_dir)
+    entry = cache.load(GEOMETRY, key)
+    if entry is not None:
+        tensors, meta = entry
+        try:
+            return HeadGeometry(
+                singular_values=tensors["singular_values"],
+                principal_basis=tensors["principal_basis"], null_basis=tensors["null_basis"],
+                rank=int(meta["rank"]), feature_dim=int(meta["feature_dim"]),
+                num_classes=int(meta["num_classes"]), tolerance=float(meta["tolerance"]))
+        except (KeyError, ValueError):
+            pass  # an entry from another layout: recompute it
+    weight, _ = classifier.head()
+    geometry = head_geometry(weight.detach().to("cpu"))
+    cache.save(GEOMETRY, key, {
+        "singular_values": geometry.singular_values,
+        "principal_basis": geometry.principal_basis,
+        "null_basis": geometry.null_basis,
+    }, {"rank": str(geometry.rank), "feature_dim": str(geometry.feature_dim),
+        "num_classes": str(geometry.num_classes), "tolerance": repr(geometry.tolerance),
+        "model": classifier.info.id})
+    return geometry
 
 
 def fit_or_load_translator(
