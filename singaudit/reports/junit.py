@@ -16,9 +16,9 @@ from xml.etree import ElementTree
 from singaudit.reports.verdicts import (
     describe_metric,
     expectation_text,
+    flatten,
     format_number,
     is_expected_failure,
-    flatten,
     judged_lines,
 )
 from singaudit.results import AuditResult, CheckResult, ModelResult

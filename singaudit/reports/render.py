@@ -104,12 +104,9 @@ def _data_only_fetcher():
 
 
 def write_pdf(html: str, path: Path) -> None:
-    import logging
-
+    """The HTML report as a PDF, written atomically; print CSS lays out the pages."""
     import weasyprint
 
-    # weasyprint logs every refused URL and unsupported CSS property; keep the CLI quiet.
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
     document = weasyprint.HTML(string=html, url_fetcher=_data_only_fetcher())
     with atomic_path(path) as tmp:
         document.write_pdf(target=str(tmp))

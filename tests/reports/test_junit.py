@@ -109,6 +109,19 @@ PYTEST_SAMPLE = textwrap.dedent('''
 ''')
 
 
+def _pytest_junit(folder: Path, source: str, family: str) -> etree._Element:
+    """The junit.xml pytest itself writes for ``source`` (its tests fail on purpose)."""
+    (folder / "test_sample.py").write_text(source)
+    report = folder / "pytest.xml"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:singaudit",
+         "-p", "no:singaudit_fixtures", "-o", f"junit_family={family}", f"--junitxml={report}",
+         str(folder / "test_sample.py")],
+        check=False, cwd=folder, capture_output=True, timeout=120,
+    )
+    return etree.parse(str(report)).getroot()
+
+
 def _shape(root: etree._Element) -> tuple[set[tuple[str, str]], dict[str, set[str]]]:
     pairs = {(e.getparent().tag, e.tag) for e in root.iter() if e.getparent() is not None}
     attributes: dict[str, set[str]] = {}
@@ -118,15 +131,7 @@ def _shape(root: etree._Element) -> tuple[set[tuple[str, str]], dict[str, set[st
 
 
 def test_same_shape_as_pytest_junit(tmp_path: Path, rendered: dict[str, Path]) -> None:
-    (tmp_path / "test_sample.py").write_text(PYTEST_SAMPLE)
-    report = tmp_path / "pytest.xml"
-    subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:singaudit",
-         "-p", "no:singaudit_fixtures", "-o", "junit_family=xunit1", f"--junitxml={report}",
-         str(tmp_path / "test_sample.py")],
-        cwd=tmp_path, capture_output=True, timeout=120,
-    )
-    theirs = etree.parse(str(report)).getroot()
+    theirs = _pytest_junit(tmp_path, PYTEST_SAMPLE, "xunit1")
     ours = etree.parse(str(rendered["junit"])).getroot()
     SCHEMA.assertValid(theirs)  # the schema describes what pytest writes
     their_pairs, their_attributes = _shape(theirs)
@@ -138,13 +143,6 @@ def test_same_shape_as_pytest_junit(tmp_path: Path, rendered: dict[str, Path]) -
 
 @pytest.mark.parametrize("family", ["xunit2"])
 def test_pytest_default_family_also_validates(tmp_path: Path, family: str) -> None:
-    (tmp_path / "test_sample.py").write_text(PYTEST_SAMPLE.replace(
-        'record_property("abs_as.median", 1.5)', "pass"))  # xunit2 has no testcase properties
-    report = tmp_path / "pytest.xml"
-    subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:singaudit",
-         "-p", "no:singaudit_fixtures", "-o", f"junit_family={family}",
-         f"--junitxml={report}", str(tmp_path / "test_sample.py")],
-        cwd=tmp_path, capture_output=True, timeout=120,
-    )
-    SCHEMA.assertValid(etree.parse(str(report)))
+    # xunit2 has no testcase-level properties
+    source = PYTEST_SAMPLE.replace('record_property("abs_as.median", 1.5)', "pass")
+    SCHEMA.assertValid(_pytest_junit(tmp_path, source, family))

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pypdf
+import pytest
 
+from singaudit.reports import render_reports
 from singaudit.results import AuditResult
 
 
@@ -37,3 +40,13 @@ def test_pdf_pages_fit_a4(rendered: dict[str, Path]) -> None:
     for page in reader.pages:
         width, height = float(page.mediabox.width), float(page.mediabox.height)
         assert abs(width - 595.3) < 1 and abs(height - 841.9) < 1
+
+
+def test_weasyprint_understands_the_shipped_css(tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    audit = AuditResult(name="small", status="pass", ok=True)
+    audit.write(tmp_path / "results.json")
+    with caplog.at_level(logging.WARNING, logger="weasyprint"):
+        written = render_reports(tmp_path / "results.json", formats=("pdf",))
+    assert written["pdf"].stat().st_size > 1000
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("weasyprint")] == []
