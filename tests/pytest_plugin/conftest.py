@@ -51,13 +51,24 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("singaudit-cache")
 
 
-class TinyProject:
-    """A pytester folder holding the tiny models; writes the tiny spec and runs pytest inline."""
+class InlinePytest:
+    """Runs pytest inline in a pytester folder, with the session's shared cache."""
 
     def __init__(self, pytester: pytest.Pytester, cache: Path) -> None:
         self.pytester = pytester
         self.path = pytester.path
         self.cache = cache
+
+    def run(self, *args: str) -> pytest.RunResult:
+        # One argument: a separate path argument would move the rootdir to a common ancestor.
+        return self.pytester.runpytest(f"--singaudit-cache={self.cache}", *QUIET_PLUGINS, *args)
+
+
+class TinyProject(InlinePytest):
+    """A pytester folder holding the tiny models and the tiny spec."""
+
+    def __init__(self, pytester: pytest.Pytester, cache: Path) -> None:
+        super().__init__(pytester, cache)
         pytester.makeini("[pytest]\n")  # rootdir here: ids start at audits/
         pytester.makepyfile(plugin_world=(HERE / "plugin_world.py").read_text())
         pytester.syspathinsert()
@@ -69,9 +80,12 @@ class TinyProject:
         path.write_text(text if text is not None else TINY_SPEC.format(loud_expect=loud_expect))
         return path
 
-    def run(self, *args: str) -> pytest.RunResult:
-        # One argument: a separate path argument would move the rootdir to a common ancestor.
-        return self.pytester.runpytest(f"--singaudit-cache={self.cache}", *QUIET_PLUGINS, *args)
+
+@pytest.fixture
+def inline_pytest(pytester: pytest.Pytester, shared_cache: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> InlinePytest:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return InlinePytest(pytester, shared_cache)
 
 
 @pytest.fixture
