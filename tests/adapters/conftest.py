@@ -13,6 +13,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from singaudit.adapters.weights import save_state_dict  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine two threads spin against each other
+    (an SVD of 1000x1280 took 12 s wall with 2 threads, 0.9 s with 1)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def weights_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("weights")
