@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import torch
 
 TINY_EMBED_DIM = 768  # Karlo's CLIP ViT-L/14 image-embedding size
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    # Tiny models on a shared 2-core machine: a second thread mostly spin-waits (20x slower).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _tests_use_one_torch_thread() -> Iterator[None]:
+    with one_torch_thread():
+        yield
 
 
 def build_tiny_unclip(folder: Path, embed_dim: int = TINY_EMBED_DIM) -> Path:
@@ -104,7 +123,8 @@ def build_tiny_unclip(folder: Path, embed_dim: int = TINY_EMBED_DIM) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_unclip_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_unclip(tmp_path_factory.mktemp("tiny_unclip"))
+    with one_torch_thread():
+        return build_tiny_unclip(tmp_path_factory.mktemp("tiny_unclip"))
 
 
 @pytest.fixture(scope="session")
@@ -119,3 +139,14 @@ def tiny_unclip(tiny_unclip_folder: Path):
         super_res_steps=2,
         batch_size=4,
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_unclip_decoder_only(tiny_unclip_folder: Path):
+    """The tiny UnCLIP without super-resolution (32x32): the cheapest real renders."""
+    from singaudit.adapters.sources import load_generator
+
+    with one_torch_thread():
+        return load_generator(
+            f"unclip:{tiny_unclip_folder}", device="cpu", decoder_steps=2, super_resolution=False
+        )

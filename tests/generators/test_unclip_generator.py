@@ -46,14 +46,14 @@ def test_same_embedding_and_seed_give_identical_images(tiny_unclip: UnCLIPGenera
 
 
 def test_different_embeddings_with_one_seed_give_different_images(
-    tiny_unclip: UnCLIPGenerator,
+    tiny_unclip_decoder_only: UnCLIPGenerator,
 ) -> None:
-    pixels = tiny_unclip.render_tensors(embeddings(2), seeds=[7])
+    pixels = tiny_unclip_decoder_only.render_tensors(embeddings(2), seeds=[7])
     assert (pixels[0, 0] - pixels[1, 0]).abs().max() > 1e-3
 
 
-def test_different_seeds_give_different_images(tiny_unclip: UnCLIPGenerator) -> None:
-    pixels = tiny_unclip.render_tensors(embeddings(1), seeds=[1, 2])
+def test_different_seeds_give_different_images(tiny_unclip_decoder_only: UnCLIPGenerator) -> None:
+    pixels = tiny_unclip_decoder_only.render_tensors(embeddings(1), seeds=[1, 2])
     assert (pixels[0, 0] - pixels[0, 1]).abs().max() > 1e-3
 
 
@@ -65,12 +65,14 @@ def test_noise_is_shared_by_every_render_of_a_seed(tiny_unclip: UnCLIPGenerator)
     assert (pixels[0, 0] - pixels[0, 1]).abs().max() > 1e-3
 
 
-def test_a_batch_renders_as_each_embedding_alone(tiny_unclip: UnCLIPGenerator) -> None:
+def test_a_batch_renders_as_each_embedding_alone(tiny_unclip_decoder_only: UnCLIPGenerator) -> None:
     pair = embeddings(2, seed=5)
-    together = tiny_unclip.render_tensors(pair, seeds=[11, 12])  # 4 renders, chunks of 4
+    together = tiny_unclip_decoder_only.render_tensors(
+        pair, seeds=[11, 12]
+    )  # 4 renders, chunks of 4
     for i in range(2):
         for j, seed in enumerate([11, 12]):
-            alone = tiny_unclip.render_tensors(pair[i : i + 1], seeds=[seed])[0, 0]
+            alone = tiny_unclip_decoder_only.render_tensors(pair[i : i + 1], seeds=[seed])[0, 0]
             assert_equal_up_to_round_off(together[i, j], alone)
 
 
@@ -132,11 +134,11 @@ def test_matches_the_diffusers_image_variation_pipeline(tiny_unclip: UnCLIPGener
 
 
 def test_norm_matters_to_the_decoder_and_the_rescale_restores_it(
-    tiny_unclip: UnCLIPGenerator,
+    tiny_unclip_decoder_only: UnCLIPGenerator,
 ) -> None:
     reference = embeddings(1, seed=3)
     longer = 3.0 * reference
-    pixels = tiny_unclip.render_tensors(
+    pixels = tiny_unclip_decoder_only.render_tensors(
         torch.cat([reference, longer, rescale_to_reference(longer, reference)]), [4]
     )
     assert (pixels[0, 0] - pixels[1, 0]).abs().max() > 1e-3
@@ -189,4 +191,20 @@ def test_an_unknown_location_is_a_singaudit_error(ident: str) -> None:
 
 def test_bad_settings_are_refused(tiny_unclip_folder: Path) -> None:
     with pytest.raises(SpecError, match="steps"):
-        load_generator(f"unclip:{tiny_unclip_folder}", device="cpu", decoder_steps=0)
+        load_generator(f"unclip:{tiny_unclip_folder}", device="cpu", decoder_steps=1)
+
+
+def test_float16_renders_finite_images(tiny_unclip_folder: Path) -> None:
+    # CUDA renders in float16; the CPU runs the same dtype path here (slowly, so one small render).
+    from singaudit.adapters.generators.unclip_source import UnCLIPSettings, load_components
+
+    components = load_components(str(tiny_unclip_folder), dtype=torch.float16)
+    generator = UnCLIPGenerator(
+        components,
+        id="tiny",
+        settings=UnCLIPSettings(decoder_steps=2, super_res_steps=2),
+        dtype=torch.float16,
+    )
+    pixels = generator.render_tensors(embeddings(1), seeds=[0])
+    assert pixels.shape == (1, 1, 3, 64, 64) and pixels.dtype == torch.float32
+    assert torch.isfinite(pixels).all() and pixels.std() > 0

@@ -55,8 +55,9 @@ class UnCLIPSettings:
     batch_size: int | None = None  # renders per UNet call; None: 8 on CUDA, 2 on the CPU
 
     def __post_init__(self) -> None:
-        if self.decoder_steps < 1 or self.super_res_steps < 1:
-            raise SpecError("UnCLIP decoder_steps and super_res_steps must be at least 1")
+        # UnCLIPScheduler spaces its timesteps by (steps - 1): one step is undefined.
+        if self.decoder_steps < 2 or self.super_res_steps < 2:
+            raise SpecError("UnCLIP decoder_steps and super_res_steps must be at least 2")
         if self.batch_size is not None and self.batch_size < 1:
             raise SpecError("UnCLIP batch_size must be at least 1")
         if not math.isfinite(self.guidance_scale):
@@ -300,9 +301,14 @@ class UnCLIPGenerator(Generator):
         side = parts.super_res_first.config.sample_size
         channels = parts.super_res_first.config.in_channels // 2
         latents = self.initial_latents(generators, (channels, side, side), scheduler)
+        # Antialiased bicubic lacks float16 kernels on some devices: upscale in float32.
         upscaled = F.interpolate(
-            image_small, size=[side, side], mode="bicubic", align_corners=False, **_ANTIALIAS
-        )
+            image_small.float(),
+            size=[side, side],
+            mode="bicubic",
+            align_corners=False,
+            **_ANTIALIAS,
+        ).to(image_small.dtype)
         timesteps = scheduler.timesteps
         for step, t in enumerate(timesteps):
             unet = parts.super_res_last if step == len(timesteps) - 1 else parts.super_res_first
