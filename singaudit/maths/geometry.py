@@ -73,8 +73,9 @@ def head_geometry(weight: Any, *, rtol: float | None = None, atol: float | None 
         raise ValueError(f"a head weight is 2-D (classes, features); got shape {tuple(weight_tensor.shape)}")
     num_classes, feature_dim = weight_tensor.shape
     source_dtype = weight_tensor.dtype if weight_tensor.dtype.is_floating_point else torch.float64
-    w64 = to_float64(weight_tensor).cpu()
-    _, singular_values, vh = torch.linalg.svd(w64, full_matrices=True)
+    w64 = to_float64(weight_tensor).detach().cpu()
+    # V must be square (m, m); a full U would be c x c, huge for 21k-class heads, so only when c < m.
+    _, singular_values, vh = torch.linalg.svd(w64, full_matrices=num_classes < feature_dim)
     sigma_max = float(singular_values.max()) if singular_values.numel() else 0.0
     if rtol is None:
         rtol = 0.0 if atol is not None else max(num_classes, feature_dim) * torch.finfo(source_dtype).eps

@@ -39,9 +39,18 @@ def attribute_score(t_orig: Any, t_eq: Any, text: Any) -> Any:
 
 def concept_attribute_scores(t_orig: Any, t_eq: Any, texts: Any) -> Any:
     """AS of every row against every concept: (n, k), (n, k), (j, k) -> (n, j)."""
-    t_orig64, t_eq64, texts64 = to_float64(t_orig), to_float64(t_eq), to_float64(texts)
-    scores = attribute_score(t_orig64.unsqueeze(1), t_eq64.unsqueeze(1), texts64.unsqueeze(0))
+    t_orig64, t_eq64 = to_float64(t_orig), to_float64(t_eq)
+    texts64 = to_float64(texts).to(t_orig64.device)
+    scores = _angle_matrix(t_orig64, texts64) - _angle_matrix(t_eq64.to(t_orig64.device), texts64)
     return like_input(scores, t_orig)
+
+
+def _angle_matrix(rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    # One matmul of unit vectors: no (n, j, k) intermediate for large vocabularies.
+    row_norms = torch.linalg.vector_norm(rows, dim=-1, keepdim=True)
+    column_norms = torch.linalg.vector_norm(columns, dim=-1, keepdim=True)
+    cosine = (rows / row_norms) @ (columns / column_norms).T
+    return torch.rad2deg(torch.arccos(cosine.clamp(-1.0, 1.0)))
 
 
 def model_ratio(is_values: Any, as_values: Any) -> float:

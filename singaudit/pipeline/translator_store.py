@@ -64,12 +64,16 @@ def save_translator(path_dir: str | Path, model: Translator, metadata: Mapping[s
 
 
 def load_translator(path: str | Path) -> tuple[Translator, dict[str, Any]]:
-    """Load a translator folder (or its ``.safetensors``), or a weights-only ``.pt``/``.pth`` file.
+    """Load a translator folder (or its ``.safetensors``), or a weights-only ``.pt``/``.pth`` file
+    (also a folder holding one, with metadata.yaml or translator.json beside it, or none).
 
     Returns the model in eval mode and its metadata.
     """
     path = Path(path)
     if path.is_dir():
+        checkpoints = sorted(p for p in path.iterdir() if p.suffix in (".pt", ".pth"))
+        if not (path / WEIGHTS_FILE).exists() and len(checkpoints) == 1:
+            return _load_checkpoint(checkpoints[0])  # e.g. the SING authors' folder: best.pt
         return _load_folder(path)
     if not path.exists():
         raise WeightsNotFound(f"translator not found: {path} does not exist")

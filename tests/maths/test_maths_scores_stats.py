@@ -128,3 +128,12 @@ def test_unknown_statistics_are_spec_errors():
         statistic([1.0], "q101")
     assert is_statistic_name("q95") and is_statistic_name("fraction_within")
     assert not is_statistic_name("q") and not is_statistic_name("avg")
+
+
+def test_concept_matrix_handles_large_vocabularies_without_a_cube():
+    generator = torch.Generator().manual_seed(1)
+    t_orig, t_eq = torch.randn(300, 64, generator=generator), torch.randn(300, 64, generator=generator)
+    texts = torch.randn(2000, 64, generator=generator)
+    matrix = concept_attribute_scores(t_orig.numpy(), t_eq.numpy(), texts.numpy())
+    assert isinstance(matrix, np.ndarray) and matrix.shape == (300, 2000) and matrix.dtype == np.float32
+    np.testing.assert_allclose(matrix[:, 7], attribute_score(t_orig, t_eq, texts[7]).numpy(), atol=1e-4)

@@ -93,6 +93,9 @@ def test_authors_layout_best_pt_with_metadata_yaml(tmp_path):
     with torch.no_grad():
         assert torch.equal(model(features), loaded(features))
     assert record["architecture"] == "mlp3" and record["model_name"] == "resnet"
+    from_folder, _ = load_translator(tmp_path)  # the folder alone finds its one checkpoint
+    with torch.no_grad():
+        assert torch.equal(model(features), from_folder(features))
 
 
 def test_embedded_metadata_in_a_pt_dict(tmp_path):
