@@ -44,7 +44,10 @@ CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Cache folder
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output is read by tools and people with wide windows: do not cut tables at 80.
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def _overrides(data, device, out, sets):
@@ -221,19 +224,22 @@ def translator_eval(
     debug: Debug = False,
 ) -> int:
     """Held-out fidelity (mean cosine, MSE, R^2) of a spec's translator or a saved one."""
+    import torch
+
     from singaudit.maths.translators import fidelity
 
-    sets = [*(sets or []), *([f"translator.path={path}"] if path else [])]
+    from singaudit.runner.storage import load_translator_file
+
     run_, name = _spec_run(spec, model, data, device, sets, cache_dir)
     if path is None:
         _print_fidelity(run_.translator(name).info)
         return EXIT_OK
-    sets_without_path = [s for s in sets if not s.startswith("translator.path=")]
-    fit_run, _ = _spec_run(spec, model, data, device, sets_without_path, cache_dir)
-    _, _, x_heldout, y_heldout = fit_run.translator_fit_data(name)
-    module = run_.translator(name).module
-    with __import__("torch").inference_mode():
-        _print_fidelity(fidelity(module(x_heldout), y_heldout))
+    module, record = load_translator_file(path, run_.classifier(name), run_.joint_space())
+    _, _, x_heldout, y_heldout = run_.translator_fit_data(name)
+    with torch.inference_mode():
+        scores = fidelity(module(x_heldout), y_heldout)
+    _print_fidelity({"architecture": record.get("architecture"), **scores,
+                     "n_heldout": len(x_heldout), "source": str(path)})
     return EXIT_OK
 
 
@@ -376,6 +382,9 @@ def run_cli(argv: list[str] | None = None) -> int:
         print("singaudit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except typer.Exit as exit_:
+        if exit_.exit_code == 130:  # typer's translation of KeyboardInterrupt
+            print("singaudit: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
         return exit_.exit_code
     except SingauditError as error:
         if debug:
@@ -395,6 +404,9 @@ def run_cli(argv: list[str] | None = None) -> int:
         print(f"singaudit: internal error: {type(error).__name__}: {error} "
               "(run again with --debug for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+    if code == 130:  # typer returns this for a KeyboardInterrupt when not in standalone mode
+        print("singaudit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return code if isinstance(code, int) else EXIT_OK
 
 

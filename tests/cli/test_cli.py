@@ -1,0 +1,170 @@
+"""The singaudit command: pytest's exit codes, one-line user errors, and every subcommand."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import runner_world
+
+from singaudit.cli.main import run_cli
+from singaudit.runner import AuditSession
+
+STRICT = "checks.class_semantics.thresholds=[{metric: abs_as, statistic: median, fail: 0}]"
+
+
+def test_run_exits_0_when_everything_is_as_expected(spec_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run_cli(["run", str(spec_file), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "first" in printed and "second" in printed and "as expected" in printed
+    result = json.loads((out / "results.json").read_text())
+    assert result["ok"] is True
+
+
+def test_run_exits_1_when_an_expectation_is_violated(spec_file, tmp_path, capsys):
+    code = run_cli(["run", str(spec_file), "--out", str(tmp_path / "out"), "--set", STRICT])
+    assert code == 1
+    printed = capsys.readouterr().out
+    assert "NOT as expected" in printed
+    assert "first::class_semantics" in printed  # the failure's reason is shown
+
+
+def test_expect_fail_turns_the_failure_into_exit_0(spec_file, tmp_path):
+    args = ["run", str(spec_file), "--out", str(tmp_path / "out"), "--set", STRICT,
+            "--set", "models.0.expect=fail"]
+    assert run_cli(args) == 0
+
+
+def test_spec_error_exits_4_with_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    text = runner_world.SPEC.replace("batch_size: 7", "batch_size: seven")
+    bad.write_text(text)
+    line = text.splitlines().index("batch_size: seven") + 1
+    assert run_cli(["run", str(bad)]) == 4
+    err = capsys.readouterr().err
+    assert f"{bad}:{line}: batch_size:" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "reports").exists()
+
+
+def test_usage_errors_exit_4(capsys):
+    assert run_cli(["run"]) == 4
+    assert run_cli(["run", "x.yaml", "--no-such-option"]) == 4
+    assert run_cli(["no-such-command"]) == 4
+    assert "No such command" in capsys.readouterr().err
+
+
+def test_validate_computes_nothing(spec_file, tmp_path, capsys):
+    before = dict(runner_world.CALLS)
+    assert run_cli(["validate", str(spec_file)]) == 0
+    assert runner_world.CALLS == before
+    assert not (tmp_path / "cache").exists()
+    assert "ok (tiny" in capsys.readouterr().out
+
+
+def test_validate_reports_a_bad_override(spec_file, capsys):
+    assert run_cli(["validate", str(spec_file), "--set", "checks.nope={}"]) == 4
+    assert "checks.nope: unknown check" in capsys.readouterr().err
+
+
+def test_internal_errors_exit_3_and_interrupts_exit_2(spec_file, monkeypatch, capsys):
+    def broken(self, spec, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(AuditSession, "run", broken)
+    assert run_cli(["run", str(spec_file)]) == 3
+    err = capsys.readouterr().err
+    assert "internal error: ZeroDivisionError: a bug" in err and "Traceback" not in err
+    assert run_cli(["run", str(spec_file), "--debug"]) == 3
+    assert "Traceback" in capsys.readouterr().err
+
+    def interrupted(self, spec, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(AuditSession, "run", interrupted)
+    assert run_cli(["run", str(spec_file)]) == 2
+
+
+def test_schema_prints_the_json_schema(capsys):
+    assert run_cli(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert "null_invariance" in schema["properties"]["checks"]["properties"]
+
+
+def test_models_lists_presets(capsys):
+    assert run_cli(["models", "calibration*"]) == 0
+    printed = capsys.readouterr().out
+    assert "calibration_leaky" in printed and "resnet50" not in printed
+
+
+def test_report_rerenders_without_recomputing(spec_file, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli(["run", str(spec_file), "--out", str(out)]) == 0
+    before = dict(runner_world.CALLS)
+    assert run_cli(["report", str(out / "results.json"), "--format", "junit"]) == 0
+    assert (out / "junit.xml").is_file()
+    assert runner_world.CALLS == before
+
+
+def test_cache_ls_and_clear(spec_file, tmp_path, capsys):
+    cache = tmp_path / "own_cache"
+    assert run_cli(["run", str(spec_file), "--out", str(tmp_path / "o"),
+                    "--cache-dir", str(cache)]) == 0
+    capsys.readouterr()
+    assert run_cli(["cache", "ls", "--cache-dir", str(cache)]) == 0
+    listing = capsys.readouterr().out
+    assert "features" in listing and "translators" in listing
+    assert run_cli(["cache", "clear", "--yes", "--cache-dir", str(cache)]) == 0
+    assert not list((cache / "features").rglob("*.safetensors"))
+    assert not (cache / "translators").exists()
+
+
+def test_translator_fit_then_eval(spec_file, tmp_path, capsys):
+    saved = tmp_path / "translator"
+    assert run_cli(["translator", "fit", str(spec_file), "--out", str(saved)]) == 0
+    assert (saved / "translator.safetensors").is_file()
+    capsys.readouterr()
+    assert run_cli(["translator", "eval", str(spec_file), "--path", str(saved)]) == 0
+    printed = capsys.readouterr().out
+    assert "mean_cosine=" in printed
+
+
+def test_explain_one_image(tmp_path, capsys):
+    source = runner_world.load_data("photos", per_class=1)
+    image = tmp_path / "square.png"
+    source.load(source.records()[2]).save(image)
+    args = ["explain", str(image), "--model", "runnerworld:seed1", "--joint", "runnerworld:joint",
+            "--fit-data", "runnerworld:fit", "--top", "2", "--json"]
+    assert run_cli(args) == 0
+    explanation = json.loads(capsys.readouterr().out)
+    assert 0.0 <= explanation["image_score"] <= 180.0
+    assert len(explanation["top_classes"]) == 2
+    assert explanation["concepts"] and "z" in explanation["concepts"][0]
+
+
+def test_explain_needs_a_translator(tmp_path, capsys):
+    image = tmp_path / "x.png"
+    runner_world.load_data("a").load(runner_world.load_data("a").records()[0]).save(image)
+    args = ["explain", str(image), "--model", "runnerworld:seed1", "--joint", "runnerworld:joint"]
+    assert run_cli(args) == 4
+    assert "needs a translator" in capsys.readouterr().err
+
+
+def test_console_script_exit_code_in_a_subprocess(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nkind: singaudit/audit\nname: x\n")
+    completed = subprocess.run(
+        [sys.executable, "-c", "from singaudit.cli.main import main; main()", "validate",
+         str(bad)], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 4
+    assert "models: Field required" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.slow
+def test_zoo_train_calibration_smoke(tmp_path):
+    assert run_cli(["zoo", "train", "calibration", "--smoke", "--out", str(tmp_path / "w")]) == 0
+    assert list((tmp_path / "w").glob("*.safetensors"))
