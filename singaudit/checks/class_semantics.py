@@ -26,7 +26,8 @@ from singaudit.checks.thresholds import (
 )
 from singaudit.maths.equivalence import remove_null
 from singaudit.maths.scores import attribute_score, image_score, model_ratio
-from singaudit.results import CheckResult, ClassResult, Tiers
+from singaudit.maths.stats import bootstrap_ci
+from singaudit.results import CheckResult, ClassResult, Metric, Tiers
 
 # The metric the default verdict reads; METHOD.md's default is "abs_as" (one-line switch).
 DEFAULT_VERDICT_METRIC = "leak"
@@ -118,21 +119,28 @@ class ClassSemanticsCheck(Check):
             "leak": -scores.attribute_score,
         }
         ratio = model_ratio(scores.image_score, scores.attribute_score)
-
         def describe(values: np.ndarray) -> dict:
             return {name: summary_metric(v, METRICS[name], n_boot=params.n_boot, seed=ctx.seed,
                                          ci=params.ci)
                     for name, v in values.items()}
 
+        def ratio_metric(rows: np.ndarray) -> Metric:
+            image, attribute = scores.image_score[rows], scores.attribute_score[rows]
+            metric = scalar_metric(model_ratio(image, attribute), METRICS["ratio"])
+            metric.ci = _ratio_ci(image, attribute, n_boot=params.n_boot, seed=ctx.seed,
+                                  ci=params.ci)
+            return metric
+
         metrics = describe(per_image)
-        metrics["ratio"] = scalar_metric(ratio, METRICS["ratio"])
+        metrics["ratio"] = ratio_metric(np.ones(len(labels), dtype=bool))
         per_class: dict[str, ClassResult] = {}
         for index, class_name in enumerate(ctx.class_names):
             members = labels == index
             if members.any():
                 per_class[class_name] = ClassResult(
                     n=int(members.sum()),
-                    metrics=describe({k: v[members] for k, v in per_image.items()}),
+                    metrics={**describe({k: v[members] for k, v in per_image.items()}),
+                             "ratio": ratio_metric(members)},
                 )
 
         observations = {k: Observations.of(v, labels) for k, v in per_image.items()}
@@ -162,6 +170,24 @@ class ClassSemanticsCheck(Check):
                 "prompts": scores.prompts,
             },
         )
+
+
+def _ratio_ci(image: np.ndarray, attribute: np.ndarray, *, n_boot: int, seed: int, ci: float
+              ) -> tuple[float, float] | None:
+    """Bootstrap CI of median(IS) / median(|AS|), resampling images (IS and AS paired)."""
+    keep = np.isfinite(image) & np.isfinite(attribute)
+    image, magnitude = image[keep], np.abs(attribute[keep])
+    if image.size < 5 or n_boot == 0:
+        return None
+
+    def ratio_of(rows: np.ndarray, axis: int = -1) -> np.ndarray:
+        rows = rows.astype(np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.median(image[rows], axis=axis) / np.median(magnitude[rows], axis=axis)
+
+    low, high = bootstrap_ci(np.arange(image.size, dtype=np.float64), ratio_of, ci=ci,
+                             n_boot=n_boot, seed=seed)
+    return None if not (np.isfinite(low) and np.isfinite(high)) else (low, high)
 
 
 def _numpy(values: object) -> np.ndarray:

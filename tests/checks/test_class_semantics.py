@@ -46,8 +46,10 @@ def test_data_and_ratio_are_consistent(tmp_path):
     assert len(image_scores) == len(ctx.labels) == len(result.data["label"])
     ratio = np.median(image_scores) / np.median(np.abs(attribute_scores))
     assert result.metrics["ratio"].value == pytest.approx(ratio)
-    lo, hi = result.metrics["leak"].ci
-    assert lo <= result.metrics["leak"].value <= hi
+    for metric in (result.metrics["leak"], result.metrics["ratio"],
+                   result.per_class["star"].metrics["ratio"]):
+        lo, hi = metric.ci
+        assert lo <= metric.value <= hi
     # Shared with other checks (evidence): computed once, same values.
     assert np.array_equal(class_scores(ctx).attribute_score, attribute_scores)
 
