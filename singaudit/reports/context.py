@@ -69,11 +69,15 @@ def _fidelity_figures(check: CheckResult) -> list[dict | None]:
 
 
 def _concept_figures(check: CheckResult) -> list[dict | None]:
+    classes = check.data.get("top_per_class")
+    shown = ""
+    if isinstance(classes, Mapping) and len(classes) > figures.MAX_CONCEPT_CLASSES:
+        shown = f" The first {figures.MAX_CONCEPT_CLASSES} of {len(classes)} classes are shown."
     return [
         _figure("Top concepts per class: original vs equivalent angle",
                 figures.concept_arrows(check.data),
                 "Green arrows: the equivalent feature is closer to the concept (positive AS); "
-                "orange: farther."),
+                "orange: farther, i.e. the null component carried the concept." + shown),
         _figure("Concept similarity graph", figures.concept_graph(check.data)),
     ]
 

@@ -24,6 +24,7 @@ HARD_TO_SEE_AS, HARD_TO_SEE_IS = 3.0, 10.0
 PAGE_WIDTH_IN = 7.2  # fits A4 with the print margins at 100 %
 DPI = 110
 MAX_CLASSES = 30
+MAX_CONCEPT_CLASSES = 8
 MAX_LABEL = 28
 
 STYLE: dict[str, Any] = {
@@ -353,6 +354,10 @@ def _concept_rows(data: Mapping[str, Any], top_k: int) -> dict[str, list[dict[st
                 rows[str(name)] = usable[:top_k]
     if rows:
         return rows
+    overall = [e for e in data.get("top") or [] if isinstance(e, Mapping)
+               and _is_number(e.get("angle_orig")) and _is_number(e.get("angle_eq"))]
+    if overall:
+        return {"all classes": overall[:top_k]}
     concepts = data.get("concepts") or []
     orig, eq = data.get("angle_orig") or [], data.get("angle_eq") or []
     if not concepts or len(orig) != len(concepts) or len(eq) != len(concepts):
@@ -366,7 +371,7 @@ def _concept_rows(data: Mapping[str, Any], top_k: int) -> dict[str, list[dict[st
 
 
 @_styled
-def concept_arrows(data: Mapping[str, Any], max_classes: int = 6, top_k: int = 5
+def concept_arrows(data: Mapping[str, Any], max_classes: int = MAX_CONCEPT_CLASSES, top_k: int = 5
                    ) -> Figure | None:
     """Per class, the top concepts: arrow from angle(T(f), t) to angle(T(f_eq), t)."""
     rows = _concept_rows(data, top_k)
@@ -423,26 +428,38 @@ def concept_graph(data: Mapping[str, Any], max_nodes: int = 25) -> Figure | None
     similarity, names = similarity[np.ix_(keep, keep)], [names[i] for i in keep]
     coordinates = _classical_mds(np.sqrt(np.clip(2 - 2 * similarity, 0, None)))
     off_diagonal = similarity[~np.eye(len(keep), dtype=bool)]
-    cut = np.quantile(off_diagonal, 0.85)
+    share = 0.15 if len(keep) > 8 else 1.0  # few concepts: every pair, width = similarity
+    cut = np.quantile(off_diagonal, 1 - share)
     figure = _figure(PAGE_WIDTH_IN * 0.7, 3.2)
     axes = figure.subplots()
+    low, high = off_diagonal.min(), off_diagonal.max()
     for i in range(len(keep)):
         for j in range(i + 1, len(keep)):
             if similarity[i, j] >= cut:
-                axes.plot(*coordinates[[i, j]].T, color=FAINT, lw=0.4 + 1.6 * max(0, similarity[i, j]),
-                          alpha=0.6, zorder=1)
+                strength = (similarity[i, j] - low) / (high - low) if high > low else 1.0
+                axes.plot(*coordinates[[i, j]].T, color=FAINT, lw=0.3 + 2.2 * strength,
+                          alpha=0.3 + 0.5 * strength, zorder=1)
     z_scores = data.get("similarity_z")
-    colours = PALETTE[0]
-    if z_scores is not None and len(z_scores) >= len(keep):
-        colours = [PALETTE[5] if (z or 0) > 0 else PALETTE[0] for z in list(z_scores)[: len(keep)]]
-    axes.scatter(*coordinates.T, s=28, color=colours, zorder=2)
+    if z_scores is not None and len(z_scores) >= len(keep) and all(
+            _is_number(z) for z in list(z_scores)[: len(keep)]):
+        values = np.asarray(list(z_scores)[: len(keep)], dtype=float)
+        limit = max(1.0, float(np.abs(values).max()))
+        points = axes.scatter(*coordinates.T, s=34, c=values, cmap="coolwarm_r", vmin=-limit,
+                              vmax=limit, zorder=2, edgecolor="black", lw=0.4)
+        figure.colorbar(points, ax=axes, shrink=0.7, label="mean z of AS (negative: carried)")
+    else:
+        axes.scatter(*coordinates.T, s=34, color=PALETTE[0], zorder=2)
     for (x, y), name in zip(coordinates, names, strict=True):
-        axes.annotate(short(name, 20), (x, y), fontsize=6.5, xytext=(3, 2),
+        axes.annotate(short(name, 20), (x, y), fontsize=7, xytext=(4, 3),
                       textcoords="offset points")
+    axes.margins(0.12)
+    for spine in axes.spines.values():
+        spine.set_visible(False)
     axes.set_xticks([])
     axes.set_yticks([])
     axes.grid(False)
-    axes.set_title("Concept similarity: edges join the 15 % most similar pairs")
+    axes.set_title("Concept similarity of the top concepts; thicker edges: more similar"
+                   if share == 1.0 else "Concept similarity: edges join the 15 % most similar pairs")
     return figure
 
 

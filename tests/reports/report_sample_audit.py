@@ -109,7 +109,8 @@ def _concepts(rng: np.random.Generator) -> CheckResult:
         metrics={"max_z": Metric(value=float(z.max()), unit="")},
         data={"concepts": concepts, "as": as_values.tolist(), "z": z.tolist(),
               "angle_orig": angle_orig.tolist(), "angle_eq": angle_eq.tolist(),
-              "top_per_class": top, "similarity": (embeddings @ embeddings.T).tolist()},
+              "top_per_class": top, "similarity": (embeddings @ embeddings.T).tolist(),
+              "similarity_concepts": concepts, "similarity_z": z.tolist()},
     )
 
 
