@@ -78,8 +78,8 @@ def worst_classes(check: CheckResult, limit: int = WORST_CLASSES_SHOWN) -> list[
 
 def check_report(audit_name: str, model: ModelResult, check: CheckResult) -> str:
     """The failure report of one model x check: what was measured against what, and where."""
-    lines = [f"audit {audit_name!r}, model {model.name!r} ({model.id}), check {check.name!r}: "
-             f"{check.status.upper()}"]
+    head = f"audit {audit_name!r}, model {model.name!r} ({model.id}), check {check.name!r}"
+    lines = [f"{head}: {check.status.upper()}"]
     if check.message:
         lines.append(f"  {check.message}")
     interesting = [(n, m) for n, m in check.metrics.items() if m.status in ("fail", "warn", "error")]

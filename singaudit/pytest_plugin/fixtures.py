@@ -18,8 +18,8 @@ import pytest
 from singaudit.errors import SingauditError
 from singaudit.pytest_plugin._session import (
     PluginState,
-    plugin_state,
     normalise_sets,
+    plugin_state,
     register_marker,
     user_error,
 )

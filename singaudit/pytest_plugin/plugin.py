@@ -2,7 +2,8 @@
 
 ``pytest audits/`` collects every ``kind: singaudit/audit`` file as a test file whose items are
 ``<spec>::<model>::<check>`` (plus ``<spec>::<model>::expectation`` for ``expect: fail`` models).
-The audit of a spec runs once, on the first selected item, for the selected models and checks.
+The audit of a spec runs once, on the first selected item, for the selected models and checks;
+it writes reports only with ``--singaudit-report DIR`` (otherwise into a temporary folder).
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("singaudit", "singaudit audits")
     group.addoption("--singaudit-report", metavar="DIR", default=None,
-                    help="also write each audit's reports (HTML/PDF/JSON) under DIR/<audit name>")
+                    help="also write each audit's results.json and reports (the spec's "
+                         "report.formats: HTML, PDF, JUnit) under DIR/<audit name>")
     group.addoption("--singaudit-device", metavar="DEVICE", default=None,
                     help="device for audits (cpu, cuda, cuda:1, mps); overrides the specs")
     group.addoption("--singaudit-cache", metavar="DIR", default=None,
@@ -109,7 +111,7 @@ def _declares_audit_kind(path: Path) -> bool:
         return False
     from singaudit.spec import is_audit_spec
 
-    return is_audit_spec(path) or KIND_LINE.search(text) is not None
+    return KIND_LINE.search(text) is not None or is_audit_spec(path)
 
 
 def _model_lines(path: Path) -> dict[str, int]:

@@ -29,8 +29,8 @@ def test_outcomes_follow_statuses_and_expectations(tiny_project):
     result.assert_outcomes(passed=1, xfailed=2, skipped=1)
     result.stdout.fnmatch_lines([
         "SKIPPED [[]1[]] audits/tiny.yaml:10: null_dim is 0 *no invariant subspace",
-        "XFAIL audits/tiny.yaml::loud::null_invariance - expected failure (expect: fail): "
-        "null_energy median 0.9* > fail 0.5*",
+        ("XFAIL audits/tiny.yaml::loud::null_invariance - expected failure (expect: fail): "
+         "null_energy median 0.9* > fail 0.5*"),
         "XFAIL audits/tiny.yaml::loud::expectation - loud is expected to fail (expect: fail)",
     ])
     assert result.ret == pytest.ExitCode.OK
