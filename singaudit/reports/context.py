@@ -22,11 +22,12 @@ from singaudit.reports.verdicts import (
     is_expected_failure,
     threshold_text,
 )
-from singaudit.results import AuditResult, CheckResult, ModelResult
+from singaudit.results import STATUS_ORDER, AuditResult, CheckResult, ModelResult
 
 THUMBNAIL_PX = 128
 PNG_THUMBNAIL_LIMIT = 24_000  # bytes; larger (photographic) thumbnails go as JPEG
 MAX_EVIDENCE_ITEMS = 24  # per check, keeps the report within its size budget
+MAX_CLASS_ROWS = 40
 
 
 def data_uri(payload: bytes, mime: str = "image/png") -> str:
@@ -215,7 +216,10 @@ def _per_class_table(check: CheckResult) -> dict[str, Any] | None:
             })
         rows.append({"name": class_name, "status": result.status or "", "n": result.n,
                      "cells": cells})
-    return {"columns": columns, "rows": rows}
+    omitted = max(0, len(rows) - MAX_CLASS_ROWS)
+    if omitted:  # e.g. 1000 ImageNet classes: the most severe first, the rest in results.json
+        rows = sorted(rows, key=lambda r: -STATUS_ORDER.get(r["status"], -1))[:MAX_CLASS_ROWS]
+    return {"columns": columns, "rows": rows, "omitted": omitted}
 
 
 def _check_context(model: ModelResult, check: CheckResult, results_dir: Path

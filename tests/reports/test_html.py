@@ -7,7 +7,7 @@ import lxml.html
 from report_sample_audit import HOSTILE
 
 from singaudit.reports import render_reports
-from singaudit.results import AuditResult, CheckResult, ModelResult
+from singaudit.results import AuditResult, CheckResult, ClassResult, ModelResult
 
 SIZE_BUDGET = 5 * 1024 * 1024
 
@@ -100,3 +100,16 @@ def test_missing_figure_data_is_omitted(tmp_path: Path) -> None:
     document = _document(written["html"])
     assert document.xpath("//figure/img/@alt") == ["reference scale"]
     assert "my_plugin_check" in document.text_content()
+
+
+def test_many_classes_keep_the_report_small(tmp_path: Path) -> None:
+    per_class = {f"class {i}": ClassResult(status="fail" if i == 999 else "pass", n=5)
+                 for i in range(1000)}
+    audit = AuditResult(name="imagenet", status="fail", ok=False, models=[ModelResult(
+        name="m", id="x:y", status="fail", checks=[
+            CheckResult(name="class_semantics", status="fail", per_class=per_class)])])
+    audit.write(tmp_path / "results.json")
+    document = _document(render_reports(tmp_path, formats=("html",))["html"])
+    rows = document.xpath("//table[tr/th[1]='class']/tr/td[1]/text()")
+    assert len(rows) == 40 and rows[0] == "class 999"  # the failing class first
+    assert "960 more classes" in document.text_content()
