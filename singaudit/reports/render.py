@@ -118,11 +118,12 @@ def render_reports(
     templates_dir: Path | str | None = None,
 ) -> dict[str, Path]:
     """Write report.html / report.pdf / junit.xml beside ``results_path``; returns format -> path."""
-    wanted = list(dict.fromkeys(formats))
+    # "json" names results.json itself (a spec's report.formats lists it): nothing to write.
+    wanted = [f for f in dict.fromkeys(formats) if f != "json"]
     unknown = [f for f in wanted if f not in OUTPUT_NAMES]
     if unknown:
         raise ReportError(f"unknown report format(s) {', '.join(map(repr, unknown))}; "
-                          f"choose from {', '.join(FORMATS)}")
+                          f"choose from {', '.join(FORMATS)} (json is results.json itself)")
     results_path = Path(results_path)
     if results_path.is_dir():
         results_path = results_path / "results.json"
