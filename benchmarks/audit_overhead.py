@@ -1,0 +1,109 @@
+"""Audit overhead and cache effect, measured in one process.
+
+1. cold: the audit end to end with an empty cache;
+2. forward-only: on the same images (audit and translator-fit images) and batch size, only the
+   forward passes of each classifier and of the joint space's image tower;
+3. warm: the same audit again (a new session: only the disk cache is shared);
+4. threshold: the audit with only a threshold changed; it must compute no feature and fit no
+   translator (checked: no new cache entry, every translator read from the cache).
+
+Prints wall and CPU (user+sys of this process) seconds and the ratios audit/forward-only
+(target <= 1.15) and cold/warm (target >= 20). Run: ``python benchmarks/audit_overhead.py
+[--spec audits/demo.yaml] [--set key=value ...] [--no-render]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from singaudit.pipeline.features import extract
+from singaudit.runner import AuditSession
+from singaudit.runner.session import SpecRun
+from singaudit.spec import Overrides, load_spec
+
+
+def timed(action):
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = action()
+    return value, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def cache_files(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+def forward_only(spec, cache_dir: Path) -> tuple[float, float]:
+    """(wall, cpu) seconds of bare forward passes over the images the audit encoded."""
+    run = SpecRun(AuditSession(cache_dir=cache_dir, progress=False), spec, only=None)
+    selections = [run.audit_images]
+    needs_translator = spec.joint_space is not None and spec.translator.path is None
+    if needs_translator:
+        selections.append(run.fit_images)
+    encoders = [run.classifier(m.name) for m in spec.models]
+    if spec.joint_space is not None:
+        encoders.append(run.joint_space())
+    total_wall = total_cpu = 0.0
+    for encoder in encoders:
+        for selection in selections:
+            _, wall, cpu = timed(lambda: extract(
+                encoder, selection.source, selection.records, cache=None,
+                batch_size=spec.batch_size, device=run.device, dtype=run.dtype, progress=False))
+            total_wall, total_cpu = total_wall + wall, total_cpu + cpu
+    return total_wall, total_cpu
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", default="audits/demo.yaml")
+    parser.add_argument("--set", dest="sets", action="append", default=[])
+    parser.add_argument("--no-render", action="store_true", help="skip HTML/PDF/JUnit")
+    parser.add_argument("--threshold", default=(
+        "checks.class_semantics.thresholds=[{metric: abs_as, statistic: median, warn: 2.5, "
+        "fail: 3.5}]"), help="the --set that changes only a threshold")
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    spec = load_spec(args.spec, Overrides(sets=tuple(args.sets)))
+    changed = load_spec(args.spec, Overrides(sets=(*args.sets, args.threshold)))
+    render = not args.no_render
+    with tempfile.TemporaryDirectory() as temporary:
+        cache, out = Path(temporary) / "cache", Path(temporary) / "out"
+
+        def audit(which):
+            session = AuditSession(cache_dir=cache, progress=False)
+            return session.run(which, out_dir=out, render=render)
+
+        _, cold_wall, cold_cpu = timed(lambda: audit(spec))
+        forward_wall, forward_cpu = forward_only(spec, cache)
+        _, warm_wall, warm_cpu = timed(lambda: audit(spec))
+        before = cache_files(cache)
+        result, threshold_wall, threshold_cpu = timed(lambda: audit(changed))
+        new_entries = cache_files(cache) - before
+        sources = {m.name: m.info.get("translator", {}).get("source") for m in result.models}
+
+    print(f"spec {args.spec}: {len(spec.models)} model(s), batch size {spec.batch_size}, "
+          f"render reports: {render}, torch threads {torch.get_num_threads()}, "
+          f"{os.cpu_count()} CPUs (shared machine: wall times are noisy, CPU times less so)")
+    print(f"cold audit     wall {cold_wall:8.2f} s   cpu {cold_cpu:8.2f} s")
+    print(f"forward only   wall {forward_wall:8.2f} s   cpu {forward_cpu:8.2f} s")
+    print(f"warm audit     wall {warm_wall:8.2f} s   cpu {warm_cpu:8.2f} s")
+    print(f"threshold only wall {threshold_wall:8.2f} s   cpu {threshold_cpu:8.2f} s   "
+          f"new cache entries {len(new_entries)}   translators {sources}")
+    print(f"audit / forward-only = {cold_wall / forward_wall:.2f} wall, "
+          f"{cold_cpu / forward_cpu:.2f} cpu (target <= 1.15)")
+    print(f"cold / warm          = {cold_wall / warm_wall:.1f}x (target >= 20x)")
+    print(f"cold / threshold     = {cold_wall / threshold_wall:.1f}x")
+    recomputed = bool(new_entries) or any(s not in (None, "cache") for s in sources.values())
+    if recomputed:
+        print("a threshold change recomputed something (see above)")
+    return 1 if recomputed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
