@@ -24,6 +24,7 @@ from singaudit.checks.thresholds import (
     summary_metric,
     validate_tiers,
 )
+from singaudit.errors import NotApplicable
 from singaudit.maths.equivalence import remove_null
 from singaudit.maths.scores import attribute_score, image_score, model_ratio
 from singaudit.maths.stats import bootstrap_ci
@@ -76,10 +77,16 @@ def class_scores(ctx: ModelContext) -> ClassScores:
 
     def compute() -> ClassScores:
         pair = equivalent_translations(ctx)
-        class_text = ctx.prompt_embeddings(ctx.class_names)[ctx.labels]
+        labels = ctx.labels.cpu()
+        labelled = labels >= 0  # unlabelled images (label -1) have no true-class prompt
+        attribute = np.full(len(labels), np.nan)
+        if labelled.any() and ctx.class_names:
+            class_text = ctx.prompt_embeddings(ctx.class_names)[labels[labelled]]
+            attribute[labelled.numpy()] = _numpy(attribute_score(
+                pair.original[labelled], pair.equivalent[labelled], class_text))
         return ClassScores(
             image_score=_numpy(image_score(pair.original, pair.equivalent)),
-            attribute_score=_numpy(attribute_score(pair.original, pair.equivalent, class_text)),
+            attribute_score=attribute,
             prompts=ctx.prompts.description,
         )
 
@@ -110,8 +117,13 @@ class ClassSemanticsCheck(Check):
 
     def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
         assert isinstance(params, self.Params)
-        scores = class_scores(ctx)
-        labels = ctx.labels.cpu().numpy().astype(np.int64)
+        all_scores = class_scores(ctx)
+        labelled = ctx.labels.cpu().numpy() >= 0
+        if not labelled.any() or not ctx.class_names:
+            raise NotApplicable("class_semantics needs labelled images (the data has no classes)")
+        labels = ctx.labels.cpu().numpy().astype(np.int64)[labelled]
+        scores = ClassScores(all_scores.image_score[labelled],
+                             all_scores.attribute_score[labelled], all_scores.prompts)
         per_image = {
             "is": scores.image_score,
             "as": scores.attribute_score,
@@ -119,6 +131,7 @@ class ClassSemanticsCheck(Check):
             "leak": -scores.attribute_score,
         }
         ratio = model_ratio(scores.image_score, scores.attribute_score)
+
         def describe(values: np.ndarray) -> dict:
             return {name: summary_metric(v, METRICS[name], n_boot=params.n_boot, seed=ctx.seed,
                                          ci=params.ci)
@@ -166,7 +179,7 @@ class ClassSemanticsCheck(Check):
                 "as": scores.attribute_score.tolist(),
                 "label": labels.tolist(),
                 "class_names": list(ctx.class_names),
-                "image_keys": list(ctx.image_keys),
+                "image_keys": [k for k, keep in zip(ctx.image_keys, labelled, strict=True) if keep],
                 "prompts": scores.prompts,
             },
         )

@@ -65,21 +65,28 @@ class TranslationConsistencyCheck(Check):
 
     def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
         assert isinstance(params, self.Params)
-        labels = ctx.labels.cpu().numpy().astype(np.int64)
+        all_labels = ctx.labels.cpu().numpy().astype(np.int64)
+        labelled = np.flatnonzero(all_labels >= 0)  # unlabelled images (-1) cannot train a probe
+        labels = all_labels[labelled]
         counts = np.bincount(labels, minlength=len(ctx.class_names))
         present = counts[counts > 0]
         if len(present) < 2 or present.min() < 2:
             raise NotApplicable("a stratified probe split needs at least 2 classes with at least "
                                 f"2 images each (class counts: {present.tolist()})")
+        rows = torch.from_numpy(labelled)
         if ctx.geometry.applicable:
-            principal = remove_null(ctx.features, ctx.geometry)
-            translated = equivalent_translations(ctx).equivalent
+            principal = remove_null(ctx.features, ctx.geometry)[rows]
+            translated = equivalent_translations(ctx).equivalent[rows]
         else:  # no null space: P_p f = f
-            principal, translated = ctx.features, ctx.translate(ctx.features)
+            principal = ctx.features[rows]
+            translated = ctx.translate(ctx.features)[rows]
         indices = np.arange(len(labels))
         test_size = max(params.test_fraction, len(present) / len(labels))
-        train, test = train_test_split(indices, test_size=test_size, stratify=labels,
-                                       random_state=ctx.seed)
+        try:
+            train, test = train_test_split(indices, test_size=test_size, stratify=labels,
+                                           random_state=ctx.seed)
+        except ValueError as error:  # too few images per class for this split
+            raise NotApplicable(f"no stratified probe split possible: {error}") from None
 
         def probe(values: torch.Tensor) -> np.ndarray:
             array = values.detach().cpu().double().numpy()

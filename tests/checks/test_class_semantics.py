@@ -63,3 +63,16 @@ def test_unknown_metric_in_thresholds_is_a_spec_error():
     check = CHECKS.get("class_semantics")
     with pytest.raises(ValueError, match="unknown metric 'lek'"):
         check.Params(thresholds=[{"metric": "lek", "statistic": "median", "fail": 4}])
+
+
+def test_unlabelled_images_are_left_out_and_all_unlabelled_is_not_applicable(tmp_path):
+    ctx = make_world(tmp_path, leaky=True)
+    ctx.labels[:40] = -1  # e.g. photos without a class
+    result = run(ctx)
+    assert len(result.data["as"]) == len(result.data["image_keys"]) == len(ctx.labels) - 40
+    assert np.isnan(class_scores(ctx).attribute_score[:40]).all()
+    assert result.status == "fail"
+    ctx = make_world(tmp_path / "none")
+    ctx.labels[:] = -1
+    with pytest.raises(NotApplicable, match="labelled images"):
+        run(ctx)
