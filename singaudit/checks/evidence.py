@@ -69,6 +69,8 @@ class EvidenceCheck(Check):
         scores = class_scores(ctx)
         pair = equivalent_translations(ctx)
         chosen = select_images(ctx, scores.attribute_score, params)
+        if not chosen:
+            raise NotApplicable("no labelled audit images to show evidence for")
         seeds = list(params.seeds or getattr(ctx, "generator_seeds", None) or DEFAULT_SEEDS)
         size = int(params.size or getattr(ctx, "generator_size", None) or DEFAULT_SIZE)
         folder = ctx.artefact_dir / "evidence"

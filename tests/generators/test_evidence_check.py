@@ -12,8 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
+from singaudit.adapters.classifiers.base import Preprocessing
 from singaudit.adapters.generators._norms import rescale_to_reference
 from singaudit.adapters.generators.base import Generator
+from singaudit.adapters.joint_spaces.base import JointSpace, JointSpaceInfo
 from singaudit.checks import CHECKS
 from singaudit.checks.base import PromptSpec
 from singaudit.checks.class_semantics import class_scores, equivalent_translations
@@ -23,6 +25,26 @@ from singaudit.maths.geometry import head_geometry
 
 EMBED_DIM = 768
 CLASSES = ["red", "green", "blue"]
+
+
+class PooledColourSpace(JointSpace):
+    """A small real joint space: a fixed projection of an image's 2x2 pooled colours."""
+
+    def __init__(self, embed_dim: int) -> None:
+        self.info = JointSpaceInfo(id="test:pooled", embed_dim=embed_dim, weights_hash="0")
+        self.preprocessing = Preprocessing(transform=self._to_tensor, describe="resize=8")
+        self.projection = torch.randn(12, embed_dim, generator=torch.Generator().manual_seed(1))
+
+    @staticmethod
+    def _to_tensor(image: Image.Image) -> torch.Tensor:
+        array = np.asarray(image.convert("RGB").resize((8, 8)), dtype=np.float32) / 255.0
+        return torch.from_numpy(array).permute(2, 0, 1)
+
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.adaptive_avg_pool2d(images, 2).flatten(1) @ self.projection
+
+    def encode_text(self, prompts: Sequence[str]) -> torch.Tensor:
+        raise NotImplementedError("images only")
 
 
 @dataclass
@@ -57,6 +79,7 @@ class SmallModelContext:
             n, self.embed_dim, generator=rng
         )
         self._text = {name: torch.randn(self.embed_dim, generator=rng) for name in CLASSES}
+        self.joint_space = PooledColourSpace(self.embed_dim)
         self._shared: dict[str, Any] = {}
         self.artefact_dir.mkdir(parents=True, exist_ok=True)
 
@@ -188,3 +211,22 @@ def test_a_generator_for_another_embedding_size_is_refused(
     )
     with pytest.raises(SpecError, match="768-d embeddings but the joint space gives 512-d"):
         run(ctx)
+
+
+def test_retrieval_from_a_user_gallery_folder(tmp_path: Path) -> None:
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    for name, colour in {
+        "sunset": (230, 90, 20),
+        "sea": (20, 60, 200),
+        "grass": (40, 190, 40),
+    }.items():
+        Image.new("RGB", (16, 16), colour).save(gallery / f"{name}.png")
+    ctx = SmallModelContext(tmp_path / "artefacts" / "small")
+    result = run(ctx, gallery=str(gallery), retrieval_k=2, max_images=1)
+    assert "retrieval from " + str(gallery) in result.message
+    (item,) = result.artefacts["items"]
+    for matches in (item["retrieval_orig"], item["retrieval_eq"]):
+        assert len(matches) == 2
+        assert {m["key"] for m in matches} <= {"sunset.png", "sea.png", "grass.png"}
+        assert all((results_folder(ctx) / m["image"]).is_file() for m in matches)

@@ -52,6 +52,16 @@ def test_different_embeddings_with_one_seed_give_different_images(
     assert (pixels[0, 0] - pixels[1, 0]).abs().max() > 1e-3
 
 
+def test_no_embeddings_render_no_images(tiny_unclip_decoder_only: UnCLIPGenerator) -> None:
+    assert tiny_unclip_decoder_only.render_tensors(embeddings(0), seeds=[0, 1]).shape == (
+        0,
+        2,
+        3,
+        32,
+        32,
+    )
+
+
 def test_different_seeds_give_different_images(tiny_unclip_decoder_only: UnCLIPGenerator) -> None:
     pixels = tiny_unclip_decoder_only.render_tensors(embeddings(1), seeds=[1, 2])
     assert (pixels[0, 0] - pixels[0, 1]).abs().max() > 1e-3

@@ -131,6 +131,7 @@ class Gallery:
         paths = sorted(
             p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
         )
+        device, dtype = _placement(joint_space)
         kept: list[Path] = []
         embeddings: list[torch.Tensor] = []
         for start in range(0, len(paths), batch_size):
@@ -145,8 +146,9 @@ class Gallery:
                     continue
                 kept.append(path)
             if tensors:
+                batch = torch.stack(tensors).to(device=device, dtype=dtype)
                 with torch.no_grad():
-                    embeddings.append(joint_space.encode_images(torch.stack(tensors)).float().cpu())
+                    embeddings.append(joint_space.encode_images(batch).float().cpu())
         if not kept:
             raise DataError(f"retrieval gallery folder {str(root)!r} holds no readable images")
         return cls(
@@ -155,6 +157,15 @@ class Gallery:
             lambda index: _open_rgb(kept[index]),
             name=str(root),
         )
+
+
+def _placement(joint_space: JointSpace) -> tuple[torch.device, torch.dtype]:
+    # Adapters expect inputs on their module's device and in its dtype (the runner moves them).
+    module = getattr(joint_space, "module", None)
+    parameter = next(module.parameters(), None) if isinstance(module, torch.nn.Module) else None
+    if parameter is None:
+        return torch.device("cpu"), torch.float32
+    return parameter.device, parameter.dtype
 
 
 def _open_rgb(path: Path) -> Image.Image:

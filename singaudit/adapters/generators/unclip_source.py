@@ -210,6 +210,9 @@ class UnCLIPGenerator(Generator):
         seeds = [int(seed) for seed in seeds]
         if not seeds:
             raise ValueError("render needs at least one seed")
+        if embeddings.shape[0] == 0:
+            side = self.output_size
+            return torch.empty(0, len(seeds), 3, side, side)
         pairs = [(i, seed) for i in range(embeddings.shape[0]) for seed in seeds]
         chunks = []
         for start in range(0, len(pairs), self.batch_size):
