@@ -3,7 +3,7 @@ import textwrap
 
 import pytest
 import torch
-from conftest import assert_logits_match, images
+from adapter_helpers import assert_logits_match, images
 from torch import nn
 
 from singaudit.adapters.classifiers.base import Classifier

@@ -2,7 +2,7 @@ import time
 
 import pytest
 import torch
-from conftest import assert_logits_match, images
+from adapter_helpers import assert_logits_match, images
 
 from singaudit.adapters.sources import load_classifier
 from singaudit.errors import UnsupportedModel, WeightsNotFound

@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 import torch
 from PIL import Image
-from torchvision import transforms
 
 from singaudit.adapters.classifiers.base import Preprocessing
 
@@ -33,6 +32,8 @@ def standard_preprocessing(
     interpolation: str = "bilinear",
 ) -> Preprocessing:
     """Resize the short side, centre-crop, normalise: the usual ImageNet evaluation transform."""
+    from torchvision import transforms  # imported here: it costs seconds and not every user needs it
+
     mode = transforms.InterpolationMode(interpolation)
     transform = transforms.Compose(
         [
