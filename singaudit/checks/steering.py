@@ -24,7 +24,7 @@ from singaudit.checks.thresholds import (
     validate_tiers,
 )
 from singaudit.maths.steering import steer_toward
-from singaudit.results import CheckResult, ClassResult, Tiers
+from singaudit.results import CheckResult, ClassResult, Tiers, worst_status
 
 METRICS: dict[str, MetricSpec] = {
     "abs_as": MetricSpec("|AS| toward the target after steering (converged images)",
@@ -122,7 +122,7 @@ class SteeringCheck(Check):
         else:
             summary = (f"no image reached IS {params.target_is:g} deg when steered toward "
                        f"{params.target!r}")
-        status = verdict.status if abs_as.size else "warn"
+        status = verdict.status if abs_as.size else worst_status([verdict.status, "warn"])
         message = summary if status == "pass" else f"{verdict.message}; {summary}".lstrip("; ")
         return CheckResult(
             name=self.name, status=status, message=message, metrics=metrics,

@@ -48,3 +48,11 @@ def test_balanced_selection_is_seeded_and_balanced():
 def test_no_null_space_is_not_applicable(tmp_path):
     with pytest.raises(NotApplicable):
         run(make_world(tmp_path, null_space=False))
+
+
+def test_unreachable_target_is_warns(tmp_path):
+    ctx = make_world(tmp_path)
+    result = run(ctx, target="an image of a forest", target_is=179, max_images=4, max_iter=8)
+    assert result.status == "warn"
+    assert "no image reached IS 179 deg" in result.message
+    assert not any(result.data["converged"])
