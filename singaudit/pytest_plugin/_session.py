@@ -38,6 +38,10 @@ class PluginOptions:
     cache_dir: Path | None = None
     sets: tuple[str, ...] = ()
 
+    @property
+    def changes_specs(self) -> bool:
+        return bool(self.sets) or self.device is not None
+
     @classmethod
     def from_config(cls, config: pytest.Config) -> PluginOptions:
         def path_option(name: str) -> Path | None:

@@ -64,12 +64,12 @@ class AuditFixture:
 
         if spec is None:
             spec = self._marker_spec()
-        if isinstance(spec, AuditSpec):
-            if overrides:
+        try:
+            if isinstance(spec, AuditSpec):
+                if not overrides and not self._state.options.changes_specs:
+                    return spec
                 return self._state.from_mapping(spec.model_dump(mode="json"),
                                                 normalise_sets(overrides))
-            return spec
-        try:
             if isinstance(spec, Mapping):
                 return self._state.from_mapping(spec, normalise_sets(overrides))
             return self._state.load(self._resolve(spec), normalise_sets(overrides))

@@ -68,3 +68,16 @@ def test_fixture_runs_specs_and_in_code_audits(tiny_project):
         "  data.images: Extra inputs are not permitted",
     ])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_command_line_overrides_apply_to_fixture_runs(tiny_project):
+    tiny_project.write_spec()
+    tiny_project.pytester.makepyfile(test_user='''
+        def test_overridden(singaudit):
+            spec = singaudit.load("audits/tiny.yaml")
+            assert spec.data.images_per_class == 1
+            result = singaudit.run(spec, models=["quiet"])
+            assert singaudit.model(result, "quiet").checks[0].per_class["circle"].n == 1
+    ''')
+    result = tiny_project.run("--singaudit-set=data.images_per_class=1", "test_user.py")
+    result.assert_outcomes(passed=1)
