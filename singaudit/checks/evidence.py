@@ -28,16 +28,17 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SEEDS = (0,)
 DEFAULT_SIZE = 64
+METRICS = {
+    "images": MetricSpec("images with visual evidence", unit=""),
+    "seconds": MetricSpec("generation time", unit="s"),
+}
 
 
 class EvidenceCheck(Check):
     """Renders and/or retrieves images for the most and least leaking images of each class."""
 
     name = "evidence"
-    metrics: ClassVar[dict[str, MetricSpec]] = {
-        "images": MetricSpec("images with visual evidence", unit=""),
-        "seconds": MetricSpec("generation time", unit="s"),
-    }
+    metrics: ClassVar[dict[str, MetricSpec]] = METRICS
     requires_null_space = True
 
     class Params(CheckParams):
@@ -66,118 +67,79 @@ class EvidenceCheck(Check):
         require_joint_space = getattr(ctx, "require_joint_space", None)
         if require_joint_space is not None:
             require_joint_space()
+        generator, no_generator_reason = _configured_generator(ctx)
+        if generator is None and not params.retrieval:
+            raise NotApplicable(f"{no_generator_reason} and retrieval is off: no evidence to show")
         scores = class_scores(ctx)
-        pair = equivalent_translations(ctx)
         chosen = select_images(ctx, scores.attribute_score, params)
         if not chosen:
             raise NotApplicable("no labelled audit images to show evidence for")
+        # The runner may pass the spec's generator seeds and size; the check's own params win.
         seeds = list(params.seeds or getattr(ctx, "generator_seeds", None) or DEFAULT_SEEDS)
         size = int(params.size or getattr(ctx, "generator_size", None) or DEFAULT_SIZE)
-        folder = ctx.artefact_dir / "evidence"
-        prefix = f"{ctx.artefact_prefix}/evidence" if ctx.artefact_prefix else "evidence"
 
-        generator, no_generator_reason = _configured_generator(ctx)
+        pair = equivalent_translations(ctx)
         original = pair.original[chosen]
         # A generator reads the norm; the scores read only angles (METHOD.md, norm rescale).
         equivalent = rescale_to_reference(pair.equivalent[chosen], original)
         renders_orig: list[list[Image.Image]] = [[] for _ in chosen]
-        renders_eq: list[list[Image.Image]] = [[] for _ in chosen]
+        renders_eq = renders_orig
         seconds = 0.0
         if generator is not None:
-            if generator.info.embed_dim != original.shape[1]:
-                raise SpecError(
-                    f"generator {generator.info.id!r} decodes {generator.info.embed_dim}-d embeddings but "
-                    f"the joint space gives {original.shape[1]}-d ones; choose a matching generator, or "
-                    f"remove the generator to get retrieval evidence only"
-                )
-            logger.info(
-                "evidence: rendering %d images x 2 x %d seeds with %s (slow without a GPU)",
-                len(chosen),
-                len(seeds),
-                generator.info.id,
-            )
             start = time.perf_counter()
-            rendered = generator.render(torch.cat([original, equivalent]), seeds, size)
+            renders_orig, renders_eq = _render_pairs(generator, original, equivalent, seeds, size)
             seconds = time.perf_counter() - start
-            renders_orig, renders_eq = rendered[: len(chosen)], rendered[len(chosen) :]
-
         matches_orig: list[list[Match]] = [[] for _ in chosen]
-        matches_eq: list[list[Match]] = [[] for _ in chosen]
-        gallery = _gallery(ctx, params) if params.retrieval else None
-        if gallery is not None:
-            own_keys = [[ctx.image_keys[index]] for index in chosen]
-            exclude = own_keys if params.gallery is None else None
+        matches_eq = matches_orig
+        gallery: Gallery | None = None
+        if params.retrieval:
+            gallery = _gallery(ctx, params)
+            # In the audit's own gallery an image would find itself first: leave it out.
+            exclude = [[ctx.image_keys[i]] for i in chosen] if params.gallery is None else None
             matches_orig = gallery.search(original, params.retrieval_k, exclude)
             matches_eq = gallery.search(equivalent, params.retrieval_k, exclude)
 
-        def save(image: Image.Image, name: str) -> str:
-            with atomic_path(folder / name) as tmp:
-                image.save(tmp, format="PNG")
-            return f"{prefix}/{name}"
-
-        saved_gallery: dict[int, str] = {}
-
-        def gallery_thumbnail(match: Match) -> dict[str, Any]:
-            if match.index not in saved_gallery:
-                assert gallery is not None
-                saved_gallery[match.index] = save(
-                    gallery.thumbnail(match.index, size), f"gallery_{match.index:05d}.png"
-                )
-            return {
-                "image": saved_gallery[match.index],
-                "key": match.key,
-                "similarity": match.similarity,
-            }
-
+        writer = _EvidenceWriter(ctx, size, gallery)
         items = []
-        labels = ctx.labels.tolist()
         for row, index in enumerate(chosen):
-            thumbnail = ctx.load_image(index).convert("RGB")
-            thumbnail.thumbnail((size, size), Image.Resampling.BICUBIC)
-            class_name = ctx.class_names[labels[index]] if labels[index] >= 0 else ""
+            label = int(ctx.labels[index])
+            class_name = ctx.class_names[label] if label >= 0 else ""
             image_score = float(scores.image_score[index])
             attribute_score = float(scores.attribute_score[index])
             items.append(
                 {
-                    "image": save(thumbnail, f"{row:03d}_image.png"),
+                    "image": writer.audit_image(index, f"{row:03d}_image.png"),
                     "key": ctx.image_keys[index],
-                    "render_orig": [
-                        save(img, f"{row:03d}_orig_seed{s}.png")
-                        for img, s in zip(renders_orig[row], seeds)
-                    ],
-                    "render_eq": [
-                        save(img, f"{row:03d}_eq_seed{s}.png")
-                        for img, s in zip(renders_eq[row], seeds)
-                    ],
-                    "retrieval_orig": [gallery_thumbnail(m) for m in matches_orig[row]],
-                    "retrieval_eq": [gallery_thumbnail(m) for m in matches_eq[row]],
+                    "render_orig": writer.renders(renders_orig[row], seeds, f"{row:03d}_orig"),
+                    "render_eq": writer.renders(renders_eq[row], seeds, f"{row:03d}_eq"),
+                    "retrieval_orig": [writer.match(m) for m in matches_orig[row]],
+                    "retrieval_eq": [writer.match(m) for m in matches_eq[row]],
                     "is": image_score,
                     "as": attribute_score,
                     "class": class_name,
-                    "caption": f"{class_name or ctx.image_keys[index]}: AS {attribute_score:+.2f} deg, "
-                    f"IS {image_score:.1f} deg",
+                    "caption": f"{class_name or ctx.image_keys[index]}: AS {attribute_score:+.2f} "
+                    f"deg, IS {image_score:.1f} deg",
                 }
             )
 
-        if generator is None and gallery is None:
-            raise NotApplicable(f"{no_generator_reason} and retrieval is off: no evidence to show")
-        sources = []
-        if generator is not None:
-            sources.append(f"{generator.info.id}, seeds {seeds}, {seconds:.1f} s")
-        else:
-            sources.append(no_generator_reason)
-        if gallery is not None:
+        sources = [
+            f"{generator.info.id}, seeds {seeds}, {seconds:.1f} s"
+            if generator is not None
+            else no_generator_reason
+        ]
+        if params.retrieval:
             sources.append(f"retrieval from {params.gallery or 'the audit images'}")
         return CheckResult(
             name=self.name,
             status="pass",
-            message=f"evidence for {len(items)} images ({'; '.join(sources)}); norm-rescaled T(f_eq)",
+            message=f"evidence for {len(items)} images ({'; '.join(sources)}); "
+            "T(f_eq) rescaled to the norm of T(f)",
             metrics={
                 "images": Metric(
-                    value=len(items), unit="", description=self.metrics["images"].description
+                    value=len(items), unit="", description=METRICS["images"].description
                 ),
                 "seconds": Metric(
-                    value=seconds, unit="s", description=self.metrics["seconds"].description
+                    value=seconds, unit="s", description=METRICS["seconds"].description
                 ),
             },
             artefacts={
@@ -186,7 +148,7 @@ class EvidenceCheck(Check):
                 "seconds": seconds,
                 "seeds": seeds if generator is not None else [],
                 "prompts": scores.prompts,
-                "gallery": (params.gallery or "audit images") if gallery is not None else None,
+                "gallery": (params.gallery or "audit images") if params.retrieval else None,
             },
         )
 
@@ -204,12 +166,13 @@ def select_images(
             raise DataError(f"evidence images not among the audit images: {', '.join(unknown[:5])}")
         return [position[key] for key in params.images][: params.max_images]
     values = np.abs(attribute_score) if params.rank_by == "abs_as" else -attribute_score
-    values = np.nan_to_num(values, nan=-np.inf)
     labels = ctx.labels.cpu().numpy()
     most: list[list[int]] = []
     least: list[list[int]] = []
     for label in np.unique(labels[labels >= 0]):
-        members = np.flatnonzero(labels == label)
+        members = np.flatnonzero((labels == label) & np.isfinite(values))
+        if members.size == 0:
+            continue
         ordered = members[np.argsort(-values[members], kind="stable")].tolist()
         most.append(ordered[: params.per_class])
         least.append(ordered[::-1][: params.per_class])
@@ -236,3 +199,65 @@ def _gallery(ctx: ModelContext, params: EvidenceCheck.Params) -> Gallery:
     if params.gallery is not None:
         return Gallery.from_folder(Path(params.gallery), ctx.joint_space)
     return Gallery(ctx.image_embeddings, ctx.image_keys, ctx.load_image, name="audit images")
+
+
+def _render_pairs(
+    generator: Generator,
+    original: torch.Tensor,
+    equivalent: torch.Tensor,
+    seeds: list[int],
+    size: int,
+) -> tuple[list[list[Image.Image]], list[list[Image.Image]]]:
+    """Renders of T(f) and T_hat(f_eq) in one call, so each seed's noise is shared by the pair."""
+    if generator.info.embed_dim != original.shape[1]:
+        raise SpecError(
+            f"generator {generator.info.id!r} decodes {generator.info.embed_dim}-d embeddings but "
+            f"the joint space gives {original.shape[1]}-d ones; choose a matching generator, or "
+            f"remove the generator to get retrieval evidence only"
+        )
+    logger.info(
+        "evidence: rendering %d image pairs x %d seeds with %s (slow without a GPU)",
+        original.shape[0],
+        len(seeds),
+        generator.info.id,
+    )
+    rendered = generator.render(torch.cat([original, equivalent]), seeds, size)
+    return rendered[: original.shape[0]], rendered[original.shape[0] :]
+
+
+class _EvidenceWriter:
+    """Writes evidence PNGs under the context's artefact folder; returns results-relative paths."""
+
+    def __init__(self, ctx: ModelContext, size: int, gallery: Gallery | None) -> None:
+        self.ctx = ctx
+        self.size = size
+        self.gallery = gallery
+        self.folder = ctx.artefact_dir / "evidence"
+        self.prefix = f"{ctx.artefact_prefix}/evidence" if ctx.artefact_prefix else "evidence"
+        self._gallery_paths: dict[int, str] = {}  # a gallery image may match many queries
+
+    def save(self, image: Image.Image, name: str) -> str:
+        with atomic_path(self.folder / name) as tmp:
+            image.save(tmp, format="PNG")
+        return f"{self.prefix}/{name}"
+
+    def audit_image(self, index: int, name: str) -> str:
+        image = self.ctx.load_image(index).convert("RGB")
+        image.thumbnail((self.size, self.size), Image.Resampling.BICUBIC)
+        return self.save(image, name)
+
+    def renders(self, images: list[Image.Image], seeds: list[int], stem: str) -> list[str]:
+        return [self.save(image, f"{stem}_seed{seed}.png") for image, seed in zip(images, seeds)]
+
+    def match(self, match: Match) -> dict[str, Any]:
+        if match.index not in self._gallery_paths:
+            assert self.gallery is not None
+            thumbnail = self.gallery.thumbnail(match.index, self.size)
+            self._gallery_paths[match.index] = self.save(
+                thumbnail, f"gallery_{match.index:05d}.png"
+            )
+        return {
+            "image": self._gallery_paths[match.index],
+            "key": match.key,
+            "similarity": match.similarity,
+        }
