@@ -43,7 +43,9 @@ def run_one(n: int, chunk: int, in_dim: int, out_dim: int) -> dict:
     for accumulator, rows in ((heldout, HELDOUT_ROWS), (train, n)):
         for start in range(0, rows, chunk):
             tick = time.perf_counter()
-            x, y = synthetic_chunk(min(chunk, rows - start), in_dim, out_dim, mixing, readout, generator)
+            x, y = synthetic_chunk(
+                min(chunk, rows - start), in_dim, out_dim, mixing, readout, generator
+            )
             tock = time.perf_counter()
             accumulator.update(x, y)
             generate_s += tock - tick
@@ -67,7 +69,9 @@ def run_one(n: int, chunk: int, in_dim: int, out_dim: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=1_000_000, help="largest number of training rows")
     parser.add_argument("--chunk", type=int, default=4096, help="rows per update")
     parser.add_argument("--in-dim", type=int, default=2048)
@@ -78,26 +82,45 @@ def main() -> None:
         print(json.dumps(run_one(args.n, args.chunk, args.in_dim, args.out_dim)))
         return
     sizes = [args.n // 4, args.n // 2, args.n]
-    print(f"streaming ridge {args.in_dim} -> {args.out_dim}, chunk {args.chunk}, "
-          f"held-out {HELDOUT_ROWS} rows, sizes {sizes}")
+    print(
+        f"streaming ridge {args.in_dim} -> {args.out_dim}, chunk {args.chunk}, "
+        f"held-out {HELDOUT_ROWS} rows, sizes {sizes}"
+    )
     results = []
     for n in sizes:
-        command = [sys.executable, __file__, "--single", "--n", str(n), "--chunk", str(args.chunk),
-                   "--in-dim", str(args.in_dim), "--out-dim", str(args.out_dim)]
+        command = [
+            sys.executable,
+            __file__,
+            "--single",
+            "--n",
+            str(n),
+            "--chunk",
+            str(args.chunk),
+            "--in-dim",
+            str(args.in_dim),
+            "--out-dim",
+            str(args.out_dim),
+        ]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         results.append(json.loads(output.strip().splitlines()[-1]))
         r = results[-1]
-        print(f"N={n:>9}  wall {r['wall_s']:8.1f} s  cpu {r['cpu_s']:8.1f} s  "
-              f"(generate {r['generate_wall_s']:.1f} s, update {r['update_wall_s']:.1f} s, "
-              f"solve {r['solve_wall_s']:.1f} s)  peak RSS {r['peak_rss_mb']:7.0f} MB "
-              f"(after imports {r['rss_after_import_mb']:.0f} MB)  alpha {r['alpha']:.3g}  "
-              f"held-out R2 {r['heldout_r2']:.4f}", flush=True)
+        print(
+            f"N={n:>9}  wall {r['wall_s']:8.1f} s  cpu {r['cpu_s']:8.1f} s  "
+            f"(generate {r['generate_wall_s']:.1f} s, update {r['update_wall_s']:.1f} s, "
+            f"solve {r['solve_wall_s']:.1f} s)  peak RSS {r['peak_rss_mb']:7.0f} MB "
+            f"(after imports {r['rss_after_import_mb']:.0f} MB)  alpha {r['alpha']:.3g}  "
+            f"held-out R2 {r['heldout_r2']:.4f}",
+            flush=True,
+        )
     first = results[0]
     print("ratios against the smallest size (time should follow N; memory should stay ~1):")
     for r in results[1:]:
-        print(f"  N x{r['n'] / first['n']:.1f}: wall x{r['wall_s'] / first['wall_s']:.2f}, "
-              f"cpu x{r['cpu_s'] / first['cpu_s']:.2f}, update x{r['update_wall_s'] / first['update_wall_s']:.2f}, "
-              f"peak RSS x{r['peak_rss_mb'] / first['peak_rss_mb']:.2f}")
+        print(
+            f"  N x{r['n'] / first['n']:.1f}: wall x{r['wall_s'] / first['wall_s']:.2f}, "
+            f"cpu x{r['cpu_s'] / first['cpu_s']:.2f}, "
+            f"update x{r['update_wall_s'] / first['update_wall_s']:.2f}, "
+            f"peak RSS x{r['peak_rss_mb'] / first['peak_rss_mb']:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Conversions at the edges: accept torch or numpy, compute in torch, answer in the caller's kind."""
+"""Edge conversions: accept torch or numpy, compute in torch, answer in the caller's kind."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def to_float64(values: Any) -> torch.Tensor:
 
 
 def like_input(result: torch.Tensor, reference: Any, dtype: torch.dtype | None = None) -> Any:
-    """``result`` cast to ``dtype`` (default: the reference's float dtype) in the reference's kind."""
+    """``result`` as ``dtype`` (default: the reference's float dtype), in the reference's kind."""
     dtype = dtype or result_dtype(reference)
     if isinstance(reference, np.ndarray):
         # numpy has no bfloat16: such inputs never arrive as numpy.

@@ -39,7 +39,9 @@ def null_perturbation(
     return like_input(_rescale(directions, norms), features)
 
 
-def random_perturbation(features: Any, norms: Any, *, generator: torch.Generator | None = None) -> Any:
+def random_perturbation(
+    features: Any, norms: Any, *, generator: torch.Generator | None = None
+) -> Any:
     """Isotropic Gaussian directions in the whole feature space, rescaled to ``norms``."""
     f64 = to_float64(features)
     directions = torch.randn(f64.shape, generator=generator, dtype=torch.float64).to(f64.device)
@@ -95,4 +97,3 @@ def _rescale(directions: torch.Tensor, norms: Any) -> torch.Tensor:
     length = torch.linalg.vector_norm(directions, dim=-1)
     scale = torch.where(length > 0, target / length.clamp_min(torch.finfo(torch.float64).tiny), 0.0)
     return directions * scale.unsqueeze(-1)
-

@@ -49,11 +49,13 @@ class HeadGeometry:
         return like_input(_project(to_float64(features), self.null_basis), features)
 
     def null_energy(self, features: Any) -> Any:
-        """||P_n f|| / ||f|| per row (0 for a zero row): the share of f in the invariant subspace."""
+        """||P_n f|| / ||f|| per row (0 for a zero row): f's share in the invariant subspace."""
         f64 = to_float64(features)
         null_norm = torch.linalg.vector_norm(_project(f64, self.null_basis), dim=-1)
         total = torch.linalg.vector_norm(f64, dim=-1)
-        energy = torch.where(total > 0, null_norm / total.clamp_min(torch.finfo(torch.float64).tiny), 0.0)
+        energy = torch.where(
+            total > 0, null_norm / total.clamp_min(torch.finfo(torch.float64).tiny), 0.0
+        )
         return like_input(energy, features)
 
 
@@ -62,7 +64,9 @@ def _project(f64: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
     return (f64 @ basis) @ basis.T
 
 
-def head_geometry(weight: Any, *, rtol: float | None = None, atol: float | None = None) -> HeadGeometry:
+def head_geometry(
+    weight: Any, *, rtol: float | None = None, atol: float | None = None
+) -> HeadGeometry:
     """SVD of W in float64; rank counts singular values above the tolerance.
 
     Tolerance = max(atol, rtol * sigma_max), as torch.linalg.matrix_rank: by default
@@ -70,15 +74,21 @@ def head_geometry(weight: Any, *, rtol: float | None = None, atol: float | None 
     """
     weight_tensor = as_tensor(weight)
     if weight_tensor.ndim != 2:
-        raise ValueError(f"a head weight is 2-D (classes, features); got shape {tuple(weight_tensor.shape)}")
+        raise ValueError(
+            f"a head weight is 2-D (classes, features); got shape {tuple(weight_tensor.shape)}"
+        )
     num_classes, feature_dim = weight_tensor.shape
     source_dtype = weight_tensor.dtype if weight_tensor.dtype.is_floating_point else torch.float64
     w64 = to_float64(weight_tensor).detach().cpu()
-    # V must be square (m, m); a full U would be c x c, huge for 21k-class heads, so only when c < m.
+    # V must be square (m, m); a full U (c x c) would be huge for 21k-class heads: only if c < m.
     _, singular_values, vh = torch.linalg.svd(w64, full_matrices=num_classes < feature_dim)
     sigma_max = float(singular_values.max()) if singular_values.numel() else 0.0
     if rtol is None:
-        rtol = 0.0 if atol is not None else max(num_classes, feature_dim) * torch.finfo(source_dtype).eps
+        rtol = (
+            0.0
+            if atol is not None
+            else max(num_classes, feature_dim) * torch.finfo(source_dtype).eps
+        )
     tolerance = max(atol or 0.0, rtol * sigma_max)
     rank = int((singular_values > tolerance).sum())
     basis = vh.T  # columns are right-singular vectors, strongest first

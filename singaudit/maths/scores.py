@@ -56,7 +56,7 @@ def _angle_matrix(rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
 def model_ratio(is_values: Any, as_values: Any) -> float:
     """median(IS) / median(|AS|), NaN entries ignored (higher is better).
 
-    inf when median(|AS|) is 0 and median(IS) > 0; NaN when either side is empty (after dropping NaN)
+    inf when median(|AS|) is 0 and median(IS) > 0; NaN when a side is empty (after dropping NaN)
     or both medians are 0.
     """
     image_scores = _without_nan(is_values)

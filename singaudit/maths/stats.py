@@ -44,7 +44,9 @@ def summarize(values: Any, *, ci: float = 0.95, n_boot: int = 1000, seed: int = 
     if array.size == 0:
         nan = math.nan
         return Summary(0, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan)
-    q05, q25, median, q75, q95 = (float(q) for q in np.quantile(array, [0.05, 0.25, 0.5, 0.75, 0.95]))
+    q05, q25, median, q75, q95 = (
+        float(q) for q in np.quantile(array, [0.05, 0.25, 0.5, 0.75, 0.95])
+    )
     ci_low, ci_high = bootstrap_ci(array, np.median, ci=ci, n_boot=n_boot, seed=seed)
     return Summary(
         n=int(array.size),
@@ -125,7 +127,9 @@ def _reducer(name: str, bound: float | None) -> Callable[[np.ndarray], float]:
         return _SIMPLE[name]
     if name == "fraction_within":
         if bound is None:
-            raise SpecError("statistic 'fraction_within' needs a bound (fraction of values <= bound)")
+            raise SpecError(
+                "statistic 'fraction_within' needs a bound (fraction of values <= bound)"
+            )
         return lambda a: np.mean(a <= bound)
     match = _QUANTILE.match(name)
     if match:

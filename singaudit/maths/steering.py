@@ -57,7 +57,9 @@ def steer_toward(
                 return translator(shifted.to(work_dtype)).to(torch.float64)
 
         every_row = torch.arange(len(f64), device=f64.device)
-        original = translate(every_row, torch.zeros(len(f64), dtype=torch.float64, device=f64.device))
+        original = translate(
+            every_row, torch.zeros(len(f64), dtype=torch.float64, device=f64.device)
+        )
 
         def image_scores(rows: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
             return angle(original[rows], translate(rows, eps))
@@ -69,7 +71,9 @@ def steer_toward(
         features=like_input(steered_features, features),
         eps=like_input(eps, features, torch.float64),
         image_score=like_input(angle(original, steered), features, torch.float64),
-        attribute_score=like_input(attribute_score(original, steered, text), features, torch.float64),
+        attribute_score=like_input(
+            attribute_score(original, steered, text), features, torch.float64
+        ),
         converged=like_input(converged, features, torch.bool),
     )
 
@@ -89,9 +93,13 @@ def _null_ascent_directions(
     null_gradient = geometry.project_null(gradient)
     length = torch.linalg.vector_norm(null_gradient, dim=-1, keepdim=True)
     # A null component at round-off level is no direction at all: T ignores the null space.
-    noise = 100 * torch.finfo(work_dtype).eps * torch.linalg.vector_norm(gradient, dim=-1, keepdim=True)
+    noise = (
+        100 * torch.finfo(work_dtype).eps * torch.linalg.vector_norm(gradient, dim=-1, keepdim=True)
+    )
     usable = (length > noise) & (length > 0)
-    return torch.where(usable, null_gradient / length.clamp_min(torch.finfo(torch.float64).tiny), 0.0)
+    return torch.where(
+        usable, null_gradient / length.clamp_min(torch.finfo(torch.float64).tiny), 0.0
+    )
 
 
 def _calibrate(

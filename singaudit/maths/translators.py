@@ -55,7 +55,9 @@ class AffineTranslator(Translator):
         self.bias = nn.Parameter(torch.empty(out_dim).uniform_(-bound, bound))
 
     @classmethod
-    def from_weights(cls, weight: Any, bias: Any, *, dtype: torch.dtype = torch.float32) -> AffineTranslator:
+    def from_weights(
+        cls, weight: Any, bias: Any, *, dtype: torch.dtype = torch.float32
+    ) -> AffineTranslator:
         weight_tensor, bias_tensor = as_tensor(weight), as_tensor(bias)
         translator = cls(weight_tensor.shape[1], weight_tensor.shape[0])
         with torch.no_grad():
@@ -74,7 +76,9 @@ def _block(in_dim: int, out_dim: int) -> list[nn.Module]:
 class MLPTranslator(Translator):
     """Linear(m, h), then depth-1 LayerNorm-GELU-Dropout(0.1)-Linear blocks, the last to k."""
 
-    def __init__(self, in_dim: int, out_dim: int, hidden: int | None = None, depth: int = 3) -> None:
+    def __init__(
+        self, in_dim: int, out_dim: int, hidden: int | None = None, depth: int = 3
+    ) -> None:
         super().__init__()
         if depth not in (3, 4):
             raise SpecError(f"MLP translator depth must be 3 or 4, not {depth}")
@@ -92,7 +96,7 @@ class MLPTranslator(Translator):
 
 
 class ResidualMLPTranslator(Translator):
-    """Linear(m, h), one residual LayerNorm-GELU-Dropout-Linear block, then a block projecting to k."""
+    """Linear(m, h), one residual LayerNorm-GELU-Dropout-Linear block, then a block to k."""
 
     architecture = "residual"
 
@@ -117,7 +121,9 @@ def build_translator(arch: str, in_dim: int, out_dim: int, hidden: int | None = 
         return MLPTranslator(in_dim, out_dim, hidden, depth=int(arch[-1]))
     if arch == "residual":
         return ResidualMLPTranslator(in_dim, out_dim, hidden)
-    raise SpecError(f"unknown translator architecture {arch!r}; available: {', '.join(ARCHITECTURES)}")
+    raise SpecError(
+        f"unknown translator architecture {arch!r}; available: {', '.join(ARCHITECTURES)}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,9 +162,15 @@ class RidgeAccumulator:
     def update(self, x: Any, y: Any) -> RidgeAccumulator:
         """Add a chunk of rows: x (b, m), y (b, k)."""
         x64, y64 = _numpy64(x), _numpy64(y)
-        if x64.ndim != 2 or y64.ndim != 2 or x64.shape[1] != self.in_dim or y64.shape[1] != self.out_dim:
+        if (
+            x64.ndim != 2
+            or y64.ndim != 2
+            or x64.shape[1] != self.in_dim
+            or y64.shape[1] != self.out_dim
+        ):
             raise ValueError(
-                f"expected x (b, {self.in_dim}) and y (b, {self.out_dim}); got {x64.shape} and {y64.shape}"
+                f"expected x (b, {self.in_dim}) and y (b, {self.out_dim}); "
+                f"got {x64.shape} and {y64.shape}"
             )
         if x64.shape[0] != y64.shape[0]:
             raise ValueError(f"x has {x64.shape[0]} rows but y has {y64.shape[0]}")
@@ -188,9 +200,15 @@ class RidgeAccumulator:
         total = self.n + other.n
         delta_x, delta_y = other.mean_x - self.mean_x, other.mean_y - self.mean_y
         weight = self.n * other.n / total
-        self.centered_xx = self.centered_xx + other.centered_xx + weight * np.outer(delta_x, delta_x)
-        self.centered_xy = self.centered_xy + other.centered_xy + weight * np.outer(delta_x, delta_y)
-        self.centered_yy = self.centered_yy + other.centered_yy + weight * np.outer(delta_y, delta_y)
+        self.centered_xx = (
+            self.centered_xx + other.centered_xx + weight * np.outer(delta_x, delta_x)
+        )
+        self.centered_xy = (
+            self.centered_xy + other.centered_xy + weight * np.outer(delta_x, delta_y)
+        )
+        self.centered_yy = (
+            self.centered_yy + other.centered_yy + weight * np.outer(delta_y, delta_y)
+        )
         self.mean_x = self.mean_x + delta_x * (other.n / total)
         self.mean_y = self.mean_y + delta_y * (other.n / total)
         self.n = total
@@ -207,9 +225,11 @@ class RidgeAccumulator:
         return weight_t.T, bias
 
     def solve(self, alpha: float, *, dtype: torch.dtype = torch.float32) -> AffineTranslator:
-        """The affine translator fitted with ridge penalty ``alpha`` (sklearn's Ridge convention)."""
+        """The affine translator for ridge penalty ``alpha`` (sklearn's Ridge convention)."""
         weight, bias = self.coefficients(alpha)
-        return AffineTranslator.from_weights(torch.from_numpy(weight), torch.from_numpy(bias), dtype=dtype)
+        return AffineTranslator.from_weights(
+            torch.from_numpy(weight), torch.from_numpy(bias), dtype=dtype
+        )
 
     def prediction_errors(self, weight_t: np.ndarray, bias: np.ndarray) -> np.ndarray:
         """Per-output sum of squared errors of y ~ x W^T + b over the accumulated rows."""
@@ -252,7 +272,9 @@ class RidgeAccumulator:
 
     def _require_rows(self, minimum: int) -> None:
         if self.n < minimum:
-            raise DataError(f"a linear translator needs at least {minimum} feature rows; got {self.n}")
+            raise DataError(
+                f"a linear translator needs at least {minimum} feature rows; got {self.n}"
+            )
 
 
 def fit_ridge(
@@ -279,13 +301,23 @@ def fit_ridge(
     curve = []
     for alpha in alphas:
         # One eigendecomposition serves every alpha: (C + aI)^-1 = Q diag(1/(l + a)) Q^T.
-        shrink = np.where(eigenvalues + alpha > 0, 1.0 / np.maximum(eigenvalues + alpha, np.finfo(float).tiny), 0.0)
+        shrink = np.where(
+            eigenvalues + alpha > 0,
+            1.0 / np.maximum(eigenvalues + alpha, np.finfo(float).tiny),
+            0.0,
+        )
         weight_t = eigenvectors @ (rotated_xy * shrink[:, None])
         bias = train.mean_y - train.mean_x @ weight_t
         curve.append({"alpha": float(alpha), **heldout.metrics(weight_t, bias)})
     best = min(curve, key=lambda point: point["mse"])
     translator = train.solve(best["alpha"], dtype=dtype)
-    metrics = {"mse": best["mse"], "r2": best["r2"], "n_train": train.n, "n_heldout": heldout.n, "curve": curve}
+    metrics = {
+        "mse": best["mse"],
+        "r2": best["r2"],
+        "n_train": train.n,
+        "n_heldout": heldout.n,
+        "curve": curve,
+    }
     return translator, best["alpha"], metrics
 
 
@@ -327,7 +359,7 @@ def train_translator(
     seed: int = 0,
     hidden: int | None = None,
 ) -> tuple[Translator, dict[str, Any]]:
-    """AdamW with early stopping on the held-out loss; returns the best model (eval mode) and history."""
+    """AdamW, early stopping on the held-out loss; returns the best model (eval mode), history."""
     translator_loss(torch.zeros(1, 1), torch.zeros(1, 1), loss)  # validates the loss name early
     xs = [as_tensor(a).to(torch.float32) for a in (x_train, y_train, x_val, y_val)]
     x_train_t, y_train_t, x_val_t, y_val_t = xs
@@ -336,7 +368,9 @@ def train_translator(
     history: dict[str, Any] = {"train_loss": [], "val_loss": [], "best_epoch": -1}
     with torch.random.fork_rng(devices=[]):  # leaves the caller's global RNG untouched
         torch.manual_seed(seed)
-        model = build_translator(arch, x_train_t.shape[1], y_train_t.shape[1], hidden).to(x_train_t.device)
+        model = build_translator(arch, x_train_t.shape[1], y_train_t.shape[1], hidden).to(
+            x_train_t.device
+        )
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         shuffler = torch.Generator().manual_seed(seed)
         best_loss, best_state, waited = math.inf, copy.deepcopy(model.state_dict()), 0
@@ -387,7 +421,9 @@ def fidelity(pred: Any, target: Any) -> dict[str, float]:
     errors = ((p64 - t64) ** 2).sum(dim=0)
     totals = ((t64 - t64.mean(dim=0)) ** 2).sum(dim=0)
     r2 = torch.where(
-        totals > 0, 1.0 - errors / torch.where(totals > 0, totals, 1.0), (errors == 0).to(torch.float64)
+        totals > 0,
+        1.0 - errors / torch.where(totals > 0, totals, 1.0),
+        (errors == 0).to(torch.float64),
     )
     return {
         "mean_cosine": float(F.cosine_similarity(p64, t64, dim=-1).mean()),

@@ -1,4 +1,4 @@
-"""Translator storage: ``translator.safetensors`` + ``translator.json`` in a folder, written atomically.
+"""Translator storage: ``translator.safetensors`` + ``translator.json`` in a folder, atomically.
 
 Also reads weights-only ``.pt`` checkpoints (e.g. the SING authors' ``best.pt``); a full pickle is
 refused, since unpickling can run arbitrary code.
@@ -46,7 +46,9 @@ def save_translator(path_dir: str | Path, model: Translator, metadata: Mapping[s
     where they apply. The JSON is written last, so a folder with both files is complete.
     """
     folder = Path(path_dir)
-    state = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}
+    state = {
+        name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()
+    }
     weights = save_safetensors_bytes(state)
     record = {
         **dict(metadata),
@@ -100,7 +102,9 @@ def fingerprint_arrays(*arrays: Any) -> str:
     return digest.hexdigest()[:16]
 
 
-def _load_folder(folder: Path, weights_path: Path | None = None) -> tuple[Translator, dict[str, Any]]:
+def _load_folder(
+    folder: Path, weights_path: Path | None = None
+) -> tuple[Translator, dict[str, Any]]:
     weights_path = weights_path or folder / WEIGHTS_FILE
     metadata_path = folder / METADATA_FILE
     missing = [p.name for p in (weights_path, metadata_path) if not p.is_file()]
@@ -125,7 +129,9 @@ def _load_folder(folder: Path, weights_path: Path | None = None) -> tuple[Transl
     try:
         state = load_safetensors_bytes(weights)
     except SafetensorError as error:
-        raise TranslatorFileError(f"{weights_path}: unreadable safetensors file ({error})") from None
+        raise TranslatorFileError(
+            f"{weights_path}: unreadable safetensors file ({error})"
+        ) from None
     model = _build_from_record(record, state, weights_path)
     return model, record
 
@@ -159,7 +165,9 @@ def _pickle_reason(error: Exception) -> str:
 def _extract_state_dict(loaded: Any, path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if isinstance(loaded, Mapping):
         embedded = loaded.get("metadata") if isinstance(loaded.get("metadata"), Mapping) else {}
-        candidates = [loaded] + [loaded[k] for k in _STATE_DICT_KEYS if isinstance(loaded.get(k), Mapping)]
+        candidates = [loaded] + [
+            loaded[k] for k in _STATE_DICT_KEYS if isinstance(loaded.get(k), Mapping)
+        ]
         for candidate in candidates:
             tensors = {k: v for k, v in candidate.items() if isinstance(v, torch.Tensor)}
             if tensors and len(tensors) == len(candidate):
@@ -189,7 +197,9 @@ def _sibling_metadata(path: Path) -> dict[str, Any]:
     return {}
 
 
-def _build_from_record(record: Mapping[str, Any], state: dict[str, torch.Tensor], source: Path) -> Translator:
+def _build_from_record(
+    record: Mapping[str, Any], state: dict[str, torch.Tensor], source: Path
+) -> Translator:
     config = _config_from_record(record) or _infer_config(state, source)
     architecture = config["architecture"]
     if architecture not in ARCHITECTURES:
@@ -197,7 +207,9 @@ def _build_from_record(record: Mapping[str, Any], state: dict[str, torch.Tensor]
             f"{source}: unknown translator architecture {architecture!r}; "
             f"available: {', '.join(ARCHITECTURES)}"
         )
-    model = build_translator(architecture, config["in_dim"], config["out_dim"], config.get("hidden"))
+    model = build_translator(
+        architecture, config["in_dim"], config["out_dim"], config.get("hidden")
+    )
     model = model.to(next(iter(state.values())).dtype)
     try:
         model.load_state_dict(state, strict=True)
@@ -224,7 +236,7 @@ def _config_from_record(record: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _infer_config(state: Mapping[str, torch.Tensor], source: Path) -> dict[str, Any]:
-    """Architecture and dims from the state_dict's names and shapes (checkpoints without metadata)."""
+    """Architecture and dims from the state_dict's names and shapes (for bare checkpoints)."""
     if set(state) == {"weight", "bias"}:
         out_dim, in_dim = state["weight"].shape
         return {"architecture": "linear", "in_dim": in_dim, "out_dim": out_dim, "hidden": None}
@@ -241,7 +253,12 @@ def _infer_config(state: Mapping[str, torch.Tensor], source: Path) -> dict[str, 
         hidden, in_dim = linear_weights[0][1].shape
         out_dim = linear_weights[-1][1].shape[0]
         architecture = f"mlp{len(linear_weights)}"
-        return {"architecture": architecture, "in_dim": in_dim, "out_dim": out_dim, "hidden": hidden}
+        return {
+            "architecture": architecture,
+            "in_dim": in_dim,
+            "out_dim": out_dim,
+            "hidden": hidden,
+        }
     raise TranslatorFileError(
         f"{source}: cannot tell the translator architecture from its weights; put architecture, "
         f"in_dim, out_dim and hidden in a {METADATA_FILE} beside it"
@@ -265,4 +282,6 @@ def _json_default(value: Any) -> Any:
         return value.tolist()
     if isinstance(value, Path):
         return str(value)
-    raise TypeError(f"translator metadata value {value!r} ({type(value).__name__}) is not JSON-serialisable")
+    raise TypeError(
+        f"translator metadata value {value!r} ({type(value).__name__}) is not JSON-serialisable"
+    )

@@ -29,7 +29,7 @@ def orthogonal(size: int, generator: torch.Generator) -> torch.Tensor:
 
 @st.composite
 def heads(draw):
-    """(W in its dtype, true rank, bias or None): W = U diag(s) V^T, optionally with duplicated rows.
+    """(W in its dtype, true rank, bias or None): W = U diag(s) V^T, maybe with duplicated rows.
 
     Strong singular values lie in [0.3, 1] and tiny ones are eps(dtype) / 100: both far from the
     tolerance max(c, m) * eps(dtype).
@@ -37,7 +37,9 @@ def heads(draw):
     classes = draw(st.integers(1, 12))
     features = draw(st.integers(1, 16))
     rank = draw(st.integers(0, min(classes, features)))
-    tiny = draw(st.integers(0, min(classes, features) - rank)) if rank else 0  # tiny relative to sigma_1
+    tiny = (
+        draw(st.integers(0, min(classes, features) - rank)) if rank else 0
+    )  # tiny relative to sigma_1
     duplicates = draw(st.integers(0, 4))
     dtype = draw(st.sampled_from(DTYPES))
     with_bias = draw(st.booleans())
@@ -45,7 +47,9 @@ def heads(draw):
     strong = 0.3 + 0.7 * torch.rand(rank, generator=generator, dtype=torch.float64)
     if rank:
         strong[0] = 1.0
-    singular = torch.cat([strong, torch.full((tiny,), torch.finfo(dtype).eps / 100, dtype=torch.float64)])
+    singular = torch.cat(
+        [strong, torch.full((tiny,), torch.finfo(dtype).eps / 100, dtype=torch.float64)]
+    )
     used = rank + tiny
     u, v = orthogonal(classes, generator)[:, :used], orthogonal(features, generator)[:, :used]
     weight = (u * singular) @ v.T
@@ -72,7 +76,9 @@ def test_rank_bases_and_tolerance(head):
     assert geometry.applicable == (features > rank)
     basis = torch.cat([geometry.principal_basis, geometry.null_basis], dim=1)
     assert basis.dtype == torch.float64
-    torch.testing.assert_close(basis.T @ basis, torch.eye(features, dtype=torch.float64), atol=1e-10, rtol=0)
+    torch.testing.assert_close(
+        basis.T @ basis, torch.eye(features, dtype=torch.float64), atol=1e-10, rtol=0
+    )
     w64 = weight.to(torch.float64)
     assert torch.linalg.matrix_norm(w64 @ geometry.null_basis, ord=2) <= geometry.tolerance + 1e-12
     eps = torch.finfo(weight.dtype).eps
@@ -97,7 +103,11 @@ def test_null_removal_keeps_logits(head):
     )
     relative = (torch.linalg.vector_norm(after - original, dim=1) / scale.clamp_min(1e-30)).max()
     # Removing components below the tolerance moves logits by at most tolerance * ||f||.
-    allowed = 1e-5 if weight.dtype in (torch.float32, torch.float64) else 1e-5 + 2 * geometry.tolerance / max(sigma_max, 1e-30)
+    allowed = (
+        1e-5
+        if weight.dtype in (torch.float32, torch.float64)
+        else 1e-5 + 2 * geometry.tolerance / max(sigma_max, 1e-30)
+    )
     assert relative <= allowed
 
 
@@ -113,7 +123,8 @@ def test_null_perturbations_are_orders_of_magnitude_smaller(head):
     random = logit_change(weight, random_perturbation(features, norms, generator=generator))
     leading = logit_change(weight, principal_perturbation(features, geometry, norms))
     gradient = logit_change(
-        weight, principal_perturbation(features, geometry, norms, direction="gradient", weight=weight)
+        weight,
+        principal_perturbation(features, geometry, norms, direction="gradient", weight=weight),
     )
     # Theory: ||W d_null|| <= sigma_{r+1} ||d|| <= tolerance ||d|| (plus float32 round-off).
     assert (null <= (geometry.tolerance + 1e-5) * norms * 1.01).all()
@@ -129,7 +140,9 @@ def test_null_perturbations_are_orders_of_magnitude_smaller(head):
 def test_more_classes_than_features_has_no_null_space(extra, features, dtype):
     generator = torch.Generator().manual_seed(extra * 100 + features)
     weight = torch.randn(features + extra, features, generator=generator, dtype=torch.float64)
-    weight = (orthogonal(features + extra, generator)[:, :features] @ orthogonal(features, generator)).to(dtype)
+    weight = (
+        orthogonal(features + extra, generator)[:, :features] @ orthogonal(features, generator)
+    ).to(dtype)
     geometry = head_geometry(weight)
     assert geometry.null_dim == 0 and not geometry.applicable
     with pytest.raises(NotApplicable, match="null_dim is 0 .*no invariant subspace"):
@@ -144,7 +157,9 @@ def test_null_energy_of_pure_and_mixed_features():
     features = torch.tensor([[0.0, 0.0, 5.0], [3.0, 0.0, 0.0], [3.0, 0.0, 4.0], [0.0, 0.0, 0.0]])
     torch.testing.assert_close(geometry.null_energy(features), torch.tensor([1.0, 0.0, 0.8, 0.0]))
     torch.testing.assert_close(geometry.project_null(features)[2], torch.tensor([0.0, 0.0, 4.0]))
-    torch.testing.assert_close(geometry.project_principal(features)[2], torch.tensor([3.0, 0.0, 0.0]))
+    torch.testing.assert_close(
+        geometry.project_principal(features)[2], torch.tensor([3.0, 0.0, 0.0])
+    )
 
 
 def test_numpy_in_numpy_out_with_the_input_dtype():
@@ -175,20 +190,28 @@ def test_perturbation_norms_and_gradient_direction():
     weight = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 3.0, 0.0, 0.0]])
     features = torch.tensor([[2.0, 0.1, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]])
     geometry = head_geometry(weight)
-    torch.testing.assert_close(perturbation_norms(features, 2.0, relative=False), torch.tensor([2.0, 2.0]))
+    torch.testing.assert_close(
+        perturbation_norms(features, 2.0, relative=False), torch.tensor([2.0, 2.0])
+    )
     relative = perturbation_norms(features, 0.5, relative=True)
     torch.testing.assert_close(relative, 0.5 * torch.linalg.vector_norm(features, dim=1))
-    delta = principal_perturbation(features, geometry, relative, direction="gradient", weight=weight)
+    delta = principal_perturbation(
+        features, geometry, relative, direction="gradient", weight=weight
+    )
     torch.testing.assert_close(torch.linalg.vector_norm(delta, dim=1), relative)
     # Row 0 predicts class 0 (logits 2.0, 0.3): gradient e_0; row 1 predicts class 1: gradient e_1.
     torch.testing.assert_close(delta[0] / relative[0], torch.tensor([1.0, 0.0, 0.0, 0.0]))
     torch.testing.assert_close(delta[1] / relative[1], torch.tensor([0.0, 1.0, 0.0, 0.0]))
     leading = principal_perturbation(features, geometry, relative)
-    assert torch.allclose(leading.abs() / relative[:, None], torch.tensor([0.0, 1.0, 0.0, 0.0]).expand(2, 4))
+    assert torch.allclose(
+        leading.abs() / relative[:, None], torch.tensor([0.0, 1.0, 0.0, 0.0]).expand(2, 4)
+    )
     with pytest.raises(ValueError, match="needs the head weight"):
         principal_perturbation(features, geometry, relative, direction="gradient")
     bias = torch.tensor([0.0, 10.0])  # the bias flips row 0's prediction to class 1
-    delta = principal_perturbation(features, geometry, relative, direction="gradient", weight=weight, bias=bias)
+    delta = principal_perturbation(
+        features, geometry, relative, direction="gradient", weight=weight, bias=bias
+    )
     torch.testing.assert_close(delta[0] / relative[0], torch.tensor([0.0, 1.0, 0.0, 0.0]))
 
 

@@ -24,14 +24,18 @@ def test_angle_hand_values_broadcasting_and_clamping():
     u = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [2.0, 2.0]])
     v = torch.tensor([[0.0, 3.0], [1.0, 1.0], [-5.0, 0.0], [1.0, 1.0]])
     torch.testing.assert_close(angle(u, v), torch.tensor([90.0, 45.0, 180.0, 0.0]))
-    torch.testing.assert_close(angle(u, torch.tensor([0.0, 1.0])), torch.tensor([90.0, 90.0, 90.0, 45.0]))
+    torch.testing.assert_close(
+        angle(u, torch.tensor([0.0, 1.0])), torch.tensor([90.0, 90.0, 90.0, 45.0])
+    )
     nearly_parallel = torch.tensor([[0.1, 0.2, 0.3]], dtype=torch.float64)
     assert not torch.isnan(angle(nearly_parallel, nearly_parallel * 3.0)).any()
     assert angle(nearly_parallel, nearly_parallel * 3.0).item() < 1e-5
 
 
 def test_angle_with_a_zero_vector_is_nan_and_numpy_stays_numpy():
-    result = angle(np.array([[0.0, 0.0], [1.0, 0.0]], dtype=np.float32), np.array([1.0, 1.0], dtype=np.float32))
+    result = angle(
+        np.array([[0.0, 0.0], [1.0, 0.0]], dtype=np.float32), np.array([1.0, 1.0], dtype=np.float32)
+    )
     assert isinstance(result, np.ndarray) and result.dtype == np.float32
     assert math.isnan(result[0]) and result[1] == pytest.approx(45.0)
 
@@ -60,7 +64,9 @@ def test_concept_attribute_scores_matrix():
 
 def test_model_ratio_hand_values_and_edge_cases():
     assert model_ratio([10.0, 20.0, 30.0], [-1.0, 2.0, -3.0]) == pytest.approx(10.0)
-    assert model_ratio(np.array([10.0, np.nan, 30.0]), np.array([-4.0, np.nan])) == pytest.approx(5.0)
+    assert model_ratio(np.array([10.0, np.nan, 30.0]), np.array([-4.0, np.nan])) == pytest.approx(
+        5.0
+    )
     assert model_ratio([5.0], [0.0]) == math.inf
     assert math.isnan(model_ratio([0.0], [0.0]))
     assert math.isnan(model_ratio([], [1.0]))
@@ -93,7 +99,13 @@ def test_summarize_drops_nan_and_handles_tiny_inputs():
     summary = summarize([np.nan, 2.0, np.nan, 4.0])
     assert summary.n == 2 and summary.median == 3.0
     single = summarize([7.0])
-    assert (single.n, single.median, single.ci_low, single.ci_high, single.std) == (1, 7.0, 7.0, 7.0, 0.0)
+    assert (single.n, single.median, single.ci_low, single.ci_high, single.std) == (
+        1,
+        7.0,
+        7.0,
+        7.0,
+        0.0,
+    )
     empty = summarize([])
     assert empty.n == 0 and math.isnan(empty.median) and math.isnan(empty.ci_low)
 
@@ -132,8 +144,17 @@ def test_unknown_statistics_are_spec_errors():
 
 def test_concept_matrix_handles_large_vocabularies_without_a_cube():
     generator = torch.Generator().manual_seed(1)
-    t_orig, t_eq = torch.randn(300, 64, generator=generator), torch.randn(300, 64, generator=generator)
+    t_orig, t_eq = (
+        torch.randn(300, 64, generator=generator),
+        torch.randn(300, 64, generator=generator),
+    )
     texts = torch.randn(2000, 64, generator=generator)
     matrix = concept_attribute_scores(t_orig.numpy(), t_eq.numpy(), texts.numpy())
-    assert isinstance(matrix, np.ndarray) and matrix.shape == (300, 2000) and matrix.dtype == np.float32
-    np.testing.assert_allclose(matrix[:, 7], attribute_score(t_orig, t_eq, texts[7]).numpy(), atol=1e-4)
+    assert (
+        isinstance(matrix, np.ndarray)
+        and matrix.shape == (300, 2000)
+        and matrix.dtype == np.float32
+    )
+    np.testing.assert_allclose(
+        matrix[:, 7], attribute_score(t_orig, t_eq, texts[7]).numpy(), atol=1e-4
+    )

@@ -56,7 +56,9 @@ def test_steering_reaches_the_target_and_keeps_logits(setting, name, target):
     assert (logit_shift / scale <= 1e-5).all()
     step = (result.features - features).to(torch.float64)
     torch.testing.assert_close(geometry.project_null(step), step, rtol=0, atol=1e-5)
-    torch.testing.assert_close(torch.linalg.vector_norm(step, dim=1), result.eps, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        torch.linalg.vector_norm(step, dim=1), result.eps, rtol=1e-5, atol=1e-5
+    )
     with torch.no_grad():
         t_orig, t_steered = translator(features).double(), translator(result.features).double()
     torch.testing.assert_close(result.image_score, angle(t_orig, t_steered), rtol=0, atol=1e-3)
@@ -67,7 +69,9 @@ def test_steering_reaches_the_target_and_keeps_logits(setting, name, target):
 def test_a_small_step_moves_toward_the_text(setting):
     weight, features, text = setting
     translator = translators()["mlp3"]
-    result = steer_toward(features, translator, text, head_geometry(weight), target_is=1.0, tol=0.05)
+    result = steer_toward(
+        features, translator, text, head_geometry(weight), target_is=1.0, tol=0.05
+    )
     # Along the projected gradient, cos(T(f), t) rises at first: AS > 0 for a small step.
     assert result.converged.all() and (result.attribute_score > 0).all()
 
@@ -76,7 +80,9 @@ def test_translator_blind_to_the_null_space_cannot_be_steered(setting):
     weight, features, text = setting
     geometry = head_geometry(weight)
     base = fitted_affine(FEATURES, torch.Generator().manual_seed(3))
-    blind = AffineTranslator.from_weights(geometry.project_principal(base.weight.detach()), base.bias.detach())
+    blind = AffineTranslator.from_weights(
+        geometry.project_principal(base.weight.detach()), base.bias.detach()
+    )
     result = steer_toward(features, blind, text, geometry)
     assert not result.converged.any()
     assert (result.eps == 0).all()
@@ -87,7 +93,9 @@ def test_unreachable_target_is_reported_not_converged(setting):
     weight, features, text = setting
     translator = translators()["affine"]
     # An affine T saturates: T(f + eps d) tends to the direction A d, never 179 degrees away.
-    result = steer_toward(features[:2], translator, text, head_geometry(weight), target_is=179.0, max_iter=20)
+    result = steer_toward(
+        features[:2], translator, text, head_geometry(weight), target_is=179.0, max_iter=20
+    )
     assert not result.converged.any()
     assert (result.image_score < 179.0 - 0.1).all()
 
@@ -107,7 +115,9 @@ def test_steering_needs_a_null_space_and_restores_training_mode(setting):
 
 def test_numpy_features_give_numpy_results(setting):
     weight, features, text = setting
-    result = steer_toward(features.numpy()[:3], translators()["mlp3"], text.numpy(), head_geometry(weight.numpy()))
+    result = steer_toward(
+        features.numpy()[:3], translators()["mlp3"], text.numpy(), head_geometry(weight.numpy())
+    )
     assert isinstance(result.features, np.ndarray) and result.features.dtype == np.float32
     assert isinstance(result.converged, np.ndarray) and result.converged.dtype == bool
     assert np.all(np.abs(result.image_score[:2] - 40.0) <= 0.1)  # row 2 saturates (see above)

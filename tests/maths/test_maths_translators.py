@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -39,7 +41,7 @@ def regression_data(seed: int, rows: int = ROWS) -> tuple[np.ndarray, np.ndarray
 def accumulate(x, y, cuts) -> RidgeAccumulator:
     accumulator = RidgeAccumulator(x.shape[1], y.shape[1])
     bounds = [0, *sorted(cuts), len(x)]
-    for start, stop in zip(bounds[:-1], bounds[1:]):
+    for start, stop in itertools.pairwise(bounds):
         accumulator.update(x[start:stop], y[start:stop])  # empty chunks included
     return accumulator
 
@@ -59,7 +61,9 @@ def test_streaming_ridge_equals_sklearn_in_any_chunking(cuts, alpha, seed, as_to
     reference = Ridge(alpha=alpha, fit_intercept=True, solver="cholesky").fit(x, y)
     scale = np.abs(reference.coef_).max()
     np.testing.assert_allclose(weight, reference.coef_, rtol=1e-6, atol=1e-6 * scale)
-    np.testing.assert_allclose(bias, reference.intercept_, rtol=1e-6, atol=1e-6 * np.abs(reference.intercept_).max())
+    np.testing.assert_allclose(
+        bias, reference.intercept_, rtol=1e-6, atol=1e-6 * np.abs(reference.intercept_).max()
+    )
     translator = accumulator.solve(alpha, dtype=torch.float64)
     expected = reference.predict(x)
     prediction = translator(torch.from_numpy(x)).detach().numpy()
@@ -99,7 +103,9 @@ def test_fit_ridge_selects_alpha_on_heldout_statistics_alone():
     assert metrics["r2"] == pytest.approx(r2_score(y_val, prediction), rel=1e-8)
     assert metrics["n_heldout"] == 100 and metrics["n_train"] == 300
     assert isinstance(translator, AffineTranslator)
-    torch.testing.assert_close(translator(torch.from_numpy(x_val)), torch.from_numpy(prediction), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        translator(torch.from_numpy(x_val)), torch.from_numpy(prediction), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_fit_ridge_default_grid_is_scale_free():
@@ -146,20 +152,50 @@ def test_training_reduces_heldout_loss_and_stops_early(loss):
     x = torch.randn(320, 8, generator=generator)
     y = x @ torch.randn(8, 4, generator=generator) + 0.05 * torch.randn(320, 4, generator=generator)
     model, history = train_translator(
-        "mlp3", x[:256], y[:256], x[256:], y[256:], loss=loss, lr=3e-3, epochs=25, batch_size=64,
-        patience=3, seed=0, hidden=32,
+        "mlp3",
+        x[:256],
+        y[:256],
+        x[256:],
+        y[256:],
+        loss=loss,
+        lr=3e-3,
+        epochs=25,
+        batch_size=64,
+        patience=3,
+        seed=0,
+        hidden=32,
     )
     assert not model.training
     assert history["best_val_loss"] < 0.5 * history["val_loss"][0]
     assert history["best_val_loss"] == min(history["val_loss"])
     assert len(history["val_loss"]) == len(history["train_loss"]) <= 25
     again, _ = train_translator(
-        "mlp3", x[:256], y[:256], x[256:], y[256:], loss=loss, lr=3e-3, epochs=2, batch_size=64,
-        patience=3, seed=0, hidden=32,
+        "mlp3",
+        x[:256],
+        y[:256],
+        x[256:],
+        y[256:],
+        loss=loss,
+        lr=3e-3,
+        epochs=2,
+        batch_size=64,
+        patience=3,
+        seed=0,
+        hidden=32,
     )
     first_two, _ = train_translator(
-        "mlp3", x[:256], y[:256], x[256:], y[256:], loss=loss, lr=3e-3, epochs=2, batch_size=64,
-        patience=3, seed=0, hidden=32,
+        "mlp3",
+        x[:256],
+        y[:256],
+        x[256:],
+        y[256:],
+        loss=loss,
+        lr=3e-3,
+        epochs=2,
+        batch_size=64,
+        patience=3,
+        seed=0,
+        hidden=32,
     )
     torch.testing.assert_close(again(x), first_two(x), rtol=0, atol=0)  # seeded
 
@@ -174,7 +210,9 @@ def test_early_stopping_restores_the_best_epoch():
     assert len(history["val_loss"]) < 200
     assert len(history["val_loss"]) == history["best_epoch"] + 1 + 4
     with torch.no_grad():
-        assert float(torch.nn.functional.mse_loss(model(x[48:]), y[48:])) == pytest.approx(history["best_val_loss"], rel=1e-5)
+        assert float(torch.nn.functional.mse_loss(model(x[48:]), y[48:])) == pytest.approx(
+            history["best_val_loss"], rel=1e-5
+        )
     with pytest.raises(SpecError, match="unknown translator loss"):
         train_translator("linear", x, y, x, y, loss="l1")
 

@@ -50,7 +50,10 @@ def test_round_trip_gives_identical_outputs(tmp_path, arch):
         assert torch.equal(model(features), loaded(features))
     assert not loaded.training
     assert type(loaded) is type(model)
-    assert record["architecture"] == arch and (record["in_dim"], record["out_dim"]) == (IN_DIM, OUT_DIM)
+    assert record["architecture"] == arch and (record["in_dim"], record["out_dim"]) == (
+        IN_DIM,
+        OUT_DIM,
+    )
     assert record["hidden"] == (None if arch == "linear" else HIDDEN)
     assert record["classifier_id"] == "timm:resnet50" and record["alpha"] == 3.0
     assert record["fidelity"]["mean_cosine"] == 0.9
@@ -83,11 +86,21 @@ def test_weights_only_pt_loads_with_architecture_inferred(tmp_path, arch):
 
 def test_authors_layout_best_pt_with_metadata_yaml(tmp_path):
     model = random_translator("mlp3", seed=2)
-    torch.save({"model_state_dict": {f"_orig_mod.{k}": v for k, v in model.state_dict().items()}},
-               tmp_path / "best.pt")
-    (tmp_path / "metadata.yaml").write_text(yaml.safe_dump(
-        {"architecture": "3layer", "in_dim": IN_DIM, "out_dim": OUT_DIM, "hidden_dim": HIDDEN,
-         "model_name": "resnet"}))
+    torch.save(
+        {"model_state_dict": {f"_orig_mod.{k}": v for k, v in model.state_dict().items()}},
+        tmp_path / "best.pt",
+    )
+    (tmp_path / "metadata.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "architecture": "3layer",
+                "in_dim": IN_DIM,
+                "out_dim": OUT_DIM,
+                "hidden_dim": HIDDEN,
+                "model_name": "resnet",
+            }
+        )
+    )
     loaded, record = load_translator(tmp_path / "best.pt")
     features = torch.randn(4, IN_DIM)
     with torch.no_grad():
@@ -100,7 +113,9 @@ def test_authors_layout_best_pt_with_metadata_yaml(tmp_path):
 
 def test_embedded_metadata_in_a_pt_dict(tmp_path):
     model = random_translator("residual", seed=3)
-    torch.save({"state_dict": model.state_dict(), "metadata": {"classifier_id": "x:y"}}, tmp_path / "t.pth")
+    torch.save(
+        {"state_dict": model.state_dict(), "metadata": {"classifier_id": "x:y"}}, tmp_path / "t.pth"
+    )
     _, record = load_translator(tmp_path / "t.pth")
     assert record["classifier_id"] == "x:y" and record["architecture"] == "residual"
 
@@ -113,7 +128,9 @@ def test_full_pickle_is_refused_with_a_clear_message(tmp_path):
     assert isinstance(caught.value, SingauditError)
     assert "full pickle, not a weights-only checkpoint" in message
     assert "AffineTranslator" in message  # says what is inside
-    assert "arbitrary code" in message and "convert it once" in message and "state_dict()" in message
+    assert (
+        "arbitrary code" in message and "convert it once" in message and "state_dict()" in message
+    )
 
 
 def test_tampered_or_missing_files_are_clear_errors(tmp_path):
@@ -165,7 +182,9 @@ def test_saving_replaces_atomically_and_leaves_no_temporary_files(tmp_path):
 
 def test_fingerprint_is_stable_and_sensitive():
     x = np.arange(12, dtype=np.float32).reshape(3, 4)
-    assert fingerprint_arrays(x, x[:, :2]) == fingerprint_arrays(torch.from_numpy(x), x[:, :2].copy())
+    assert fingerprint_arrays(x, x[:, :2]) == fingerprint_arrays(
+        torch.from_numpy(x), x[:, :2].copy()
+    )
     assert fingerprint_arrays(x) != fingerprint_arrays(x.astype(np.float64))
     changed = x.copy()
     changed[0, 0] = 1.0
