@@ -80,7 +80,7 @@ def hub_errors_as_missing(what: str, how: str) -> Iterator[None]:
         yield
     except WeightsNotFound:
         raise
-    except Exception as error:  # noqa: BLE001 -- every library raises its own kind
+    except Exception as error:
         if _looks_like_missing(error):
             raise WeightsNotFound(f"{missing_message(what, how)} [{_first_line(error)}]") from None
         raise
@@ -104,9 +104,16 @@ def _looks_like_missing(error: BaseException) -> bool:
     text = str(error).lower()
     return any(
         marker in text
-        for marker in ("offline", "couldn't connect", "cannot find the requested files",
-                       "does not appear to have a file", "not found in the cache",
-                       "is not a local folder", "failed to download", "no such file")
+        for marker in (
+            "offline",
+            "couldn't connect",
+            "cannot find the requested files",
+            "does not appear to have a file",
+            "not found in the cache",
+            "is not a local folder",
+            "failed to download",
+            "no such file",
+        )
     )
 
 
@@ -175,5 +182,7 @@ def state_dict_hash(module: torch.nn.Module) -> str:
     for name, tensor in module.state_dict().items():
         tensor = tensor.detach().cpu().contiguous()
         digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        digest.update(
+            tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+        )
     return digest.hexdigest()[:16]

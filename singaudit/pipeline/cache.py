@@ -24,8 +24,15 @@ from singaudit.pipeline.atomic import atomic_write_bytes
 
 ENV_VAR = "SINGAUDIT_CACHE"
 NAMESPACES = ("features", "embeddings", "text")
-_VERSIONED = ("singaudit", "torch", "torchvision", "timm", "open_clip_torch", "transformers",
-              "pillow")
+_VERSIONED = (
+    "singaudit",
+    "torch",
+    "torchvision",
+    "timm",
+    "open_clip_torch",
+    "transformers",
+    "pillow",
+)
 
 
 def default_cache_dir() -> Path:
@@ -111,7 +118,10 @@ class FeatureCache:
         return tensors, meta
 
     def save(
-        self, namespace: str, key: str, tensors: dict[str, torch.Tensor],
+        self,
+        namespace: str,
+        key: str,
+        tensors: dict[str, torch.Tensor],
         metadata: dict[str, str] | None = None,
     ) -> Path:
         """Write an entry atomically; a concurrent writer of the same key writes the same bytes."""
@@ -119,8 +129,9 @@ class FeatureCache:
 
         tensors = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
         header = {str(k): str(v) for k, v in (metadata or {}).items()}
-        header.update(checksum=tensors_checksum(tensors), namespace=namespace,
-                      created=f"{time.time():.0f}")
+        header.update(
+            checksum=tensors_checksum(tensors), namespace=namespace, created=f"{time.time():.0f}"
+        )
         path = self.path(namespace, key)
         atomic_write_bytes(path, save(tensors, metadata=header))
         return path
@@ -160,7 +171,8 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
 
     with safe_open(str(path), framework="pt") as handle:
         meta = dict(handle.metadata() or {})
-        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        names = list(handle.keys())  # safe_open is not iterable
+        tensors = {name: handle.get_tensor(name) for name in names}
     return tensors, meta
 
 

@@ -7,9 +7,14 @@ import torch
 from singaudit.errors import SpecError
 
 DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
 }
 
 
@@ -26,7 +31,9 @@ def choose_device(requested: str | torch.device | None = None) -> torch.device:
     try:
         device = torch.device(requested)
     except (RuntimeError, TypeError):
-        raise SpecError(f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps") from None
+        raise SpecError(
+            f"unknown device {requested!r}; use auto, cpu, cuda, cuda:N or mps"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SpecError(f"device {requested!r} was requested but CUDA is not available")
     if device.type == "mps" and not torch.backends.mps.is_available():
@@ -34,9 +41,7 @@ def choose_device(requested: str | torch.device | None = None) -> torch.device:
     return device
 
 
-def choose_dtype(
-    device: torch.device, requested: str | torch.dtype | None = None
-) -> torch.dtype:
+def choose_dtype(device: torch.device, requested: str | torch.dtype | None = None) -> torch.dtype:
     """``None``/"auto": bfloat16 on a CUDA device that supports it, else float32.
 
     Reduced precision only speeds up the forward passes; features leave the pipeline as float32.

@@ -47,12 +47,25 @@ def image_encoder(model: Classifier | JointSpace | ImageEncoder) -> ImageEncoder
     module = getattr(model, "module", None)
     module = module if isinstance(module, torch.nn.Module) else None
     if isinstance(model, Classifier):
-        return ImageEncoder(model.info.id, "features", "penultimate", model.info.weights_hash,
-                            model.preprocessing, model.features, module)
+        return ImageEncoder(
+            model.info.id,
+            "features",
+            "penultimate",
+            model.info.weights_hash,
+            model.preprocessing,
+            model.features,
+            module,
+        )
     if isinstance(model, JointSpace):
-        return ImageEncoder(model.info.id, "embeddings", "image_embedding",
-                            model.info.weights_hash, model.preprocessing, model.encode_images,
-                            module)
+        return ImageEncoder(
+            model.info.id,
+            "embeddings",
+            "image_embedding",
+            model.info.weights_hash,
+            model.preprocessing,
+            model.encode_images,
+            module,
+        )
     raise TypeError(f"expected a Classifier or a JointSpace, got {type(model).__name__}")
 
 
@@ -99,13 +112,17 @@ def extract(
         except DataError as error:
             failed[index] = str(error)
     usable = [i for i in range(len(records)) if i in hashes]
-    chunks = [usable[i:i + chunk_size] for i in range(0, len(usable), max(chunk_size, 1))]
+    chunks = [usable[i : i + chunk_size] for i in range(0, len(usable), max(chunk_size, 1))]
 
-    base_key = dict(
-        kind=view.kind, model=view.id, weights=view.weights_hash,
-        preprocessing=view.preprocessing.describe, layer=view.layer,
-        dtype=dtype_name(target_dtype), versions=library_versions(),
-    )
+    base_key = {
+        "kind": view.kind,
+        "model": view.id,
+        "weights": view.weights_hash,
+        "preprocessing": view.preprocessing.describe,
+        "layer": view.layer,
+        "dtype": dtype_name(target_dtype),
+        "versions": library_versions(),
+    }
     results: dict[int, torch.Tensor] = {}  # chunk number -> (ok rows, d)
     cached = 0
     missing: list[int] = []
@@ -128,8 +145,16 @@ def extract(
             if view.module is not None:
                 view.module.to(device=target_device)  # weights stay float32: autocast below
             for number, values, chunk_failed in _compute(
-                view, source, records, [chunks[n] for n in missing], missing, batch_size,
-                target_device, target_dtype, num_workers, progress,
+                view,
+                source,
+                records,
+                [chunks[n] for n in missing],
+                missing,
+                batch_size,
+                target_device,
+                target_dtype,
+                num_workers,
+                progress,
             ):
                 results[number] = values
                 failed.update({chunks[number][p]: reason for p, reason in chunk_failed})
@@ -166,15 +191,23 @@ def encode_text(
     module = getattr(space, "module", None)
     parameter = next(module.parameters(), None) if isinstance(module, torch.nn.Module) else None
     model_dtype = dtype_name(parameter.dtype) if parameter is not None else "float32"
-    key = make_key(kind="text", model=space.info.id, weights=space.info.weights_hash,
-                   dtype=model_dtype, versions=library_versions(), prompts=prompts)
+    key = make_key(
+        kind="text",
+        model=space.info.id,
+        weights=space.info.weights_hash,
+        dtype=model_dtype,
+        versions=library_versions(),
+        prompts=prompts,
+    )
     if store:
         entry = store.load("text", key, rows=len(prompts))
         if entry is not None:
             return entry[0]["values"].float()
     with torch.inference_mode():
-        parts = [space.encode_text(prompts[i:i + batch_size]).float().cpu()
-                 for i in range(0, len(prompts), batch_size)]
+        parts = [
+            space.encode_text(prompts[i : i + batch_size]).float().cpu()
+            for i in range(0, len(prompts), batch_size)
+        ]
     values = torch.cat(parts) if parts else torch.zeros(0, space.info.embed_dim)
     if store:
         store.save("text", key, {"values": values}, {"model": space.info.id})
@@ -209,8 +242,9 @@ def _collate(batch):
     return positions, [p for p, _ in good], stacked, failures
 
 
-def _compute(view, source, records, todo_chunks, numbers, batch_size, device, dtype,
-             num_workers, progress):
+def _compute(
+    view, source, records, todo_chunks, numbers, batch_size, device, dtype, num_workers, progress
+):
     """Yield (chunk number, values (ok, d) float32 CPU, [(position in chunk, reason)])."""
     flat = [index for chunk in todo_chunks for index in chunk]
     owner: list[tuple[int, int]] = []  # flat position -> (chunk slot, position in chunk)
@@ -223,32 +257,36 @@ def _compute(view, source, records, todo_chunks, numbers, batch_size, device, dt
             for i in range(0, len(chunk), max(batch_size, 1))
         )
     dataset = _Images(source, [records[i] for i in flat], view.preprocessing.transform)
-    loader = DataLoader(dataset, batch_sampler=batches, num_workers=num_workers,
-                        collate_fn=_collate)
+    loader = DataLoader(
+        dataset, batch_sampler=batches, num_workers=num_workers, collate_fn=_collate
+    )
     pending: dict[int, dict] = {
         slot: {"rows": {}, "failed": [], "left": len(chunk)}
         for slot, chunk in enumerate(todo_chunks)
     }
-    with _progress_bar(progress, len(flat), f"{view.kind}: {view.id}") as advance:
-        with torch.inference_mode(), _precision(device, dtype):
-            for positions, good, images, failures in loader:
-                if images is not None:
-                    out = view.encode(images.to(device=device)).float().cpu()
-                    for row, position in enumerate(good):
-                        slot, inner = owner[position]
-                        pending[slot]["rows"][inner] = out[row]
-                for position, reason in failures:
+    with (
+        _progress_bar(progress, len(flat), f"{view.kind}: {view.id}") as advance,
+        torch.inference_mode(),
+        _precision(device, dtype),
+    ):
+        for positions, good, images, failures in loader:
+            if images is not None:
+                out = view.encode(images.to(device=device)).float().cpu()
+                for row, position in enumerate(good):
                     slot, inner = owner[position]
-                    pending[slot]["failed"].append((inner, reason))
-                for position in positions:
-                    slot, _ = owner[position]
-                    pending[slot]["left"] -= 1
-                advance(len(positions))
-                for slot in [s for s, state in pending.items() if state["left"] == 0]:
-                    state = pending.pop(slot)
-                    rows = [state["rows"][p] for p in sorted(state["rows"])]
-                    values = torch.stack(rows) if rows else torch.zeros(0, 0)
-                    yield numbers[slot], values, sorted(state["failed"])
+                    pending[slot]["rows"][inner] = out[row]
+            for position, reason in failures:
+                slot, inner = owner[position]
+                pending[slot]["failed"].append((inner, reason))
+            for position in positions:
+                slot, _ = owner[position]
+                pending[slot]["left"] -= 1
+            advance(len(positions))
+            for slot in [s for s, state in pending.items() if state["left"] == 0]:
+                state = pending.pop(slot)
+                rows = [state["rows"][p] for p in sorted(state["rows"])]
+                values = torch.stack(rows) if rows else torch.zeros(0, 0)
+                yield numbers[slot], values, sorted(state["failed"])
 
 
 def _precision(device: torch.device, dtype: torch.dtype):
@@ -302,8 +340,11 @@ def _load_chunk(store: FeatureCache, kind: str, key: str, size: int):
     try:
         chunk_failed = [(int(p), str(r)) for p, r in json.loads(meta.get("failed", "[]"))]
         values = tensors["values"]
-        consistent = (values.ndim == 2 and meta.get("size") == str(size)
-                      and values.shape[0] + len(chunk_failed) == size)
+        consistent = (
+            values.ndim == 2
+            and meta.get("size") == str(size)
+            and values.shape[0] + len(chunk_failed) == size
+        )
     except (ValueError, KeyError, TypeError):
         consistent = False
     if not consistent:
@@ -314,8 +355,11 @@ def _load_chunk(store: FeatureCache, kind: str, key: str, size: int):
 
 
 def _save_chunk(store, kind, key, values, chunk_failed, model_id) -> None:
-    meta = {"model": model_id, "size": str(values.shape[0] + len(chunk_failed)),
-            "failed": json.dumps(chunk_failed)}
+    meta = {
+        "model": model_id,
+        "size": str(values.shape[0] + len(chunk_failed)),
+        "failed": json.dumps(chunk_failed),
+    }
     store.save(kind, key, {"values": values}, meta)
 
 

@@ -36,8 +36,10 @@ def test_folder_maps_wnids_to_class_names(wnid_folder):
 
 def test_per_class_sampling_is_seeded(wnid_folder):
     def keys(seed):
-        return [r.key for r in load_data(f"folder:{wnid_folder}", images_per_class=2,
-                                         seed=seed).records()]
+        return [
+            r.key
+            for r in load_data(f"folder:{wnid_folder}", images_per_class=2, seed=seed).records()
+        ]
 
     assert len(keys(0)) == 4 and keys(0) == keys(0)
     assert any(keys(0) != keys(s) for s in range(1, 6))
@@ -82,10 +84,17 @@ def test_csv_and_json_lists(tmp_path):
     assert [r.label for r in source.records()] == [0, 1]
     assert source.load(source.records()[1]).getpixel((0, 0)) == (0, 255, 0)
 
-    (tmp_path / "list.json").write_text(json.dumps(
-        {"classes": ["dog", "cat"], "images": [{"path": str(tmp_path / "imgs/a.png"), "label": 1},
-                                               {"path": "imgs/b.png", "label": "dog"}]}
-    ))
+    (tmp_path / "list.json").write_text(
+        json.dumps(
+            {
+                "classes": ["dog", "cat"],
+                "images": [
+                    {"path": str(tmp_path / "imgs/a.png"), "label": 1},
+                    {"path": "imgs/b.png", "label": "dog"},
+                ],
+            }
+        )
+    )
     listed = load_data(f"list:{tmp_path / 'list.json'}")
     assert listed.class_names == ["dog", "cat"]
     assert [r.label for r in listed.records()] == [1, 0]
@@ -95,9 +104,9 @@ def test_list_errors_name_the_problem(tmp_path):
     (tmp_path / "bad.csv").write_text("file,label\na.png,cat\n")
     with pytest.raises(DataError, match="'path' column"):
         load_data(f"list:{tmp_path / 'bad.csv'}")
-    (tmp_path / "labels.json").write_text(json.dumps(
-        {"classes": ["a"], "images": [{"path": "x.png", "label": "zebra"}]}
-    ))
+    (tmp_path / "labels.json").write_text(
+        json.dumps({"classes": ["a"], "images": [{"path": "x.png", "label": "zebra"}]})
+    )
     with pytest.raises(DataError, match="unknown label 'zebra'"):
         load_data(f"list:{tmp_path / 'labels.json'}")
     missing = load_data(f"list:{tmp_path / 'labels.json'}", classes=["zebra"])

@@ -19,12 +19,18 @@ def hf_folders(weights_dir):
     )
 
     torch.manual_seed(0)
-    small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2)
-    vit = ViTForImageClassification(ViTConfig(
-        image_size=32, patch_size=8, intermediate_size=64, num_labels=5,
-        id2label={i: f"label{i}" for i in range(5)}, label2id={f"label{i}": i for i in range(5)},
-        **small,
-    ))
+    small = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2}
+    vit = ViTForImageClassification(
+        ViTConfig(
+            image_size=32,
+            patch_size=8,
+            intermediate_size=64,
+            num_labels=5,
+            id2label={i: f"label{i}" for i in range(5)},
+            label2id={f"label{i}": i for i in range(5)},
+            **small,
+        )
+    )
     vit.save_pretrained(weights_dir / "hf-vit")
     ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(weights_dir / "hf-vit")
     dino = Dinov2ForImageClassification(

@@ -105,7 +105,8 @@ def test_unknown_head_path_lists_the_modules():
 
 
 def test_python_factory_protocols(tmp_path, monkeypatch):
-    (tmp_path / "my_models.py").write_text(textwrap.dedent("""
+    (tmp_path / "my_models.py").write_text(
+        textwrap.dedent("""
         import torch
         from torch import nn
 
@@ -121,7 +122,8 @@ def test_python_factory_protocols(tmp_path, monkeypatch):
 
         def wrong():
             return 42
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     classifier = load_classifier("python:my_models:net", classes=6)
     assert isinstance(classifier, Classifier) and classifier.info.num_classes == 6

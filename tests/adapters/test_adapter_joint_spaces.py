@@ -8,13 +8,10 @@ from PIL import Image
 from singaudit.adapters.sources import load_joint_space
 from singaudit.errors import UnsupportedModel, WeightsNotFound
 
-
 TINY_CLIP = {
     "embed_dim": 32,
-    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32,
-                   "patch_size": 16},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2,
-                 "layers": 2},
+    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
 }
 
 
@@ -36,8 +33,7 @@ def open_clip_checkpoint(weights_dir, name):
 
 @pytest.mark.parametrize(
     "name, size, dim",
-    [("singaudit-tiny-clip", 64, 32),
-     pytest.param("ViT-B-32", 224, 512, marks=pytest.mark.slow)],
+    [("singaudit-tiny-clip", 64, 32), pytest.param("ViT-B-32", 224, 512, marks=pytest.mark.slow)],
 )
 def test_open_clip_local_checkpoint(weights_dir, name, size, dim):
     reference, path = open_clip_checkpoint(weights_dir, name)
@@ -83,8 +79,12 @@ def hf_clip_folders(weights_dir, clip_tokenizer_files):
     processor = CLIPImageProcessor(
         size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
     )
-    layers = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                  num_attention_heads=2)
+    layers = {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+    }
     config = CLIPConfig(
         text_config=dict(vocab_size=vocab_size, max_position_embeddings=77, **layers),
         vision_config=dict(image_size=32, patch_size=8, **layers),
@@ -102,8 +102,12 @@ def hf_clip_folders(weights_dir, clip_tokenizer_files):
     text = CLIPTextModelWithProjection(config.text_config)
     text.text_model.load_state_dict(model.text_model.state_dict())
     text.text_projection.load_state_dict(model.text_projection.state_dict())
-    for part, folder in ((vision, "hf-clip-vision"), (processor, "hf-clip-vision"),
-                         (text, "hf-clip-text"), (tokenizer, "hf-clip-text")):
+    for part, folder in (
+        (vision, "hf-clip-vision"),
+        (processor, "hf-clip-vision"),
+        (text, "hf-clip-text"),
+        (tokenizer, "hf-clip-text"),
+    ):
         part.save_pretrained(weights_dir / folder)
     return model, whole, weights_dir / "hf-clip-vision", weights_dir / "hf-clip-text"
 

@@ -50,9 +50,7 @@ def test_head_norm_is_inside_the_features(convnext):
 
 def test_distilled_deit_reads_both_heads_exactly(timm_weights):
     path = timm_weights("deit_tiny_distilled_patch16_224", img_size=32)
-    classifier = load_classifier(
-        "timm:deit_tiny_distilled_patch16_224", weights=path, img_size=32
-    )
+    classifier = load_classifier("timm:deit_tiny_distilled_patch16_224", weights=path, img_size=32)
     assert classifier.info.feature_dim == 2 * 192
     assert "distilled" in classifier.info.extra["head"]
     assert_logits_match(classifier, images(2, 32))

@@ -1,7 +1,6 @@
 import time
 
 import pytest
-import torch
 from adapter_helpers import assert_logits_match, images
 
 from singaudit.adapters.sources import load_classifier
@@ -9,7 +8,9 @@ from singaudit.errors import UnsupportedModel, WeightsNotFound
 
 
 def test_densenet121_local_weights_reproduce_logits(torchvision_weights):
-    classifier = load_classifier("torchvision:densenet121", weights=torchvision_weights("densenet121"))
+    classifier = load_classifier(
+        "torchvision:densenet121", weights=torchvision_weights("densenet121")
+    )
     assert classifier.info.feature_dim == 1024
     assert classifier.info.extra["head_paths"] == ["classifier"]
     assert_logits_match(classifier, images(2, 64))

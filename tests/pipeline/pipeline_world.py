@@ -15,12 +15,14 @@ from singaudit.adapters.joint_spaces.base import JointSpace, JointSpaceInfo
 from singaudit.adapters.sources import load_classifier
 from singaudit.adapters.weights import state_dict_hash
 
+
 class ResizeToTensor:
     """32x32, scaled to [-1, 1] (written here so subprocesses need not import torchvision)."""
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
-        pixels = torch.frombuffer(bytearray(image.convert("RGB").resize((32, 32)).tobytes()),
-                                  dtype=torch.uint8)
+        pixels = torch.frombuffer(
+            bytearray(image.convert("RGB").resize((32, 32)).tobytes()), dtype=torch.uint8
+        )
         return pixels.reshape(32, 32, 3).permute(2, 0, 1).float() / 127.5 - 1.0
 
 
@@ -30,11 +32,17 @@ PREPROCESSING = Preprocessing(ResizeToTensor(), "resize=32,scale=[-1,1]")
 def tiny_classifier(seed: int = 0):
     torch.manual_seed(seed)
     module = nn.Sequential(
-        nn.Conv2d(3, 8, 3, 2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        nn.Linear(8, 12), nn.ReLU(), nn.Linear(12, 3),
+        nn.Conv2d(3, 8, 3, 2),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 12),
+        nn.ReLU(),
+        nn.Linear(12, 3),
     )
-    return load_classifier(f"hook:tiny-{seed}", module=module, head="6",
-                           preprocessing=PREPROCESSING)
+    return load_classifier(
+        f"hook:tiny-{seed}", module=module, head="6", preprocessing=PREPROCESSING
+    )
 
 
 class TinySpace(JointSpace):
@@ -42,14 +50,22 @@ class TinySpace(JointSpace):
 
     def __init__(self, seed: int = 0) -> None:
         torch.manual_seed(seed)
-        self.module = nn.ModuleDict({
-            "image": nn.Sequential(nn.Conv2d(3, 6, 3, 2), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
-                                   nn.Flatten(), nn.Linear(6, 5)),
-            "text": nn.EmbeddingBag(128, 5),
-        })
+        self.module = nn.ModuleDict(
+            {
+                "image": nn.Sequential(
+                    nn.Conv2d(3, 6, 3, 2),
+                    nn.ReLU(),
+                    nn.AdaptiveAvgPool2d(1),
+                    nn.Flatten(),
+                    nn.Linear(6, 5),
+                ),
+                "text": nn.EmbeddingBag(128, 5),
+            }
+        )
         self.preprocessing = PREPROCESSING
-        self.info = JointSpaceInfo(id=f"tiny-space-{seed}", embed_dim=5,
-                                   weights_hash=state_dict_hash(self.module))
+        self.info = JointSpaceInfo(
+            id=f"tiny-space-{seed}", embed_dim=5, weights_hash=state_dict_hash(self.module)
+        )
         self.text_calls = 0
 
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
@@ -78,6 +94,12 @@ if __name__ == "__main__":  # used by the concurrency test: extract into a share
     from singaudit.pipeline.features import extract
 
     folder, cache_dir, out = sys.argv[1:4]
-    result = extract(tiny_classifier(), load_data(f"folder:{folder}"), cache=cache_dir,
-                     batch_size=2, chunk_size=2, progress=False)
+    result = extract(
+        tiny_classifier(),
+        load_data(f"folder:{folder}"),
+        cache=cache_dir,
+        batch_size=2,
+        chunk_size=2,
+        progress=False,
+    )
     torch.save(result.values, out)

@@ -20,7 +20,7 @@ def test_roundtrip_ls_and_clear(tmp_path):
 
 
 def test_keys_depend_on_every_part():
-    base = dict(model="m", weights="w", preprocessing="p", images=["a", "b"])
+    base = {"model": "m", "weights": "w", "preprocessing": "p", "images": ["a", "b"]}
     assert make_key(**base) == make_key(**dict(reversed(list(base.items()))))
     for part, other in [("weights", "w2"), ("preprocessing", "p2"), ("images", ["b", "a"])]:
         assert make_key(**{**base, part: other}) != make_key(**base)

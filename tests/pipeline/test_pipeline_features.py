@@ -47,8 +47,9 @@ def test_changed_weights_or_preprocessing_invalidate(image_folder, tmp_path):
     assert extract(classifier, source, cache=cache, chunk_size=5).chunks_computed == 2
     assert extract(tiny_classifier(0), source, cache=cache, chunk_size=5).chunks_computed == 0
     (image_folder / "a" / "0.png").write_bytes((image_folder / "b" / "0.png").read_bytes())
-    changed = extract(tiny_classifier(0), load_data(f"folder:{image_folder}"), cache=cache,
-                      chunk_size=5)
+    changed = extract(
+        tiny_classifier(0), load_data(f"folder:{image_folder}"), cache=cache, chunk_size=5
+    )
     assert (changed.chunks_cached, changed.chunks_computed) == (1, 1)
 
 
@@ -86,8 +87,13 @@ def test_interrupted_extraction_resumes_at_chunk_granularity(image_folder, tmp_p
     source = load_data(f"folder:{image_folder}")
     cache = FeatureCache(tmp_path / "cache")
     with pytest.raises(KeyboardInterrupt):
-        extract(tiny_classifier(), InterruptingSource(source, 6), cache=cache, batch_size=2,
-                chunk_size=2)
+        extract(
+            tiny_classifier(),
+            InterruptingSource(source, 6),
+            cache=cache,
+            batch_size=2,
+            chunk_size=2,
+        )
     assert len(cache.entries("features")) == 2  # chunks finished before the interruption
     resumed = extract(tiny_classifier(), source, cache=cache, batch_size=2, chunk_size=2)
     assert (resumed.chunks_cached, resumed.chunks_computed) == (2, 3)
@@ -112,9 +118,11 @@ def test_two_processes_share_one_cache(tmp_path):
     cache_dir = tmp_path / "cache"
     world = Path(__file__).with_name("pipeline_world.py")
     runs = [
-        subprocess.Popen([sys.executable, str(world), str(folder), str(cache_dir),
-                          str(tmp_path / f"out{i}.pt")], stderr=subprocess.PIPE,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+        subprocess.Popen(
+            [sys.executable, str(world), str(folder), str(cache_dir), str(tmp_path / f"out{i}.pt")],
+            stderr=subprocess.PIPE,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
         for i in range(2)
     ]
     for run in runs:
@@ -124,8 +132,9 @@ def test_two_processes_share_one_cache(tmp_path):
     cache = FeatureCache(cache_dir)
     assert len(cache.entries("features")) == 6
     assert not list(cache_dir.rglob("*.tmp"))
-    reread = extract(tiny_classifier(), load_data(f"folder:{folder}"), cache=cache,
-                     batch_size=2, chunk_size=2)
+    reread = extract(
+        tiny_classifier(), load_data(f"folder:{folder}"), cache=cache, batch_size=2, chunk_size=2
+    )
     assert (reread.chunks_cached, reread.chunks_computed, cache.corrupt_removed) == (6, 0, 0)
     assert torch.allclose(reread.values, outputs[0], atol=1e-6)
 
@@ -141,7 +150,7 @@ def test_concurrent_writers_of_one_entry_leave_it_valid(tmp_path):
                 cache.save("features", "k" * 40, {"values": values})
                 entry = cache.load("features", "k" * 40, rows=64)
                 assert entry is not None and torch.equal(entry[0]["values"], values)
-        except Exception as error:  # reported below with the failing thread's message
+        except Exception as error:  # noqa: BLE001 -- reported below, from the thread
             errors.append(error)
 
     threads = [threading.Thread(target=write) for _ in range(4)]

@@ -64,11 +64,14 @@ def final_linear(head: nn.Module, where: str) -> nn.Module:
             "head (was it built with num_classes=0?)"
         )
     last_linear = max(
-        (i for i, (_, child) in enumerate(children)
-         if isinstance(child, (nn.Linear, nn.Conv2d)) or list(child.children())),
+        (
+            i
+            for i, (_, child) in enumerate(children)
+            if isinstance(child, (nn.Linear, nn.Conv2d)) or list(child.children())
+        ),
         default=None,
     )
-    trailing = children[last_linear + 1:] if last_linear is not None else children
+    trailing = children[last_linear + 1 :] if last_linear is not None else children
     if trailing:
         after = ", ".join(f"{type(child).__name__} ({where}.{name})" for name, child in trailing)
         raise UnsupportedModel(
@@ -184,9 +187,7 @@ class HookedClassifier(Classifier):
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         _, captured = self._run(images)
-        parts = [
-            flatten_features(c, self.selector, p) for c, p in zip(captured, self.head_paths)
-        ]
+        parts = [flatten_features(c, self.selector, p) for c, p in zip(captured, self.head_paths)]
         return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
 
     def head(self) -> tuple[torch.Tensor, torch.Tensor | None]:

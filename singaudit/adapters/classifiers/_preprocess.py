@@ -32,7 +32,9 @@ def standard_preprocessing(
     interpolation: str = "bilinear",
 ) -> Preprocessing:
     """Resize the short side, centre-crop, normalise: the usual ImageNet evaluation transform."""
-    from torchvision import transforms  # imported here: it costs seconds and not every user needs it
+    from torchvision import (
+        transforms,  # imported here: it costs seconds and not every user needs it
+    )
 
     mode = transforms.InterpolationMode(interpolation)
     transform = transforms.Compose(

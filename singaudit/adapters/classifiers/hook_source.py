@@ -49,8 +49,14 @@ def load(
     if weights is not None:
         module.load_state_dict(load_state_dict(weights, f"hook:{ident}"), strict=True)
     return from_module(
-        module, head, name=f"hook:{ident}", token=token, preprocessing=preprocessing,
-        class_names=class_names, source="module", verify=verify,
+        module,
+        head,
+        name=f"hook:{ident}",
+        token=token,
+        preprocessing=preprocessing,
+        class_names=class_names,
+        source="module",
+        verify=verify,
     )
 
 
@@ -67,9 +73,7 @@ def from_module(
 ) -> HookedClassifier:
     """A HookedClassifier over ``module`` with its head(s) at ``head`` (several are averaged)."""
     head_paths = [head] if isinstance(head, str) else list(head)
-    weights = [
-        linear_weights(final_linear(submodule(module, p), p), p)[0] for p in head_paths
-    ]
+    weights = [linear_weights(final_linear(submodule(module, p), p), p)[0] for p in head_paths]
     num_classes = weights[0].shape[0]
     if any(w.shape[0] != num_classes for w in weights):
         raise UnsupportedModel(f"the heads {head_paths} have different numbers of classes")
@@ -87,8 +91,11 @@ def from_module(
         extra={"source": source, "head_paths": head_paths, "token": token},
     )
     classifier = HookedClassifier(
-        module, head_paths, info=info,
-        preprocessing=preprocessing or standard_preprocessing(), token_selector_name=token,
+        module,
+        head_paths,
+        info=info,
+        preprocessing=preprocessing or standard_preprocessing(),
+        token_selector_name=token,
     )
     if verify:
         verify_linear_head(classifier, input_size(classifier.preprocessing))

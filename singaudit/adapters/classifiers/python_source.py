@@ -40,8 +40,12 @@ def load(ident: str, **options) -> Classifier:
         return from_module(made[0], made[1], name=name, source=name)
     if isinstance(made, Mapping) and isinstance(made.get("module"), nn.Module) and made.get("head"):
         return from_module(
-            made["module"], made["head"], name=name, token=made.get("token"),
-            preprocessing=made.get("preprocessing"), class_names=made.get("class_names"),
+            made["module"],
+            made["head"],
+            name=name,
+            token=made.get("token"),
+            preprocessing=made.get("preprocessing"),
+            class_names=made.get("class_names"),
             source=name,
         )
     raise UnsupportedModel(

@@ -20,7 +20,7 @@ from singaudit.adapters.classifiers._heads import (
     model_logits,
 )
 from singaudit.adapters.classifiers._preprocess import described
-from singaudit.adapters.classifiers.base import ClassifierInfo, Preprocessing
+from singaudit.adapters.classifiers.base import ClassifierInfo
 from singaudit.adapters.weights import (
     HF_HOST,
     hf_cached,
@@ -60,10 +60,13 @@ def load(
         path = require_file(weights, f"timm:{name}")
         if num_classes is None:
             num_classes = _num_classes_in_file(timm, name, path)
-        overlay = dict(file=str(path), num_classes=num_classes)
+        overlay = {"file": str(path), "num_classes": num_classes}
         with hub_errors_as_missing(f"timm:{name}", "check the weights file"):
             model = timm.create_model(
-                name, pretrained=True, num_classes=num_classes, pretrained_cfg_overlay=overlay,
+                name,
+                pretrained=True,
+                num_classes=num_classes,
+                pretrained_cfg_overlay=overlay,
                 **model_kwargs,
             )
         source = str(path)
@@ -73,8 +76,8 @@ def load(
     elif pretrained:
         _require_hub_weights(timm, name)
         how = (
-            f"give a local file with weights=PATH, or fill the Hugging Face cache "
-            f"(huggingface-cli download) where the hub is reachable"
+            "give a local file with weights=PATH, or fill the Hugging Face cache "
+            "(huggingface-cli download) where the hub is reachable"
         )
         with hub_errors_as_missing(f"timm:{name}", how):
             extra = {"num_classes": num_classes} if num_classes is not None else {}
@@ -116,8 +119,12 @@ class TimmClassifier(HookedClassifier):
             num_classes=num_classes,
             class_names=default_class_names(num_classes),
             weights_hash=state_dict_hash(model),
-            extra={"source": "timm", "weights": weights_source, "head": note,
-                   "head_paths": head_paths},
+            extra={
+                "source": "timm",
+                "weights": weights_source,
+                "head": note,
+                "head_paths": head_paths,
+            },
         )
         super().__init__(model, head_paths, info=info, preprocessing=preprocessing)
 
@@ -159,8 +166,9 @@ def _num_classes_in_file(timm, name: str, path: Path) -> int:
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as handle:
+            names = set(handle.keys())  # safe_open is not iterable
             for key in keys:
-                if key in handle.keys():
+                if key in names:
                     return int(handle.get_slice(key).get_shape()[0])
     else:
         state = load_state_dict(path, f"timm:{name}")
@@ -186,11 +194,10 @@ def _require_hub_weights(timm, name: str) -> None:
     if config.hf_hub_id:
         if hf_cached(config.hf_hub_id, _HUB_FILES) is None:
             require_download(f"timm:{name}", _how(name), HF_HOST)
-    elif config.url:
-        if torch_hub_cached(config.url) is None:
-            from urllib.parse import urlparse
+    elif config.url and torch_hub_cached(config.url) is None:
+        from urllib.parse import urlparse
 
-            require_download(f"timm:{name}", _how(name), urlparse(config.url).hostname or "")
+        require_download(f"timm:{name}", _how(name), urlparse(config.url).hostname or "")
 
 
 def _how(name: str) -> str:

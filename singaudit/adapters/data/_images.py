@@ -27,8 +27,14 @@ def read_image(path: str | Path) -> Image.Image:
             with Image.open(path) as image:
                 image.load()  # decode now, so truncated files fail here
                 return image.convert("RGB")
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError,
-            Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+    except (
+        OSError,
+        UnidentifiedImageError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as error:
         raise DataError(f"cannot read image {path}: {error}") from None
 
 
@@ -59,8 +65,9 @@ def sample_per_class(
     keep: set[int] = set()
     for label in sorted(by_label):
         indices = by_label[label]
-        keep.update(indices if len(indices) <= images_per_class
-                    else rng.sample(indices, images_per_class))
+        keep.update(
+            indices if len(indices) <= images_per_class else rng.sample(indices, images_per_class)
+        )
     return [record for index, record in enumerate(records) if index in keep]
 
 
@@ -68,7 +75,10 @@ class FileImageSource(ImageSource):
     """Records whose keys map to image files; content hash = sha256 of the file."""
 
     def __init__(
-        self, source_id: str, class_names: Sequence[str], records: Sequence[ImageRecord],
+        self,
+        source_id: str,
+        class_names: Sequence[str],
+        records: Sequence[ImageRecord],
         paths: Mapping[str, Path],
     ) -> None:
         self.id = source_id
@@ -96,8 +106,11 @@ class FileImageSource(ImageSource):
 
 
 def labelled_source(
-    source_id: str, class_names: Sequence[str], items: Sequence[tuple[str, Path, int]],
-    images_per_class: int | None, seed: int,
+    source_id: str,
+    class_names: Sequence[str],
+    items: Sequence[tuple[str, Path, int]],
+    images_per_class: int | None,
+    seed: int,
 ) -> FileImageSource:
     """A FileImageSource from (key, path, label) items, sampled per class."""
     if not items:

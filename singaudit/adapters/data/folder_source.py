@@ -41,14 +41,17 @@ def load(
     if not folders:
         items = [(str(p), p, -1) for p in _images_in(root, False)]
     if not items:
-        raise DataError(f"folder:{ident} contains no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+        raise DataError(
+            f"folder:{ident} contains no images ({', '.join(sorted(IMAGE_EXTENSIONS))})"
+        )
     return labelled_source(f"folder:{ident}", class_names, items, images_per_class, seed)
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
     paths = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(
-        p for p in paths
+        p
+        for p in paths
         if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not p.name.startswith(".")
     )
 

@@ -65,7 +65,9 @@ def _read_csv(path: Path) -> list[tuple[str, object]]:
         with open(path, newline="") as handle:
             reader = csv.DictReader(handle, delimiter=delimiter)
             if not reader.fieldnames or "path" not in reader.fieldnames:
-                raise DataError(f"{path}: the header needs a 'path' column (and optionally 'label')")
+                raise DataError(
+                    f"{path}: the header needs a 'path' column (and optionally 'label')"
+                )
             return [(row["path"], row.get("label")) for row in reader if row.get("path")]
     except (OSError, csv.Error, UnicodeDecodeError) as error:
         raise DataError(f"cannot read {path}: {error}") from None

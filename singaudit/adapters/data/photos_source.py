@@ -34,7 +34,7 @@ def photo_path(name: str) -> Path | None:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(list(spec.submodule_search_locations)[0]) / inside
+    path = Path(next(iter(spec.submodule_search_locations))) / inside
     return path if path.is_file() else None
 
 

@@ -64,7 +64,10 @@ def load(ident: str, *, text_model: str | None = None, revision: str | None = No
         processor = transformers.AutoImageProcessor.from_pretrained(model_id, revision=revision)
     settings = json.dumps(processor.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
     return HFClipSpace(
-        model, vision, text, tokenizer,
+        model,
+        vision,
+        text,
+        tokenizer,
         described(ImageProcessorTransform(processor), "hf_clip:" + settings),
         f"hf_clip:{ident.strip()}",
     )
@@ -95,7 +98,10 @@ class HFClipSpace(JointSpace):
     def encode_text(self, prompts: Sequence[str]) -> torch.Tensor:
         device = next(self.module.parameters()).device
         tokens = self.tokenizer(
-            list(prompts), padding=True, truncation=True, max_length=self.max_length,
+            list(prompts),
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
             return_tensors="pt",
         ).to(device)
         inputs = {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"]}
