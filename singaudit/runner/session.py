@@ -587,6 +587,11 @@ def comparison(models: list[ModelResult]) -> dict[str, Any]:
 def _publish(staging: Path, out_dir: Path) -> None:
     """Move the finished outputs into place: artefacts and reports first, results.json last."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Temporary files are created private (0600); published reports follow the umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [staging, *staging.rglob("*")]:
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
     entries = sorted(staging.iterdir(), key=lambda p: p.name == "results.json")
     for entry in entries:
         target = out_dir / entry.name

@@ -2,11 +2,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 # The runner tests' tiny real world (runnerworld: sources) serves the CLI tests too.
 sys.path.insert(0, str(Path(__file__).parents[1] / "runner"))
 
 import runner_world  # noqa: E402
+
+# The machine's two cores are shared by every test process: one torch thread each.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -2,10 +2,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 import runner_world  # noqa: E402
+
+# The machine's two cores are shared by every test process: one torch thread each.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

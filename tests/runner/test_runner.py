@@ -4,6 +4,7 @@ unreadable images, skips and errors, selection and atomic outputs."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import runner_world
@@ -190,6 +191,9 @@ def test_outputs_replace_old_ones_and_leave_no_temporary_files(tmp_path):
     assert json.loads((out / "results.json").read_text())["name"] == "tiny"
     assert (out / "notes.txt").read_text() == "mine"  # the user's files are left alone
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "out"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out / "results.json").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_a_geometry_only_audit_needs_no_joint_space(tmp_path):
