@@ -37,7 +37,8 @@ class ImageEncoder:
     weights_hash: str
     preprocessing: Preprocessing
     encode: Callable[[torch.Tensor], torch.Tensor]
-    module: torch.nn.Module | None = None  # moved to the extraction device and dtype
+    module: torch.nn.Module | None = None  # tells which device the model is on
+    move: Callable[[torch.device], object] | None = None  # the model's own ``to(device)``
 
 
 def image_encoder(model: Classifier | JointSpace | ImageEncoder) -> ImageEncoder:
@@ -46,6 +47,7 @@ def image_encoder(model: Classifier | JointSpace | ImageEncoder) -> ImageEncoder
         return model
     module = getattr(model, "module", None)
     module = module if isinstance(module, torch.nn.Module) else None
+    move = getattr(model, "to", None)
     if isinstance(model, Classifier):
         return ImageEncoder(
             model.info.id,
@@ -55,6 +57,7 @@ def image_encoder(model: Classifier | JointSpace | ImageEncoder) -> ImageEncoder
             model.preprocessing,
             model.features,
             module,
+            move,
         )
     if isinstance(model, JointSpace):
         return ImageEncoder(
@@ -65,6 +68,7 @@ def image_encoder(model: Classifier | JointSpace | ImageEncoder) -> ImageEncoder
             model.preprocessing,
             model.encode_images,
             module,
+            move,
         )
     raise TypeError(f"expected a Classifier or a JointSpace, got {type(model).__name__}")
 
@@ -140,10 +144,10 @@ def extract(
         cached += 1
 
     if missing:
-        restore = _module_state(view.module)
+        restore = _module_state(view.module) or torch.device("cpu")
         try:
-            if view.module is not None:
-                view.module.to(device=target_device)  # weights stay float32: autocast below
+            if view.move is not None:
+                view.move(target_device)  # weights stay float32: autocast below
             for number, values, chunk_failed in _compute(
                 view,
                 source,
@@ -161,8 +165,8 @@ def extract(
                 if store:
                     _save_chunk(store, view.kind, keys[number], values, chunk_failed, view.id)
         finally:
-            if view.module is not None and restore is not None:
-                view.module.to(device=restore)
+            if view.move is not None:
+                view.move(restore)
 
     ok_rows = [results[n] for n in range(len(chunks)) if results[n].numel()]
     width = next((r.shape[1] for r in ok_rows), 0)
