@@ -64,3 +64,23 @@ def test_missing_hub_model_offline_fails_fast(tmp_path):
     assert time.perf_counter() - start < 1.0
     with pytest.raises(WeightsNotFound, match="no such model folder"):
         load_classifier(f"hf:{tmp_path / 'absent'}")
+
+
+def test_deit_with_teacher_averages_two_heads_exactly(weights_dir):
+    from transformers import DeiTConfig, DeiTForImageClassificationWithTeacher
+
+    torch.manual_seed(0)
+    config = DeiTConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=4,
+    )
+    DeiTForImageClassificationWithTeacher(config).save_pretrained(weights_dir / "hf-deit")
+    classifier = load_classifier(f"hf:{weights_dir / 'hf-deit'}")
+    assert classifier.info.extra["head_paths"] == ["cls_classifier", "distillation_classifier"]
+    assert classifier.info.feature_dim == 64
+    assert_logits_match(classifier, images(2, 32))

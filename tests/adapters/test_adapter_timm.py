@@ -94,3 +94,17 @@ def test_unknown_architecture_and_headless_model_are_refused():
         load_classifier("timm:resnet5000")
     with pytest.raises(UnsupportedModel, match="num_classes=0"):
         load_classifier("timm:convnext_atto", pretrained=False, num_classes=0)
+
+
+@pytest.mark.slow
+def test_bit_one_by_one_conv_head(weights_dir):
+    import timm
+
+    from singaudit.adapters.weights import save_state_dict
+
+    path = weights_dir / "bit-10.safetensors"
+    save_state_dict(timm.create_model("resnetv2_50x1_bit", num_classes=10).state_dict(), path)
+    classifier = load_classifier("timm:resnetv2_50x1_bit", weights=path)
+    assert isinstance(classifier.heads[0], torch.nn.Conv2d)
+    assert classifier.info.feature_dim == 2048 and classifier.info.num_classes == 10
+    assert_logits_match(classifier, images(2, 64))
