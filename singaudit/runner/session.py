@@ -75,9 +75,7 @@ class AuditSession:
         if key not in self._memo:
             try:
                 self._memo[key] = compute()
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as error:  # noqa: BLE001 - re-raised to each caller
+            except Exception as error:  # noqa: BLE001 - re-raised to each caller
                 self._memo[key] = _Failure(error)
         value = self._memo[key]
         if isinstance(value, _Failure):
@@ -115,11 +113,11 @@ def run_audit(
     debug: bool = False,
     session: AuditSession | None = None,
 ) -> AuditResult:
-    """Run an audit; ``only`` keeps models or checks by name or glob, or ``model::check`` pairs."""
+    """Run an audit; ``only`` keeps models or checks by name or glob, or ``model::check`` pairs.
+    ``device``, ``cache_dir``, ``progress`` and ``debug`` configure a new session; a given
+    ``session`` keeps its own."""
     session = session or AuditSession(cache_dir=cache_dir, device=device, progress=progress,
                                       debug=debug)
-    if session.device is None and device is not None:
-        session.device = device
     return session.run(spec, out_dir=out_dir, only=only, templates_dir=templates_dir,
                        render=render)
 
@@ -259,8 +257,8 @@ class SpecRun:
         return selection.subset(keep)
 
     def _rows(self, kind: str, model_id: str, encoder: Any, selection: ImageSelection) -> Rows:
-        key = ("rows", kind, model_id, str(self.device), str(self.dtype), selection.source.id,
-               tuple(selection.keys))
+        key = ("rows", kind, model_id, encoder.info.weights_hash, encoder.preprocessing.describe,
+               str(self.device), str(self.dtype), selection.source.id, tuple(selection.keys))
 
         def compute() -> Rows:
             # The pipeline shows its own progress bar: no spinner here.
@@ -270,10 +268,11 @@ class SpecRun:
                     batch_size=self.spec.batch_size, device=self.device, dtype=self.dtype,
                     progress=self.session.progress,
                 )
-            self.failures.update(rows.failures)
             return rows
 
-        return self.session.memo(key, compute)
+        rows = self.session.memo(key, compute)
+        self.failures.update(rows.failures)  # also when another audit of the session computed it
+        return rows
 
     def classifier_features(self, name: str, selection: ImageSelection) -> torch.Tensor:
         classifier = self.classifier(name)
@@ -359,8 +358,8 @@ class SpecRun:
             self._translators[name] = artefact
             return artefact
         train_keys, heldout_keys, fit = self._fit_split(name)
-        content = [fit.source.content_hash(record) for record in fit.records
-                   if record.key in set(train_keys) | set(heldout_keys)]
+        used = set(train_keys) | set(heldout_keys)
+        content = [fit.source.content_hash(r) for r in fit.records if r.key in used]
         fingerprint = _digest({
             "arch": config.arch, "options": config.options, "seed": self.spec.seed,
             "classifier": [classifier.info.id, classifier.info.weights_hash],
