@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,13 @@ def test_user_templates_override_file_by_file(tmp_path: Path) -> None:
 def test_builtin_templates_are_found() -> None:
     folder = builtin_templates_dir()
     assert (folder / "report.html.jinja").is_file() and (folder / "report.css").is_file()
+
+
+def test_reports_follow_the_umask(tmp_path: Path) -> None:
+    results = _write_small_audit(tmp_path)
+    umask = os.umask(0o022)
+    try:
+        written = render_reports(results, formats=("html", "junit"))
+    finally:
+        os.umask(umask)
+    assert {p.stat().st_mode & 0o777 for p in written.values()} == {0o644}
