@@ -52,7 +52,7 @@ def forward_only(spec, cache_dir: Path) -> tuple[float, float]:
     total_wall = total_cpu = 0.0
     for encoder in encoders:
         for selection in selections:
-            _, wall, cpu = timed(lambda: extract(
+            _, wall, cpu = timed(lambda encoder=encoder, selection=selection: extract(
                 encoder, selection.source, selection.records, cache=None,
                 batch_size=spec.batch_size, device=run.device, dtype=run.dtype, progress=False))
             total_wall, total_cpu = total_wall + wall, total_cpu + cpu

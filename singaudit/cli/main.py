@@ -227,7 +227,6 @@ def translator_eval(
     import torch
 
     from singaudit.maths.translators import fidelity
-
     from singaudit.runner.storage import load_translator_file
 
     run_, name = _spec_run(spec, model, data, device, sets, cache_dir)

@@ -71,7 +71,7 @@ def explain_image(
     session = session or AuditSession(cache_dir=cache_dir, device=device, progress=False)
     run = SpecRun(session, spec, only=None)
     classifier = run.classifier("model")
-    space = run.joint_space()
+    run.joint_space()  # fail early (one clear message) before any computation
     pixels = classifier.preprocessing.transform(picture).unsqueeze(0)
     with torch.inference_mode():
         features = classifier.features(pixels).to("cpu", torch.float32)

@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,9 +26,9 @@ from singaudit.adapters.joint_spaces.base import JointSpace
 from singaudit.errors import DataError, MissingDependency, NotApplicable, SingauditError
 from singaudit.results import AuditResult, CheckResult, ModelResult, worst_status
 from singaudit.runner import provenance, storage
-from singaudit.runner.storage import Rows
 from singaudit.runner.context import AuditModelContext
 from singaudit.runner.selection import ImageSelection, select_images
+from singaudit.runner.storage import Rows
 from singaudit.spec.models import AuditSpec, DataSpec
 
 T = TypeVar("T")
@@ -133,9 +133,7 @@ def selected(only: Sequence[str] | None, model: str, check: str | None = None) -
                 return True
         elif fnmatch.fnmatchcase(model, selector) or (
             check is not None and fnmatch.fnmatchcase(check, selector)
-        ):
-            return True
-        elif check is None and selector_is_check(selector):
+        ) or check is None and selector_is_check(selector):
             return True
     return False
 
@@ -547,9 +545,8 @@ def expectation_met(expect: str, status: str) -> bool | None:
 
 
 def comparison(models: list[ModelResult]) -> dict[str, Any]:
-    """Per-model medians, ratio and per-image (AS, IS) from each model's class_semantics check."""
-    import numpy as np
-
+    """Per-model ratio, medians and per-image (AS, IS), read from each model's class_semantics
+    result (the runner only gathers them)."""
     entries = []
     for model in models:
         check = next((c for c in model.checks if c.name == "class_semantics"
@@ -558,26 +555,29 @@ def comparison(models: list[ModelResult]) -> dict[str, Any]:
             continue
         is_values = [float(v) for v in check.data.get("is", []) if v is not None]
         as_values = [float(v) for v in check.data.get("as", []) if v is not None]
-
-        def metric(*names: str, values: list[float] | None = None) -> float | None:
-            for metric_name in names:
-                if metric_name in check.metrics and check.metrics[metric_name].value is not None:
-                    return check.metrics[metric_name].value
-            return float(np.median(values)) if values else None
-
+        ratio = check.metrics.get("ratio")
         entries.append({
             "name": model.name,
-            "ratio": metric("ratio"),
-            "median_is": metric("median_is", "is", values=is_values),
-            "median_as": metric("median_as", "as", values=as_values),
-            "median_abs_as": metric("median_abs_as", "abs_as",
-                                    values=[abs(v) for v in as_values]),
+            "ratio": ratio.value if ratio is not None else None,
+            "median_is": _median(check, "is", is_values),
+            "median_as": _median(check, "as", as_values),
+            "median_abs_as": _median(check, "abs_as", [abs(v) for v in as_values]),
             "is": is_values,
             "as": as_values,
         })
     ranked = sorted((e for e in entries if e["ratio"] is not None),
                     key=lambda e: e["ratio"], reverse=True)
     return {"models": entries, "ranking": [e["name"] for e in ranked]} if entries else {}
+
+
+def _median(check: CheckResult, metric: str, values: list[float]) -> float | None:
+    """The check's own median of ``metric``, else the median of its per-image values."""
+    import numpy as np
+
+    reported = check.metrics.get(metric)
+    if reported is not None and reported.statistic == "median" and reported.value is not None:
+        return reported.value
+    return float(np.median(values)) if values else None
 
 
 # -------------------------------------------------------------------- helpers

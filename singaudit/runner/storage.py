@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from singaudit.errors import SingauditError
 from singaudit.runner.selection import ImageSelection
 

@@ -157,7 +157,7 @@ def load_spec(path: str | Path, overrides: Overrides | None = None) -> AuditSpec
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(f"{path}: cannot read it ({error})") from None
     spec = parse_spec_text(text, source=str(path), overrides=overrides)
-    spec._source_path = path  # noqa: SLF001 - provenance only
+    spec._source_path = path
     return spec
 
 

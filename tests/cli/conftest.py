@@ -7,7 +7,7 @@ import torch
 # The runner tests' tiny real world (runnerworld: sources) serves the CLI tests too.
 sys.path.insert(0, str(Path(__file__).parents[1] / "runner"))
 
-import runner_world  # noqa: E402
+import runner_world
 
 # The machine's two cores are shared by every test process: one torch thread each.
 torch.set_num_threads(1)

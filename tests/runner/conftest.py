@@ -6,7 +6,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import runner_world  # noqa: E402
+import runner_world
 
 # The machine's two cores are shared by every test process: one torch thread each.
 torch.set_num_threads(1)

@@ -158,8 +158,8 @@ def extra_checks():
     CHECKS.add("explodes", _Explodes, replace=True)
     CHECKS.add("not_here", _NotHere, replace=True)
     yield
-    CHECKS._entries.pop("explodes", None)  # noqa: SLF001 - test cleanup
-    CHECKS._entries.pop("not_here", None)  # noqa: SLF001
+    CHECKS._entries.pop("explodes", None)
+    CHECKS._entries.pop("not_here", None)
 
 
 def test_a_crashing_check_is_an_error_and_the_audit_goes_on(tmp_path, extra_checks):
