@@ -6,9 +6,13 @@ from pathlib import Path
 
 import pytest
 
-# Imported once in this process: pytester's inline runs drop modules they imported, and a
-# second import of torch in one process crashes.
-import singaudit.checks.null_invariance  # noqa: F401
+# Imported once in this process: pytester's inline runs drop the modules they imported, and
+# importing torch's modules twice in one process crashes (torchvision pulls in torch._dynamo).
+import torchvision  # noqa: F401
+
+import singaudit.adapters.classifiers.python_source
+import singaudit.adapters.data.calibration_source
+import singaudit.checks.null_invariance
 import singaudit.runner  # noqa: F401
 
 HERE = Path(__file__).parent
@@ -62,6 +66,11 @@ class InlinePytest:
     def run(self, *args: str) -> pytest.RunResult:
         # One argument: a separate path argument would move the rootdir to a common ancestor.
         return self.pytester.runpytest(f"--singaudit-cache={self.cache}", *QUIET_PLUGINS, *args)
+
+    def run_subprocess(self, *args: str) -> pytest.RunResult:
+        """A fresh interpreter, as CI runs it (the plugin found through its entry point)."""
+        return self.pytester.runpytest_subprocess(f"--singaudit-cache={self.cache}",
+                                                  *QUIET_PLUGINS, *args)
 
 
 class TinyProject(InlinePytest):
