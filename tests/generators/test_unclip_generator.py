@@ -199,9 +199,21 @@ def test_an_unknown_location_is_a_singaudit_error(ident: str) -> None:
         load_generator(f"unclip:{ident}", device="cpu")
 
 
-def test_bad_settings_are_refused(tiny_unclip_folder: Path) -> None:
-    with pytest.raises(SpecError, match="steps"):
-        load_generator(f"unclip:{tiny_unclip_folder}", device="cpu", decoder_steps=1)
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"decoder_steps": 1}, "at least 2"),
+        ({"super_res_steps": "fast"}, "integer"),
+        ({"guidance_scale": float("nan")}, "finite"),
+        ({"batch_size": 0}, "at least 1"),
+        ({"device": "gpu0"}, "not a device"),
+    ],
+)
+def test_bad_options_are_one_clear_error(
+    tiny_unclip_folder: Path, option: dict, message: str
+) -> None:
+    with pytest.raises(SpecError, match=message):
+        load_generator(f"unclip:{tiny_unclip_folder}", **option)
 
 
 def test_float16_renders_finite_images(tiny_unclip_folder: Path) -> None:

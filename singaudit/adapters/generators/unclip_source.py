@@ -55,6 +55,14 @@ class UnCLIPSettings:
     batch_size: int | None = None  # renders per UNet call; None: 8 on CUDA, 2 on the CPU
 
     def __post_init__(self) -> None:
+        for name in ("decoder_steps", "super_res_steps", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise SpecError(f"UnCLIP {name} must be an integer, not {value!r}")
+        if isinstance(self.guidance_scale, bool) or not isinstance(
+            self.guidance_scale, (int, float)
+        ):
+            raise SpecError(f"UnCLIP guidance_scale must be a number, not {self.guidance_scale!r}")
         # UnCLIPScheduler spaces its timesteps by (steps - 1): one step is undefined.
         if self.decoder_steps < 2 or self.super_res_steps < 2:
             raise SpecError("UnCLIP decoder_steps and super_res_steps must be at least 2")
@@ -127,6 +135,17 @@ def load_components(
         text_encoder=fetch(CLIPTextModelWithProjection, "text_encoder", dtype=dtype),
         tokenizer=fetch(CLIPTokenizer, "tokenizer"),
     )
+
+
+def _device(name: str | torch.device | None) -> torch.device:
+    if name is None or name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except (RuntimeError, TypeError):
+        raise SpecError(
+            f"UnCLIP device {name!r} is not a device (e.g. 'cpu', 'cuda', 'cuda:1', 'auto')"
+        ) from None
 
 
 def _first_line(error: BaseException) -> str:
@@ -368,11 +387,7 @@ def load(
         decoder_steps, super_res_steps, guidance_scale, super_resolution, batch_size
     )
     location = resolve_location(ident)
-    device = (
-        torch.device(device)
-        if device is not None
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    )
+    device = _device(device)
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     if device.type != "cuda":
         logger.warning(
