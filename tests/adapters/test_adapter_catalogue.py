@@ -1,3 +1,6 @@
+import pytest
+import torch
+
 from singaudit.adapters.classifiers.catalogue import PAPER_MODELS, get_preset, list_presets
 from singaudit.adapters.sources import CLASSIFIER_SOURCES, split_name
 
@@ -22,7 +25,6 @@ def test_known_dimensions():
     assert get_preset("timm:tf_efficientnet_lite0").offline
     assert get_preset("densenet121").null_dim == 24
     assert get_preset("resnet50").top1 == 76.1
-    assert get_preset("calibration:leaky").null_dim == 64
 
 
 def test_patterns():
@@ -34,3 +36,51 @@ def test_patterns():
     }
     assert [p.title for p in list_presets("timm:eva02*")] == ["EVA-02-L"]
     assert list_presets("no-such-model") == []
+
+
+@pytest.mark.parametrize(
+    "preset",
+    [p for p in list_presets() if p.id.split(":")[0] in ("timm", "torchvision", "hf")],
+    ids=lambda p: p.name,
+)
+def test_preset_dimensions_match_the_architectures(preset):
+    # Built on the meta device: real shapes, no memory, no weights.
+    import timm
+    import torchvision
+    from transformers import Dinov2Config, Dinov2ForImageClassification
+
+    from singaudit.adapters.classifiers._heads import final_linear
+
+    source, ident = split_name(preset.id)
+    with torch.device("meta"):
+        if source == "timm":
+            model = timm.create_model(ident.split(".")[0], pretrained=False)
+            heads = model.get_classifier()
+            heads = heads if isinstance(heads, tuple) else (heads,)
+        elif source == "torchvision":
+            from singaudit.adapters.classifiers.torchvision_source import _head_path
+
+            model = torchvision.models.get_model(ident.split("@")[0], weights=None)
+            path = _head_path(model)
+            heads = (final_linear(model.get_submodule(path), path),)
+        else:
+            assert ident == "facebook/dinov2-large-imagenet1k-1-layer"
+            config = Dinov2Config(
+                hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, num_labels=1000
+            )
+            heads = (Dinov2ForImageClassification(config).classifier,)
+    weight_shape = heads[0].weight.shape
+    assert (weight_shape[0], weight_shape[1] * len(heads)) == (
+        preset.num_classes,
+        preset.feature_dim,
+    )
+
+
+def test_calibration_presets_follow_the_calibration_models():
+    from singaudit.calibration import models
+
+    natural = models.NaturalNet().head
+    preset = get_preset("calibration:natural")
+    assert (preset.feature_dim, preset.num_classes) == (natural.in_features, natural.out_features)
+    assert get_preset("calibration:clean").null_dim == models.NUISANCE_DIM
+    assert get_preset("calibration:leaky").null_dim == models.SHAPE_HIDDEN + models.NUISANCE_DIM

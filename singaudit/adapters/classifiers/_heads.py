@@ -53,7 +53,7 @@ def final_linear(head: nn.Module, where: str) -> nn.Module:
     anything else after the last linear layer cannot be read as a linear head.
     """
     if isinstance(head, (nn.Linear, nn.Conv2d)):
-        linear_weights(head, where)  # validates a conv's kernel size
+        _check_conv(head, where)
         return head
     children = [(name, child) for name, child in head.named_children()]
     while children and isinstance(children[-1][1], _PASS_THROUGH):
@@ -88,11 +88,7 @@ def linear_weights(layer: nn.Module, where: str) -> tuple[torch.Tensor, torch.Te
     if isinstance(layer, nn.Linear):
         weight = layer.weight
     elif isinstance(layer, nn.Conv2d):
-        if layer.kernel_size != (1, 1) or layer.groups != 1:
-            raise UnsupportedModel(
-                f"{where} is a Conv2d with kernel {layer.kernel_size} and groups {layer.groups}; "
-                "only 1x1 convolutions with groups=1 act as a linear head"
-            )
+        _check_conv(layer, where)
         weight = layer.weight.flatten(1)
     else:
         raise UnsupportedModel(
@@ -100,6 +96,14 @@ def linear_weights(layer: nn.Module, where: str) -> tuple[torch.Tensor, torch.Te
         )
     bias = layer.bias.detach().float().cpu() if layer.bias is not None else None
     return weight.detach().float().cpu(), bias
+
+
+def _check_conv(layer: nn.Module, where: str) -> None:
+    if isinstance(layer, nn.Conv2d) and (layer.kernel_size != (1, 1) or layer.groups != 1):
+        raise UnsupportedModel(
+            f"{where} is a Conv2d with kernel {layer.kernel_size} and groups {layer.groups}; "
+            "only 1x1 convolutions with groups=1 act as a linear head"
+        )
 
 
 def flatten_features(values: torch.Tensor, selector, where: str) -> torch.Tensor:

