@@ -57,6 +57,8 @@ def test_open_clip_offline_tags_fail_fast():
     with pytest.raises(WeightsNotFound, match="ViT-L-14@openai.*pretrained=PATH"):
         load_joint_space("open_clip:ViT-L-14@openai")
     assert time.perf_counter() - start < 1.0
+    with pytest.raises(WeightsNotFound, match="EVA02-L-14@merged2b_s4b_b131k"):
+        load_joint_space("open_clip:EVA02-L-14@merged2b_s4b_b131k")  # EVA02-CLIP
     with pytest.raises(WeightsNotFound, match="no pretrained weights 'nope'"):
         load_joint_space("open_clip:ViT-L-14@nope")
     with pytest.raises(UnsupportedModel, match="no model"):
