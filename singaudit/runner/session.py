@@ -228,8 +228,8 @@ class SpecRun:
         if config is None:
             return None
         generator_id = config.id or self.joint_space().info.default_generator
-        if generator_id is None:
-            raise NotApplicable("no generator configured and the joint space has no default")
+        if generator_id is None:  # evidence falls back to retrieval
+            return None
         key = ("generator", generator_id, _stable(config.options), str(self.device))
         return self.session.memo(
             key, lambda: sources.load_generator(generator_id, **config.options)
