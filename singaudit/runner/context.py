@@ -14,7 +14,6 @@ from singaudit.adapters.classifiers.base import Classifier
 from singaudit.adapters.generators.base import Generator
 from singaudit.adapters.joint_spaces.base import JointSpace
 from singaudit.checks.base import PromptSpec
-from singaudit.errors import NotApplicable
 from singaudit.runner.selection import ImageSelection
 
 if TYPE_CHECKING:
@@ -111,7 +110,3 @@ class AuditModelContext:
         if key not in self._shared:
             self._shared[key] = compute()
         return self._shared[key]
-
-    def require_joint_space(self) -> None:
-        if self._run.spec.joint_space is None:
-            raise NotApplicable("the audit declares no joint_space")
