@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from singaudit.reports import figures
 from singaudit.reports.verdicts import (
+    compact,
     describe_metric,
     expectation_text,
     flatten,
@@ -28,6 +29,7 @@ THUMBNAIL_PX = 128
 PNG_THUMBNAIL_LIMIT = 24_000  # bytes; larger (photographic) thumbnails go as JPEG
 MAX_EVIDENCE_ITEMS = 24  # per check, keeps the report within its size budget
 MAX_CLASS_ROWS = 40
+ANGLE_KINDS = {"class_semantics", "concepts", "steering", "evidence"}  # checks reporting IS/AS
 
 
 def data_uri(payload: bytes, mime: str = "image/png") -> str:
@@ -327,7 +329,9 @@ def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
     return {
         "audit": audit,
         "summary": _summary(audit),
-        "provenance": flatten(audit.provenance),
+        "provenance": compact(audit.provenance),
+        "angles_shown": any(check_kind(c.name) in ANGLE_KINDS
+                            for m in audit.models for c in m.checks),
         "data_issues": _data_issues(audit),
         "models": [
             {

@@ -496,8 +496,8 @@ def scale_legend() -> Figure:
     figure = _figure(PAGE_WIDTH_IN * 0.55, 2.3)
     axes = figure.subplots()
     axes.add_patch(Rectangle((0, 0), HARD_TO_SEE_AS, HARD_TO_SEE_IS, color="#e9e9e9", lw=0))
-    axes.text(HARD_TO_SEE_AS / 2, HARD_TO_SEE_IS - 1, "hard to see", fontsize=6.5, ha="center",
-              va="top", color="#555555")
+    axes.text(0.2, HARD_TO_SEE_IS + 0.8, "grey: hard to see", fontsize=6.5, va="bottom",
+              color="#555555")
     for as_value, is_value, words in REFERENCE_SCALE:
         axes.scatter([as_value], [is_value], color=PALETTE[5], s=22, zorder=3)
         axes.annotate(f"{words} (AS {as_value}, IS {is_value})", (as_value, is_value),

@@ -118,3 +118,22 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str
         else:
             rows.append((name, format_number(value) if value != {} else "{}"))
     return rows
+
+
+def _is_flat(value: Any) -> bool:
+    return isinstance(value, Mapping) and value and not any(
+        isinstance(v, Mapping) for v in value.values())
+
+
+def compact(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Like flatten, but a mapping of plain values becomes one "k v · k v" row (provenance)."""
+    rows: list[tuple[str, str]] = []
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if _is_flat(value):
+            rows.append((name, " · ".join(f"{k} {v}" for k, v in flatten(value))))
+        elif isinstance(value, Mapping) and value:
+            rows += compact(value, name + ".")
+        else:
+            rows += flatten({name: value})
+    return rows

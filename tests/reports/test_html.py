@@ -81,7 +81,7 @@ def test_thresholds_and_numbers_behind_verdicts(rendered: dict[str, Path]) -> No
     assert "mean(cosine): warn if < 0.8, fail if < 0.6" in text
     assert "expected fail: met" in text
     assert "null_dim is 0: no invariant subspace" in text
-    assert re.search(r"versions\.torch\s*2\.14\.1", text)
+    assert re.search(r"versions\s*torch 2\.14\.1 · singaudit 0\.1\.0", text)
 
 
 def test_missing_figure_data_is_omitted(tmp_path: Path) -> None:
@@ -113,3 +113,13 @@ def test_many_classes_keep_the_report_small(tmp_path: Path) -> None:
     rows = document.xpath("//table[tr/th[1]='class']/tr/td[1]/text()")
     assert len(rows) == 40 and rows[0] == "class 999"  # the failing class first
     assert "960 more classes" in document.text_content()
+
+
+def test_geometry_only_audit_has_no_angle_legend(tmp_path: Path) -> None:
+    audit = AuditResult(name="geometry", status="pass", ok=True, models=[ModelResult(
+        name="m", id="x:y", status="pass", checks=[
+            CheckResult(name="null_invariance", status="pass")])])
+    audit.write(tmp_path / "results.json")
+    document = _document(render_reports(tmp_path, formats=("html",))["html"])
+    assert not document.xpath("//*[@id='scale']")
+    assert not document.xpath("//a[@href='#scale']")
