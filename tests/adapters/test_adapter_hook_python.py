@@ -136,3 +136,18 @@ def test_python_factory_protocols(tmp_path, monkeypatch):
     with pytest.raises(SpecError, match="no attribute"):
         load_classifier("python:my_models:absent")
     sys.modules.pop("my_models", None)
+
+
+def test_logits_transformed_after_the_head_are_caught_by_the_check():
+    class SquashedLogits(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = small_cnn(nn.Identity())
+            self.fc = nn.Linear(8, 3)
+
+        def forward(self, x):
+            return torch.tanh(self.fc(self.body(x)) * 5)
+
+    torch.manual_seed(0)
+    with pytest.raises(UnsupportedModel, match="does not reproduce the model's logits"):
+        load_classifier("hook:squashed", module=SquashedLogits(), head="fc")

@@ -17,8 +17,13 @@ from singaudit.adapters.classifiers._heads import (
     HookedClassifier,
     final_linear,
     linear_weights,
+    verify_linear_head,
 )
-from singaudit.adapters.classifiers._preprocess import described, standard_preprocessing
+from singaudit.adapters.classifiers._preprocess import (
+    described,
+    input_size,
+    standard_preprocessing,
+)
 from singaudit.adapters.classifiers.base import ClassifierInfo, Preprocessing
 from singaudit.adapters.weights import (
     hf_cached,
@@ -46,7 +51,7 @@ class ImageProcessorTransform:
         return self.processor(images=image, return_tensors="pt")["pixel_values"][0]
 
 
-def load(ident: str, *, revision: str | None = None) -> HookedClassifier:
+def load(ident: str, *, revision: str | None = None, verify: bool = True) -> HookedClassifier:
     """A transformers image classifier from a hub id or a local folder."""
     from transformers import AutoModelForImageClassification
 
@@ -79,13 +84,16 @@ def load(ident: str, *, revision: str | None = None) -> HookedClassifier:
         weights_hash=state_dict_hash(model),
         extra={"source": "hf", "architecture": type(model).__name__, "head_paths": head_paths},
     )
-    return HookedClassifier(
+    classifier = HookedClassifier(
         model,
         head_paths,
         info=info,
-        preprocessing=_preprocessing(model_id, revision),
+        preprocessing=_preprocessing(model_id, revision, model.config),
         call=lambda module, images: module(pixel_values=images),
     )
+    if verify:  # one random image: the logits must be features @ W.T + b
+        verify_linear_head(classifier, input_size(classifier.preprocessing))
+    return classifier
 
 
 def _head_paths(model) -> list[str]:
@@ -99,13 +107,16 @@ def _head_paths(model) -> list[str]:
     )
 
 
-def _preprocessing(model_id: str, revision: str | None) -> Preprocessing:
+def _preprocessing(model_id: str, revision: str | None, config) -> Preprocessing:
+    """The folder's own image processor; without one, ImageNet's at the model's image size."""
     from transformers import AutoImageProcessor
 
     try:
         processor = AutoImageProcessor.from_pretrained(model_id, revision=revision)
     except (OSError, ValueError):
-        return standard_preprocessing()
+        size = getattr(config, "image_size", None)
+        size = size if isinstance(size, int) else 224
+        return standard_preprocessing(resize=round(size / 0.875), crop=size)
     settings = json.dumps(processor.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
     return described(ImageProcessorTransform(processor), "hf:" + settings)
 

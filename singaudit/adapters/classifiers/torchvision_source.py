@@ -18,8 +18,13 @@ from singaudit.adapters.classifiers._heads import (
     default_class_names,
     final_linear,
     linear_weights,
+    verify_linear_head,
 )
-from singaudit.adapters.classifiers._preprocess import described, standard_preprocessing
+from singaudit.adapters.classifiers._preprocess import (
+    described,
+    input_size,
+    standard_preprocessing,
+)
 from singaudit.adapters.classifiers.base import ClassifierInfo
 from singaudit.adapters.weights import (
     hub_errors_as_missing,
@@ -39,6 +44,7 @@ def load(
     weights: str | Path | None = None,
     num_classes: int | None = None,
     head: str | None = None,
+    verify: bool = True,
 ) -> HookedClassifier:
     """A torchvision model as a Classifier; ``head`` overrides the head module's dotted path."""
     import torchvision.models as tv_models
@@ -91,7 +97,10 @@ def load(
         weights_hash=state_dict_hash(model),
         extra={"source": "torchvision", "weights": source, "head_paths": [head_path]},
     )
-    return HookedClassifier(model, [head_path], info=info, preprocessing=preprocessing)
+    classifier = HookedClassifier(model, [head_path], info=info, preprocessing=preprocessing)
+    if verify:  # one random image: the logits must be features @ W.T + b
+        verify_linear_head(classifier, input_size(preprocessing))
+    return classifier
 
 
 def _weights_enum(tv_models, name: str, enum_name: str):
