@@ -188,8 +188,13 @@ def encode_text(
     *,
     cache: FeatureCache | str | Path | bool | None = None,
     batch_size: int = 256,
+    device: str | torch.device | None = None,
 ) -> torch.Tensor:
-    """Unnormalised text embeddings (n, k) float32 on the CPU, cached by prompts and model."""
+    """Unnormalised text embeddings (n, k) float32 on the CPU, cached by prompts and model.
+
+    The model runs on ``device`` (None/"auto": the automatic choice) in its own dtype, and is
+    moved back afterwards.
+    """
     prompts = [str(p) for p in prompts]
     store = _as_cache(cache)
     module = getattr(space, "module", None)
@@ -207,11 +212,16 @@ def encode_text(
         entry = store.load("text", key, rows=len(prompts))
         if entry is not None:
             return entry[0]["values"].float()
-    with torch.inference_mode():
-        parts = [
-            space.encode_text(prompts[i : i + batch_size]).float().cpu()
-            for i in range(0, len(prompts), batch_size)
-        ]
+    restore = _module_state(module if isinstance(module, torch.nn.Module) else None)
+    space.to(choose_device(device))
+    try:
+        with torch.inference_mode():
+            parts = [
+                space.encode_text(prompts[i : i + batch_size]).float().cpu()
+                for i in range(0, len(prompts), batch_size)
+            ]
+    finally:
+        space.to(restore or torch.device("cpu"))
     values = torch.cat(parts) if parts else torch.zeros(0, space.info.embed_dim)
     if store:
         store.save("text", key, {"values": values}, {"model": space.info.id})
