@@ -105,6 +105,7 @@ def extract(
     view = image_encoder(encoder)
     store = _as_cache(cache)
     records = list(source.records() if records is None else records)
+    chunk_size, batch_size = max(int(chunk_size), 1), max(int(batch_size), 1)
     target_device = choose_device(device)
     target_dtype = choose_dtype(target_device, dtype)
 
@@ -116,7 +117,7 @@ def extract(
         except DataError as error:
             failed[index] = str(error)
     usable = [i for i in range(len(records)) if i in hashes]
-    chunks = [usable[i : i + chunk_size] for i in range(0, len(usable), max(chunk_size, 1))]
+    chunks = [usable[i : i + chunk_size] for i in range(0, len(usable), chunk_size)]
 
     base_key = {
         "kind": view.kind,
@@ -268,7 +269,7 @@ def _compute(
         owner.extend((slot, p) for p in range(len(chunk)))
         batches.extend(
             list(range(start + i, start + min(i + batch_size, len(chunk))))
-            for i in range(0, len(chunk), max(batch_size, 1))
+            for i in range(0, len(chunk), batch_size)
         )
     dataset = _Images(source, [records[i] for i in flat], view.preprocessing.transform)
     loader = DataLoader(
