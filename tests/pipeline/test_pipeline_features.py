@@ -211,3 +211,13 @@ def test_device_and_dtype_choice():
         choose_dtype(torch.device("cpu"), "float8")
     with pytest.raises(SpecError, match="unknown device"):
         choose_device("toaster")
+
+
+def test_progress_bar_on_request_and_quiet_otherwise(image_folder, capsys):
+    source = load_data(f"folder:{image_folder}")
+    shown = extract(tiny_classifier(), source, progress=True, chunk_size=3)
+    assert shown.values.shape == (10, 12)
+    capsys.readouterr()
+    extract(tiny_classifier(), source, progress=None, chunk_size=3)  # not a terminal: quiet
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
