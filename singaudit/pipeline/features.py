@@ -8,6 +8,7 @@ read are skipped, listed in ``Extraction.failed`` and remembered by the chunk's 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -92,15 +93,16 @@ def extract(
     batch_size: int = 32,
     device: str | torch.device | None = None,
     dtype: str | torch.dtype | None = None,
-    num_workers: int = 0,
+    num_workers: int | None = None,
     progress: bool | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> Extraction:
     """Features or image embeddings of ``records`` (default: all of ``source``).
 
     ``cache``: a FeatureCache, a folder, True for the default folder, None/False for none.
-    ``device``/``dtype``: None or "auto" choose automatically. ``progress``: None shows a bar
-    only on a terminal.
+    ``device``/``dtype``: None or "auto" choose automatically. ``num_workers``: None decodes
+    images in worker processes only on a CUDA device (on the CPU the cores run the model).
+    ``progress``: None shows a bar only on a terminal.
     """
     view = image_encoder(encoder)
     store = _as_cache(cache)
@@ -108,6 +110,8 @@ def extract(
     chunk_size, batch_size = max(int(chunk_size), 1), max(int(batch_size), 1)
     target_device = choose_device(device)
     target_dtype = choose_dtype(target_device, dtype)
+    if num_workers is None:
+        num_workers = min(8, (os.cpu_count() or 1) - 1) if target_device.type == "cuda" else 0
 
     failed: dict[int, str] = {}
     hashes: dict[int, str] = {}
