@@ -42,7 +42,7 @@ def load(ident: str, *, pretrained: str | Path | None = None, **model_kwargs) ->
         raise UnsupportedModel(
             f"open_clip has no model {name!r}; open_clip.list_models() lists them"
         )
-    if pretrained is not None and Path(str(pretrained)).suffix:
+    if pretrained is not None and _is_path(pretrained):
         weights: str | None = str(require_file(pretrained, f"open_clip:{name}"))
         source = weights
     else:
@@ -93,6 +93,12 @@ class OpenClipSpace(JointSpace):
     def encode_text(self, prompts: Sequence[str]) -> torch.Tensor:
         tokens = self.tokenizer(list(prompts)).to(self._device())
         return self.module.encode_text(tokens, normalize=False)
+
+
+def _is_path(value: str | Path) -> bool:
+    """A local checkpoint (rather than a pretrained tag such as "openai")."""
+    text = str(value)
+    return isinstance(value, Path) or "/" in text or os.sep in text or bool(Path(text).suffix)
 
 
 def _require_hub_weights(open_clip, name: str, tag: str | None) -> None:
