@@ -15,6 +15,8 @@ from matplotlib.patches import Ellipse, Rectangle
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+MARKERS = ["D", "o", "s", "^"]
+LINE_STYLES = ["-", "--", ":", "-."]
 IS_COLOUR, AS_COLOUR, ABS_AS_COLOUR = "#0072B2", "#E69F00", "#D55E00"
 FAINT = "#8a8a8a"
 # The paper's reference scale (one image): (AS, IS, visible change).
@@ -175,7 +177,8 @@ def class_violins(data: Mapping[str, Any], abs_as_limits: Sequence[float] = ()) 
     return figure
 
 
-def _confidence_ellipse(axes, x: np.ndarray, y: np.ndarray, colour: str) -> None:
+def _confidence_ellipse(axes, x: np.ndarray, y: np.ndarray, colour: str, line: str = "-"
+                        ) -> None:
     """95 % ellipse of a 2-D Gaussian fitted to (x, y)."""
     if x.size < 3:
         return
@@ -188,7 +191,7 @@ def _confidence_ellipse(axes, x: np.ndarray, y: np.ndarray, colour: str) -> None
     width, height = 2 * scale * np.sqrt(eigenvalues[::-1])
     angle = math.degrees(math.atan2(eigenvectors[1, -1], eigenvectors[0, -1]))
     axes.add_patch(Ellipse((x.mean(), y.mean()), width, height, angle=angle, fill=False,
-                           edgecolor=colour, lw=1.2))
+                           edgecolor=colour, lw=1.2, ls=line))
 
 
 def comparison_models(comparison: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -238,15 +241,18 @@ def as_is_scatter(comparison: Mapping[str, Any]) -> Figure | None:
                              color="#f1f1f1", zorder=0, lw=0, label="hard to see"))
     drawn = False
     for index, entry in enumerate(entries):
+        # Beyond 8 models the colours repeat, so the marker and ellipse line style change.
         colour = PALETTE[index % len(PALETTE)]
+        marker = MARKERS[(index // len(PALETTE)) % len(MARKERS)]
+        line = LINE_STYLES[(index // len(PALETTE)) % len(LINE_STYLES)]
         x, y = _floats(entry.get("as")), _floats(entry.get("is"))
         if x.size and x.size == y.size:
-            axes.scatter(x, y, s=5, alpha=0.35, color=colour, lw=0)
-            _confidence_ellipse(axes, x, y, colour)
+            axes.scatter(x, y, s=5, alpha=0.35 if len(entries) <= 4 else 0.12, color=colour, lw=0)
+            _confidence_ellipse(axes, x, y, colour, line)
             drawn = True
         median_as, median_is = entry.get("median_as"), entry.get("median_is")
         if _is_number(median_as) and _is_number(median_is):
-            axes.scatter([median_as], [median_is], s=40, marker="D", color=colour,
+            axes.scatter([median_as], [median_is], s=40, marker=marker, color=colour,
                          edgecolor="black", lw=0.6, label=short(entry["name"]), zorder=3)
             drawn = True
     if not drawn:
@@ -259,7 +265,7 @@ def as_is_scatter(comparison: Mapping[str, Any]) -> Figure | None:
     axes.set_xlabel("AS toward the true-class prompt (deg)")
     axes.set_ylabel("IS (deg)")
     axes.set_ylim(bottom=0)
-    axes.set_title("(AS, IS) per image: diamonds are medians, ellipses 95 %")
+    axes.set_title("(AS, IS) per image: large markers are medians, ellipses 95 %")
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return figure
 
