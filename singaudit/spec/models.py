@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -31,6 +32,28 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length
 SourceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+:.*$", description="'source:id'")]
 
 
+def _known_source(registry_name: str):
+    """A validator: the ``source`` of ``source:id`` must be registered (nothing is loaded)."""
+
+    def check(name: str) -> str:
+        from singaudit.adapters import sources
+
+        registry = getattr(sources, registry_name)
+        source = name.partition(":")[0]
+        if source not in registry:
+            raise ValueError(f"unknown {registry.kind} {source!r}; available: "
+                             f"{', '.join(registry.names())}")
+        return name
+
+    return AfterValidator(check)
+
+
+ClassifierId = Annotated[SourceId, _known_source("CLASSIFIER_SOURCES")]
+JointSpaceId = Annotated[SourceId, _known_source("JOINT_SPACE_SOURCES")]
+DataId = Annotated[SourceId, _known_source("DATA_SOURCES")]
+GeneratorId = Annotated[SourceId, _known_source("GENERATOR_SOURCES")]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -39,7 +62,7 @@ class ModelSpec(_Strict):
     """One classifier under audit."""
 
     name: Name
-    id: SourceId
+    id: ClassifierId
     options: dict[str, Any] = Field(default_factory=dict)
     # pass: a failure is unexpected (the default, as in pytest); fail: like xfail; none:
     # informational, reported but never part of the verdict.
@@ -47,14 +70,14 @@ class ModelSpec(_Strict):
 
 
 class JointSpaceSpec(_Strict):
-    id: SourceId
+    id: JointSpaceId
     options: dict[str, Any] = Field(default_factory=dict)
 
 
 class DataSpec(_Strict):
     """Images: a source, the classes (names, indices or "all"), how many per class, a seed."""
 
-    id: SourceId
+    id: DataId
     options: dict[str, Any] = Field(default_factory=dict)
     classes: Literal["all"] | list[StrictStr | StrictInt] = "all"
     images_per_class: Annotated[int, Field(gt=0)] | None = None  # None: every image
@@ -119,7 +142,7 @@ class PromptsSpec(_Strict):
 class GeneratorSpec(_Strict):
     """Visual evidence; id None: the joint space's default generator."""
 
-    id: SourceId | None = None
+    id: GeneratorId | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     seeds: Annotated[list[int], Field(min_length=1)] = Field(default_factory=lambda: [0])
     size: Annotated[int, Field(gt=0, le=1024)] = 64

@@ -224,3 +224,9 @@ def test_schema_validates_the_shipped_audits():
 @pytest.mark.parametrize("path", sorted(AUDITS.rglob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_audits_are_valid(path):
     assert isinstance(load_spec(path), AuditSpec)
+
+
+def test_unknown_source_is_refused_without_loading_anything():
+    message = error_of(VALID.replace("id: calibration:leaky", "id: timmm:resnet50"))
+    assert "audit.yaml:9: models.1.id: unknown classifier source 'timmm'; available:" in message
+    assert "timm" in message.split("available:")[1]
