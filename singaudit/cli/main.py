@@ -259,10 +259,13 @@ def explain(
     translator: Annotated[str | None, typer.Option("--translator", help="Saved translator.")] = None,
     fit_data: Annotated[str | None, typer.Option(
         "--fit-data", help="Data 'source:id' to fit a linear translator on.")] = None,
+    fit_images_per_class: Annotated[int | None, typer.Option(
+        "--fit-images-per-class", min=1, help="Cap on fit images per class.")] = None,
     concepts: Annotated[str | None, typer.Option(
         "--concepts", help="Comma-separated concepts (default: the classifier's classes).")] = None,
     top: Annotated[int, typer.Option("--top", min=1)] = 5,
     generator: Annotated[str | None, typer.Option("--generator", help="Evidence generator.")] = None,
+    seeds: Annotated[list[int] | None, typer.Option("--seed", help="Generator seeds.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for evidence images.")] = None,
     device: DeviceOpt = None,
     cache_dir: CacheOpt = None,
@@ -276,8 +279,10 @@ def explain(
 
     vocabulary = [c.strip() for c in concepts.split(",") if c.strip()] if concepts else None
     result = explain_image(image, model=model, joint=joint, translator_path=translator,
-                           fit_data=fit_data, concepts=vocabulary, top=top, generator=generator,
-                           out_dir=out, device=device, cache_dir=cache_dir)
+                           fit_data=fit_data, fit_images_per_class=fit_images_per_class,
+                           concepts=vocabulary, top=top, generator=generator,
+                           seeds=tuple(seeds or (0,)), out_dir=out, device=device,
+                           cache_dir=cache_dir)
     if as_json:
         sys.stdout.write(json.dumps(asdict(result), indent=2) + "\n")
         return EXIT_OK
