@@ -28,7 +28,7 @@ def test_weights_only_torch_checkpoint_is_accepted(torchvision_weights):
 def test_large_architectures(torchvision_weights, name, feature_dim):
     classifier = load_classifier(f"torchvision:{name}", weights=torchvision_weights(name))
     assert classifier.info.feature_dim == feature_dim
-    assert_logits_match(classifier, images(2, 64), tolerance=1e-4)
+    assert_logits_match(classifier, images(2, 64))
 
 
 def test_missing_enum_weights_fail_fast():
