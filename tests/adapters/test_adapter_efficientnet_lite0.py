@@ -26,7 +26,7 @@ def test_sensible_top1_on_bundled_photos(lite0):
     with torch.inference_mode():
         features = lite0.features(batch)
         logits = lite0.forward(batch)
-    assert torch.allclose(lite0.logits(features), logits, atol=1e-4)
+    assert torch.allclose(lite0.logits(features), logits, atol=1e-5, rtol=1e-5)
     top1 = [lite0.info.class_names[i] for i in logits.argmax(1).tolist()]
     assert top1[0] in {"tabby", "tiger cat", "Egyptian cat"}
     assert top1[1] == "espresso"
