@@ -305,10 +305,11 @@ def _summary(audit: AuditResult) -> dict[str, Any]:
                 for name in check_names
             ],
         })
-    counts: dict[str, int] = {}
+    counts = {status: 0 for status in ("pass", "warn", "fail", "xfail", "skip", "error")}
     for model in audit.models:
         for check in model.checks:
-            counts[check.status] = counts.get(check.status, 0) + 1
+            counts["xfail" if is_expected_failure(model, check) else check.status] += 1
+    counts = {status: count for status, count in counts.items() if count}
     reasons = [
         (row["name"], name, cell)
         for row in rows

@@ -123,3 +123,8 @@ def test_geometry_only_audit_has_no_angle_legend(tmp_path: Path) -> None:
     document = _document(render_reports(tmp_path, formats=("html",))["html"])
     assert not document.xpath("//*[@id='scale']")
     assert not document.xpath("//a[@href='#scale']")
+
+
+def test_summary_counts_expected_failures_apart(rendered: dict[str, Path]) -> None:
+    verdict = _document(rendered["html"]).xpath("//div[contains(@class, 'verdict')]")[0]
+    assert "16 pass, 1 fail, 1 xfail, 1 skip, 1 error" in " ".join(verdict.text_content().split())
