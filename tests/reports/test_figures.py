@@ -70,3 +70,10 @@ def test_comparison_accepts_a_name_keyed_mapping() -> None:
     assert _size(figures.as_is_scatter(comparison))
     assert figures.steering_comparison([("a", [1.0, 2.0])]) is None  # one model: no comparison
     assert _size(figures.steering_comparison([("a", [1.0, 2.0]), ("b", [-5.0, 6.0])]))
+
+
+def test_nan_scores_serialised_as_null_are_skipped() -> None:
+    data = {"is": [10.0, None, 30.0, 12.0], "as": [1.0, 2.0, None, -1.0],
+            "label": ["a", "a", "b", "b"]}
+    assert _size(figures.class_violins(data))
+    assert _size(figures.steering_plot({"as": [None, 1.0, 2.0], "is": [40.0, None, 39.5]}))
