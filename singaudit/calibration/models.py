@@ -4,17 +4,23 @@ Classifier constructions (the ground truth the audit must recover):
 
 - ``ShapeNet``: a CNN -> 16-d hidden shape code (ReLU) -> 6 shape logits.
 - ``NuisanceNet``: cannot see shape by construction: a per-pixel MLP (1x1 convolutions on RGB
-  only) pooled into colour statistics and their first spatial moments (mean, mean * x,
+  only) pooled into colour statistics and their first spatial moments (mean, max, mean * x,
   mean * y). Every shape has the same area, so these statistics carry colour, background and
   position but (almost) no shape. Trained to predict colour, background colour, background
   pattern and position.
-- ``clean``  penultimate = Q [shape logits (6) | nuisance code (48)]                   (m = 54)
-- ``leaky``  penultimate = Q [shape logits (6) | hidden shape code (16) | nuisance (48)] (m = 70)
-  In both, the head reads the logits block only: W = [I_6 | 0] Q^T, so W has rank 6 and its null
-  space is exactly the span of the other blocks. Q is a fixed random orthogonal matrix (seeded) so
-  that the null space is not axis-aligned. The hidden shape code in ``leaky`` is the input of the
-  shape logits, i.e. class evidence that the head ignores.
-- ``natural`` (``NaturalNet``): the same CNN trained end to end, 64-d penultimate, linear head.
+- ``clean``  f = Q D ([shape logits (6) | nuisance code (48)] - c)                  (m = 54)
+- ``leaky``  f = Q D ([shape logits (6) | hidden shape code (16)] - c)              (m = 22)
+- ``mixed``  f = Q D ([shape logits (6) | hidden shape code (16) | nuisance (48)] - c) (m = 70)
+  The head reads the logits block only: W = [D_logits^-1 | 0] Q^T, b = c_logits, so W has rank 6
+  and its null space is exactly the span of the other blocks. Q is a fixed, seeded random
+  orthogonal matrix (the null space is not axis-aligned). c and D standardise every block
+  coordinate on training scenes (zero mean, unit variance), the logits block to LOGIT_SCALE
+  (train.py): null removal then moves a feature to the data mean of its null content rather than
+  to an origin no scene produces, and a translator draws class evidence from the richer hidden
+  code when there is one. The hidden shape code is the input of the shape logits: class evidence
+  that the head ignores. ``mixed`` puts it beside the nuisance code (the hard case, see README).
+- ``natural`` (``NaturalNet``): the same CNN trained end to end; penultimate = mean and max
+  pooled last conv map (128-d), linear head.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from singaudit.calibration import captions, scenes
 EMBED_DIM = 64
 SHAPE_HIDDEN = 16
 NUISANCE_DIM = 48
-NATURAL_DIM = 64
+SHAPE_WIDTH = 16  # conv width of the shape and natural classifiers
+JOINT_WIDTH = 16  # conv width of the joint space's image tower
 MEAN, STD = 0.5, 0.25  # pixel normalisation of every calibration network
 
 
@@ -53,28 +60,38 @@ def _conv(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Sequentia
 
 
 class ConvTower(nn.Module):
-    """64x64 image -> ``out_dim`` vector: four stride-2 convolutions, then a linear layer on the
-    4x4 map (flattened, so position survives)."""
+    """64x64 image -> vector: four stride-2 convolutions, then a linear layer (``out_dim``).
 
-    def __init__(self, out_dim: int, width: int = 16) -> None:
+    ``pool="flatten"`` keeps the 4x4 map and the mean and max over it (position survives: the
+    joint space needs it); ``pool="global"`` keeps only the mean and max (translation invariant,
+    learns shape faster). ``out_dim=None`` returns the pooled vector itself.
+    """
+
+    def __init__(self, out_dim: int | None, width: int = 16, pool: str = "flatten") -> None:
         super().__init__()
+        self.pool = pool
         self.body = nn.Sequential(
             _conv(3, width, 3, 2),
             _conv(width, 2 * width, 3, 2),
             _conv(2 * width, 3 * width, 3, 2),
             _conv(3 * width, 4 * width, 3, 2),
         )
-        self.out = nn.Linear(4 * width * 16, out_dim)
+        self.pooled_dim = 4 * width * (18 if pool == "flatten" else 2)
+        self.out = nn.Linear(self.pooled_dim, out_dim) if out_dim else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.body(x)
-        if x.shape[-1] != 4:  # other input sizes: pool to the trained 4x4 grid
-            x = F.adaptive_avg_pool2d(x, 4)
-        return self.out(x.flatten(1))
+        pooled = [x.mean((2, 3)), x.amax((2, 3))]
+        if self.pool == "flatten":
+            if x.shape[-1] != 4:  # other input sizes: pool to the trained 4x4 grid
+                x = F.adaptive_avg_pool2d(x, 4)
+            pooled.append(x.flatten(1))
+        return self.out(torch.cat(pooled, dim=1))
 
 
 class TextTower(nn.Module):
-    """Word ids -> embedding: word + position embeddings, a small transformer, masked mean."""
+    """Word ids -> embedding: word + position embeddings, a small transformer, masked mean and
+    max over tokens, a linear projection."""
 
     def __init__(self, out_dim: int = EMBED_DIM, width: int = 64, layers: int = 2) -> None:
         super().__init__()
@@ -82,14 +99,17 @@ class TextTower(nn.Module):
         self.positions = nn.Parameter(torch.zeros(captions.MAX_TOKENS, width))
         layer = nn.TransformerEncoderLayer(width, 4, 2 * width, dropout=0.0, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        self.out = nn.Linear(width, out_dim)
+        self.out = nn.Linear(2 * width, out_dim)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         pad = ids == 0
         x = self.words(ids) + self.positions[: ids.shape[1]]
         x = self.encoder(x, src_key_padding_mask=pad)
         keep = (~pad).unsqueeze(-1).float()
-        return self.out((x * keep).sum(1) / keep.sum(1).clamp(min=1))
+        mean = (x * keep).sum(1) / keep.sum(1).clamp(min=1)
+        # Max pooling too: in a mean over "an image of a star" the one content word is diluted.
+        peak = x.masked_fill(pad.unsqueeze(-1), -1e4).amax(1)
+        return self.out(torch.cat([mean, peak], dim=1))
 
 
 class JointModel(nn.Module):
@@ -97,28 +117,41 @@ class JointModel(nn.Module):
 
     def __init__(self, embed_dim: int = EMBED_DIM) -> None:
         super().__init__()
-        self.image = ConvTower(embed_dim)
+        self.image = ConvTower(embed_dim, width=JOINT_WIDTH)
         self.text = TextTower(embed_dim)
         self.log_scale = nn.Parameter(torch.tensor(2.66))  # log(1 / 0.07), as CLIP
+        # Auxiliary shape head on image embeddings (training only; see contrastive_loss).
+        self.shape_aux = nn.Linear(embed_dim, len(scenes.SHAPES))
 
-    def contrastive_loss(self, images: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        a = F.normalize(self.image(images), dim=-1)
+    def contrastive_loss(
+        self, images: torch.Tensor, ids: torch.Tensor, shapes: torch.Tensor | None = None,
+        aux_weight: float = 0.0,
+    ) -> torch.Tensor:
+        """CLIP's symmetric InfoNCE; with ``aux_weight`` > 0 plus that weight times a shape
+        cross-entropy on the image embeddings (contrastive learning alone learns colour and
+        background quickly but shape only slowly in this world)."""
+        embeddings = self.image(images)
+        a = F.normalize(embeddings, dim=-1)
         b = F.normalize(self.text(ids), dim=-1)
         logits = a @ b.T * self.log_scale.clamp(max=4.6).exp()
         # Identical captions in one batch are all positives (subset captions repeat often).
         same = (ids[:, None, :] == ids[None, :, :]).all(-1).float()
         targets = same / same.sum(1, keepdim=True)
-        return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
+        loss = 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
+        if aux_weight > 0 and shapes is not None:
+            loss = loss + aux_weight * F.cross_entropy(self.shape_aux(embeddings), shapes)
+        return loss
 
 
 class ShapeNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.tower = ConvTower(SHAPE_HIDDEN)
+        self.tower = ConvTower(SHAPE_HIDDEN, width=SHAPE_WIDTH, pool="global")
         self.logits = nn.Linear(SHAPE_HIDDEN, len(scenes.SHAPES))
 
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.tower(x))
+        # Linear (no ReLU): a 16-unit ReLU bottleneck can die entirely early in training.
+        return self.tower(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.logits(self.hidden(x))
@@ -133,7 +166,7 @@ class NuisanceNet(nn.Module):
             nn.Conv2d(3, pixel_width, 1), nn.ReLU(), nn.Conv2d(pixel_width, pixel_width, 1), nn.ReLU()
         )
         self.mlp = nn.Sequential(
-            nn.Linear(3 * pixel_width, 128), nn.ReLU(), nn.Linear(128, out_dim)
+            nn.Linear(4 * pixel_width, 128), nn.ReLU(), nn.Linear(128, out_dim)
         )
         n_colours, n_patterns = len(scenes.COLOURS), len(scenes.PATTERNS)
         # Auxiliary heads (colour, background colour, pattern, position); not part of any classifier.
@@ -144,20 +177,24 @@ class NuisanceNet(nn.Module):
         h, w = phi.shape[-2:]
         ys = torch.linspace(-1, 1, h, device=x.device).view(1, 1, h, 1)
         xs = torch.linspace(-1, 1, w, device=x.device).view(1, 1, 1, w)
+        # Max over pixels says which colours are present at all (the small foreground's too).
         pooled = torch.cat(
-            [phi.mean((2, 3)), (phi * xs).mean((2, 3)), (phi * ys).mean((2, 3))], dim=1
+            [phi.mean((2, 3)), phi.amax((2, 3)), (phi * xs).mean((2, 3)), (phi * ys).mean((2, 3))],
+            dim=1,
         )
         return self.mlp(pooled)
 
 
 class NaturalNet(nn.Module):
+    """ResNet-style: the penultimate feature is the pooled (mean and max) last conv map."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.tower = ConvTower(NATURAL_DIM)
-        self.head = nn.Linear(NATURAL_DIM, len(scenes.SHAPES))
+        self.tower = ConvTower(None, width=SHAPE_WIDTH, pool="global")
+        self.head = nn.Linear(self.tower.pooled_dim, len(scenes.SHAPES))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.tower(x))
+        return self.tower(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -170,14 +207,22 @@ def random_orthogonal(dim: int, seed: int) -> torch.Tensor:
 
 
 class BlockClassifier(nn.Module):
-    """Penultimate = Q [logits | (hidden) | nuisance]; head W = [I | 0] Q^T (see module doc)."""
+    """Penultimate f = Q D (blocks - c) with blocks = [logits | (hidden) | nuisance], D and c a
+    fixed standardisation; head W = [D_logits^-1 | 0] Q^T, b = c_logits (see module doc)."""
 
-    def __init__(self, shape_net: ShapeNet, nuisance_net: NuisanceNet, leaky: bool, mix_seed: int):
+    def __init__(
+        self, shape_net: ShapeNet, nuisance_net: NuisanceNet, *, hidden: bool, nuisance: bool,
+        mix_seed: int,
+    ):
         super().__init__()
-        self.shape_net, self.nuisance_net, self.leaky = shape_net, nuisance_net, leaky
+        self.shape_net, self.nuisance_net = shape_net, nuisance_net
+        self.with_hidden, self.with_nuisance = hidden, nuisance
         n_classes = len(scenes.SHAPES)
-        dim = n_classes + (SHAPE_HIDDEN if leaky else 0) + NUISANCE_DIM
+        dim = n_classes + (SHAPE_HIDDEN if hidden else 0) + (NUISANCE_DIM if nuisance else 0)
         self.register_buffer("mix", random_orthogonal(dim, mix_seed))
+        # Per-coordinate standardisation of the blocks, fitted on training scenes (standardise_on).
+        self.register_buffer("centre", torch.zeros(dim))
+        self.register_buffer("scale", torch.ones(dim))
         self.head = nn.Linear(dim, n_classes)
         with torch.no_grad():
             read_logits = torch.zeros(n_classes, dim)
@@ -188,13 +233,30 @@ class BlockClassifier(nn.Module):
     def blocks(self, x: torch.Tensor) -> torch.Tensor:
         hidden = self.shape_net.hidden(x)
         parts = [self.shape_net.logits(hidden)]
-        if self.leaky:
+        if self.with_hidden:
             parts.append(hidden)
-        parts.append(self.nuisance_net(x))
+        if self.with_nuisance:
+            parts.append(self.nuisance_net(x))
         return torch.cat(parts, dim=1)
 
+    @torch.no_grad()
+    def standardise_on(self, x: torch.Tensor, logit_scale: float = 1.0) -> None:
+        """Standardise every block coordinate on the scenes ``x`` (zero mean, unit variance; the
+        logits block to ``logit_scale``) and fold the inverse into the head, so the logits do not
+        change. Null removal then moves a feature to the data mean of its null content, not to an
+        origin no scene produces, and every block weighs the same in a translator's regression."""
+        blocks = self.blocks(x)
+        n_classes = len(scenes.SHAPES)
+        self.centre.copy_(blocks.mean(0))
+        self.scale.copy_(1.0 / blocks.std(0).clamp_min(1e-6))
+        self.scale[:n_classes] *= logit_scale
+        read_logits = torch.zeros(n_classes, len(self.centre))
+        read_logits[:, :n_classes] = torch.diag(1.0 / self.scale[:n_classes])
+        self.head.weight.copy_(read_logits @ self.mix.T)
+        self.head.bias.copy_(self.centre[:n_classes])
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(x) @ self.mix.T
+        return ((self.blocks(x) - self.centre) * self.scale) @ self.mix.T
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

@@ -19,38 +19,26 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from singaudit.adapters.weights import save_state_dict, state_dict_hash
+from singaudit.adapters.weights import load_state_dict, save_state_dict, state_dict_hash
 from singaudit.calibration import captions, models, scenes, verify, zoo
 from singaudit.pipeline.atomic import atomic_write_text
 
 SCALES = {
-    "full": {"batch": 128, "joint": 1500, "shape": 900, "nuisance": 500, "natural": 900, "decoder": 1000,
-                 "lr": 2e-3, "eval_per_class": 200, "verify_fit": 3000, "verify_eval": 600},
-    "smoke": {"batch": 16, "joint": 3, "shape": 3, "nuisance": 3, "natural": 3, "decoder": 3,
-                  "lr": 2e-3, "eval_per_class": 4, "verify_fit": 60, "verify_eval": 24},
+    "full": {
+        "batch": 128, "joint": 3000, "shape": 2000, "nuisance": 1500, "natural": 2000,
+        "decoder": 800, "joint_aux_weight": 2.0, "lr": 2e-3, "eval_per_class": 200, "verify_fit": 3000, "verify_eval": 600,
+    },
+    "smoke": {
+        "batch": 16, "joint_aux_weight": 0.5, "joint": 3, "shape": 3, "nuisance": 3, "natural": 3, "decoder": 3,
+        "lr": 2e-3, "eval_per_class": 4, "verify_fit": 60, "verify_eval": 24,
+    },
 }
-
-
-class _Clock:
-    """Wall and CPU seconds per phase."""
-
-    def __init__(self) -> None:
-        self.phases: dict[str, dict[str, float]] = {}
-
-    def phase(self, name: str):
-        clock = self
-
-        class _Phase:
-            def __enter__(self):
-                self.wall, self.cpu = time.perf_counter(), time.process_time()
-
-            def __exit__(self, *exc):
-                clock.phases[name] = {
-                    "wall_s": round(time.perf_counter() - self.wall, 1),
-                    "cpu_s": round(time.process_time() - self.cpu, 1),
-                }
-
-        return _Phase()
+# Training phases in order; the decoder needs the joint space. Each phase writes
+# <phase>.safetensors, so phases can also run as separate processes (``--phases``).
+# Scale of the (standardised) logits block in clean and leaky features; see models.BlockClassifier.
+LOGIT_SCALE = 0.1
+PHASES = ("joint", "shape", "nuisance", "natural", "decoder")
+SHIPPED = ("joint", "decoder", "clean", "leaky", "mixed", "natural")
 
 
 def _stream(seed: int, batch: int, steps: int) -> Iterator[tuple[int, np.ndarray, scenes.SceneParams]]:
@@ -59,7 +47,20 @@ def _stream(seed: int, batch: int, steps: int) -> Iterator[tuple[int, np.ndarray
         yield step, images, params
 
 
-def _fit(module: torch.nn.Module, loss_fn: Callable, stream, steps: int, lr: float, log, name: str):
+def _twin_stream(seed: int, batch: int, steps: int):
+    """Half fresh scenes, half their twins with only the shape changed: hard negatives that
+    colour, background and position cannot tell apart."""
+    half = batch // 2
+    for step in range(steps):
+        params = scenes.sample_params("train", seed, step * half, half)
+        rng = np.random.default_rng([seed, step, 1])
+        other = (params.shape + rng.integers(1, len(scenes.SHAPES), half)) % len(scenes.SHAPES)
+        both = scenes.SceneParams.concat([params, params.with_values(shape=other)])
+        yield step, scenes.render(both), both
+
+
+def _fit(module: torch.nn.Module, loss_fn: Callable, stream, steps: int, lr: float, log, name: str,
+         monitor: Callable | None = None):
     optimiser = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, lr, total_steps=max(steps, 1),
                                                    pct_start=0.15)
@@ -72,13 +73,17 @@ def _fit(module: torch.nn.Module, loss_fn: Callable, stream, steps: int, lr: flo
         schedule.step()
         if step % 100 == 0 or step == steps - 1:
             log(f"  {name} step {step + 1}/{steps} loss {loss.item():.4f}")
+        if monitor is not None and (step + 1) % 400 == 0:
+            log(f"  {name} step {step + 1} validation {monitor(module.eval())}")
+            module.train()
     return module.eval()
 
 
-def _joint_loss(seed: int):
+def _joint_loss(seed: int, aux_weight: float):
     def loss(model, step, x, params):
         texts = captions.captions_for(params, np.random.default_rng([seed, step]))
-        return model.contrastive_loss(x, torch.as_tensor(captions.tokenize(texts)))
+        return model.contrastive_loss(x, torch.as_tensor(captions.tokenize(texts)),
+                                      torch.as_tensor(params.shape), aux_weight)
 
     return loss
 
@@ -210,68 +215,126 @@ def _versions() -> dict[str, str]:
     }
 
 
-def train_calibration(out_dir, *, seed: int = 0, scale: str = "full", log=print) -> dict:
+def _monitor(name: str, seed: int) -> Callable | None:
+    """Progress on validation scenes (logged only: nothing is selected on them)."""
+    images, params = scenes.generate("validation", seed, 0, 300)
+    if name == "joint":
+        return lambda module: zero_shot_accuracies(module, images, params)
+    if name in ("shape", "natural"):
+        return lambda module: accuracy(module, images, params.shape)
+    return None
+
+
+def _builders() -> dict[str, Callable[[], torch.nn.Module]]:
+    return {"joint": models.JointModel, "shape": models.ShapeNet, "nuisance": models.NuisanceNet,
+            "natural": models.NaturalNet, "decoder": models.Decoder}
+
+
+def _part(out: Path, name: str) -> torch.nn.Module:
+    module = _builders()[name]()
+    module.load_state_dict(load_state_dict(out / f"{name}.safetensors", f"calibration part {name}"))
+    return module.eval()
+
+
+def train_calibration(
+    out_dir, *, seed: int = 0, scale: str = "full", phases=None, log=print
+) -> dict:
     """Train every calibration model, write ``<name>.safetensors`` and metadata.json into
-    ``out_dir``, and return the metadata (accuracies, ground truth, timings, versions)."""
+    ``out_dir``, and return the metadata (accuracies, ground truth, timings, versions).
+
+    ``phases`` (default: all, then evaluation) trains only some models; the others are read
+    from ``out_dir``, where earlier runs left them. Evaluation runs when ``phases`` is None or
+    contains "evaluate".
+    """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
     config = SCALES[scale]
+    selected = list(PHASES) + ["evaluate"] if phases is None else list(phases)
+    unknown = set(selected) - set(PHASES) - {"evaluate"}
+    if unknown:
+        raise ValueError(f"unknown phases {sorted(unknown)}; expected some of {PHASES + ('evaluate',)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    clock = _Clock()
+    # One timing file per phase: phases may run as concurrent processes.
+    timing = {p.stem.removeprefix("timing_"): json.loads(p.read_text())
+              for p in sorted(out.glob("timing_*.json"))}
     batch, lr = config["batch"], config["lr"]
-    test = scenes.generate("test", seed, 0, config["eval_per_class"] * len(scenes.SHAPES))
-    start_wall, start_cpu = time.perf_counter(), time.process_time()
 
-    def run(name: str, module: torch.nn.Module, loss, offset: int):
+    for offset, name in enumerate(PHASES, start=1):
+        if name not in selected:
+            continue
         torch.manual_seed(seed * 100 + offset)
+        module = _builders()[name]()
+        if name == "decoder":
+            loss = _decoder_loss(_part(out, "joint"))
+        else:
+            loss = {"joint": _joint_loss(seed, config["joint_aux_weight"]), "shape": _shape_loss, "natural": _shape_loss,
+                    "nuisance": _nuisance_loss}[name]
         steps = config[name]
         log(f"training {name} ({steps} steps of {batch})")
-        with clock.phase(name):
-            return _fit(module, loss, _stream(seed, batch, steps), steps, lr, log, name)
+        wall, cpu = time.perf_counter(), time.process_time()
+        stream = (_twin_stream if name == "joint" else _stream)(seed, batch, steps)
+        _fit(module, loss, stream, steps, lr, log, name, _monitor(name, seed))
+        save_state_dict(module.state_dict(), out / f"{name}.safetensors")
+        timing[name] = {"wall_s": round(time.perf_counter() - wall, 1),
+                        "cpu_s": round(time.process_time() - cpu, 1), "steps": steps}
+        atomic_write_text(out / f"timing_{name}.json", json.dumps(timing[name]))
+    if "evaluate" not in selected:
+        return {"timing": timing}
+    return _evaluate(out, seed, scale, config, timing, log)
 
-    joint = run("joint", models.JointModel(), _joint_loss(seed), 1)
-    shape_net = run("shape", models.ShapeNet(), _shape_loss, 2)
-    nuisance = run("nuisance", models.NuisanceNet(), _nuisance_loss, 3)
-    natural = run("natural", models.NaturalNet(), _shape_loss, 4)
-    decoder = run("decoder", models.Decoder(), _decoder_loss(joint), 5)
 
-    classifiers = {
-        "clean": models.BlockClassifier(shape_net, nuisance, False, zoo.mix_seed(seed, "clean")),
-        "leaky": models.BlockClassifier(shape_net, nuisance, True, zoo.mix_seed(seed, "leaky")),
-        "natural": natural,
+def _evaluate(out: Path, seed: int, scale: str, config: dict, timing: dict, log) -> dict:
+    wall, cpu = time.perf_counter(), time.process_time()
+    log("evaluating")
+    joint, decoder, natural = _part(out, "joint"), _part(out, "decoder"), _part(out, "natural")
+    shape_net, nuisance = _part(out, "shape"), _part(out, "nuisance")
+    classifiers: dict[str, torch.nn.Module] = {
+        name: models.BlockClassifier(shape_net, nuisance, **zoo.BLOCKS[name],
+                                     mix_seed=zoo.mix_seed(seed, name))
+        for name in zoo.BLOCKS
     }
-    metadata: dict = {"seed": seed, "scale": scale, "config": config, "versions": _versions()}
-    with clock.phase("evaluation"):
-        metadata["zero_shot"] = zero_shot_accuracies(joint, *test)
-        metadata["classifier_accuracy"] = {
-            name: accuracy(model.eval(), test[0], test[1].shape) for name, model in classifiers.items()
-        }
-        metadata["nuisance_block"] = _nuisance_report(nuisance, seed, config["verify_fit"], test)
-        metadata["decoder"] = _decoder_report(decoder, joint, natural, *test)
-        metadata["n_test"] = len(test[0])
-    with clock.phase("ground_truth"):
-        metadata["ground_truth"] = {
-            name: verify.ground_truth(model, joint, seed=seed, n_fit=config["verify_fit"],
-                                      n_validation=config["verify_eval"],
-                                      n_eval=config["verify_eval"])
-            for name, model in classifiers.items()
-        }
+    classifiers["natural"] = natural
+    fitting, _ = scenes.generate("train", seed + 7919, 0, config["verify_fit"])
+    for name in zoo.BLOCKS:
+        classifiers[name].standardise_on(models.to_tensor(fitting), LOGIT_SCALE)
+    test = scenes.generate("test", seed, 0, config["eval_per_class"] * len(scenes.SHAPES))
+    metadata: dict = {"seed": seed, "scale": scale, "config": config, "versions": _versions(),
+                      "n_test": len(test[0])}
+    metadata["zero_shot"] = zero_shot_accuracies(joint, *test)
+    metadata["classifier_accuracy"] = {
+        name: accuracy(model.eval(), test[0], test[1].shape) for name, model in classifiers.items()
+    }
+    metadata["shape_net_accuracy"] = accuracy(shape_net, test[0], test[1].shape)
+    metadata["nuisance_block"] = _nuisance_report(nuisance, seed, config["verify_fit"], test)
+    metadata["decoder"] = _decoder_report(decoder, joint, natural, *test)
+    log("verifying the ground truth")
+    metadata["ground_truth"] = {
+        name: verify.ground_truth(model, joint, seed=seed, n_fit=config["verify_fit"],
+                                  n_validation=config["verify_eval"], n_eval=config["verify_eval"])
+        for name, model in classifiers.items()
+    }
     modules = {"joint": joint, "decoder": decoder, **classifiers}
     metadata["weights"] = {}
-    for name, module in modules.items():
+    for name in SHIPPED:
         path = out / f"{name}.safetensors"
-        save_state_dict(module.state_dict(), path)
+        save_state_dict(modules[name].state_dict(), path)
         metadata["weights"][name] = {"file": path.name, "bytes": path.stat().st_size,
-                                     "hash": state_dict_hash(module)}
+                                     "hash": state_dict_hash(modules[name])}
+    for part in ("shape", "nuisance"):  # inside clean and leaky now
+        (out / f"{part}.safetensors").unlink()
     metadata["weights_total_bytes"] = sum(w["bytes"] for w in metadata["weights"].values())
+    timing["evaluate"] = {"wall_s": round(time.perf_counter() - wall, 1),
+                          "cpu_s": round(time.process_time() - cpu, 1)}
     metadata["timing"] = {
-        "phases": clock.phases,
-        "total_wall_s": round(time.perf_counter() - start_wall, 1),
-        "total_cpu_s": round(time.process_time() - start_cpu, 1),
+        "phases": timing,
+        "total_wall_s": round(sum(t["wall_s"] for t in timing.values()), 1),
+        "total_cpu_s": round(sum(t["cpu_s"] for t in timing.values()), 1),
         "torch_threads": torch.get_num_threads(),
     }
     atomic_write_text(out / "metadata.json", json.dumps(metadata, indent=2) + "\n")
+    for path in out.glob("timing_*.json"):
+        path.unlink()
     return metadata
 
 
@@ -280,11 +343,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=zoo.WEIGHTS_DIR, help="output folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--smoke", action="store_true", help="a seconds-long reduced run")
+    parser.add_argument("--phases", help=f"comma-separated subset of {','.join(PHASES)},evaluate")
     args = parser.parse_args(argv)
+    phases = args.phases.split(",") if args.phases else None
     metadata = train_calibration(args.out, seed=args.seed, scale="smoke" if args.smoke else "full",
-                                 log=lambda line: print(line, file=sys.stderr, flush=True))
-    summary = {k: metadata[k] for k in ("zero_shot", "classifier_accuracy", "timing")}
-    print(json.dumps(summary, indent=2))
+                                 phases=phases, log=lambda line: print(line, file=sys.stderr, flush=True))
+    keys = ("zero_shot", "classifier_accuracy", "timing")
+    print(json.dumps({k: metadata[k] for k in keys if k in metadata}, indent=2))
     return 0
 
 

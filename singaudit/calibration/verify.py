@@ -81,6 +81,7 @@ def ground_truth(
     vocabulary = concept_vocabulary()
     texts = joint.text(torch.as_tensor(captions.tokenize(list(vocabulary)))).double()
     concept_as = concept_attribute_scores(t_orig, t_eq, texts).numpy()  # (n, concepts)
+    kinds = list(vocabulary.values())
     return {
         "rank": geometry.rank,
         "null_dim": geometry.null_dim,
@@ -90,25 +91,62 @@ def ground_truth(
         "median_neg_as": float(np.median(-as_class)),
         "median_is": float(np.median(is_values)),
         "null_energy_median": float(np.median(geometry.null_energy(f_eval).numpy())),
-        "concepts": concept_ranking(concept_as, list(vocabulary.values())),
+        "true_attribute_median_as": true_attribute_as(concept_as, kinds, eval_params),
+        "concepts_per_class": concept_ranking(concept_as, kinds, eval_params.shape),
     }
 
 
-def concept_ranking(concept_as: np.ndarray, kinds: list[tuple[str, str]]) -> dict:
-    """Concepts ranked by how much the null component carried them.
-
-    Per image, each concept's AS is standardised against that image's AS over the whole
-    vocabulary (removing the generic drift); a concept the null space carries shows as a strongly
-    negative z on the images where it is present. Score = median over images of -min(z, 0)...
-    reported as two rankings: by mean -z (signed) and by mean |z|.
-    """
-    mean = concept_as.mean(1, keepdims=True)
-    std = concept_as.std(1, keepdims=True) + 1e-9
-    z = (concept_as - mean) / std
-    names = [f"{kind}:{word}" for kind, word in kinds]
-    by_signed = np.argsort(z.mean(0))  # most negative first: carried by the null space
-    by_abs = np.argsort(-np.abs(z).mean(0))
+def true_attribute_as(concept_as: np.ndarray, kinds: list[tuple[str, str]], params) -> dict:
+    """Median AS toward each image's own shape, colour, pattern and background colour."""
+    index = {kind_word: i for i, kind_word in enumerate(kinds)}
+    truth = {
+        "shape": [scenes.SHAPES[k] for k in params.shape],
+        "colour": [scenes.COLOURS[k] for k in params.colour],
+        "pattern": [captions.PATTERN_WORDS[k] for k in params.pattern],
+        "background": [scenes.COLOURS[k] for k in params.background],
+    }
+    rows = np.arange(len(concept_as))
     return {
-        "by_negative_z": [(names[i], round(float(z.mean(0)[i]), 3)) for i in by_signed],
-        "by_abs_z": [(names[i], round(float(np.abs(z).mean(0)[i]), 3)) for i in by_abs],
+        kind: float(np.median(concept_as[rows, [index[(kind, w)] for w in words]]))
+        for kind, words in truth.items()
     }
+
+
+def concept_ranking(concept_as: np.ndarray, kinds: list[tuple[str, str]], labels) -> dict:
+    """Per class (as SING's class-level analysis): each concept's median AS over the class's
+    images, standardised against the whole vocabulary's (z); the most negative z is the concept
+    the null component carried most. Reports the top 3 per class and where the class's own
+    shape concept ranks."""
+    names = [f"{kind}:{word}" for kind, word in kinds]
+    per_class, ranks = {}, []
+    for label, shape in enumerate(scenes.SHAPES):
+        medians = np.median(concept_as[np.asarray(labels) == label], axis=0)
+        z = (medians - medians.mean()) / (medians.std() + 1e-12)
+        order = np.argsort(z)
+        rank = int(np.flatnonzero(order == names.index(f"shape:{shape}"))[0]) + 1
+        ranks.append(rank)
+        per_class[shape] = {
+            "top3": [(names[i], round(float(z[i]), 2)) for i in order[:3]],
+            "own_shape_rank": rank,
+        }
+    # As the concepts check: each image's AS standardised over the vocabulary, mean z per concept.
+    per_image_z = (concept_as - concept_as.mean(1, keepdims=True)) / (
+        concept_as.std(1, keepdims=True) + 1e-12
+    )
+    mean_z = per_image_z.mean(0)
+    return {
+        "overall_top5_by_mean_z": [(names[i], round(float(mean_z[i]), 3)) for i in np.argsort(mean_z)[:5]],
+        "own_shape_rank_median": float(np.median(ranks)),
+        "own_shape_in_top3": float(np.mean(np.asarray(ranks) <= 3)),
+        "top3_kinds": _kind_counts(per_class),
+        "per_class": per_class,
+    }
+
+
+def _kind_counts(per_class: dict) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in per_class.values():
+        for name, _ in entry["top3"]:
+            kind = name.split(":")[0]
+            counts[kind] = counts.get(kind, 0) + 1
+    return counts

@@ -12,13 +12,16 @@ from singaudit.calibration import models
 from singaudit.errors import WeightsNotFound
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-CLASSIFIER_VARIANTS = ("clean", "leaky", "natural")
+CLASSIFIER_VARIANTS = ("clean", "leaky", "mixed", "natural")
+# Which ignored blocks each block classifier carries in its null space.
+BLOCKS = {"clean": {"hidden": False, "nuisance": True}, "leaky": {"hidden": True, "nuisance": False},
+          "mixed": {"hidden": True, "nuisance": True}}
 RETRAIN_HINT = "re-create them with `python -m singaudit.calibration.train --out DIR`"
 
 
 def mix_seed(seed: int, variant: str) -> int:
     """Seed of a block classifier's fixed orthogonal mixing matrix."""
-    return 1000 * seed + {"clean": 1, "leaky": 2}[variant]
+    return 1000 * seed + {"clean": 1, "leaky": 2, "mixed": 3}[variant]
 
 
 def build_classifier(variant: str, seed: int = 0) -> torch.nn.Module:
@@ -29,7 +32,7 @@ def build_classifier(variant: str, seed: int = 0) -> torch.nn.Module:
             f"unknown calibration classifier {variant!r}; available: {', '.join(CLASSIFIER_VARIANTS)}"
         )
     return models.BlockClassifier(
-        models.ShapeNet(), models.NuisanceNet(), variant == "leaky", mix_seed(seed, variant)
+        models.ShapeNet(), models.NuisanceNet(), **BLOCKS[variant], mix_seed=mix_seed(seed, variant)
     )
 
 

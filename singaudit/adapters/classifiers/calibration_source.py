@@ -1,8 +1,9 @@
-"""``calibration:clean|leaky|natural``: the calibration world's shape classifiers (6 classes).
+"""``calibration:clean|leaky|mixed|natural``: the calibration world's shape classifiers (6 classes).
 
 Constructions (documented in singaudit/calibration/README.md and models.py): ``clean``'s null
-space carries only nuisance content (colour, background, position), ``leaky``'s also carries a
-hidden shape code the head ignores, ``natural`` is plain end-to-end training. Weights are the
+space carries only nuisance content (colour, background, position), ``leaky``'s carries class
+evidence (a hidden shape code the head ignores), ``mixed``'s carries both, ``natural`` is plain
+end-to-end training. Weights are the
 shipped safetensors (``weights_dir=`` points elsewhere); nothing is trained at load time.
 """
 
@@ -18,8 +19,9 @@ from singaudit.calibration import scenes, zoo
 from singaudit.calibration.preprocessing import calibration_preprocessing
 
 CONSTRUCTIONS = {
-    "clean": "Q[shape logits (6) | nuisance code (48)], head reads the logits block",
-    "leaky": "Q[shape logits (6) | hidden shape code (16) | nuisance code (48)], "
+    "clean": "Q D[shape logits (6) | nuisance code (48)], head reads the logits block",
+    "leaky": "Q D[shape logits (6) | hidden shape code (16)], head reads the logits block",
+    "mixed": "Q D[shape logits (6) | hidden shape code (16) | nuisance code (48)], "
     "head reads the logits block",
     "natural": "CNN trained end to end, 64-d penultimate, linear head",
 }
@@ -53,7 +55,7 @@ class CalibrationClassifier(Classifier):
 
 
 def load(ident: str, *, weights_dir: str | Path | None = None) -> CalibrationClassifier:
-    """``clean``, ``leaky`` or ``natural``, from the shipped weights (or ``weights_dir``)."""
+    """``clean``, ``leaky``, ``mixed`` or ``natural``, from the shipped weights (or ``weights_dir``)."""
     variant = ident.strip()
     module = zoo.load_classifier(variant, Path(weights_dir) if weights_dir else None)
     return CalibrationClassifier(variant, module)
