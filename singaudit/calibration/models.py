@@ -41,7 +41,7 @@ MEAN, STD = 0.5, 0.25  # pixel normalisation of every calibration network
 
 def to_tensor(images_uint8) -> torch.Tensor:
     """(n, H, W, 3) uint8 numpy -> normalised float (n, 3, H, W)."""
-    x = torch.as_tensor(images_uint8).permute(0, 3, 1, 2).float() / 255.0
+    x = torch.tensor(images_uint8).permute(0, 3, 1, 2).float() / 255.0  # a copy: inputs may be read-only
     return (x - MEAN) / STD
 
 

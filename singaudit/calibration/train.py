@@ -26,7 +26,7 @@ from singaudit.pipeline.atomic import atomic_write_text
 SCALES = {
     "full": {
         "batch": 128, "joint": 3000, "shape": 2000, "nuisance": 1500, "natural": 2000,
-        "decoder": 800, "joint_aux_weight": 2.0, "lr": 2e-3, "eval_per_class": 200, "verify_fit": 3000, "verify_eval": 600,
+        "decoder": 2000, "joint_aux_weight": 2.0, "lr": 2e-3, "eval_per_class": 200, "verify_fit": 3000, "verify_eval": 600,
     },
     "smoke": {
         "batch": 16, "joint_aux_weight": 0.5, "joint": 3, "shape": 3, "nuisance": 3, "natural": 3, "decoder": 3,
@@ -125,7 +125,14 @@ def _decoder_loss(joint: models.JointModel):
     def loss(decoder, step, x, params):
         with torch.no_grad():
             embeddings = joint.image(x)
-        return F.mse_loss(decoder(embeddings), x)
+        render = decoder(embeddings)
+        # L1 plus an edge term (image gradients): MSE alone renders shapes as blurred blobs.
+        edges = F.l1_loss(render.diff(dim=-1), x.diff(dim=-1)) + F.l1_loss(
+            render.diff(dim=-2), x.diff(dim=-2)
+        )
+        return F.l1_loss(render, x) + edges
+
+    return loss
 
     return loss
 
