@@ -45,18 +45,25 @@ def check_kind(name: str) -> str:
     return re.split(r"[:.\[@/]", name, maxsplit=1)[0]
 
 
-def _abs_as_limits(check: CheckResult) -> list[float]:
-    for name, metric in check.metrics.items():
-        if name in ("abs_as", "median_abs_as") and metric.tiers is not None:
-            return [v for v in (metric.tiers.warn, metric.tiers.fail) if v is not None]
+def _tier_limits(check: CheckResult, names: tuple[str, ...], sign: float) -> list[float]:
+    """(warn, fail) of the first judged metric among ``names``, times ``sign``."""
+    for name in names:
+        metric = check.metrics.get(name)
+        if metric is not None and metric.tiers is not None:
+            return [sign * v for v in (metric.tiers.warn, metric.tiers.fail) if v is not None]
     return []
 
 
 def _class_semantics_figures(check: CheckResult) -> list[dict | None]:
     return [_figure(
         "Per-class IS, signed AS and |AS|",
-        figures.class_violins(check.data, _abs_as_limits(check)),
-        "Black ticks are class medians; dashed and solid red lines the warn and fail bounds.",
+        figures.class_violins(
+            check.data,
+            abs_as_limits=_tier_limits(check, ("abs_as", "median_abs_as"), 1.0),
+            signed_as_limits=_tier_limits(check, ("leak",), -1.0),  # leak = -AS
+        ),
+        "Black ticks are class medians; dashed and solid red lines the warn and fail bounds "
+        "(on signed AS for the leak, -AS toward the true class; on |AS| for |AS|).",
     )]
 
 
@@ -342,7 +349,7 @@ def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
                 "status": model.status,
                 "expect": model.expect,
                 "expectation": expectation_text(model),
-                "info": flatten(model.info),
+                "info": compact(model.info),
                 "checks": [_check_context(model, c, results_dir) for c in model.checks],
             }
             for model in audit.models

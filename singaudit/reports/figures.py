@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse, Rectangle
+from matplotlib.ticker import MaxNLocator
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -137,7 +138,8 @@ def _violins(axes, groups: list[np.ndarray], colour: str) -> None:
 
 
 @_styled
-def class_violins(data: Mapping[str, Any], abs_as_limits: Sequence[float] = ()) -> Figure | None:
+def class_violins(data: Mapping[str, Any], abs_as_limits: Sequence[float] = (),
+                  signed_as_limits: Sequence[float] = ()) -> Figure | None:
     """Per-class violins of IS, signed AS and |AS| (data: is, as, label[, class_names])."""
     image_scores = np.asarray(data["is"], dtype=float)
     attribute_scores = np.asarray(data["as"], dtype=float)
@@ -170,8 +172,9 @@ def class_violins(data: Mapping[str, Any], abs_as_limits: Sequence[float] = ()) 
         if hard_to_see is not None:
             axes.axvspan(0, hard_to_see, color="#f1f1f1", zorder=0, lw=0)
     panels[1].axvline(0, color=FAINT, lw=0.8)
-    for limit, style in zip(abs_as_limits, ("--", "-"), strict=False):
-        panels[2].axvline(limit, color="#b00020", lw=0.9, ls=style)
+    for panel, limits in ((panels[1], signed_as_limits), (panels[2], abs_as_limits)):
+        for limit, style in zip(limits, ("--", "-"), strict=False):
+            panel.axvline(limit, color="#b00020", lw=0.9, ls=style)
     panels[0].set_yticks(range(len(order)), [short(n) for n in order])
     figure.suptitle("Per-class scores" + note + "; grey band: hard to see", fontsize=9)
     return figure
@@ -274,7 +277,7 @@ def as_is_scatter(comparison: Mapping[str, Any]) -> Figure | None:
 def steering_comparison(entries: Sequence[tuple[str, Sequence[float]]]) -> Figure | None:
     """Mean +- std |AS| toward the steering target per model (the paper's Table 1)."""
     rows = [(name, np.abs(_floats(values))) for name, values in entries]
-    rows = [(name, values) for name, values in rows if values.size]
+    rows = [(name, values) for name, values in rows if values.size][::-1]  # first on top
     if len(rows) < 2:
         return None
     figure = _figure(PAGE_WIDTH_IN * 0.62, 0.8 + 0.3 * len(rows))
@@ -464,8 +467,8 @@ def concept_graph(data: Mapping[str, Any], max_nodes: int = 25) -> Figure | None
     axes.set_xticks([])
     axes.set_yticks([])
     axes.grid(False)
-    axes.set_title("Concept similarity of the top concepts; thicker edges: more similar"
-                   if share == 1.0 else "Concept similarity: edges join the 15 % most similar pairs")
+    axes.set_title("Top concepts by text similarity" if share == 1.0
+                   else "Concept similarity (edges: 15 % most similar)")
     return figure
 
 
@@ -491,6 +494,7 @@ def steering_plot(data: Mapping[str, Any]) -> Figure | None:
         if _is_number(target_is):
             panels[1].axvline(target_is, color="#b00020", lw=1, label=f"target {target_is:g}°")
             panels[1].legend(loc="upper left")
+        panels[1].xaxis.set_major_locator(MaxNLocator(5))
         panels[1].set_xlabel("IS reached (deg)")
         panels[1].set_title("Calibration of the step size")
     return figure

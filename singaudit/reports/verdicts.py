@@ -8,7 +8,8 @@ from typing import Any
 
 from singaudit.results import CheckResult, Metric, ModelResult, Tiers
 
-UNIT_SUFFIX = {"deg": "°", "degrees": "°", "%": " %"}
+# Units worth printing; counts, ranks, z-scores and ratios read better bare.
+UNIT_SUFFIX = {"deg": "°", "degrees": "°", "%": " %", "s": " s"}
 MAX_LIST_ITEMS = 12
 
 
@@ -36,9 +37,9 @@ def format_number(value: Any) -> str:
 
 def format_value(value: Any, unit: str | None = None) -> str:
     text = format_number(value)
-    if value is None or not unit or unit in ("", "ratio"):
+    if value is None or unit not in UNIT_SUFFIX:
         return text
-    return text + UNIT_SUFFIX.get(unit, f" {unit}")
+    return text + UNIT_SUFFIX[unit]
 
 
 def describe_tiers(tiers: Tiers, unit: str | None = None) -> str:

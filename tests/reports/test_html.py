@@ -72,7 +72,9 @@ def test_figures_and_evidence_are_present(rendered: dict[str, Path],
     assert len(first.xpath(".//img")) == 3 * 9
     assert len(first.xpath(".//div[@class='missing']")) == 2
     text = first.text_content()
-    assert "IS 23° · AS 4.7°" in text and "seed 1" in text and "nearest to T(f_eq)" in text
+    assert "jeep: AS +4.70 deg, IS 23.0 deg" in text  # the check's own caption
+    assert "missing files · IS 1° · AS 0.5°" in " ".join(text.split())  # built without one
+    assert "seed 1" in text and "nearest to T(f_eq)" in text
 
 
 def test_thresholds_and_numbers_behind_verdicts(rendered: dict[str, Path]) -> None:
