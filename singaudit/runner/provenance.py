@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import platform
 import time
+from functools import cache
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
@@ -14,10 +15,11 @@ if TYPE_CHECKING:
     from singaudit.runner.selection import ImageSelection
     from singaudit.runner.session import SpecRun
 
-LIBRARIES = ("torch", "torchvision", "timm", "open_clip_torch", "numpy", "scikit-learn",
-             "pydantic", "safetensors", "diffusers", "transformers")
+LIBRARIES = ("torch", "torchvision", "timm", "open_clip_torch", "numpy", "scipy", "scikit-learn",
+             "pydantic", "safetensors", "diffusers", "transformers", "pillow")
 
 
+@cache
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version(), "singaudit": singaudit.__version__}
     for name in LIBRARIES:
@@ -49,7 +51,7 @@ def collect(run: SpecRun, images: ImageSelection | None, started: float) -> dict
     return {
         "spec": {"path": str(source_path) if source_path else None, "sha256": spec.spec_hash(),
                  "name": spec.name},
-        "versions": library_versions(),
+        "versions": dict(library_versions()),
         "platform": platform.platform(),
         "models": models,
         "joint_space": joint,
@@ -68,6 +70,7 @@ def collect(run: SpecRun, images: ImageSelection | None, started: float) -> dict
         "batch_size": spec.batch_size,
         "cache_dir": str(run.cache_dir),
         "timings_s": dict(run.reporter.timings),
+        "cached_checks": list(run.cached_checks),
         "total_s": round(time.time() - started, 3),
         "started_at": datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat(),
     }

@@ -186,6 +186,7 @@ class SpecRun:
         self._translators: dict[str, TranslatorArtefact] = {}
         self.loaded_classifiers: dict[str, Classifier] = {}
         self.loaded_joint_space: JointSpace | None = None
+        self.cached_checks: list[str] = []  # model::check results reused from the cache
         self.cache_dir = storage.cache_root(session.cache_dir or spec.cache_dir)
 
     # ---------------------------------------------------------------- loading (memoised)
@@ -400,13 +401,26 @@ class SpecRun:
         from singaudit.checks import CHECKS
 
         start = time.perf_counter()
+        key = None
         try:
             with self.reporter.stage(f"check:{ctx.name}:{check_name}",
                                      f"{ctx.name}: {check_name}"):
                 check = CHECKS.get(check_name)()
                 if check.requires_null_space:
                     ctx.geometry.require_null_space()
-                result = check.run(ctx, params)
+                key = self._check_key(ctx, check_name, check, params)
+                cached = key and storage.load_check_result(self.cache_dir, key, ctx.artefact_dir)
+                if cached:
+                    self.cached_checks.append(f"{ctx.name}::{check_name}")
+                    result = cached
+                else:
+                    before = _files(ctx.artefact_dir)
+                    result = check.run(ctx, params)
+                    if key is not None and result.status != "error":
+                        written = [p for p, stamp in _files(ctx.artefact_dir).items()
+                                   if before.get(p) != stamp]
+                        storage.save_check_result(self.cache_dir, key, result, ctx.artefact_dir,
+                                                  written)
         except NotApplicable as reason:
             result = CheckResult(name=check_name, status="skip", message=str(reason))
         except MissingDependency as reason:
@@ -423,6 +437,44 @@ class SpecRun:
         result.name = check_name
         result.duration_s = round(time.perf_counter() - start, 4)
         return result
+
+    def _check_key(self, ctx: AuditModelContext, check_name: str, check: Any,
+                   params: Any) -> str | None:
+        """Everything a check's result depends on, hashed; None when it cannot be told (then the
+        check simply runs)."""
+        spec = self.spec
+        classifier = ctx.classifier
+        try:
+            translator = None
+            if spec.joint_space is not None:
+                info = self.translator(ctx.name).info
+                translator = info.get("fingerprint") or info.get("weights_sha256")
+            joint = self.joint_space().info if spec.joint_space is not None else None
+        except Exception:  # noqa: BLE001 - the check itself will meet and report the problem
+            return None
+        module_file = getattr(sys.modules.get(type(check).__module__), "__file__", None)
+        return _digest({
+            "check": check_name,
+            "model": ctx.name,  # artefact paths in the result name the model's folder
+            "params": params.model_dump(mode="json"),
+            "code": storage.code_fingerprint(*([module_file] if module_file else [])),
+            "versions": provenance.library_versions(),
+            "classifier": [classifier.info.id, classifier.info.weights_hash],
+            "joint_space": [joint.id, joint.weights_hash] if joint else None,
+            "translator": translator,
+            "generator": spec.generator.model_dump(mode="json") if spec.generator else None,
+            "images": self.audit_fingerprint,
+            "prompts": ctx.prompts.templates,
+            "seed": spec.seed, "device": self.device.type, "dtype": str(self.dtype),
+        })
+
+    @cached_property
+    def audit_fingerprint(self) -> str:
+        """The audited images: keys, content, labels and class names."""
+        images = self.audit_images
+        return _digest({"keys": images.keys, "labels": images.labels,
+                        "classes": images.class_names,
+                        "content": [images.source.content_hash(r) for r in images.records]})
 
     def execute(
         self,
@@ -604,6 +656,11 @@ def _publish(staging: Path, out_dir: Path) -> None:
                 os.replace(entry, target)
         else:
             os.replace(entry, target)
+
+
+def _files(folder: Path) -> dict[Path, tuple[int, int]]:
+    """Files under ``folder`` with (mtime_ns, size), to tell which ones a check wrote."""
+    return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()}
 
 
 def _parent(out_dir: Path) -> Path:

@@ -3,14 +3,19 @@ keyed by everything that determines them, so a warm re-run recomputes nothing.""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from singaudit.errors import SingauditError
+from singaudit.results import CheckResult
 from singaudit.runner.selection import ImageSelection
 
 # Namespaces of the runner beside the pipeline cache's features, embeddings and text.
@@ -187,3 +192,59 @@ def load_translator_file(path: Path, classifier: Any, space: Any) -> tuple[torch
             f"{space.info.embed_dim}-d embeddings"
         )
     return module.float().eval(), {**record, "source": str(path)}
+
+
+CHECKS = "checks"  # cached check results, keyed by every input of the check
+
+
+@cache
+def code_fingerprint(*module_files: str) -> str:
+    """sha256 of singaudit's maths and checks sources (and the given modules): a cached check
+    result is reused only by the exact code that produced it."""
+    import hashlib
+
+    import singaudit
+
+    root = Path(singaudit.__file__).parent
+    files = sorted([*root.glob("maths/*.py"), *root.glob("checks/*.py"),
+                    *root.glob("checks/vocabularies/*"), *map(Path, module_files)])
+    digest = hashlib.sha256()
+    for path in files:
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def load_check_result(cache_dir: Path, key: str, artefact_dir: Path) -> CheckResult | None:
+    """A cached result, its artefact files copied back into ``artefact_dir``; None if absent."""
+    folder = cache_dir / CHECKS / key
+    try:
+        result = CheckResult.model_validate_json((folder / "result.json").read_text())
+    except (OSError, ValueError):
+        return None
+    files = folder / "files"
+    if files.is_dir():
+        shutil.copytree(files, artefact_dir, dirs_exist_ok=True)
+    return result
+
+
+def save_check_result(cache_dir: Path, key: str, result: CheckResult, artefact_dir: Path,
+                      files: list[Path]) -> None:
+    """Store a result and the artefact files its check wrote (written whole, then renamed)."""
+    folder = cache_dir / CHECKS / key
+    if folder.exists():
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder.parent))
+    try:
+        for path in files:
+            target = staging / "files" / path.relative_to(artefact_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        (staging / "result.json").write_text(result.model_dump_json())
+        os.replace(staging, folder)
+    except OSError:
+        pass  # another run stored the same result first, or the disk is full: not an error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -11,7 +11,7 @@ import runner_world
 
 from singaudit.checks import CHECKS, Check
 from singaudit.errors import NotApplicable
-from singaudit.results import AuditResult
+from singaudit.results import AuditResult, CheckResult
 from singaudit.runner import AuditSession, expectation_met, run_audit, selected
 from singaudit.spec import Overrides, parse_spec_text
 
@@ -107,6 +107,21 @@ def test_warm_rerun_and_threshold_change_compute_nothing(tmp_path):
     assert result.models[0].info["translator"]["source"] == "cache"
 
 
+def test_warm_rerun_reuses_check_results_and_reruns_changed_checks(tmp_path, extra_checks):
+    text = runner_world.SPEC.replace("checks:\n", "checks:\n  writes_file: {}\n")
+    first = run(make_spec(*FAST, text=text), tmp_path, "a")
+    assert first.provenance["cached_checks"] == []
+    again = run(make_spec(*FAST, text=text), tmp_path, "b")
+    assert len(again.provenance["cached_checks"]) == 6  # 2 models x 3 checks
+    assert comparable(again) == comparable(first)
+    note = tmp_path / "b" / again.models[0].checks[0].artefacts["note"]
+    assert note.read_text() == "first"  # the check's file is restored with its result
+    tighter = "checks.class_semantics.thresholds=[{metric: abs_as, statistic: median, fail: 1}]"
+    changed = run(make_spec(tighter, *FAST, text=text), tmp_path, "c")
+    assert "first::class_semantics" not in changed.provenance["cached_checks"]
+    assert "first::null_invariance" in changed.provenance["cached_checks"]
+
+
 def test_session_shares_work_across_specs(tmp_path):
     session = AuditSession(cache_dir=tmp_path / "cache", progress=False)
     session.run(make_spec(*FAST), out_dir=tmp_path / "one")
@@ -153,13 +168,24 @@ class _NotHere(Check):
         raise NotApplicable("nothing to see")
 
 
+class _WritesFile(Check):
+    name = "writes_file"
+    requires_null_space = False
+
+    def run(self, ctx, params):
+        (ctx.artefact_dir / "note.txt").write_text(ctx.name)
+        return CheckResult(name=self.name, status="pass",
+                           artefacts={"note": f"{ctx.artefact_prefix}/note.txt"})
+
+
 @pytest.fixture
 def extra_checks():
-    CHECKS.add("explodes", _Explodes, replace=True)
-    CHECKS.add("not_here", _NotHere, replace=True)
+    added = {"explodes": _Explodes, "not_here": _NotHere, "writes_file": _WritesFile}
+    for name, check in added.items():
+        CHECKS.add(name, check, replace=True)
     yield
-    CHECKS._entries.pop("explodes", None)
-    CHECKS._entries.pop("not_here", None)
+    for name in added:
+        CHECKS._entries.pop(name, None)
 
 
 def test_a_crashing_check_is_an_error_and_the_audit_goes_on(tmp_path, extra_checks):
