@@ -135,17 +135,20 @@ class PluginState:
         only: Selection | None = None,
         out_dir: Path | None = None,
         path: Path | None = None,
+        report_name: str | None = None,
     ) -> AuditResult:
         """Run (the ``only`` part of) an audit; with --singaudit-report, write its reports
-        under DIR/<name>; then call pytest_singaudit_audit_finished."""
-        report_dir = self.options.report_dir / spec.name if self.options.report_dir else None
+        under DIR/<report_name or audit name>; then call pytest_singaudit_audit_finished."""
+        report_dir = None
+        if self.options.report_dir is not None:
+            report_dir = self.options.report_dir / (report_name or spec.name)
         result = self.runner.run(
             spec,
             out_dir=report_dir or out_dir or self.scratch_dir() / spec.name,
             only=only,
             render=report_dir is not None,
         )
-        if report_dir is not None:
+        if report_dir is not None and report_dir not in self.reports_written:
             self.reports_written.append(report_dir)
         self.config.hook.pytest_singaudit_audit_finished(
             config=self.config, spec=spec, result=result, path=path

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,8 @@ class AuditFixture:
     """What the ``singaudit`` fixture returns: load and run audits, find results in them.
 
     Relative spec paths are read from the pytest root folder (``rootdir``). Command-line
-    options (--singaudit-device/-cache/-set/-report) apply to these runs too.
+    options (--singaudit-device/-cache/-set/-report) apply to these runs too; with
+    --singaudit-report DIR, each test's run writes DIR/<audit name>-<test name>.
     """
 
     def __init__(self, request: pytest.FixtureRequest, state: PluginState) -> None:
@@ -95,7 +97,8 @@ class AuditFixture:
         out_dir = self._request.getfixturevalue("tmp_path") / audit_spec.name
         try:
             return self._state.run(audit_spec, only=only, out_dir=out_dir,
-                                   path=getattr(audit_spec, "_source_path", None))
+                                   path=getattr(audit_spec, "_source_path", None),
+                                   report_name=self._report_name(audit_spec))
         except SingauditError as error:
             raise user_error(error) from None
 
@@ -145,6 +148,11 @@ class AuditFixture:
             pytest.fail("singaudit.run() needs a spec: pass one, or mark the test with "
                         "@pytest.mark.singaudit('path/to/audit.yaml')", pytrace=False)
         return spec
+
+    def _report_name(self, spec: AuditSpec) -> str:
+        # Per test: the collected spec's own report (DIR/<audit name>) is not overwritten.
+        test_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", self._request.node.name).strip("_")
+        return f"{spec.name}-{test_name}"
 
     def _resolve(self, path: str | Path) -> Path:
         path = Path(path).expanduser()

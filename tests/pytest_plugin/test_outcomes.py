@@ -110,14 +110,23 @@ def test_key_metrics_are_junit_properties(tiny_project):
     assert cases["null_invariance"].find("skipped").get("type") == "pytest.xfail"
 
 
-def test_report_option_writes_results_and_html(tiny_project):
+def test_report_option_writes_results_and_html_per_audit_run(tiny_project):
     tiny_project.write_spec()
-    result = tiny_project.run("--singaudit-report=out", "-k", "quiet")
-    result.assert_outcomes(passed=1)
-    folder = tiny_project.path / "out" / "tiny"
-    assert json.loads((folder / "results.json").read_text())["models"][0]["name"] == "quiet"
-    assert (folder / "report.html").stat().st_size > 1000
-    result.stdout.fnmatch_lines([f"singaudit: reports written to {folder}"])
+    tiny_project.pytester.makepyfile(test_user="""
+        def test_fixture_report(singaudit):
+            singaudit.run("audits/tiny.yaml", models=["square"])
+    """)
+    result = tiny_project.run("--singaudit-report=out", "-k", "quiet or fixture_report")
+    result.assert_outcomes(passed=2)
+    collected = tiny_project.path / "out" / "tiny"
+    assert [m["name"] for m in json.loads((collected / "results.json").read_text())["models"]] \
+        == ["quiet"]
+    assert (collected / "report.html").stat().st_size > 1000
+    # A fixture's run gets its own folder rather than overwriting the collected spec's report.
+    from_fixture = tiny_project.path / "out" / "tiny-test_fixture_report"
+    assert json.loads((from_fixture / "results.json").read_text())["models"][0]["name"] == "square"
+    result.stdout.fnmatch_lines([f"singaudit: reports written to {collected}",
+                                 f"singaudit: reports written to {from_fixture}"])
 
 
 def test_set_option_overrides_the_spec(tiny_project):
