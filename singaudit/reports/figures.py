@@ -458,8 +458,13 @@ def concept_graph(data: Mapping[str, Any], max_nodes: int = 25) -> Figure | None
         figure.colorbar(points, ax=axes, shrink=0.7, label="mean z of AS (negative: carried)")
     else:
         axes.scatter(*coordinates.T, s=34, color=PALETTE[0], zorder=2)
-    for (x, y), name in zip(coordinates, names, strict=True):
-        axes.annotate(short(name, 20), (x, y), fontsize=7, xytext=(4, 3),
+    # Near-identical concepts sit on top of each other: fan their labels out.
+    span = float(np.ptp(coordinates, axis=0).max()) or 1.0
+    offsets = [((4, 3), "left"), ((4, -10), "left"), ((-4, 3), "right"), ((-4, -10), "right")]
+    for index, ((x, y), name) in enumerate(zip(coordinates, names, strict=True)):
+        crowd = int(np.sum(np.linalg.norm(coordinates[:index] - (x, y), axis=1) < 0.06 * span))
+        offset, align = offsets[crowd % len(offsets)]
+        axes.annotate(short(name, 20), (x, y), fontsize=7, xytext=offset, ha=align,
                       textcoords="offset points")
     axes.margins(0.12)
     for spine in axes.spines.values():
