@@ -253,13 +253,17 @@ class CheckItem(AuditItem):
             pytest.xfail(f"expected failure (expect: fail): {_text.short_reason(check)}")
         if check.status in ("fail", "error") and model.expect == "none":
             # Informational models are reported, never part of the verdict.
-            warnings.warn(AuditWarning(f"{self.model.name}::{check.name} (expect: none) "
-                                       f"{check.status}: {_text.short_reason(check)}"))
+            self._warn(f"{self.model.name}::{check.name} (expect: none) {check.status}: "
+                       f"{_text.short_reason(check)}")
         elif check.status in ("fail", "error"):
             raise CheckFailed(_text.check_report(self.audit.name, model, check))
         if check.status == "warn":
-            warnings.warn(AuditWarning(f"{self.model.name}::{check.name}: "
-                                       f"{_text.short_reason(check)}"))
+            self._warn(f"{self.model.name}::{check.name}: {_text.short_reason(check)}")
+
+    def _warn(self, text: str) -> None:
+        # Located at the model's entry in the spec, not at this line of the plugin.
+        line = self.reportinfo()[1]
+        warnings.warn_explicit(AuditWarning(text), AuditWarning, str(self.path), (line or 0) + 1)
 
     def _check_result(self, model: ModelResult) -> CheckResult:
         for check in model.checks:

@@ -68,7 +68,8 @@ def test_informational_models_warn_instead_of_failing(tiny_project):
     tiny_project.write_spec(loud_expect="none")
     result = tiny_project.run("-k", "loud")
     result.assert_outcomes(passed=1, warnings=1)
-    result.stdout.fnmatch_lines(["*AuditWarning: loud::null_invariance (expect: none) fail*"])
+    result.stdout.fnmatch_lines([
+        "*/audits/tiny.yaml:7: AuditWarning: loud::null_invariance (expect: none) fail*"])
     assert tiny_project.run("-k", "loud", "-W", "error::UserWarning").ret == 1
 
 
