@@ -78,10 +78,9 @@ def worst_classes(check: CheckResult, limit: int = WORST_CLASSES_SHOWN) -> list[
 
 def check_report(audit_name: str, model: ModelResult, check: CheckResult) -> str:
     """The failure report of one model x check: what was measured against what, and where."""
-    head = f"audit {audit_name!r}, model {model.name!r} ({model.id}), check {check.name!r}"
-    lines = [f"{head}: {check.status.upper()}"]
-    if check.message:
-        lines.append(f"  {check.message}")
+    # The first line is what pytest's short summary shows: lead with the verdict's reason.
+    lines = [f"{check.status.upper()}: {short_reason(check)}",
+             f"  audit {audit_name!r}, model {model.name!r} ({model.id}), check {check.name!r}"]
     interesting = [(n, m) for n, m in check.metrics.items() if m.status in ("fail", "warn", "error")]
     for name, metric in interesting or list(check.metrics.items()):
         lines.append(f"  {metric_line(name, metric)}")

@@ -58,7 +58,8 @@ def test_fixture_runs_specs_and_in_code_audits(tiny_project):
     result.stdout.fnmatch_lines([
         "*_ test_unmet_expectations_fail_with_the_check_report _*",
         "model 'loud': expected pass, got fail",
-        "audit 'tiny', model 'loud' (python:plugin_world:loud), check 'null_invariance': FAIL",
+        "FAIL: null_energy median 0.9* > fail 0.5*",
+        "  audit 'tiny', model 'loud' (python:plugin_world:loud), check 'null_invariance'",
         "*_ test_missing_spec_is_one_message _*",
         "SpecError: */audits/missing.yaml: no such audit spec",
         "*_ test_unknown_model_is_one_message _*",

@@ -42,12 +42,14 @@ def test_a_failing_check_reports_metric_threshold_and_worst_classes(tiny_project
     result.assert_outcomes(passed=1, failed=1, skipped=1)
     result.stdout.fnmatch_lines([
         "*_ loud::null_invariance _*",
-        "audit 'tiny', model 'loud' (python:plugin_world:loud), check 'null_invariance': FAIL",
-        "  null_energy median 0.9*",
+        "FAIL: null_energy median 0.9* > fail 0.5*",
+        "  audit 'tiny', model 'loud' (python:plugin_world:loud), check 'null_invariance'",
         "  null_energy median = 0.9*[[]fail; warn if > 0.3, fail if > 0.5[]]",
         "  worst classes:",
         "    * (fail): null_energy median = 0.9*",
     ])
+    result.stdout.fnmatch_lines(
+        ["FAILED audits/tiny.yaml::loud::null_invariance - FAIL: null_energy median 0.9*"])
     output = result.stdout.str()
     assert "Traceback" not in output and "def runtest" not in output
     assert result.ret == pytest.ExitCode.TESTS_FAILED
