@@ -43,7 +43,7 @@ def make(feature_dim: int = 16, null_scale: float = 0.05, seed: int = 0) -> dict
     return {"module": module, "head": "1", "class_names": list(SHAPES)}
 
 
-# Distinct ids per variant: the runner keys in-memory features by the classifier id.
+# Named variants, so that the specs and failure reports of the tests read plainly.
 def quiet() -> dict:
     return make(null_scale=0.05)
 
