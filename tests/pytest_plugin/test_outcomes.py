@@ -141,3 +141,10 @@ def test_set_option_overrides_the_spec(tiny_project):
     result = tiny_project.run("--singaudit-set=data.images_per_class=zero")
     result.stdout.fnmatch_lines(["*--set data.images_per_class=zero*"])
     assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+def test_device_option_is_validated_like_the_spec(tiny_project):
+    tiny_project.write_spec()
+    result = tiny_project.run("--singaudit-device=gpu", "--collect-only")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*tiny.yaml (--device gpu): device: String should match*"])
