@@ -6,6 +6,7 @@ singaudit is installed, and must not import torch unless an audit is actually co
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -96,7 +97,7 @@ class PluginState:
 
         from singaudit.spec import SPEC_KIND, SPEC_VERSION, AuditSpec, apply_overrides
 
-        document = json.loads(json.dumps(dict(document)))  # a deep, plain copy we may modify
+        document = copy.deepcopy(dict(document))  # overrides are applied in place
         document.setdefault("kind", SPEC_KIND)
         document.setdefault("version", SPEC_VERSION)
         touched = apply_overrides(document, self.overrides(sets))
