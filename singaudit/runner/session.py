@@ -23,7 +23,13 @@ import torch
 from singaudit.adapters import sources
 from singaudit.adapters.classifiers.base import Classifier
 from singaudit.adapters.joint_spaces.base import JointSpace
-from singaudit.errors import DataError, MissingDependency, NotApplicable, SingauditError
+from singaudit.errors import (
+    DataError,
+    MissingDependency,
+    NotApplicable,
+    SingauditError,
+    SpecError,
+)
 from singaudit.results import AuditResult, CheckResult, ModelResult, worst_status
 from singaudit.runner import provenance, storage
 from singaudit.runner.context import AuditModelContext
@@ -486,9 +492,12 @@ class SpecRun:
         started = time.time()
         spec = self.spec
         out_dir = output_dir(spec, out_dir)
+        models = [m.name for m in spec.models if selected(self.only, m.name)]
+        if not models:
+            raise SpecError(f"{spec.name}: --only {' '.join(self.only or [])} selects no model "
+                            f"(models: {', '.join(m.name for m in spec.models)})")
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=_parent(out_dir)))
         try:
-            models = [m.name for m in spec.models if selected(self.only, m.name)]
             prepared_error = self._try_prepare(models)
             model_results = [self._model_result(name, staging, prepared_error) for name in models]
             result = self._audit_result(model_results, started)

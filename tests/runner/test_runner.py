@@ -10,7 +10,7 @@ import pytest
 import runner_world
 
 from singaudit.checks import CHECKS, Check
-from singaudit.errors import NotApplicable
+from singaudit.errors import NotApplicable, SpecError
 from singaudit.results import AuditResult, CheckResult
 from singaudit.runner import AuditSession, expectation_met, run_audit, selected
 from singaudit.spec import Overrides, parse_spec_text
@@ -204,6 +204,8 @@ def test_only_selects_models_and_checks(tmp_path):
     result = run(make_spec(*FAST), tmp_path, only=["second::null_invariance"])
     assert [m.name for m in result.models] == ["second"]
     assert [c.name for c in result.models[0].checks] == ["null_invariance"]
+    with pytest.raises(SpecError, match="selects no model"):
+        run(make_spec(*FAST), tmp_path, only=["third"])
     assert selected(["class_*"], "first", "class_semantics")
     assert not selected(["first"], "second", "class_semantics")
 
