@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -143,13 +142,4 @@ def render_reports(
     if "junit" in wanted:
         written["junit"] = out_dir / OUTPUT_NAMES["junit"]
         atomic_write_text(written["junit"], junit_xml(audit))
-    _follow_umask(written.values())
     return written
-
-
-def _follow_umask(paths: Iterable[Path]) -> None:
-    """Atomic writes create private (0600) files; shareable reports get the usual mode."""
-    umask = os.umask(0)
-    os.umask(umask)
-    for path in paths:
-        path.chmod(0o666 & ~umask)
