@@ -164,7 +164,6 @@ def test_console_script_exit_code_in_a_subprocess(tmp_path):
     assert "Traceback" not in completed.stderr
 
 
-@pytest.mark.slow
 def test_zoo_train_calibration_smoke(tmp_path):
     assert run_cli(["zoo", "train", "calibration", "--smoke", "--out", str(tmp_path / "w")]) == 0
     assert list((tmp_path / "w").glob("*.safetensors"))
