@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 import runner_world
 
 from singaudit.cli.main import run_cli
