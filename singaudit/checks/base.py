@@ -70,6 +70,8 @@ class ModelContext(Protocol):
     translator_info: dict[str, Any]  # arch, alpha, held-out fidelity and row cosines, source
     prompts: PromptSpec
     seed: int
+    generator_seeds: list[int]  # the spec's generator seeds (evidence renders one image per seed)
+    generator_size: int  # the spec's generator image size in pixels
     device: torch.device
     artefact_dir: Path  # where a check may write files (exists)
     artefact_prefix: str  # artefact_dir relative to the results folder, for CheckResult paths

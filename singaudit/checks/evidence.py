@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from pydantic import Field
 
-from singaudit.adapters.generators._norms import rescale_to_reference
+from singaudit.maths.scores import rescale_to_reference
 from singaudit.adapters.generators.base import Generator
 from singaudit.adapters.generators.retrieval import Gallery, Match
 from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
@@ -26,8 +26,6 @@ from singaudit.results import CheckResult, Metric
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SEEDS = (0,)
-DEFAULT_SIZE = 64
 METRICS = {
     "images": MetricSpec("images with visual evidence", unit=""),
     "seconds": MetricSpec("generation time", unit="s"),
@@ -75,8 +73,8 @@ class EvidenceCheck(Check):
         if not chosen:
             raise NotApplicable("no labelled audit images to show evidence for")
         # The runner may pass the spec's generator seeds and size; the check's own params win.
-        seeds = list(params.seeds or getattr(ctx, "generator_seeds", None) or DEFAULT_SEEDS)
-        size = int(params.size or getattr(ctx, "generator_size", None) or DEFAULT_SIZE)
+        seeds = list(params.seeds or ctx.generator_seeds)
+        size = int(params.size or ctx.generator_size)
 
         pair = equivalent_translations(ctx)
         original = pair.original[chosen]

@@ -32,6 +32,9 @@ class AuditModelContext:
         self.classifier = classifier
         self.prompts: PromptSpec = run.spec.prompts.to_prompt_spec()
         self.seed = run.spec.seed
+        generator = run.spec.generator
+        self.generator_seeds = list(generator.seeds) if generator else [0]
+        self.generator_size = generator.size if generator else 64
         self.device = torch.device("cpu")  # checks work on the CPU; extraction uses run.device
         self.artefact_dir = artefact_dir
         self.artefact_prefix = artefact_prefix

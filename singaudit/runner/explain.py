@@ -116,7 +116,7 @@ def explain_image(
 
 
 def _render_evidence(run: SpecRun, t_orig, t_eq, seeds, out_dir) -> list[str]:
-    from singaudit.adapters.generators._norms import rescale_to_reference
+    from singaudit.maths.scores import rescale_to_reference
 
     generator = run.generator()
     folder = Path(out_dir or "explain")

@@ -95,6 +95,8 @@ class WorldContext:
     artefact_prefix: str
     fit: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
     attributes: dict[str, np.ndarray]
+    generator_seeds: list[int] = field(default_factory=lambda: [0])
+    generator_size: int = 64
     _shared: dict[str, Any] = field(default_factory=dict)
 
     def translate(self, features: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from singaudit.adapters.classifiers.base import Preprocessing
-from singaudit.adapters.generators._norms import rescale_to_reference
+from singaudit.maths.scores import rescale_to_reference
 from singaudit.adapters.generators.base import Generator
 from singaudit.adapters.joint_spaces.base import JointSpace, JointSpaceInfo
 from singaudit.checks import CHECKS
@@ -60,6 +60,8 @@ class SmallModelContext:
     artefact_prefix: str = "artefacts/small"
     prompts: PromptSpec = field(default_factory=PromptSpec)
     seed: int = 0
+    generator_seeds: list[int] = field(default_factory=lambda: [0])
+    generator_size: int = 64
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     class_names: list[str] = field(default_factory=lambda: list(CLASSES))
 

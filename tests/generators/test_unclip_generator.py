@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from singaudit.adapters.generators._norms import rescale_to_reference
+from singaudit.maths.scores import rescale_to_reference
 from singaudit.adapters.generators.unclip_source import UnCLIPGenerator
 from singaudit.adapters.sources import load_generator
 from singaudit.errors import SingauditError, SpecError, WeightsNotFound
