@@ -21,8 +21,14 @@ PREFIXES = ("", "an image of ", "a picture of ", "a photo of ", "a drawing of ")
 GENERIC_NOUNS = ("shape", "object")
 
 # Probability that a caption names each attribute (the shape most often).
-MENTION_PROBABILITY = {"shape": 0.8, "colour": 0.6, "size": 0.3, "pattern": 0.5,
-                       "background": 0.5, "position": 0.3}
+MENTION_PROBABILITY = {
+    "shape": 0.8,
+    "colour": 0.6,
+    "size": 0.3,
+    "pattern": 0.5,
+    "background": 0.5,
+    "position": 0.3,
+}
 
 ZERO_SHOT_TEMPLATES = {
     "shape": "an image of a {}",
@@ -99,8 +105,17 @@ def _words(text: str) -> list[str]:
 
 
 def _build_vocabulary() -> tuple[str, ...]:
-    phrases = [*S.SHAPES, *S.COLOURS, *S.SIZES, *PATTERN_WORDS, *HORIZONTAL_PHRASES,
-               *VERTICAL_PHRASES, *PREFIXES, *GENERIC_NOUNS, "a an on and background"]
+    phrases = [
+        *S.SHAPES,
+        *S.COLOURS,
+        *S.SIZES,
+        *PATTERN_WORDS,
+        *HORIZONTAL_PHRASES,
+        *VERTICAL_PHRASES,
+        *PREFIXES,
+        *GENERIC_NOUNS,
+        "a an on and background",
+    ]
     words = sorted({w for phrase in phrases for w in _words(phrase)})
     return (PAD, UNK, *words)
 

@@ -41,7 +41,9 @@ MEAN, STD = 0.5, 0.25  # pixel normalisation of every calibration network
 
 def to_tensor(images_uint8) -> torch.Tensor:
     """(n, H, W, 3) uint8 numpy -> normalised float (n, 3, H, W)."""
-    x = torch.tensor(images_uint8).permute(0, 3, 1, 2).float() / 255.0  # a copy: inputs may be read-only
+    x = (
+        torch.tensor(images_uint8).permute(0, 3, 1, 2).float() / 255.0
+    )  # a copy: inputs may be read-only
     return (x - MEAN) / STD
 
 
@@ -124,7 +126,10 @@ class JointModel(nn.Module):
         self.shape_aux = nn.Linear(embed_dim, len(scenes.SHAPES))
 
     def contrastive_loss(
-        self, images: torch.Tensor, ids: torch.Tensor, shapes: torch.Tensor | None = None,
+        self,
+        images: torch.Tensor,
+        ids: torch.Tensor,
+        shapes: torch.Tensor | None = None,
         aux_weight: float = 0.0,
     ) -> torch.Tensor:
         """CLIP's symmetric InfoNCE; with ``aux_weight`` > 0 plus that weight times a shape
@@ -163,13 +168,16 @@ class NuisanceNet(nn.Module):
     def __init__(self, pixel_width: int = 24, out_dim: int = NUISANCE_DIM) -> None:
         super().__init__()
         self.pixel = nn.Sequential(
-            nn.Conv2d(3, pixel_width, 1), nn.ReLU(), nn.Conv2d(pixel_width, pixel_width, 1), nn.ReLU()
+            nn.Conv2d(3, pixel_width, 1),
+            nn.ReLU(),
+            nn.Conv2d(pixel_width, pixel_width, 1),
+            nn.ReLU(),
         )
         self.mlp = nn.Sequential(
             nn.Linear(4 * pixel_width, 128), nn.ReLU(), nn.Linear(128, out_dim)
         )
         n_colours, n_patterns = len(scenes.COLOURS), len(scenes.PATTERNS)
-        # Auxiliary heads (colour, background colour, pattern, position); not part of any classifier.
+        # Auxiliary heads (colour, background colour, pattern, position); in no classifier.
         self.aux = nn.Linear(out_dim, 2 * n_colours + n_patterns + 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -211,7 +219,12 @@ class BlockClassifier(nn.Module):
     fixed standardisation; head W = [D_logits^-1 | 0] Q^T, b = c_logits (see module doc)."""
 
     def __init__(
-        self, shape_net: ShapeNet, nuisance_net: NuisanceNet, *, hidden: bool, nuisance: bool,
+        self,
+        shape_net: ShapeNet,
+        nuisance_net: NuisanceNet,
+        *,
+        hidden: bool,
+        nuisance: bool,
         mix_seed: int,
     ):
         super().__init__()

@@ -72,8 +72,10 @@ class SceneParams:
     def with_values(self, **values: np.ndarray | int) -> SceneParams:
         """A copy with some attributes replaced (scalars are broadcast), e.g. ``colour=2``."""
         n = len(self)
-        updates = {k: np.broadcast_to(np.asarray(v), (n, *np.shape(getattr(self, k))[1:])).copy()
-                   for k, v in values.items()}
+        updates = {
+            k: np.broadcast_to(np.asarray(v), (n, *np.shape(getattr(self, k))[1:])).copy()
+            for k, v in values.items()
+        }
         if "colour" in values and "colour_rgb" not in values:
             updates["colour_rgb"] = PALETTE[updates["colour"]]
         if "background" in values and "background_rgb" not in values:
@@ -90,7 +92,10 @@ class SceneParams:
     @staticmethod
     def concat(parts: list[SceneParams]) -> SceneParams:
         return SceneParams(
-            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(SceneParams)}
+            **{
+                f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                for f in fields(SceneParams)
+            }
         )
 
 
@@ -110,7 +115,9 @@ def position_words(centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _chunk_rng(split: str, seed: int, chunk: int) -> np.random.Generator:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SPLITS.index(split), chunk)))
+    return np.random.default_rng(
+        np.random.SeedSequence(seed, spawn_key=(SPLITS.index(split), chunk))
+    )
 
 
 def _sample_chunk(rng: np.random.Generator, first_index: int, n: int) -> SceneParams:

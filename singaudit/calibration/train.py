@@ -25,23 +25,41 @@ from singaudit.pipeline.atomic import atomic_write_text
 
 SCALES = {
     "full": {
-        "batch": 128, "joint": 3000, "shape": 2000, "nuisance": 1500, "natural": 2000,
-        "decoder": 2000, "joint_aux_weight": 2.0, "lr": 2e-3, "eval_per_class": 200, "verify_fit": 3000, "verify_eval": 600,
+        "batch": 128,
+        "joint": 3000,
+        "shape": 1200,
+        "nuisance": 800,
+        "natural": 1200,
+        "decoder": 800,
+        "joint_aux_weight": 2.0,
+        "lr": 2e-3,
+        "eval_per_class": 200,
+        "verify_fit": 3000,
+        "verify_eval": 600,
     },
     "smoke": {
-        "batch": 16, "joint_aux_weight": 0.5, "joint": 3, "shape": 3, "nuisance": 3, "natural": 3, "decoder": 3,
-        "lr": 2e-3, "eval_per_class": 4, "verify_fit": 60, "verify_eval": 24,
+        "batch": 16,
+        "joint": 3,
+        "shape": 3,
+        "nuisance": 3,
+        "natural": 3,
+        "decoder": 3,
+        "joint_aux_weight": 2.0,
+        "lr": 2e-3,
+        "eval_per_class": 4,
+        "verify_fit": 60,
+        "verify_eval": 24,
     },
 }
-# Training phases in order; the decoder needs the joint space. Each phase writes
-# <phase>.safetensors, so phases can also run as separate processes (``--phases``).
 # Scale of the (standardised) logits block in clean and leaky features; see models.BlockClassifier.
 LOGIT_SCALE = 0.1
 PHASES = ("joint", "shape", "nuisance", "natural", "decoder")
 SHIPPED = ("joint", "decoder", "clean", "leaky", "mixed", "natural")
 
 
-def _stream(seed: int, batch: int, steps: int) -> Iterator[tuple[int, np.ndarray, scenes.SceneParams]]:
+def _stream(
+    seed: int, batch: int, steps: int
+) -> Iterator[tuple[int, np.ndarray, scenes.SceneParams]]:
     for step in range(steps):
         images, params = scenes.generate("train", seed, step * batch, batch)
         yield step, images, params
@@ -59,11 +77,20 @@ def _twin_stream(seed: int, batch: int, steps: int):
         yield step, scenes.render(both), both
 
 
-def _fit(module: torch.nn.Module, loss_fn: Callable, stream, steps: int, lr: float, log, name: str,
-         monitor: Callable | None = None):
+def _fit(
+    module: torch.nn.Module,
+    loss_fn: Callable,
+    stream,
+    steps: int,
+    lr: float,
+    log,
+    name: str,
+    monitor: Callable | None = None,
+):
     optimiser = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, lr, total_steps=max(steps, 1),
-                                                   pct_start=0.15)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, lr, total_steps=max(steps, 1), pct_start=0.15
+    )
     module.train()
     for step, images, params in stream:
         loss = loss_fn(module, step, models.to_tensor(images), params)
@@ -82,8 +109,9 @@ def _fit(module: torch.nn.Module, loss_fn: Callable, stream, steps: int, lr: flo
 def _joint_loss(seed: int, aux_weight: float):
     def loss(model, step, x, params):
         texts = captions.captions_for(params, np.random.default_rng([seed, step]))
-        return model.contrastive_loss(x, torch.as_tensor(captions.tokenize(texts)),
-                                      torch.as_tensor(params.shape), aux_weight)
+        return model.contrastive_loss(
+            x, torch.as_tensor(captions.tokenize(texts)), torch.as_tensor(params.shape), aux_weight
+        )
 
     return loss
 
@@ -125,21 +153,16 @@ def _decoder_loss(joint: models.JointModel):
     def loss(decoder, step, x, params):
         with torch.no_grad():
             embeddings = joint.image(x)
-        render = decoder(embeddings)
-        # L1 plus an edge term (image gradients): MSE alone renders shapes as blurred blobs.
-        edges = F.l1_loss(render.diff(dim=-1), x.diff(dim=-1)) + F.l1_loss(
-            render.diff(dim=-2), x.diff(dim=-2)
-        )
-        return F.l1_loss(render, x) + edges
-
-    return loss
+        return F.mse_loss(decoder(embeddings), x)
 
     return loss
 
 
 @torch.no_grad()
 def _batched(fn, images: np.ndarray, batch: int = 256) -> torch.Tensor:
-    return torch.cat([fn(models.to_tensor(images[i : i + batch])) for i in range(0, len(images), batch)])
+    return torch.cat(
+        [fn(models.to_tensor(images[i : i + batch])) for i in range(0, len(images), batch)]
+    )
 
 
 @torch.no_grad()
@@ -188,8 +211,12 @@ def _nuisance_report(nuisance: models.NuisanceNet, seed: int, n_train: int, test
         name: float((out[name].argmax(1) == target[name]).float().mean())
         for name in ("colour", "background", "pattern")
     }
-    report["position_rmse_px"] = float(((out["position"] - target["position"]) * 16).pow(2).mean().sqrt())
-    report["shape_probe_accuracy"] = _probe(block_train, train_params.shape, block_test, test_params.shape)
+    report["position_rmse_px"] = float(
+        ((out["position"] - target["position"]) * 16).pow(2).mean().sqrt()
+    )
+    report["shape_probe_accuracy"] = _probe(
+        block_train, train_params.shape, block_test, test_params.shape
+    )
     report["chance"] = 1 / len(scenes.SHAPES)
     return report
 
@@ -233,8 +260,13 @@ def _monitor(name: str, seed: int) -> Callable | None:
 
 
 def _builders() -> dict[str, Callable[[], torch.nn.Module]]:
-    return {"joint": models.JointModel, "shape": models.ShapeNet, "nuisance": models.NuisanceNet,
-            "natural": models.NaturalNet, "decoder": models.Decoder}
+    return {
+        "joint": models.JointModel,
+        "shape": models.ShapeNet,
+        "nuisance": models.NuisanceNet,
+        "natural": models.NaturalNet,
+        "decoder": models.Decoder,
+    }
 
 
 def _part(out: Path, name: str) -> torch.nn.Module:
@@ -259,12 +291,16 @@ def train_calibration(
     selected = list(PHASES) + ["evaluate"] if phases is None else list(phases)
     unknown = set(selected) - set(PHASES) - {"evaluate"}
     if unknown:
-        raise ValueError(f"unknown phases {sorted(unknown)}; expected some of {PHASES + ('evaluate',)}")
+        raise ValueError(
+            f"unknown phases {sorted(unknown)}; expected some of {PHASES + ('evaluate',)}"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # One timing file per phase: phases may run as concurrent processes.
-    timing = {p.stem.removeprefix("timing_"): json.loads(p.read_text())
-              for p in sorted(out.glob("timing_*.json"))}
+    timing = {
+        p.stem.removeprefix("timing_"): json.loads(p.read_text())
+        for p in sorted(out.glob("timing_*.json"))
+    }
     batch, lr = config["batch"], config["lr"]
 
     for offset, name in enumerate(PHASES, start=1):
@@ -275,16 +311,23 @@ def train_calibration(
         if name == "decoder":
             loss = _decoder_loss(_part(out, "joint"))
         else:
-            loss = {"joint": _joint_loss(seed, config["joint_aux_weight"]), "shape": _shape_loss, "natural": _shape_loss,
-                    "nuisance": _nuisance_loss}[name]
+            loss = {
+                "joint": _joint_loss(seed, config["joint_aux_weight"]),
+                "shape": _shape_loss,
+                "natural": _shape_loss,
+                "nuisance": _nuisance_loss,
+            }[name]
         steps = config[name]
         log(f"training {name} ({steps} steps of {batch})")
         wall, cpu = time.perf_counter(), time.process_time()
         stream = (_twin_stream if name == "joint" else _stream)(seed, batch, steps)
         _fit(module, loss, stream, steps, lr, log, name, _monitor(name, seed))
         save_state_dict(module.state_dict(), out / f"{name}.safetensors")
-        timing[name] = {"wall_s": round(time.perf_counter() - wall, 1),
-                        "cpu_s": round(time.process_time() - cpu, 1), "steps": steps}
+        timing[name] = {
+            "wall_s": round(time.perf_counter() - wall, 1),
+            "cpu_s": round(time.process_time() - cpu, 1),
+            "steps": steps,
+        }
         atomic_write_text(out / f"timing_{name}.json", json.dumps(timing[name]))
     if "evaluate" not in selected:
         return {"timing": timing}
@@ -297,8 +340,9 @@ def _evaluate(out: Path, seed: int, scale: str, config: dict, timing: dict, log)
     joint, decoder, natural = _part(out, "joint"), _part(out, "decoder"), _part(out, "natural")
     shape_net, nuisance = _part(out, "shape"), _part(out, "nuisance")
     classifiers: dict[str, torch.nn.Module] = {
-        name: models.BlockClassifier(shape_net, nuisance, **zoo.BLOCKS[name],
-                                     mix_seed=zoo.mix_seed(seed, name))
+        name: models.BlockClassifier(
+            shape_net, nuisance, **zoo.BLOCKS[name], mix_seed=zoo.mix_seed(seed, name)
+        )
         for name in zoo.BLOCKS
     }
     classifiers["natural"] = natural
@@ -306,8 +350,13 @@ def _evaluate(out: Path, seed: int, scale: str, config: dict, timing: dict, log)
     for name in zoo.BLOCKS:
         classifiers[name].standardise_on(models.to_tensor(fitting), LOGIT_SCALE)
     test = scenes.generate("test", seed, 0, config["eval_per_class"] * len(scenes.SHAPES))
-    metadata: dict = {"seed": seed, "scale": scale, "config": config, "versions": _versions(),
-                      "n_test": len(test[0])}
+    metadata: dict = {
+        "seed": seed,
+        "scale": scale,
+        "config": config,
+        "versions": _versions(),
+        "n_test": len(test[0]),
+    }
     metadata["zero_shot"] = zero_shot_accuracies(joint, *test)
     metadata["classifier_accuracy"] = {
         name: accuracy(model.eval(), test[0], test[1].shape) for name, model in classifiers.items()
@@ -317,8 +366,14 @@ def _evaluate(out: Path, seed: int, scale: str, config: dict, timing: dict, log)
     metadata["decoder"] = _decoder_report(decoder, joint, natural, *test)
     log("verifying the ground truth")
     metadata["ground_truth"] = {
-        name: verify.ground_truth(model, joint, seed=seed, n_fit=config["verify_fit"],
-                                  n_validation=config["verify_eval"], n_eval=config["verify_eval"])
+        name: verify.ground_truth(
+            model,
+            joint,
+            seed=seed,
+            n_fit=config["verify_fit"],
+            n_validation=config["verify_eval"],
+            n_eval=config["verify_eval"],
+        )
         for name, model in classifiers.items()
     }
     modules = {"joint": joint, "decoder": decoder, **classifiers}
@@ -326,13 +381,18 @@ def _evaluate(out: Path, seed: int, scale: str, config: dict, timing: dict, log)
     for name in SHIPPED:
         path = out / f"{name}.safetensors"
         save_state_dict(modules[name].state_dict(), path)
-        metadata["weights"][name] = {"file": path.name, "bytes": path.stat().st_size,
-                                     "hash": state_dict_hash(modules[name])}
+        metadata["weights"][name] = {
+            "file": path.name,
+            "bytes": path.stat().st_size,
+            "hash": state_dict_hash(modules[name]),
+        }
     for part in ("shape", "nuisance"):  # inside clean and leaky now
         (out / f"{part}.safetensors").unlink()
     metadata["weights_total_bytes"] = sum(w["bytes"] for w in metadata["weights"].values())
-    timing["evaluate"] = {"wall_s": round(time.perf_counter() - wall, 1),
-                          "cpu_s": round(time.process_time() - cpu, 1)}
+    timing["evaluate"] = {
+        "wall_s": round(time.perf_counter() - wall, 1),
+        "cpu_s": round(time.process_time() - cpu, 1),
+    }
     metadata["timing"] = {
         "phases": timing,
         "total_wall_s": round(sum(t["wall_s"] for t in timing.values()), 1),
@@ -353,8 +413,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", help=f"comma-separated subset of {','.join(PHASES)},evaluate")
     args = parser.parse_args(argv)
     phases = args.phases.split(",") if args.phases else None
-    metadata = train_calibration(args.out, seed=args.seed, scale="smoke" if args.smoke else "full",
-                                 phases=phases, log=lambda line: print(line, file=sys.stderr, flush=True))
+    metadata = train_calibration(
+        args.out,
+        seed=args.seed,
+        scale="smoke" if args.smoke else "full",
+        phases=phases,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     keys = ("zero_shot", "classifier_accuracy", "timing")
     print(json.dumps({k: metadata[k] for k in keys if k in metadata}, indent=2))
     return 0

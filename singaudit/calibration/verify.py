@@ -135,7 +135,9 @@ def concept_ranking(concept_as: np.ndarray, kinds: list[tuple[str, str]], labels
     )
     mean_z = per_image_z.mean(0)
     return {
-        "overall_top5_by_mean_z": [(names[i], round(float(mean_z[i]), 3)) for i in np.argsort(mean_z)[:5]],
+        "overall_top5_by_mean_z": [
+            (names[i], round(float(mean_z[i]), 3)) for i in np.argsort(mean_z)[:5]
+        ],
         "own_shape_rank_median": float(np.median(ranks)),
         "own_shape_in_top3": float(np.mean(np.asarray(ranks) <= 3)),
         "top3_kinds": _kind_counts(per_class),

@@ -14,8 +14,11 @@ from singaudit.errors import WeightsNotFound
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CLASSIFIER_VARIANTS = ("clean", "leaky", "mixed", "natural")
 # Which ignored blocks each block classifier carries in its null space.
-BLOCKS = {"clean": {"hidden": False, "nuisance": True}, "leaky": {"hidden": True, "nuisance": False},
-          "mixed": {"hidden": True, "nuisance": True}}
+BLOCKS = {
+    "clean": {"hidden": False, "nuisance": True},
+    "leaky": {"hidden": True, "nuisance": False},
+    "mixed": {"hidden": True, "nuisance": True},
+}
 RETRAIN_HINT = "re-create them with `python -m singaudit.calibration.train --out DIR`"
 
 
@@ -29,7 +32,8 @@ def build_classifier(variant: str, seed: int = 0) -> torch.nn.Module:
         return models.NaturalNet()
     if variant not in CLASSIFIER_VARIANTS:
         raise WeightsNotFound(
-            f"unknown calibration classifier {variant!r}; available: {', '.join(CLASSIFIER_VARIANTS)}"
+            f"unknown calibration classifier {variant!r}; "
+            f"available: {', '.join(CLASSIFIER_VARIANTS)}"
         )
     return models.BlockClassifier(
         models.ShapeNet(), models.NuisanceNet(), **BLOCKS[variant], mix_seed=mix_seed(seed, variant)
@@ -45,7 +49,9 @@ def _load(module: torch.nn.Module, name: str, weights_dir: Path | None) -> torch
         module.load_state_dict(state)
     except RuntimeError as error:
         first = str(error).strip().splitlines()[0]
-        raise WeightsNotFound(f"{path} does not match the calibration {name} network: {first}") from None
+        raise WeightsNotFound(
+            f"{path} does not match the calibration {name} network: {first}"
+        ) from None
     return module.eval()
 
 

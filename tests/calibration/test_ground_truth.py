@@ -12,8 +12,9 @@ FAIL_THRESHOLD = 4.0  # the shipped default verdict: fail when the median leak e
 def measured():
     joint = zoo.load_joint()
     return {
-        variant: verify.ground_truth(zoo.load_classifier(variant), joint, seed=1, n_fit=1500,
-                                     n_validation=300, n_eval=300)
+        variant: verify.ground_truth(
+            zoo.load_classifier(variant), joint, seed=1, n_fit=1500, n_validation=300, n_eval=300
+        )
         for variant in ("clean", "leaky", "mixed")
     }
 

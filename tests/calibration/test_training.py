@@ -21,8 +21,9 @@ def test_smoke_training_command_writes_loadable_weights(tmp_path, capsys):
 
     classifier = load_classifier("calibration:leaky", weights_dir=tmp_path)
     images = torch.randn(2, 3, 64, 64)
-    assert torch.allclose(classifier.logits(classifier.features(images)),
-                          classifier.forward(images), atol=1e-5)
+    assert torch.allclose(
+        classifier.logits(classifier.features(images)), classifier.forward(images), atol=1e-5
+    )
     space = load_joint_space("calibration:joint", weights_dir=tmp_path)
     decoder = load_generator("calibration:decoder", weights_dir=tmp_path)
     renders = decoder.render(space.encode_images(images), seeds=[0], size=64)

@@ -55,7 +55,7 @@ class CalibrationClassifier(Classifier):
 
 
 def load(ident: str, *, weights_dir: str | Path | None = None) -> CalibrationClassifier:
-    """``clean``, ``leaky``, ``mixed`` or ``natural``, from the shipped weights (or ``weights_dir``)."""
+    """``clean``, ``leaky``, ``mixed`` or ``natural``, from shipped weights or ``weights_dir``."""
     variant = ident.strip()
     module = zoo.load_classifier(variant, Path(weights_dir) if weights_dir else None)
     return CalibrationClassifier(variant, module)

@@ -39,8 +39,10 @@ class CalibrationScenes(ImageSource):
     def _index(self, record: ImageRecord) -> int:
         prefix = f"calibration/{self.split}/seed={self.seed}/"
         if not record.key.startswith(prefix):
-            raise DataError(f"record {record.key!r} does not belong to {self.id} (seed {self.seed})")
-        index = int(record.key[len(prefix):])
+            raise DataError(
+                f"record {record.key!r} does not belong to {self.id} (seed {self.seed})"
+            )
+        index = int(record.key[len(prefix) :])
         if not 0 <= index < len(self._records):
             raise DataError(f"record {record.key!r} is out of range for {self.id}")
         return index
