@@ -2,8 +2,12 @@
 
 AS toward every concept of a vocabulary, per image. Null removal can move T(f) away from every
 concept at once (a generic drift), so each image's AS values are standardised against that
-image's own AS distribution over the vocabulary (z-score; also a percentile) and concepts are
-ranked by their mean z: the most negative = most carried by the null space.
+image's own AS distribution over the vocabulary (z-score; also a percentile). A concept is
+judged on the images that show it: per image and category, the concept nearest to T(f) counts as
+present, and concepts are ranked by their mean z over the images where they are present (the most
+negative = most carried by the null space). Averaging over every image instead would dilute an
+attribute each image has its own value of (its colour, its background) and reward concepts that
+merely become relatively farther when the embedding moves toward another one.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -33,6 +37,7 @@ from singaudit.maths.scores import angle, concept_attribute_scores
 from singaudit.results import CheckResult, ClassResult, Metric, Tiers
 
 CLASSES_VOCABULARY = "classes"
+MIN_SUPPORT = 3  # images that must show a concept before its mean z means anything
 
 METRICS: dict[str, MetricSpec] = {
     "top_z": MetricSpec("mean standardised AS of the most null-carried concept", unit="z",
@@ -103,6 +108,10 @@ class ConceptsCheck(Check):
             None, description='prompt for every concept, with "{concept}"; default: the '
             "vocabulary's per-category templates, else the audit's class prompts")
         top_k: int = Field(10, ge=1, description="concepts shown per class and overall")
+        rank_by: Literal["present", "all"] = Field(
+            "present", description='"present": mean z over the images whose T(f) is nearest to the '
+            'concept within its category (needs a joint space that recognises the concepts); '
+            '"all": mean z over every image')
 
         @field_validator("vocabulary")
         @classmethod
@@ -148,8 +157,11 @@ class ConceptsCheck(Check):
         concepts, top_k = vocabulary.concepts, min(params.top_k, len(vocabulary.concepts))
         lowered = {c.lower(): i for i, c in enumerate(concepts)}
 
+        present = (_present(angle_orig, vocabulary.categories) if params.rank_by == "present"
+                   else np.ones(z.shape, dtype=bool))
+
         def ranking(rows: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
-            mean_z = z[rows].mean(axis=0)
+            mean_z = _mean_where_present(z[rows], present[rows])
             order = np.argsort(mean_z, kind="stable")
             top = [{"concept": concepts[i], "category": vocabulary.categories[i],
                     "z": float(mean_z[i]), "percentile": float(percentile[rows, i].mean()),
@@ -160,7 +172,7 @@ class ConceptsCheck(Check):
 
         everything = np.ones(len(labels), dtype=bool)
         order, top = ranking(everything)
-        mean_z = z.mean(axis=0)
+        mean_z = _mean_where_present(z, present)
         # A category's score: per image its most carried member, averaged (each image has its
         # own colour, so a mean over the members would dilute a carried category).
         category_z = {c: float(z[:, [i for i, k in enumerate(vocabulary.categories) if k == c]]
@@ -244,6 +256,7 @@ class ConceptsCheck(Check):
                 "similarity": similarity.tolist(),
                 "similarity_concepts": [concepts[i] for i in similar],
                 "similarity_z": [float(mean_z[i]) for i in similar],
+                "support": present.sum(axis=0).tolist(),
             },
         )
 
@@ -281,6 +294,26 @@ def _concept_embeddings(ctx: ModelContext, vocabulary: Vocabulary, template: str
         for row, i in enumerate(plain):
             rows[i] = embedded[row]
     return torch.stack([r.float().cpu() for r in rows])  # type: ignore[union-attr]
+
+
+def _present(angles: np.ndarray, categories: list[str]) -> np.ndarray:
+    """(n, V) mask: per image and category, the concept nearest to the image's T(f)."""
+    present = np.zeros(angles.shape, dtype=bool)
+    category_of = np.array(categories)
+    rows = np.arange(angles.shape[0])
+    for category in dict.fromkeys(categories):
+        members = np.flatnonzero(category_of == category)
+        present[rows, members[angles[:, members].argmin(axis=1)]] = True
+    return present
+
+
+def _mean_where_present(z: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Mean z per concept over the images showing it; concepts shown by fewer than
+    MIN_SUPPORT images (or 2% of them) rank last (z 0, never "carried")."""
+    support = present.sum(axis=0)
+    enough = support >= max(MIN_SUPPORT, 0.02 * len(z))
+    total = np.where(present, z, 0.0).sum(axis=0)
+    return np.where(enough, total / np.maximum(support, 1), 0.0)
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:
