@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 import torch
 from PIL import Image
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from singaudit.adapters.classifiers.base import Classifier
 from singaudit.adapters.generators.base import Generator
@@ -25,7 +25,15 @@ class CheckParams(BaseModel):
     """Parameters of a check as written in a spec; each check subclasses this."""
 
     model_config = ConfigDict(extra="forbid")
+    metric_specs: ClassVar[dict[str, MetricSpec]] = {}  # the check's metrics (set by Check)
     thresholds: list[Tiers] | None = None  # None: the check's default_tiers
+
+    @field_validator("thresholds")
+    @classmethod
+    def _known_metrics(cls, tiers: list[Tiers] | None) -> list[Tiers] | None:
+        from singaudit.checks.thresholds import validate_tiers  # thresholds imports this module
+
+        return validate_tiers(tiers, cls.metric_specs)
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,11 @@ class Check(abc.ABC):
     metrics: ClassVar[dict[str, MetricSpec]] = {}
     default_tiers: ClassVar[list[Tiers]] = []
     requires_null_space: ClassVar[bool] = True  # the runner skips it when null_dim == 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.Params is not CheckParams:  # thresholds may only name the check's own metrics
+            cls.Params.metric_specs = cls.metrics
 
     @abc.abstractmethod
     def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
 from singaudit.checks.thresholds import (
@@ -22,7 +22,6 @@ from singaudit.checks.thresholds import (
     judge_all,
     scalar_metric,
     summary_metric,
-    validate_tiers,
 )
 from singaudit.errors import NotApplicable
 from singaudit.maths.equivalence import remove_null
@@ -110,10 +109,6 @@ class ClassSemanticsCheck(Check):
         n_boot: int = Field(1000, ge=0, description="bootstrap resamples for the median CIs")
         ci: float = Field(0.95, gt=0, lt=1, description="confidence level of the intervals")
 
-        @field_validator("thresholds")
-        @classmethod
-        def _known_metrics(cls, tiers: list[Tiers] | None) -> list[Tiers] | None:
-            return validate_tiers(tiers, METRICS)
 
     def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
         assert isinstance(params, self.Params)

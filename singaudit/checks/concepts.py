@@ -30,7 +30,6 @@ from singaudit.checks.thresholds import (
     format_number,
     judge_all,
     scalar_metric,
-    validate_tiers,
 )
 from singaudit.errors import SpecError
 from singaudit.maths.scores import angle, concept_attribute_scores
@@ -138,10 +137,6 @@ class ConceptsCheck(Check):
                 raise ValueError('the concept template needs a "{concept}" placeholder')
             return template
 
-        @field_validator("thresholds")
-        @classmethod
-        def _known_metrics(cls, tiers: list[Tiers] | None) -> list[Tiers] | None:
-            return validate_tiers(tiers, METRICS)
 
     def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
         assert isinstance(params, self.Params)

@@ -15,12 +15,12 @@ import torch
 from PIL import Image
 from pydantic import Field
 
-from singaudit.maths.scores import rescale_to_reference
 from singaudit.adapters.generators.base import Generator
 from singaudit.adapters.generators.retrieval import Gallery, Match
 from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
 from singaudit.checks.class_semantics import class_scores, equivalent_translations
 from singaudit.errors import DataError, NotApplicable, SpecError
+from singaudit.maths.scores import rescale_to_reference
 from singaudit.pipeline.atomic import atomic_path
 from singaudit.results import CheckResult, Metric
 

@@ -20,7 +20,6 @@ from singaudit.checks.thresholds import (
     judge_all,
     scalar_metric,
     summary_metric,
-    validate_tiers,
 )
 from singaudit.maths.equivalence import (
     logit_change,
@@ -86,10 +85,6 @@ class NullInvarianceCheck(Check):
                 raise ValueError("perturbation budgets must be positive")
             return budgets
 
-        @field_validator("thresholds")
-        @classmethod
-        def _known_metrics(cls, tiers: list[Tiers] | None) -> list[Tiers] | None:
-            return validate_tiers(tiers, METRICS)
 
     def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
         assert isinstance(params, self.Params)

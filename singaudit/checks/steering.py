@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
 from singaudit.checks.thresholds import (
@@ -21,7 +21,6 @@ from singaudit.checks.thresholds import (
     judge_all,
     scalar_metric,
     summary_metric,
-    validate_tiers,
 )
 from singaudit.maths.steering import steer_toward
 from singaudit.results import CheckResult, ClassResult, Tiers, worst_status
@@ -59,10 +58,6 @@ class SteeringCheck(Check):
         tol: float = Field(0.1, gt=0, description="tolerance on the reached IS (degrees)")
         max_iter: int = Field(60, ge=1, description="bracket doublings and bisection steps")
 
-        @field_validator("thresholds")
-        @classmethod
-        def _known_metrics(cls, tiers: list[Tiers] | None) -> list[Tiers] | None:
-            return validate_tiers(tiers, METRICS)
 
     def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
         assert isinstance(params, self.Params)

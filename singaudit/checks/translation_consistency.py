@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import recall_score
 from sklearn.model_selection import train_test_split
@@ -25,7 +25,6 @@ from singaudit.checks.thresholds import (
     format_number,
     judge_all,
     scalar_metric,
-    validate_tiers,
 )
 from singaudit.errors import NotApplicable
 from singaudit.maths.equivalence import remove_null
@@ -58,10 +57,6 @@ class TranslationConsistencyCheck(Check):
         regularisation: float = Field(1.0, gt=0, description="LogisticRegression's C")
         max_iter: int = Field(2000, ge=10, description="LogisticRegression's max_iter")
 
-        @field_validator("thresholds")
-        @classmethod
-        def _known_metrics(cls, tiers: list[Tiers] | None) -> list[Tiers] | None:
-            return validate_tiers(tiers, METRICS)
 
     def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
         assert isinstance(params, self.Params)

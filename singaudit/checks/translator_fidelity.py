@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
 from singaudit.checks.thresholds import (
@@ -20,7 +20,6 @@ from singaudit.checks.thresholds import (
     judge_all,
     scalar_metric,
     summary_metric,
-    validate_tiers,
 )
 from singaudit.maths.translators import (
     RidgeAccumulator,
@@ -66,10 +65,6 @@ class TranslatorFidelityCheck(Check):
         patience: int = Field(10, ge=1)
         hidden: int | None = Field(None, ge=1, description="hidden width of MLPs")
 
-        @field_validator("thresholds")
-        @classmethod
-        def _known_metrics(cls, tiers: list[Tiers] | None) -> list[Tiers] | None:
-            return validate_tiers(tiers, METRICS)
 
     def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
         assert isinstance(params, self.Params)
