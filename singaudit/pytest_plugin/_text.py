@@ -101,11 +101,7 @@ def short_reason(check: CheckResult) -> str:
 
 
 def default_properties(model: ModelResult, check: CheckResult) -> list[tuple[str, Any]]:
-    """Key metrics as JUnit properties (the same keys the JUnit report writes)."""
-    pairs: list[tuple[str, Any]] = [("status", check.status), ("expect", model.expect)]
-    for name, metric in check.metrics.items():
-        key = f"{name}.{metric.statistic}" if metric.statistic else name
-        pairs.append((key, metric.value))
-        if metric.tiers is not None and metric.tiers.fail is not None:
-            pairs.append((f"{key}.fail_threshold", metric.tiers.fail))
-    return pairs
+    """Key metrics as JUnit properties: the same keys the JUnit report writes."""
+    from singaudit.reports.junit import check_properties
+
+    return check_properties(model, check)

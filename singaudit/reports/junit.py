@@ -42,7 +42,8 @@ def _failure_message(check: CheckResult) -> str:
     return head if not lines else head + " | " + "; ".join(lines)
 
 
-def _check_properties(model: ModelResult, check: CheckResult) -> list[tuple[str, Any]]:
+def check_properties(model: ModelResult, check: CheckResult) -> list[tuple[str, Any]]:
+    """Key metrics of one model x check as JUnit properties (also used by the pytest plugin)."""
     pairs: list[tuple[str, Any]] = [("status", check.status), ("expect", model.expect)]
     if is_expected_failure(model, check):
         pairs.append(("expected_failure", "true"))
@@ -59,7 +60,7 @@ def _check_case(suite: ElementTree.Element, audit: AuditResult, model: ModelResu
     """Append one testcase; return the JUnit outcome: passed, failure, skipped or error."""
     case = ElementTree.SubElement(suite, "testcase", classname=f"{audit.name}.{model.name}",
                                   name=check.name, time=_time(check.duration_s))
-    _add_properties(case, _check_properties(model, check))
+    _add_properties(case, check_properties(model, check))
     if is_expected_failure(model, check):
         message = f"expected failure (expect: fail): {_failure_message(check)}"
         ElementTree.SubElement(case, "skipped", type="singaudit.xfail", message=message)
