@@ -21,10 +21,15 @@ Classifier constructions (the ground truth the audit must recover):
   that the head ignores. ``mixed`` puts it beside the nuisance code (the hard case, see README).
 - ``natural`` (``NaturalNet``): the same CNN trained end to end; penultimate = mean and max
   pooled last conv map (128-d), linear head.
+- ``Decoder``: inverse graphics, not pixels: an MLP from an embedding's direction to one
+  classification head per scene attribute; renders go through ``scenes.render``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -275,20 +280,169 @@ class BlockClassifier(nn.Module):
         return self.head(self.features(x))
 
 
+@dataclass(frozen=True)
+class DecodedAttribute:
+    """One scene parameter the decoder predicts: categorical (``low`` is None) or continuous,
+    cut into ``bins`` equal bins over [low, high) and rendered at bin centres."""
+
+    name: str
+    bins: int
+    low: float | None = None
+    high: float | None = None
+    # Background patterns on which the attribute is visible (None: every scene); the loss
+    # ignores the others, where the label says nothing about the image.
+    patterns: tuple[str, ...] | None = None
+    not_for_shapes: tuple[str, ...] = ()  # shapes on which it is invisible (circle rotation)
+
+    def centres(self) -> np.ndarray:
+        if self.low is None:
+            return np.arange(self.bins)
+        width = (self.high - self.low) / self.bins
+        return (self.low + width * (np.arange(self.bins) + 0.5)).astype(np.float32)
+
+    def labels(self, values: np.ndarray) -> np.ndarray:
+        if self.low is None:
+            return np.asarray(values, dtype=np.int64)
+        index = np.floor((values - self.low) / (self.high - self.low) * self.bins)
+        return np.clip(index, 0, self.bins - 1).astype(np.int64)
+
+    def relevant(self, params: scenes.SceneParams) -> np.ndarray:
+        keep = np.ones(len(params), dtype=bool)
+        if self.patterns is not None:
+            codes = [scenes.PATTERNS.index(p) for p in self.patterns]
+            keep &= np.isin(params.pattern, codes)
+        if self.not_for_shapes:
+            keep &= ~np.isin(params.shape, [scenes.SHAPES.index(s) for s in self.not_for_shapes])
+        return keep
+
+
+_PERIODIC = ("stripes", "dots", "checker")
+# Every scenes.SceneParams field but the colour jitter (rendered as palette colours) and the
+# noise seed (not visible as a value: the decoder takes it from the render seed).
+DECODED_ATTRIBUTES = (
+    DecodedAttribute("shape", len(scenes.SHAPES)),
+    DecodedAttribute("colour", len(scenes.COLOURS)),
+    DecodedAttribute("background", len(scenes.COLOURS)),
+    DecodedAttribute("pattern", len(scenes.PATTERNS)),
+    DecodedAttribute("size", 5, *scenes.SIZE_RANGE),
+    DecodedAttribute("x", 8, *scenes.CENTRE_RANGE),
+    DecodedAttribute("y", 8, *scenes.CENTRE_RANGE),
+    DecodedAttribute(
+        "rotation",
+        6,
+        -float(scenes.ROTATION_RANGE),
+        float(scenes.ROTATION_RANGE),
+        not_for_shapes=("circle",),
+    ),
+    DecodedAttribute("pattern_period", 5, 7.0, 12.0, patterns=_PERIODIC),
+    DecodedAttribute("pattern_angle", 8, 0.0, float(np.pi), patterns=("stripes",)),
+    DecodedAttribute("phase_x", 4, 0.0, 1.0, patterns=_PERIODIC),
+    DecodedAttribute("phase_y", 4, 0.0, 1.0, patterns=("dots", "checker")),
+)
+
+
+def attribute_values(params: scenes.SceneParams) -> dict[str, np.ndarray]:
+    """The true value of every decoded attribute (the decoder's training labels, unbinned)."""
+    return {
+        "shape": params.shape,
+        "colour": params.colour,
+        "background": params.background,
+        "pattern": params.pattern,
+        "size": params.size,
+        "x": params.centre[:, 0],
+        "y": params.centre[:, 1],
+        "rotation": params.rotation,
+        "pattern_period": params.pattern_period,
+        "pattern_angle": params.pattern_angle,
+        "phase_x": params.pattern_phase[:, 0],
+        "phase_y": params.pattern_phase[:, 1],
+    }
+
+
 class Decoder(nn.Module):
-    """Joint image embedding (direction only: it is normalised first) -> 64x64 image."""
+    """Inverse graphics: joint image embedding (direction only: it is normalised first) -> one
+    categorical distribution per scene attribute (``DECODED_ATTRIBUTES``); ``scene_params`` turns
+    chosen bins into scene parameters that ``scenes.render`` draws."""
 
-    def __init__(self, embed_dim: int = EMBED_DIM, width: int = 32) -> None:
+    def __init__(self, embed_dim: int = EMBED_DIM, width: int = 256) -> None:
         super().__init__()
-        self.width = width
-        self.inp = nn.Linear(embed_dim, 4 * width * 16)
-        layers: list[nn.Module] = []
-        for cin, cout in ((4 * width, 3 * width), (3 * width, 2 * width), (2 * width, width)):
-            layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1), nn.BatchNorm2d(cout), nn.ReLU()]
-        layers.append(nn.ConvTranspose2d(width, 3, 4, 2, 1))
-        self.body = nn.Sequential(*layers)
+        self.net = nn.Sequential(
+            nn.Linear(embed_dim, width),
+            nn.ReLU(),
+            nn.Linear(width, width),
+            nn.ReLU(),
+            nn.Linear(width, sum(a.bins for a in DECODED_ATTRIBUTES)),
+        )
 
-    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+    def forward(self, embeddings: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Logits per attribute name, each (n, bins)."""
         z = F.normalize(embeddings, dim=-1) * embeddings.shape[-1] ** 0.5
-        x = F.relu(self.inp(z)).view(-1, 4 * self.width, 4, 4)
-        return self.body(x)
+        logits = torch.split(self.net(z), [a.bins for a in DECODED_ATTRIBUTES], dim=1)
+        return {a.name: part for a, part in zip(DECODED_ATTRIBUTES, logits)}
+
+    def loss(self, embeddings: torch.Tensor, params: scenes.SceneParams) -> torch.Tensor:
+        """Sum over attributes of the cross-entropy to the true bins (on scenes where visible)."""
+        logits, values, total = self(embeddings), attribute_values(params), 0.0
+        for attribute in DECODED_ATTRIBUTES:
+            keep = torch.as_tensor(attribute.relevant(params))
+            labels = torch.as_tensor(attribute.labels(values[attribute.name]))
+            if keep.any():
+                total = total + F.cross_entropy(logits[attribute.name][keep], labels[keep])
+        return total
+
+    @staticmethod
+    def scene_params(bins: dict[str, np.ndarray], noise_seed: int = 0) -> scenes.SceneParams:
+        """Scene parameters at the centres of the chosen ``bins`` (palette colours, no jitter)."""
+        value = {a.name: a.centres()[bins[a.name]] for a in DECODED_ATTRIBUTES}
+        n = len(value["shape"])
+        return scenes.SceneParams(
+            shape=value["shape"].astype(np.int64),
+            colour=value["colour"].astype(np.int64),
+            colour_rgb=scenes.PALETTE[value["colour"]],
+            size=value["size"],
+            centre=np.stack([value["x"], value["y"]], axis=1),
+            rotation=value["rotation"],
+            pattern=value["pattern"].astype(np.int64),
+            background=value["background"].astype(np.int64),
+            background_rgb=scenes.PALETTE[value["background"]],
+            pattern_period=value["pattern_period"],
+            pattern_angle=value["pattern_angle"],
+            pattern_phase=np.stack([value["phase_x"], value["phase_y"]], axis=1),
+            noise_seed=np.full(n, noise_seed, dtype=np.uint32),
+        )
+
+    @torch.no_grad()
+    def choose(
+        self, embeddings: torch.Tensor, uniforms: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Bin per attribute: the most probable (``uniforms`` None) or drawn by inverse CDF with
+        ``uniforms[k]`` for the k-th attribute, the same number for every embedding. The
+        background is chosen among the colours other than the chosen shape colour (as in every
+        scene: the shape stays visible)."""
+        logits = self(embeddings)
+        chosen: dict[str, np.ndarray] = {}
+        for k, attribute in enumerate(DECODED_ATTRIBUTES):
+            scores = logits[attribute.name].double()
+            if attribute.name == "background":
+                taken = torch.as_tensor(chosen["colour"], device=scores.device)
+                scores = scores.scatter(1, taken[:, None], float("-inf"))
+            if uniforms is None:
+                chosen[attribute.name] = scores.argmax(1).cpu().numpy()
+                continue
+            cdf = torch.softmax(scores, dim=1).cumsum(1).cpu().numpy()
+            drawn = (cdf < uniforms[k] * cdf[:, -1:]).sum(1)
+            chosen[attribute.name] = np.minimum(drawn, attribute.bins - 1)
+        return chosen
+
+    @torch.no_grad()
+    def render(self, embeddings: torch.Tensor, seed: int = 0, size: int = scenes.IMAGE_SIZE):
+        """uint8 images (n, size, size, 3). Seed 0: the most probable bin of every attribute.
+        Other seeds: ``default_rng(seed)`` draws one uniform per attribute (and the noise
+        pattern's seed), shared by every embedding, so renders with one seed differ only
+        through their embeddings."""
+        if seed == 0:
+            return scenes.render(self.scene_params(self.choose(embeddings)), size)
+        rng = np.random.default_rng(seed)
+        uniforms = rng.random(len(DECODED_ATTRIBUTES))
+        noise_seed = int(rng.integers(0, 2**32, dtype=np.uint32))
+        return scenes.render(self.scene_params(self.choose(embeddings, uniforms), noise_seed), size)

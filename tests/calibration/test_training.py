@@ -5,7 +5,7 @@ import json
 import torch
 
 from singaudit.adapters.sources import load_classifier, load_generator, load_joint_space
-from singaudit.calibration import train
+from singaudit.calibration import models, train
 
 
 def test_smoke_training_command_writes_loadable_weights(tmp_path, capsys):
@@ -28,3 +28,21 @@ def test_smoke_training_command_writes_loadable_weights(tmp_path, capsys):
     decoder = load_generator("calibration:decoder", weights_dir=tmp_path)
     renders = decoder.render(space.encode_images(images), seeds=[0], size=64)
     assert renders[0][0].size == (64, 64)
+
+
+def test_decoder_phase_retrains_alone_and_evaluation_keeps_the_other_figures(tmp_path, capsys):
+    # The shipped folder holds no shape/nuisance parts: re-evaluation reads the block classifiers.
+    assert train.main(["--smoke", "--out", str(tmp_path), "--seed", "3"]) == 0
+    before = json.loads((tmp_path / "metadata.json").read_text())
+    joint_bytes = (tmp_path / "joint.safetensors").read_bytes()
+    args = ["--smoke", "--out", str(tmp_path), "--seed", "3", "--phases", "decoder,evaluate"]
+    assert train.main(args) == 0
+    capsys.readouterr()
+    after = json.loads((tmp_path / "metadata.json").read_text())
+    for key in ("zero_shot", "classifier_accuracy", "nuisance_block", "ground_truth"):
+        assert after[key] == before[key], key
+    for name in ("joint", "clean", "leaky", "mixed", "natural"):
+        assert after["weights"][name] == before["weights"][name]
+    assert (tmp_path / "joint.safetensors").read_bytes() == joint_bytes
+    assert set(after["timing"]["phases"]) == set(train.PHASES) | {"evaluate"}
+    assert set(after["decoder"]["head_accuracy"]) == {a.name for a in models.DECODED_ATTRIBUTES}

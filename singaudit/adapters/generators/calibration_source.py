@@ -1,8 +1,17 @@
 """``calibration:decoder``: the calibration world's stand-in for UnCLIP.
 
-A deterministic convolutional decoder from a calibration joint-space image embedding (its
-direction; the norm is ignored) to a 64x64 image. There is no sampling noise, so ``seeds`` are
-ignored: every seed gives the same render, and two renders differ only by their embeddings.
+Inverse graphics rather than pixel regression: a small MLP reads a calibration joint-space
+image embedding (its direction; the norm is ignored) and predicts one categorical distribution
+per scene attribute (shape, colour, background colour and pattern, and binned size, position,
+rotation and pattern geometry; ``models.DECODED_ATTRIBUTES``), trained with cross-entropy on
+training-split scenes. The chosen values are drawn by the world's own renderer
+(``scenes.render``, at bin centres, palette colours), so renders are sharp and show exactly
+what the embedding says about each attribute.
+
+Seeds: seed 0 renders the most probable value of every attribute. Any other seed draws one
+uniform number per attribute (and the noise pattern's seed) from ``numpy.random.default_rng(seed)``
+and samples each attribute by inverse CDF from its predicted distribution; the numbers are the
+same for every embedding, so two renders with one seed differ only through their embeddings.
 """
 
 from __future__ import annotations
@@ -33,11 +42,9 @@ class CalibrationDecoder(Generator):
                 f"embeddings; got shape {tuple(embeddings.shape)}"
             )
         parameter = next(self.module.parameters())
-        pixels = models.from_tensor(self.module(embeddings.to(parameter))).cpu().numpy()
-        images = [Image.fromarray(p) for p in pixels]
-        if size != pixels.shape[1]:
-            images = [im.resize((size, size), Image.BILINEAR) for im in images]
-        return [[image.copy() for _ in seeds] for image in images]
+        embeddings = embeddings.to(parameter)
+        by_seed = [self.module.render(embeddings, seed=int(seed), size=size) for seed in seeds]
+        return [[Image.fromarray(pixels[i]) for pixels in by_seed] for i in range(len(embeddings))]
 
     def to(self, device, dtype=None) -> CalibrationDecoder:
         self.module.to(device=device, dtype=dtype)
