@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import singaudit
 
 if TYPE_CHECKING:
+    from singaudit.results import ModelResult
     from singaudit.runner.selection import ImageSelection
     from singaudit.runner.session import SpecRun
 
@@ -30,7 +31,8 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def collect(run: SpecRun, images: ImageSelection | None, started: float) -> dict[str, Any]:
+def collect(run: SpecRun, images: ImageSelection | None, started: float,
+            results: list[ModelResult] | None = None) -> dict[str, Any]:
     spec = run.spec
     models: dict[str, Any] = {}
     for model in spec.models:
@@ -71,6 +73,9 @@ def collect(run: SpecRun, images: ImageSelection | None, started: float) -> dict
         "cache_dir": str(run.cache_dir),
         "timings_s": dict(run.reporter.timings),
         "cached_checks": list(run.cached_checks),
+        # Visual evidence is the slow part without a GPU: its generation time, per model.
+        "generation_s": {model.name: check.artefacts["seconds"] for model in results or []
+                         for check in model.checks if "seconds" in check.artefacts},
         "total_s": round(time.time() - started, 3),
         "started_at": datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat(),
     }

@@ -574,7 +574,7 @@ class SpecRun:
                 "skipped": len(self.failures),
                 "images": [{"key": k, "reason": r} for k, r in sorted(self.failures.items())],
             },
-            provenance=provenance.collect(self, images, started),
+            provenance=provenance.collect(self, images, started, models),
         )
 
     def _render(self, staging: Path, templates_dir: str | Path | None) -> None:

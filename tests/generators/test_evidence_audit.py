@@ -83,10 +83,13 @@ def test_unclip_evidence_through_the_runner(tmp_path: Path, unclip_16d: Path) ->
         "evidence: {max_images: 3, retrieval_k: 2}", "evidence: {max_images: 2, seeds: [0, 1]}"
     )
     with one_torch_thread():
-        check = evidence_of(audit(tmp_path, spec))
+        result = audit(tmp_path, spec)
+    check = evidence_of(result)
     assert check.status == "pass", check.message
     assert check.artefacts["generator"] == f"unclip:{unclip_16d}"
     assert check.artefacts["seconds"] > 0
+    model = result.models[0].name
+    assert result.provenance["generation_s"] == {model: check.artefacts["seconds"]}
     for item in check.artefacts["items"]:
         assert len(item["render_orig"]) == len(item["render_eq"]) == 2
         assert all(
