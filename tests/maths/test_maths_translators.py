@@ -151,52 +151,17 @@ def test_training_reduces_heldout_loss_and_stops_early(loss):
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(320, 8, generator=generator)
     y = x @ torch.randn(8, 4, generator=generator) + 0.05 * torch.randn(320, 4, generator=generator)
-    model, history = train_translator(
-        "mlp3",
-        x[:256],
-        y[:256],
-        x[256:],
-        y[256:],
-        loss=loss,
-        lr=3e-3,
-        epochs=25,
-        batch_size=64,
-        patience=3,
-        seed=0,
-        hidden=32,
-    )
+    def train(epochs):
+        return train_translator("mlp3", x[:256], y[:256], x[256:], y[256:], loss=loss, lr=3e-3,
+                                epochs=epochs, batch_size=64, patience=3, seed=0, hidden=32)
+
+    model, history = train(25)
     assert not model.training
     assert history["best_val_loss"] < 0.5 * history["val_loss"][0]
     assert history["best_val_loss"] == min(history["val_loss"])
     assert len(history["val_loss"]) == len(history["train_loss"]) <= 25
-    again, _ = train_translator(
-        "mlp3",
-        x[:256],
-        y[:256],
-        x[256:],
-        y[256:],
-        loss=loss,
-        lr=3e-3,
-        epochs=2,
-        batch_size=64,
-        patience=3,
-        seed=0,
-        hidden=32,
-    )
-    first_two, _ = train_translator(
-        "mlp3",
-        x[:256],
-        y[:256],
-        x[256:],
-        y[256:],
-        loss=loss,
-        lr=3e-3,
-        epochs=2,
-        batch_size=64,
-        patience=3,
-        seed=0,
-        hidden=32,
-    )
+    again, _ = train(2)
+    first_two, _ = train(2)
     torch.testing.assert_close(again(x), first_two(x), rtol=0, atol=0)  # seeded
 
 
