@@ -13,7 +13,6 @@ import torch
 from PIL import Image
 
 from singaudit.adapters.classifiers.base import Preprocessing
-from singaudit.maths.scores import rescale_to_reference
 from singaudit.adapters.generators.base import Generator
 from singaudit.adapters.joint_spaces.base import JointSpace, JointSpaceInfo
 from singaudit.checks import CHECKS
@@ -22,6 +21,7 @@ from singaudit.checks.class_semantics import class_scores, equivalent_translatio
 from singaudit.checks.evidence import EvidenceCheck
 from singaudit.errors import DataError, NotApplicable, SpecError
 from singaudit.maths.geometry import head_geometry
+from singaudit.maths.scores import rescale_to_reference
 
 EMBED_DIM = 768
 CLASSES = ["red", "green", "blue"]

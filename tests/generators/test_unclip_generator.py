@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from singaudit.maths.scores import rescale_to_reference
 from singaudit.adapters.generators.unclip_source import UnCLIPGenerator
 from singaudit.adapters.sources import load_generator
 from singaudit.errors import SingauditError, SpecError, WeightsNotFound
+from singaudit.maths.scores import rescale_to_reference
 
 TINY_EMBED_DIM = 768  # the tiny decoder is built for Karlo-sized embeddings (conftest)
 
