@@ -162,7 +162,7 @@ class ClassSemanticsCheck(Check):
             f"{format_number(metrics['is'].value)} deg, ratio {format_number(ratio)} over "
             f"{len(labels)} images; class prompts: {scores.prompts}"
         )
-        message = f"{verdict.message}; {summary}" if verdict.message else summary
+        message = verdict.explain(summary)
         return CheckResult(
             name=self.name,
             status=verdict.status,

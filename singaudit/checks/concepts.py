@@ -228,7 +228,7 @@ class ConceptsCheck(Check):
         )
         if own_rank:
             summary += f"; best rank of a class's own name: {int(min(own_rank.values()))}"
-        message = f"{verdict.message}; {summary}" if verdict.message else summary
+        message = verdict.explain(summary)
         similar = order[:top_k]
         unit = torch.nn.functional.normalize(texts.double(), dim=-1)
         similarity = (unit[similar] @ unit[similar].T).numpy()

@@ -153,7 +153,7 @@ class NullInvarianceCheck(Check):
             f"{format_number(min(separations['principal']))} at budget(s) {budget_words}"
             f"{' x ||f||' if params.relative else ''}"
         )
-        message = summary if verdict.status == "pass" else f"{verdict.message}; {summary}"
+        message = verdict.explain(summary)
         return CheckResult(
             name=self.name, status=verdict.status, message=message, metrics=metrics,
             per_class=per_class,

@@ -118,7 +118,7 @@ class SteeringCheck(Check):
             summary = (f"no image reached IS {params.target_is:g} deg when steered toward "
                        f"{params.target!r}")
         status = verdict.status if abs_as.size else worst_status([verdict.status, "warn"])
-        message = summary if status == "pass" else f"{verdict.message}; {summary}".lstrip("; ")
+        message = verdict.explain(summary)
         return CheckResult(
             name=self.name, status=status, message=message, metrics=metrics,
             per_class=per_class,

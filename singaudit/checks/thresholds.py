@@ -55,6 +55,10 @@ class Verdict:
     message: str
     judgements: list[Judgement]
 
+    def explain(self, summary: str) -> str:
+        """The check's message: what the tiers found, then the check's own summary."""
+        return f"{self.message}; {summary}" if self.message else summary
+
     def apply(self, metrics: dict[str, Metric], per_class: dict[str, ClassResult]) -> None:
         """Add the judged metrics to a CheckResult's metrics and per-class results in place."""
         for judgement in self.judgements:

@@ -123,7 +123,7 @@ class TranslationConsistencyCheck(Check):
             f"{format_number(accuracy['translated'])} on T(P_p f) (gap {format_number(gap)}; "
             f"{len(train)} train / {len(test)} test images)"
         )
-        message = summary if verdict.status == "pass" else f"{verdict.message}; {summary}"
+        message = verdict.explain(summary)
         return CheckResult(
             name=self.name, status=verdict.status, message=message, metrics=metrics,
             per_class=per_class,

@@ -112,7 +112,7 @@ class TranslatorFidelityCheck(Check):
         if comparison:
             summary += "; compared: " + ", ".join(
                 f"{name} {format_number(row['mean_cosine'])}" for name, row in comparison.items())
-        message = summary if verdict.status == "pass" else f"{verdict.message}; {summary}"
+        message = verdict.explain(summary)
         return CheckResult(
             name=self.name, status=verdict.status, message=message, metrics=metrics,
             data={
