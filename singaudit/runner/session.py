@@ -647,11 +647,11 @@ def _median(check: CheckResult, metric: str, values: list[float]) -> float | Non
 def _publish(staging: Path, out_dir: Path) -> None:
     """Move the finished outputs into place: artefacts and reports first, results.json last."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Temporary files are created private (0600); published reports follow the umask.
+    # mkdtemp makes the staging folder private (0700); what it held is published, so it follows
+    # the umask like the files inside it (pipeline.atomic and mkdir already do).
     umask = os.umask(0)
     os.umask(umask)
-    for path in [staging, *staging.rglob("*")]:
-        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+    staging.chmod(0o777 & ~umask)
     entries = sorted(staging.iterdir(), key=lambda p: p.name == "results.json")
     for entry in entries:
         target = out_dir / entry.name
