@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +37,7 @@ class Overrides:
             key, sep, value = text.partition("=")
             if not sep or not key.strip():
                 raise SpecError(f"--set {text!r}: expected key.path=value")
-            try:
-                parsed = yaml.safe_load(value) if value.strip() else None
-            except yaml.YAMLError as error:
-                raise SpecError(f"--set {text!r}: the value is not valid YAML ({error})") from None
+            parsed = safe_yaml(value, f"--set {text}")[1] if value.strip() else None
             items.append((key.strip(), parsed, f"--set {text}"))
         return items
 
@@ -126,18 +124,79 @@ def _format_errors(
     return "\n".join([header, *("  " + line for line in lines)])
 
 
-def parse_spec_text(
-    text: str, *, source: str = "<spec>", overrides: Overrides | None = None
-) -> AuditSpec:
-    """Validate audit YAML text; raise SpecError with file:line: key.path: reason."""
+# A spec is a few hundred nodes; aliases may share a node many times, but expanding them past this
+# ("billion laughs") would make validation and hashing allocate without bound.
+MAX_EXPANDED_NODES = 100_000
+MAX_SPEC_BYTES = 4 * 1024 * 1024
+
+
+def _check_nodes(root: yaml.Node | None, source: str) -> None:
+    """Refuse duplicate mapping keys (naming both lines) and alias expansions past
+    MAX_EXPANDED_NODES or recursive ones, before anything is built from the nodes."""
+    expanded: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        known = expanded.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in in_progress:
+            raise SpecError(f"{source}:{node.start_mark.line + 1}: a YAML alias refers to "
+                            "itself (a recursive structure is not an audit spec)")
+        in_progress.add(id(node))
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, yaml.Node] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    if key.value in seen:
+                        first = seen[key.value].start_mark.line + 1
+                        raise SpecError(
+                            f"{source}:{key.start_mark.line + 1}: duplicate key {key.value!r} "
+                            f"(first given on line {first}); each key may appear once")
+                    seen[key.value] = key
+                total += size(key) + size(value)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                total += size(item)
+        if total > MAX_EXPANDED_NODES:
+            raise SpecError(f"{source}:{node.start_mark.line + 1}: YAML aliases expand to more "
+                            f"than {MAX_EXPANDED_NODES:,} values (an alias bomb?); "
+                            "write the spec out instead")
+        in_progress.discard(id(node))
+        expanded[id(node)] = total
+        return total
+
+    if root is not None:
+        size(root)
+
+
+def safe_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    """(composed node tree, document) of YAML text with safe tags only; duplicate keys, alias
+    bombs, recursion and over-deep nesting are SpecErrors naming ``source``."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
+        _check_nodes(root, source)
+        loader = yaml.SafeLoader(text)
+        try:
+            document = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(error, "problem", None) or str(error)
         raise SpecError(f"{where}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise SpecError(f"{source}: not valid YAML: nested too deeply") from None
+    return root, document
+
+
+def parse_spec_text(
+    text: str, *, source: str = "<spec>", overrides: Overrides | None = None
+) -> AuditSpec:
+    """Validate audit YAML text; raise SpecError with file:line: key.path: reason."""
+    root, document = safe_yaml(text, source)
     if not isinstance(document, dict):
         raise SpecError(f"{source}: an audit spec is a YAML mapping (with kind: {SPEC_KIND})")
     touched = apply_overrides(document, overrides)
@@ -150,22 +209,36 @@ def parse_spec_text(
 def load_spec(path: str | Path, overrides: Overrides | None = None) -> AuditSpec:
     """Read and validate one audit file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such audit spec") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(f"{path}: cannot read it ({error})") from None
+    text = _read_spec_text(path)
     spec = parse_spec_text(text, source=str(path), overrides=overrides)
     spec._source_path = path
     return spec
 
 
+def _read_spec_text(path: Path) -> str:
+    """A spec file's text; a FIFO, device or huge file is refused before it is read."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such audit spec") from None
+    except OSError as error:
+        raise SpecError(f"{path}: cannot read it ({error})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SpecError(f"{path}: not a regular file (an audit spec is a YAML file)")
+    if info.st_size > MAX_SPEC_BYTES:
+        raise SpecError(f"{path}: {info.st_size:,} bytes is too large for an audit spec "
+                        f"(at most {MAX_SPEC_BYTES:,})")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"{path}: cannot read it ({error})") from None
+
+
 def is_audit_spec(path: str | Path) -> bool:
     """Whether a YAML file declares ``kind: singaudit/audit`` (cheap: no validation)."""
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        _, document = safe_yaml(_read_spec_text(Path(path)), str(path))
+    except SpecError:
         return False
     return isinstance(document, dict) and document.get("kind") == SPEC_KIND
 

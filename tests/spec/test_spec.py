@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,78 @@ def test_unknown_source_is_refused_without_loading_anything():
     message = error_of(VALID.replace("id: calibration:leaky", "id: timmm:resnet50"))
     assert "audit.yaml:9: models.1.id: unknown classifier source 'timmm'; available:" in message
     assert "timm" in message.split("available:")[1]
+
+
+# ---------------------------------------------------------------- hostile and careless YAML
+
+
+def test_duplicate_keys_are_refused_naming_both_lines():
+    text = VALID.replace("    expect: fail\n", "    expect: fail\n    expect: pass\n")
+    message = error_of(text)
+    assert "audit.yaml:11: duplicate key 'expect' (first given on line 10)" in message
+
+
+def test_duplicate_top_level_keys_are_refused():
+    assert "duplicate key 'seed'" in error_of(VALID + "seed: 1\nseed: 2\n")
+
+
+def test_yaml_merge_keys_are_not_duplicates():
+    text = VALID + "prompts: &p {template: 'a {class}'}\ngenerator: {<<: {seeds: [1]}, size: 32}\n"
+    assert parse_spec_text(text).generator.seeds == [1]
+
+
+def billion_laughs(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels):
+        lines.append(f"a{level}: &a{level} [{', '.join([f'*a{level - 1}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("where", ["top", "description", "options"])
+def test_alias_bombs_are_refused_quickly(where):
+    bomb = billion_laughs()  # 9**9 (387 million) strings when expanded
+    if where == "top":
+        text = VALID + bomb
+    elif where == "description":
+        text = VALID + "description:\n" + "".join("  " + line + "\n" for line in bomb.splitlines())
+    else:
+        text = VALID.replace("  classes: [circle, 2]\n", "  classes: [circle, 2]\n  options:\n"
+                             + "".join("    " + line + "\n" for line in bomb.splitlines()))
+    assert "alias bomb" in error_of(text)
+
+
+def test_an_alias_bomb_in_a_set_value_is_refused():
+    value = "{" + billion_laughs().strip().replace("\n", ", ") + "}"
+    message = error_of(VALID, Overrides(sets=(f"description={value}",)))
+    assert "--set description=" in message and "alias bomb" in message
+
+
+def test_moderate_alias_reuse_is_fine():
+    text = VALID.replace("  null_invariance: {}\n", "  null_invariance: &defaults {}\n"
+                         ) + "generator: {seeds: &s [1, 2]}\n"
+    assert parse_spec_text(text).generator.seeds == [1, 2]
+
+
+def test_recursive_alias_is_refused():
+    assert "refers to itself" in error_of(VALID + "description: &d [1, *d]\n")
+
+
+def test_deep_nesting_is_a_spec_error_not_a_crash():
+    assert "not valid YAML" in error_of(VALID + "description: " + "[" * 100_000 + "]" * 100_000)
+
+
+def test_spec_paths_that_are_not_regular_files_are_refused_without_reading(tmp_path):
+    fifo = tmp_path / "audit.yaml"
+    os.mkfifo(fifo)  # reading a FIFO with no writer would block forever
+    with pytest.raises(SpecError, match="not a regular file"):
+        load_spec(fifo)
+    assert not is_audit_spec(fifo)
+    with pytest.raises(SpecError, match="not a regular file"):
+        load_spec("/dev/zero")  # would otherwise be read until memory runs out
+
+
+def test_huge_spec_files_are_refused(tmp_path):
+    path = tmp_path / "huge.yaml"
+    path.write_text(VALID + "description: " + "x" * (5 * 1024 * 1024) + "\n")
+    with pytest.raises(SpecError, match="too large"):
+        load_spec(path)
