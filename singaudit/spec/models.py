@@ -16,6 +16,7 @@ from pydantic import (
     SerializeAsAny,
     StrictInt,
     StrictStr,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -48,6 +49,66 @@ def _known_source(registry_name: str):
     return AfterValidator(check)
 
 
+def accepted_options(registry_name: str, source: str) -> frozenset[str] | None:
+    """Option names a source's ``load(ident, **options)`` accepts; None: any (it takes
+    ``**kwargs``, or it cannot be imported, which the run reports)."""
+    import inspect
+
+    from singaudit.adapters import sources
+    from singaudit.registry import RegistryError
+
+    try:
+        loader = getattr(sources, registry_name).get(source)
+        parameters = list(inspect.signature(loader).parameters.values())[1:]  # after ident
+    except (RegistryError, TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return frozenset(p.name for p in parameters if p.kind in (
+        inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD))
+
+
+def _unknown_options(options: dict[str, Any], accepted: frozenset[str] | None,
+                     what: str) -> list[dict[str, Any]]:
+    """One error per unknown option key, located at that key (so its line is found)."""
+    if accepted is None:
+        return []
+    choices = ", ".join(sorted(accepted)) or "none"
+    return [{"type": PydanticCustomError(
+                "unknown_option", f"unknown option {key!r} for {what}; accepted: {choices}"),
+             "loc": (key,), "input": value}
+            for key, value in options.items() if key not in accepted]
+
+
+def _check_source_options(registry_name: str, options: dict[str, Any], info) -> dict[str, Any]:
+    source_id = info.data.get("id")
+    if not source_id:
+        return options  # the id itself is invalid (or defaulted): reported on its own
+    from singaudit.adapters import sources
+
+    source = source_id.partition(":")[0]
+    errors = _unknown_options(options, accepted_options(registry_name, source),
+                              f"{getattr(sources, registry_name).kind} {source!r}")
+    for key, bounded in (("seed", Seed), ("images_per_class", ImagesPerClass)):
+        if key in options:
+            try:
+                TypeAdapter(bounded).validate_python(options[key])
+            except ValidationError as invalid:
+                errors += [{"type": d["type"], "loc": (key,), "input": d["input"],
+                            **({"ctx": d["ctx"]} if "ctx" in d else {})} for d in invalid.errors()]
+    if errors:
+        raise ValidationError.from_exception_data("options", errors)
+    return options
+
+
+# Seeds feed numpy (non-negative only) and torch (below 2**64).
+Seed = Annotated[int, Field(ge=0, lt=2**63)]
+# A million images of one class is beyond any labelled dataset; larger counts are typos that
+# would otherwise allocate until the machine gives out.
+MAX_IMAGES_PER_CLASS = 1_000_000
+ImagesPerClass = Annotated[int, Field(gt=0, le=MAX_IMAGES_PER_CLASS)]
+
+
 ClassifierId = Annotated[SourceId, _known_source("CLASSIFIER_SOURCES")]
 JointSpaceId = Annotated[SourceId, _known_source("JOINT_SPACE_SOURCES")]
 DataId = Annotated[SourceId, _known_source("DATA_SOURCES")]
@@ -68,10 +129,20 @@ class ModelSpec(_Strict):
     # informational, reported but never part of the verdict.
     expect: Literal["pass", "fail", "none"] = "pass"
 
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, options: dict[str, Any], info) -> dict[str, Any]:
+        return _check_source_options("CLASSIFIER_SOURCES", options, info)
+
 
 class JointSpaceSpec(_Strict):
     id: JointSpaceId
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, options: dict[str, Any], info) -> dict[str, Any]:
+        return _check_source_options("JOINT_SPACE_SOURCES", options, info)
 
 
 class DataSpec(_Strict):
@@ -80,8 +151,13 @@ class DataSpec(_Strict):
     id: DataId
     options: dict[str, Any] = Field(default_factory=dict)
     classes: Literal["all"] | list[StrictStr | StrictInt] = "all"
-    images_per_class: Annotated[int, Field(gt=0)] | None = None  # None: every image
-    seed: int = 0
+    images_per_class: ImagesPerClass | None = None  # None: every image
+    seed: Seed = 0
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, options: dict[str, Any], info) -> dict[str, Any]:
+        return _check_source_options("DATA_SOURCES", options, info)
 
     @field_validator("classes", mode="before")
     @classmethod
@@ -96,6 +172,19 @@ class DataSpec(_Strict):
         return classes
 
 
+def translator_options(arch: str) -> frozenset[str]:
+    """Trainer options of an architecture (the seed comes from the spec's own ``seed``)."""
+    import inspect
+
+    if arch == "linear":
+        return frozenset({"alphas", "chunk_size"})
+    from singaudit.maths.translators import train_translator
+
+    parameters = inspect.signature(train_translator).parameters.values()
+    return frozenset(p.name for p in parameters
+                     if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "seed")
+
+
 class TranslatorSpec(_Strict):
     """How T: features -> joint space is obtained: fitted (arch, fit data) or loaded (path)."""
 
@@ -103,10 +192,20 @@ class TranslatorSpec(_Strict):
     # None: the data source's images that are not audited (a held-out part of data), all
     # classes, at most fit_images_per_class of each.
     fit: DataSpec | None = None
-    fit_images_per_class: Annotated[int, Field(gt=0)] | None = None
+    fit_images_per_class: ImagesPerClass | None = None
     heldout: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2  # of the fit data, for alpha/fidelity
     path: str | None = None  # a saved translator (safetensors + metadata); no fitting
     options: dict[str, Any] = Field(default_factory=dict)  # trainer options (alphas, loss, epochs)
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, options: dict[str, Any], info) -> dict[str, Any]:
+        arch = info.data.get("arch")
+        errors = _unknown_options(options, translator_options(arch) if arch else None,
+                                  f"a {arch} translator")
+        if errors:
+            raise ValidationError.from_exception_data("options", errors)
+        return options
 
     @model_validator(mode="after")
     def _path_or_fit(self) -> TranslatorSpec:
@@ -144,8 +243,16 @@ class GeneratorSpec(_Strict):
 
     id: GeneratorId | None = None
     options: dict[str, Any] = Field(default_factory=dict)
-    seeds: Annotated[list[int], Field(min_length=1)] = Field(default_factory=lambda: [0])
+    seeds: Annotated[list[Seed], Field(min_length=1, max_length=64)] = Field(
+        default_factory=lambda: [0])
     size: Annotated[int, Field(gt=0, le=1024)] = 64
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, options: dict[str, Any], info) -> dict[str, Any]:
+        if info.data.get("id") is None:
+            return options  # the joint space's default generator: known only when loaded
+        return _check_source_options("GENERATOR_SOURCES", options, info)
 
 
 class ReportSpec(_Strict):
@@ -220,7 +327,7 @@ class AuditSpec(_Strict):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "float32"
     batch_size: Annotated[int, Field(gt=0)] = 64
     cache_dir: str | None = None  # None: SINGAUDIT_CACHE or the platform cache folder
-    seed: int = 0
+    seed: Seed = 0
     _source_path: Path | None = PrivateAttr(default=None)
 
     @property

@@ -127,3 +127,10 @@ def test_bundled_photos():
     assert camera.load(camera.records()[0]).mode == "RGB"
     with pytest.raises(DataError, match="unknown photo"):
         load_data("photos:unicorn")
+
+
+def test_calibration_scenes_refuse_counts_that_cannot_fit_in_memory():
+    from singaudit.adapters.data import calibration_source
+
+    with pytest.raises(DataError, match="GiB of scenes"):
+        calibration_source.load("audit", images_per_class=1_000_000)

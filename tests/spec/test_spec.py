@@ -306,3 +306,56 @@ def test_huge_spec_files_are_refused(tmp_path):
     path.write_text(VALID + "description: " + "x" * (5 * 1024 * 1024) + "\n")
     with pytest.raises(SpecError, match="too large"):
         load_spec(path)
+
+
+# ---------------------------------------------------------------- options and bounds
+
+
+def test_unknown_data_options_are_spec_errors_with_their_key_path():
+    text = VALID.replace("  images_per_class: 10\n",
+                         "  images_per_class: 10\n  options:\n    split: test\n    colour: red\n")
+    message = error_of(text)
+    assert "audit.yaml:19: data.options.colour: unknown option 'colour' for data source " \
+           "'calibration'; accepted: images_per_class, seed, split" in message
+    assert "split" not in message.split("\n")[0]
+
+
+def test_unknown_model_joint_space_and_generator_options_are_spec_errors():
+    text = VALID.replace("    id: calibration:leaky\n",
+                         "    id: calibration:leaky\n    options: {weight_dir: w}\n").replace(
+        "  id: calibration:joint\n", "  id: calibration:joint\n  options: {pretrained: x}\n"
+    ) + "generator: {id: calibration:decoder, options: {steps: 3}}\n"
+    message = error_of(text)
+    assert "models.1.options.weight_dir: unknown option 'weight_dir'" in message
+    assert "joint_space.options.pretrained: unknown option" in message
+    assert "generator.options.steps: unknown option" in message
+
+
+def test_sources_taking_any_keyword_accept_any_option():
+    text = VALID.replace("    id: calibration:leaky\n",
+                         "    id: timm:resnet18\n    options: {drop_rate: 0.1}\n")
+    assert parse_spec_text(text).models[1].options == {"drop_rate": 0.1}
+
+
+def test_translator_options_are_checked_against_the_architecture():
+    message = error_of(VALID + "translator: {arch: linear, options: {epochs: 3}}\n")
+    assert "translator.options.epochs: unknown option 'epochs' for a linear translator" in message
+    spec = parse_spec_text(VALID + "translator: {arch: mlp3, options: {epochs: 3}}\n")
+    assert spec.translator.options == {"epochs": 3}
+    assert "translator.options.seed" in error_of(
+        VALID + "translator: {arch: mlp3, options: {seed: 3}}\n")
+
+
+@pytest.mark.parametrize("override", ["seed=-1", "data.seed=-1", "generator.seeds=[0, -3]",
+                                      "data.options.seed=-2", "seed=18446744073709551616"])
+def test_negative_or_oversized_seeds_are_spec_errors(override):
+    key = override.partition("=")[0]
+    message = error_of(VALID, Overrides(sets=(override,)))
+    assert f"({'--set ' + override}): {key}" in message or f": {key}" in message
+
+
+@pytest.mark.parametrize("override", ["data.images_per_class=1000000000000",
+                                      "data.options.images_per_class=1000000000000",
+                                      "translator.fit_images_per_class=1000000000000"])
+def test_counts_no_machine_can_hold_are_spec_errors(override):
+    assert "less than or equal to 1000000" in error_of(VALID, Overrides(sets=(override,)))

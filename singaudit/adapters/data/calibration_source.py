@@ -14,6 +14,8 @@ from singaudit.calibration import scenes
 from singaudit.errors import DataError
 
 DEFAULT_SPLIT = "audit"
+# Scenes are rendered into memory up front: refuse counts that could not fit before allocating.
+MAX_BYTES = 4 * 1024**3
 
 
 class CalibrationScenes(ImageSource):
@@ -27,6 +29,12 @@ class CalibrationScenes(ImageSource):
         self.class_names = list(scenes.SHAPES)
         self.id = f"calibration:{split}"
         count = images_per_class * len(scenes.SHAPES)
+        needed = count * scenes.IMAGE_SIZE**2 * 3
+        if needed > MAX_BYTES:
+            raise DataError(f"calibration:{split} with images_per_class={images_per_class} would "
+                            f"hold {needed / 1024**3:.0f} GiB of scenes in memory (at most "
+                            f"{MAX_BYTES // 1024**3} GiB: {MAX_BYTES // (needed // count) // len(scenes.SHAPES):,} "
+                            "per class)")
         self.pixels, self.params = scenes.generate(split, self.seed, 0, count)
         self._records = [
             ImageRecord(f"calibration/{split}/seed={self.seed}/{i}", int(self.params.shape[i]))
