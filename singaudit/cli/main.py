@@ -84,6 +84,7 @@ def run(
     from singaudit.runner import AuditSession, output_dir
 
     loaded = _load_specs(specs, _overrides(data, device, out, sets))
+    _check_only(loaded, only or [])
     session = AuditSession(cache_dir=cache_dir, device=device, progress=True, debug=debug)
     console = _console()
     all_ok = True
@@ -93,6 +94,31 @@ def run(
         _print_summary(console, result, target)
         all_ok = all_ok and result.ok
     return EXIT_OK if all_ok else EXIT_FAILED
+
+
+def _check_only(specs: list, only: list[str]) -> None:
+    """Every --only selector must name a model or check of some spec (before anything runs)."""
+    import fnmatch
+
+    from singaudit.errors import SpecError
+
+    def matches(pattern: str, names) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for name in names)
+
+    for selector in only:
+        left, sep, right = selector.partition("::")
+        if sep:
+            found = any(matches(left, [m.name for m in spec.models]) and matches(right, spec.checks)
+                        for spec in specs)
+        else:
+            found = any(matches(selector, [m.name for m in spec.models])
+                        or matches(selector, spec.checks) for spec in specs)
+        if not found:
+            models = sorted({m.name for spec in specs for m in spec.models})
+            checks = sorted({name for spec in specs for name in spec.checks})
+            kind = "model::check" if sep else "model or check"
+            raise SpecError(f"--only {selector} names no {kind} of the audit; models: "
+                            f"{', '.join(models)}; checks: {', '.join(checks)}")
 
 
 def _print_summary(console, result, target: Path) -> None:

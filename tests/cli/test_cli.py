@@ -166,3 +166,27 @@ def test_console_script_exit_code_in_a_subprocess(tmp_path):
 def test_zoo_train_calibration_smoke(tmp_path):
     assert run_cli(["zoo", "train", "calibration", "--smoke", "--out", str(tmp_path / "w")]) == 0
     assert list((tmp_path / "w").glob("*.safetensors"))
+
+
+def test_only_naming_an_unknown_check_is_a_usage_error(spec_file, tmp_path, capsys):
+    before = dict(runner_world.CALLS)
+    assert run_cli(["run", str(spec_file), "--out", str(tmp_path / "out"),
+                    "--only", "first::class_semantix"]) == 4
+    err = capsys.readouterr().err
+    assert "--only first::class_semantix names no model::check" in err
+    assert "checks: class_semantics" in err and "models: first, second" in err
+    assert runner_world.CALLS == before and not (tmp_path / "out").exists()
+
+
+def test_only_typo_lists_models_and_checks(spec_file, tmp_path, capsys):
+    assert run_cli(["run", str(spec_file), "--only", "typo"]) == 4
+    err = capsys.readouterr().err
+    assert "models: first, second" in err and "checks: class_semantics, null_invariance" in err
+
+
+def test_only_with_known_names_and_globs_runs(spec_file, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli(["run", str(spec_file), "--out", str(out), "--only", "first::null_*"]) == 0
+    result = json.loads((out / "results.json").read_text())
+    assert [(m["name"], [c["name"] for c in m["checks"]]) for m in result["models"]] == [
+        ("first", ["null_invariance"])]
