@@ -207,9 +207,9 @@ def _build_from_record(
             f"{source}: unknown translator architecture {architecture!r}; "
             f"available: {', '.join(ARCHITECTURES)}"
         )
-    model = build_translator(
-        architecture, config["in_dim"], config["out_dim"], config.get("hidden")
-    )
+    dims = (config["in_dim"], config["out_dim"], config.get("hidden"))
+    _check_declared_shapes(architecture, dims, state, source)
+    model = build_translator(architecture, *dims)
     model = model.to(next(iter(state.values())).dtype)
     try:
         model.load_state_dict(state, strict=True)
@@ -220,6 +220,26 @@ def _build_from_record(
             f"{config['in_dim']} -> {config['out_dim']} (hidden {config.get('hidden')}): {detail}"
         ) from None
     return model.eval()
+
+
+def _check_declared_shapes(architecture: str, dims: tuple, state: Mapping[str, torch.Tensor],
+                           source: Path) -> None:
+    """Declared dims must match the weights before anything is allocated: a metadata file that
+    declares a billion-wide layer would otherwise be built in memory first."""
+    if any(d is not None and (isinstance(d, bool) or d < 1) for d in dims):
+        raise TranslatorFileError(f"{source}: declared dims {dims} must be positive")
+    with torch.device("meta"):  # shapes only, no memory
+        expected = {k: tuple(v.shape) for k, v in build_translator(architecture, *dims)
+                    .state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != found:
+        differ = sorted(k for k in expected.keys() | found.keys()
+                        if expected.get(k) != found.get(k))[:3]
+        detail = "; ".join(f"{k}: declared {expected.get(k)}, weights {found.get(k)}"
+                           for k in differ)
+        raise TranslatorFileError(
+            f"{source}: weights do not fit a {architecture} translator {dims[0]} -> {dims[1]} "
+            f"(hidden {dims[2]}) as declared ({detail})")
 
 
 def _config_from_record(record: Mapping[str, Any]) -> dict[str, Any] | None:

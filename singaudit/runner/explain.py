@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image, UnidentifiedImageError
 
+from singaudit.adapters.data._images import read_image
 from singaudit.errors import DataError
 from singaudit.runner.session import AuditSession, SpecRun
 from singaudit.spec.models import AuditSpec
@@ -50,10 +50,7 @@ def explain_image(
 
     if translator_path is None and fit_data is None:
         raise DataError("explain needs a translator: --translator PATH or --fit-data SOURCE:ID")
-    try:
-        picture = Image.open(image_path).convert("RGB")
-    except (OSError, UnidentifiedImageError) as error:
-        raise DataError(f"{image_path}: cannot read the image ({error})") from None
+    picture = read_image(image_path)  # upright (EXIF), regular files only, DataError otherwise
     translator: dict[str, Any] = {"arch": "linear"}
     if translator_path is not None:
         translator["path"] = str(translator_path)

@@ -134,3 +134,47 @@ def test_calibration_scenes_refuse_counts_that_cannot_fit_in_memory():
 
     with pytest.raises(DataError, match="GiB of scenes"):
         calibration_source.load("audit", images_per_class=1_000_000)
+
+
+def test_image_paths_that_are_not_regular_files_are_refused_without_reading(tmp_path):
+    import os
+
+    write_image(tmp_path / "ok.png", (255, 0, 0))
+    os.mkfifo(tmp_path / "fifo.png")  # opening a FIFO with no writer blocks forever
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "list.csv").write_text(
+        "path,label\nok.png,a\nfifo.png,a\n/dev/zero,b\nfolder.png,b\n")
+    source = load_data(f"list:{tmp_path / 'list.csv'}")
+    ok, *others = source.records()
+    assert source.load(ok).size == (20, 16)
+    for record in others:
+        with pytest.raises(DataError, match="not a regular file"):
+            source.load(record)
+        with pytest.raises(DataError, match="not a regular file"):
+            source.content_hash(record)
+
+
+def test_images_are_read_in_their_exif_orientation_and_only_rotated_ones_change_hash(tmp_path):
+    import hashlib
+
+    from singaudit.adapters.data._images import EXIF_ORIENTATION
+
+    pixels = np.zeros((10, 20, 3), dtype=np.uint8)
+    pixels[:, :10] = (255, 0, 0)  # left half red, as stored
+    stored = Image.fromarray(pixels)
+    exif = stored.getexif()
+    exif[EXIF_ORIENTATION] = 6  # "rotate 90 degrees clockwise to view", as phones write it
+    stored.save(tmp_path / "phone.jpg", exif=exif.tobytes(), quality=95)
+    stored.save(tmp_path / "plain.jpg", quality=95)
+    (tmp_path / "list.csv").write_text("path,label\nphone.jpg,a\nplain.jpg,a\n")
+    source = load_data(f"list:{tmp_path / 'list.csv'}")
+    phone, plain = source.records()
+    upright = source.load(phone)
+    assert upright.size == (10, 20)  # width and height swapped
+    assert upright.getpixel((5, 2))[0] > 200 and upright.getpixel((5, 17))[0] < 60  # red on top
+    assert source.load(plain).size == (20, 10)
+    # Un-rotated images keep the content hash (and so the cached features) they always had.
+    plain_bytes = (tmp_path / "plain.jpg").read_bytes()
+    assert source.content_hash(plain) == hashlib.sha256(plain_bytes).hexdigest()
+    phone_bytes = (tmp_path / "phone.jpg").read_bytes()
+    assert source.content_hash(phone) != hashlib.sha256(phone_bytes).hexdigest()

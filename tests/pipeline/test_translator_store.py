@@ -169,6 +169,18 @@ def test_mismatched_metadata_and_unknown_layouts_are_clear_errors(tmp_path):
         load_translator(elsewhere / "list.pt")
 
 
+@pytest.mark.parametrize("declared", [{"hidden": 10**6}, {"in_dim": 10**7, "out_dim": 10**6},
+                                      {"hidden": -3}])
+def test_metadata_declaring_shapes_its_weights_lack_is_refused_before_allocating(tmp_path,
+                                                                                   declared):
+    save_translator(tmp_path, random_translator("mlp4"), {})
+    record = json.loads((tmp_path / METADATA_FILE).read_text())
+    (tmp_path / METADATA_FILE).write_text(json.dumps({**record, **declared}))
+    # A 10**6-wide hidden layer is 4 TB of float32: this must fail on shapes, not on memory.
+    with pytest.raises(TranslatorFileError, match="weights do not fit|must be positive"):
+        load_translator(tmp_path)
+
+
 def test_saving_replaces_atomically_and_leaves_no_temporary_files(tmp_path):
     save_translator(tmp_path, random_translator("linear", seed=1), {"alpha": 1.0})
     save_translator(tmp_path, random_translator("linear", seed=2), {"alpha": 2.0})

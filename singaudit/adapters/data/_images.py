@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import random
+import stat
 import warnings
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from singaudit.adapters.data.base import ImageRecord, ImageSource
 from singaudit.errors import DataError
@@ -19,14 +21,27 @@ IMAGE_EXTENSIONS = frozenset(
 )
 
 
+def _regular_file(path: str | Path) -> None:
+    """Refuse FIFOs, devices and folders before opening: reading one can block or never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        raise DataError(f"cannot read image {path}: {error}") from None
+    if not stat.S_ISREG(mode):
+        raise DataError(f"cannot read image {path}: not a regular file")
+
+
 def read_image(path: str | Path) -> Image.Image:
     """The decoded RGB image at ``path``; ``DataError`` if it is missing, truncated or not one."""
+    _regular_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image.load()  # decode now, so truncated files fail here
-                return image.convert("RGB")
+                # Phone photos store their rotation in EXIF: show them the way people see them.
+                upright = ImageOps.exif_transpose(image)
+                return upright.convert("RGB")
     except (
         OSError,
         UnidentifiedImageError,
@@ -38,8 +53,31 @@ def read_image(path: str | Path) -> Image.Image:
         raise DataError(f"cannot read image {path}: {error}") from None
 
 
+EXIF_ORIENTATION = 0x0112
+
+
+def exif_orientation(path: str | Path) -> int:
+    """The EXIF orientation tag (1: upright, the default; 2-8: mirrored or rotated)."""
+    try:
+        with Image.open(path) as image:
+            return int(image.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:  # noqa: BLE001 - an unreadable header is reported when the image is read
+        return 1
+
+
+def image_content_hash(path: str | Path) -> str:
+    """sha256 of the file; for images that EXIF rotates, salted with the orientation, so
+    features cached before images were read upright are not reused (upright ones keep theirs)."""
+    digest = file_sha256(path)
+    orientation = exif_orientation(path)
+    if orientation == 1:
+        return digest
+    return hashlib.sha256(f"{digest}:exif-orientation={orientation}".encode()).hexdigest()
+
+
 def file_sha256(path: str | Path) -> str:
     """sha256 of a file's bytes; ``DataError`` if it cannot be read."""
+    _regular_file(path)
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
@@ -101,7 +139,7 @@ class FileImageSource(ImageSource):
 
     def content_hash(self, record: ImageRecord) -> str:
         if record.key not in self._hashes:
-            self._hashes[record.key] = file_sha256(self.path(record))
+            self._hashes[record.key] = image_content_hash(self.path(record))
         return self._hashes[record.key]
 
 
