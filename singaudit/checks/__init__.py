@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext, PromptSpec
+from singaudit.checks.base import (
+    Check,
+    CheckParams,
+    Measurements,
+    MetricSpec,
+    ModelContext,
+    PromptSpec,
+)
 from singaudit.registry import Registry
 
 CHECKS: Registry[type[Check]] = Registry("check", base=Check)
@@ -25,4 +32,4 @@ for _entry in entry_points(group="singaudit.checks"):
     if _entry.name not in CHECKS:
         CHECKS.add(_entry.name, _entry.value)
 
-__all__ = ["CHECKS", "Check", "CheckParams", "MetricSpec", "ModelContext", "PromptSpec"]
+__all__ = ["CHECKS", "Check", "CheckParams", "Measurements", "MetricSpec", "ModelContext", "PromptSpec"]

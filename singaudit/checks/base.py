@@ -1,14 +1,17 @@
-"""The check interface: a check reads shared artefacts from a ModelContext and returns a
-CheckResult (singaudit.results). Checks never parse YAML and never load models themselves."""
+"""The check interface: a check reads shared artefacts from a ModelContext and returns its
+Measurements; the framework (Check.run) judges them against tiers and builds the CheckResult
+(singaudit.results). Checks never parse YAML, never load models and never decide a status."""
 
 from __future__ import annotations
 
 import abc
+import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+import numpy as np
 import torch
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -16,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from singaudit.adapters.classifiers.base import Classifier
 from singaudit.adapters.generators.base import Generator
 from singaudit.adapters.joint_spaces.base import JointSpace
-from singaudit.results import CheckResult, Tiers
+from singaudit.checks.thresholds import MetricSpec, Observations, judge_all, validate_tiers
+from singaudit.results import CheckResult, ClassResult, Metric, Tiers, worst_status
 
 T = TypeVar("T")
 
@@ -31,19 +35,10 @@ class CheckParams(BaseModel):
     @field_validator("thresholds")
     @classmethod
     def _known_metrics(cls, tiers: list[Tiers] | None) -> list[Tiers] | None:
-        from singaudit.checks.thresholds import validate_tiers  # thresholds imports this module
-
         return validate_tiers(tiers, cls.metric_specs)
 
 
-@dataclass(frozen=True)
-class MetricSpec:
-    """What a metric means, so runner, reports and JUnit need no special cases."""
-
-    description: str
-    unit: str = "deg"
-    higher_is_better: bool | None = None  # None: informational
-    aggregation: str = "median"
+P = TypeVar("P", bound=CheckParams)
 
 
 @dataclass(frozen=True)
@@ -107,23 +102,76 @@ class ModelContext(Protocol):
         """Compute a derived artefact once per model (e.g. per-image IS and AS)."""
 
 
-class Check(abc.ABC):
-    """A registered audit check. Subclasses set the class variables and implement run()."""
+@dataclass
+class Measurements:
+    """What a check measured: judgeable values, reported figures and a one-line summary.
+
+    ``observations`` are what tiers may judge: per image with class labels (judged overall and
+    per class) or one model-level value. ``metrics`` and ``per_class`` are the figures reported
+    (tiers add their judged statistics to them). ``floor`` is a status the verdict cannot be
+    better than, with its reason (e.g. nothing could be measured).
+    """
+
+    summary: str
+    observations: dict[str, Observations] = field(default_factory=dict)
+    metrics: dict[str, Metric] = field(default_factory=dict)
+    per_class: dict[str, ClassResult] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    artefacts: dict[str, Any] = field(default_factory=dict)
+    floor: str | None = None
+
+
+class Check(abc.ABC, Generic[P]):
+    """A registered audit check, typed by its parameters: ``class MyCheck(Check[MyParams])``.
+
+    Subclasses set the class variables and implement measure(); run() judges the measurements
+    with the spec's tiers (or the check's defaults), so every check ends the same way.
+    """
 
     name: ClassVar[str]
-    Params: ClassVar[type[CheckParams]] = CheckParams
+    Params: ClassVar[type[CheckParams]] = CheckParams  # set from Check[P]
     metrics: ClassVar[dict[str, MetricSpec]] = {}
     default_tiers: ClassVar[list[Tiers]] = []
     requires_null_space: ClassVar[bool] = True  # the runner skips it when null_dim == 0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            arguments = typing.get_args(base) if typing.get_origin(base) is Check else ()
+            if arguments and isinstance(arguments[0], type) and issubclass(arguments[0],
+                                                                           CheckParams):
+                cls.Params = arguments[0]
         if cls.Params is not CheckParams:  # thresholds may only name the check's own metrics
             cls.Params.metric_specs = cls.metrics
 
     @abc.abstractmethod
-    def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
-        """Judge one model. Raise singaudit.errors.NotApplicable to skip with a reason."""
+    def measure(self, ctx: ModelContext, params: P) -> Measurements:
+        """Measure one model. Raise singaudit.errors.NotApplicable to skip with a reason."""
+
+    def run(self, ctx: ModelContext, params: P) -> CheckResult:
+        """Measure, then judge: the check's status, message and judged metrics."""
+        return self.judge(self.measure(ctx, params), params, ctx.class_names, seed=ctx.seed)
+
+    def judge(self, measured: Measurements, params: P, class_names: Sequence[str], *,
+              seed: int = 0) -> CheckResult:
+        """Apply the tiers to measurements (the one ending every check shares)."""
+        verdict = judge_all(self.tiers(params), measured.observations, self.metrics, class_names,
+                            seed=seed)
+        metrics, per_class = dict(measured.metrics), dict(measured.per_class)
+        verdict.apply(metrics, per_class)
+        status = verdict.status
+        if measured.floor is not None:
+            status = worst_status([status, measured.floor])
+        return CheckResult(name=self.name, status=status, message=verdict.explain(measured.summary),
+                           metrics=metrics, per_class=per_class, data=measured.data,
+                           artefacts=measured.artefacts)
 
     def tiers(self, params: CheckParams) -> list[Tiers]:
         return list(params.thresholds) if params.thresholds is not None else list(self.default_tiers)
+
+
+def as_array(values: object) -> np.ndarray:
+    """float64 numpy values of a tensor or array-like (the form checks measure in)."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().double().numpy()
+    return np.asarray(values, dtype=np.float64)

@@ -15,11 +15,17 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
+from singaudit.checks.base import (
+    Check,
+    CheckParams,
+    Measurements,
+    MetricSpec,
+    ModelContext,
+    as_array,
+)
 from singaudit.checks.thresholds import (
     Observations,
     format_number,
-    judge_all,
     scalar_metric,
     summary_metric,
 )
@@ -27,7 +33,7 @@ from singaudit.errors import NotApplicable
 from singaudit.maths.equivalence import remove_null
 from singaudit.maths.scores import attribute_score, image_score, model_ratio
 from singaudit.maths.stats import bootstrap_ci
-from singaudit.results import CheckResult, ClassResult, Metric, Tiers
+from singaudit.results import ClassResult, Metric, Tiers
 
 # The metric the default verdict reads; METHOD.md's default is "abs_as" (one-line switch).
 DEFAULT_VERDICT_METRIC = "leak"
@@ -81,10 +87,10 @@ def class_scores(ctx: ModelContext) -> ClassScores:
         attribute = np.full(len(labels), np.nan)
         if labelled.any() and ctx.class_names:
             class_text = ctx.prompt_embeddings(ctx.class_names)[labels[labelled]]
-            attribute[labelled.numpy()] = _numpy(attribute_score(
+            attribute[labelled.numpy()] = as_array(attribute_score(
                 pair.original[labelled], pair.equivalent[labelled], class_text))
         return ClassScores(
-            image_score=_numpy(image_score(pair.original, pair.equivalent)),
+            image_score=as_array(image_score(pair.original, pair.equivalent)),
             attribute_score=attribute,
             prompts=ctx.prompts.description,
         )
@@ -92,7 +98,14 @@ def class_scores(ctx: ModelContext) -> ClassScores:
     return ctx.shared("class_semantics:scores", compute)
 
 
-class ClassSemanticsCheck(Check):
+class ClassSemanticsParams(CheckParams):
+    """Bootstrap settings for the confidence intervals of the medians."""
+
+    n_boot: int = Field(1000, ge=0, description="bootstrap resamples for the median CIs")
+    ci: float = Field(0.95, gt=0, lt=1, description="confidence level of the intervals")
+
+
+class ClassSemanticsCheck(Check[ClassSemanticsParams]):
     """IS and AS toward the true class, per class and overall, judged by tiers."""
 
     name = "class_semantics"
@@ -103,15 +116,7 @@ class ClassSemanticsCheck(Check):
     ]
     requires_null_space = True
 
-    class Params(CheckParams):
-        """Bootstrap settings for the confidence intervals of the medians."""
-
-        n_boot: int = Field(1000, ge=0, description="bootstrap resamples for the median CIs")
-        ci: float = Field(0.95, gt=0, lt=1, description="confidence level of the intervals")
-
-
-    def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
-        assert isinstance(params, self.Params)
+    def measure(self, ctx: ModelContext, params: ClassSemanticsParams) -> Measurements:
         all_scores = class_scores(ctx)
         labelled = ctx.labels.cpu().numpy() >= 0
         if not labelled.any() or not ctx.class_names:
@@ -153,20 +158,14 @@ class ClassSemanticsCheck(Check):
 
         observations = {k: Observations.of(v, labels) for k, v in per_image.items()}
         observations["ratio"] = Observations.of([ratio])
-        verdict = judge_all(self.tiers(params), observations, METRICS, ctx.class_names,
-                            seed=ctx.seed)
-        verdict.apply(metrics, per_class)
-
         summary = (
             f"|AS| median {format_number(metrics['abs_as'].value)} deg, IS median "
             f"{format_number(metrics['is'].value)} deg, ratio {format_number(ratio)} over "
             f"{len(labels)} images; class prompts: {scores.prompts}"
         )
-        message = verdict.explain(summary)
-        return CheckResult(
-            name=self.name,
-            status=verdict.status,
-            message=message,
+        return Measurements(
+            summary,
+            observations=observations,
             metrics=metrics,
             per_class=per_class,
             data={
@@ -197,8 +196,3 @@ def _ratio_ci(image: np.ndarray, attribute: np.ndarray, *, n_boot: int, seed: in
                              n_boot=n_boot, seed=seed)
     return None if not (np.isfinite(low) and np.isfinite(high)) else (low, high)
 
-
-def _numpy(values: object) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
-        return values.detach().cpu().double().numpy()
-    return np.asarray(values, dtype=np.float64)

@@ -23,17 +23,23 @@ import yaml
 from pydantic import Field, field_validator
 from scipy.stats import rankdata
 
-from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
+from singaudit.checks.base import (
+    Check,
+    CheckParams,
+    Measurements,
+    MetricSpec,
+    ModelContext,
+    as_array,
+)
 from singaudit.checks.class_semantics import equivalent_translations
 from singaudit.checks.thresholds import (
     Observations,
     format_number,
-    judge_all,
     scalar_metric,
 )
 from singaudit.errors import SpecError
 from singaudit.maths.scores import angle, concept_attribute_scores
-from singaudit.results import CheckResult, ClassResult, Metric, Tiers
+from singaudit.results import ClassResult, Metric, Tiers
 
 CLASSES_VOCABULARY = "classes"
 MIN_SUPPORT = 3  # images that must show a concept before its mean z means anything
@@ -89,7 +95,48 @@ def _from_mapping(name: str, categories: dict[str, list[str]], templates: dict[s
     return Vocabulary(name, concepts, labels, dict(templates))
 
 
-class ConceptsCheck(Check):
+class ConceptsParams(CheckParams):
+    """Which concepts, how to prompt them, and how many to show."""
+
+    vocabulary: str | list[str] | dict[str, list[str]] = Field(
+        "default", description='a shipped vocabulary ("default", "calibration"), "classes" '
+        "(the class names), a list of concepts, or a mapping category -> concepts")
+    template: str | None = Field(
+        None, description='prompt for every concept, with "{concept}"; default: the '
+        "vocabulary's per-category templates, else the audit's class prompts")
+    top_k: int = Field(10, ge=1, description="concepts shown per class and overall")
+    rank_by: Literal["present", "all"] = Field(
+        "present", description='"present": mean z over the images whose T(f) is nearest to the '
+        'concept within its category (needs a joint space that recognises the concepts); '
+        '"all": mean z over every image')
+
+    @field_validator("vocabulary")
+    @classmethod
+    def _enough_concepts(cls, vocabulary: Any) -> Any:
+        if isinstance(vocabulary, str):
+            if vocabulary != CLASSES_VOCABULARY:
+                try:
+                    load_vocabulary(vocabulary)  # unknown names fail at validation
+                except SpecError as error:
+                    raise ValueError(str(error)) from None
+            return vocabulary
+        members = vocabulary if isinstance(vocabulary, list) else [
+            c for cs in vocabulary.values() for c in cs]
+        if len(set(members)) < 3:
+            raise ValueError("a concept vocabulary needs at least 3 distinct concepts")
+        if len(set(members)) != len(members):
+            raise ValueError("concepts must be distinct")
+        return vocabulary
+
+    @field_validator("template")
+    @classmethod
+    def _has_placeholder(cls, template: str | None) -> str | None:
+        if template is not None and "{concept}" not in template:
+            raise ValueError('the concept template needs a "{concept}" placeholder')
+        return template
+
+
+class ConceptsCheck(Check[ConceptsParams]):
     """Concepts ranked by standardised AS; informational unless tiers are set."""
 
     name = "concepts"
@@ -97,55 +144,13 @@ class ConceptsCheck(Check):
     default_tiers: ClassVar[list[Tiers]] = []
     requires_null_space = True
 
-    class Params(CheckParams):
-        """Which concepts, how to prompt them, and how many to show."""
-
-        vocabulary: str | list[str] | dict[str, list[str]] = Field(
-            "default", description='a shipped vocabulary ("default", "calibration"), "classes" '
-            "(the class names), a list of concepts, or a mapping category -> concepts")
-        template: str | None = Field(
-            None, description='prompt for every concept, with "{concept}"; default: the '
-            "vocabulary's per-category templates, else the audit's class prompts")
-        top_k: int = Field(10, ge=1, description="concepts shown per class and overall")
-        rank_by: Literal["present", "all"] = Field(
-            "present", description='"present": mean z over the images whose T(f) is nearest to the '
-            'concept within its category (needs a joint space that recognises the concepts); '
-            '"all": mean z over every image')
-
-        @field_validator("vocabulary")
-        @classmethod
-        def _enough_concepts(cls, vocabulary: Any) -> Any:
-            if isinstance(vocabulary, str):
-                if vocabulary != CLASSES_VOCABULARY:
-                    try:
-                        load_vocabulary(vocabulary)  # unknown names fail at validation
-                    except SpecError as error:
-                        raise ValueError(str(error)) from None
-                return vocabulary
-            members = vocabulary if isinstance(vocabulary, list) else [
-                c for cs in vocabulary.values() for c in cs]
-            if len(set(members)) < 3:
-                raise ValueError("a concept vocabulary needs at least 3 distinct concepts")
-            if len(set(members)) != len(members):
-                raise ValueError("concepts must be distinct")
-            return vocabulary
-
-        @field_validator("template")
-        @classmethod
-        def _has_placeholder(cls, template: str | None) -> str | None:
-            if template is not None and "{concept}" not in template:
-                raise ValueError('the concept template needs a "{concept}" placeholder')
-            return template
-
-
-    def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
-        assert isinstance(params, self.Params)
+    def measure(self, ctx: ModelContext, params: ConceptsParams) -> Measurements:
         vocabulary = _resolve(params.vocabulary, ctx.class_names)
         texts = _concept_embeddings(ctx, vocabulary, params.template)
         pair = equivalent_translations(ctx)
-        attribute = _numpy(concept_attribute_scores(pair.original, pair.equivalent, texts))
-        angle_orig = _numpy(angle(pair.original.unsqueeze(1), texts.unsqueeze(0)))
-        angle_eq = _numpy(angle(pair.equivalent.unsqueeze(1), texts.unsqueeze(0)))
+        attribute = as_array(concept_attribute_scores(pair.original, pair.equivalent, texts))
+        angle_orig = as_array(angle(pair.original.unsqueeze(1), texts.unsqueeze(0)))
+        angle_eq = as_array(angle(pair.equivalent.unsqueeze(1), texts.unsqueeze(0)))
         z = _standardise(attribute)
         percentile = (rankdata(attribute, axis=1) - 0.5) / attribute.shape[1]
         labels = ctx.labels.cpu().numpy().astype(np.int64)
@@ -216,10 +221,6 @@ class ConceptsCheck(Check):
                 (ranks <= top_k).astype(float), class_index)
             observations["class_concepts_in_top_k"] = Observations.of([class_in_top])
 
-        verdict = judge_all(self.tiers(params), observations, METRICS, ctx.class_names,
-                            seed=ctx.seed)
-        verdict.apply(metrics, per_class)
-
         shown = ", ".join(f"{t['concept']} (z {t['z']:.2f})" for t in top[:5])
         summary = (
             f"most null-carried concepts ({vocabulary.name} vocabulary, {len(concepts)} "
@@ -228,13 +229,11 @@ class ConceptsCheck(Check):
         )
         if own_rank:
             summary += f"; best rank of a class's own name: {int(min(own_rank.values()))}"
-        message = verdict.explain(summary)
         similar = order[:top_k]
         unit = torch.nn.functional.normalize(texts.double(), dim=-1)
         similarity = (unit[similar] @ unit[similar].T).numpy()
-        return CheckResult(
-            name=self.name, status=verdict.status, message=message, metrics=metrics,
-            per_class=per_class,
+        return Measurements(
+            summary, observations=observations, metrics=metrics, per_class=per_class,
             data={
                 "vocabulary": vocabulary.name,
                 "concepts": list(concepts),
@@ -317,8 +316,3 @@ def _standardise(values: np.ndarray) -> np.ndarray:
     centred = values - values.mean(axis=1, keepdims=True)
     return np.divide(centred, spread, out=np.zeros_like(centred), where=spread > 0)
 
-
-def _numpy(values: object) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
-        return values.detach().cpu().double().numpy()
-    return np.asarray(values, dtype=np.float64)

@@ -17,12 +17,12 @@ from pydantic import Field
 
 from singaudit.adapters.generators.base import Generator
 from singaudit.adapters.generators.retrieval import Gallery, Match
-from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
+from singaudit.checks.base import Check, CheckParams, Measurements, MetricSpec, ModelContext
 from singaudit.checks.class_semantics import class_scores, equivalent_translations
 from singaudit.errors import DataError, NotApplicable, SpecError
 from singaudit.maths.scores import rescale_to_reference
 from singaudit.pipeline.atomic import atomic_path
-from singaudit.results import CheckResult, Metric
+from singaudit.results import Metric
 
 logger = logging.getLogger(__name__)
 
@@ -32,36 +32,36 @@ METRICS = {
 }
 
 
-class EvidenceCheck(Check):
+class EvidenceParams(CheckParams):
+    """Which images get evidence and how."""
+
+    images: list[str] | None = Field(
+        None, description="image keys to show; None: chosen by |AS|"
+    )
+    per_class: int = Field(
+        1, ge=1, description="most and this many least leaking images per class"
+    )
+    max_images: int = Field(8, ge=1, description="cap on images (UnCLIP on a CPU is slow)")
+    rank_by: Literal["abs_as", "leak"] = Field(
+        "abs_as", description="|AS| or -AS toward the class"
+    )
+    seeds: list[int] | None = Field(
+        None, min_length=1, description="None: the spec's generator seeds"
+    )
+    size: int | None = Field(None, gt=0, le=1024, description="None: the spec's generator size")
+    retrieval: bool = Field(True, description="also show the nearest gallery images")
+    retrieval_k: int = Field(3, ge=1, description="gallery images per query")
+    gallery: str | None = Field(None, description="an image folder; None: the audit's images")
+
+
+class EvidenceCheck(Check[EvidenceParams]):
     """Renders and/or retrieves images for the most and least leaking images of each class."""
 
     name = "evidence"
     metrics: ClassVar[dict[str, MetricSpec]] = METRICS
     requires_null_space = True
 
-    class Params(CheckParams):
-        """Which images get evidence and how."""
-
-        images: list[str] | None = Field(
-            None, description="image keys to show; None: chosen by |AS|"
-        )
-        per_class: int = Field(
-            1, ge=1, description="most and this many least leaking images per class"
-        )
-        max_images: int = Field(8, ge=1, description="cap on images (UnCLIP on a CPU is slow)")
-        rank_by: Literal["abs_as", "leak"] = Field(
-            "abs_as", description="|AS| or -AS toward the class"
-        )
-        seeds: list[int] | None = Field(
-            None, min_length=1, description="None: the spec's generator seeds"
-        )
-        size: int | None = Field(None, gt=0, le=1024, description="None: the spec's generator size")
-        retrieval: bool = Field(True, description="also show the nearest gallery images")
-        retrieval_k: int = Field(3, ge=1, description="gallery images per query")
-        gallery: str | None = Field(None, description="an image folder; None: the audit's images")
-
-    def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
-        assert isinstance(params, self.Params)
+    def measure(self, ctx: ModelContext, params: EvidenceParams) -> Measurements:
         require_joint_space = getattr(ctx, "require_joint_space", None)
         if require_joint_space is not None:
             require_joint_space()
@@ -127,10 +127,8 @@ class EvidenceCheck(Check):
         ]
         if params.retrieval:
             sources.append(f"retrieval from {params.gallery or 'the audit images'}")
-        return CheckResult(
-            name=self.name,
-            status="pass",
-            message=f"evidence for {len(items)} images ({'; '.join(sources)}); "
+        return Measurements(
+            f"evidence for {len(items)} images ({'; '.join(sources)}); "
             "T(f_eq) rescaled to the norm of T(f)",
             metrics={
                 "images": Metric(
@@ -152,7 +150,7 @@ class EvidenceCheck(Check):
 
 
 def select_images(
-    ctx: ModelContext, attribute_score: np.ndarray, params: EvidenceCheck.Params
+    ctx: ModelContext, attribute_score: np.ndarray, params: EvidenceParams
 ) -> list[int]:
     """Audit-image indices: the listed keys, else per class the ``per_class`` most and least
     leaking (by |AS| or -AS), taken class by class (most leaking first) up to ``max_images``."""
@@ -193,7 +191,7 @@ def _configured_generator(ctx: ModelContext) -> tuple[Generator | None, str]:
     return generator, "no generator configured"
 
 
-def _gallery(ctx: ModelContext, params: EvidenceCheck.Params) -> Gallery:
+def _gallery(ctx: ModelContext, params: EvidenceParams) -> Gallery:
     if params.gallery is not None:
         return Gallery.from_folder(Path(params.gallery), ctx.joint_space)
     return Gallery(ctx.image_embeddings, ctx.image_keys, ctx.load_image, name="audit images")

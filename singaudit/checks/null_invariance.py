@@ -13,11 +13,17 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator
 
-from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
+from singaudit.checks.base import (
+    Check,
+    CheckParams,
+    Measurements,
+    MetricSpec,
+    ModelContext,
+    as_array,
+)
 from singaudit.checks.thresholds import (
     Observations,
     format_number,
-    judge_all,
     scalar_metric,
     summary_metric,
 )
@@ -29,7 +35,7 @@ from singaudit.maths.equivalence import (
     random_perturbation,
     remove_null,
 )
-from singaudit.results import CheckResult, ClassResult, Tiers
+from singaudit.results import ClassResult, Tiers
 
 PERTURBATIONS = ("null", "random", "principal")
 
@@ -55,7 +61,24 @@ METRICS: dict[str, MetricSpec] = {
 }
 
 
-class NullInvarianceCheck(Check):
+class NullInvarianceParams(CheckParams):
+    """Perturbation budgets: l2 norms, relative to ||f|| (default) or absolute."""
+
+    budgets: list[float] = Field([0.1], min_length=1,
+                                 description="perturbation norms (fractions of ||f|| if relative)")
+    relative: bool = Field(True, description="budgets are fractions of each ||f||")
+    principal_direction: Literal["leading", "gradient"] = Field(
+        "leading", description="top right-singular vector, or the predicted logit's gradient")
+
+    @field_validator("budgets")
+    @classmethod
+    def _positive(cls, budgets: list[float]) -> list[float]:
+        if any(b <= 0 for b in budgets):
+            raise ValueError("perturbation budgets must be positive")
+        return budgets
+
+
+class NullInvarianceCheck(Check[NullInvarianceParams]):
     """Logit equality under null removal and matched-norm perturbation separation."""
 
     name = "null_invariance"
@@ -69,25 +92,7 @@ class NullInvarianceCheck(Check):
     ]
     requires_null_space = True
 
-    class Params(CheckParams):
-        """Perturbation budgets: l2 norms, relative to ||f|| (default) or absolute."""
-
-        budgets: list[float] = Field([0.1], min_length=1,
-                                     description="perturbation norms (fractions of ||f|| if relative)")
-        relative: bool = Field(True, description="budgets are fractions of each ||f||")
-        principal_direction: Literal["leading", "gradient"] = Field(
-            "leading", description="top right-singular vector, or the predicted logit's gradient")
-
-        @field_validator("budgets")
-        @classmethod
-        def _positive(cls, budgets: list[float]) -> list[float]:
-            if any(b <= 0 for b in budgets):
-                raise ValueError("perturbation budgets must be positive")
-            return budgets
-
-
-    def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
-        assert isinstance(params, self.Params)
+    def measure(self, ctx: ModelContext, params: NullInvarianceParams) -> Measurements:
         geometry = ctx.geometry.require_null_space()
         weight, bias = ctx.classifier.head()
         features = ctx.features
@@ -95,11 +100,11 @@ class NullInvarianceCheck(Check):
 
         logits = ctx.classifier.logits(features)
         logits_eq = ctx.classifier.logits(remove_null(features, geometry))
-        relative_change = _numpy(
+        relative_change = as_array(
             torch.linalg.vector_norm((logits_eq - logits).double(), dim=-1)
             / torch.linalg.vector_norm(logits.double(), dim=-1).clamp_min(1e-30))
-        top1_unchanged = _numpy(logits_eq.argmax(-1) == logits.argmax(-1))
-        null_energy = _numpy(geometry.null_energy(features))
+        top1_unchanged = as_array(logits_eq.argmax(-1) == logits.argmax(-1))
+        null_energy = as_array(geometry.null_energy(features))
 
         generator = torch.Generator().manual_seed(ctx.seed)
         by_budget: dict[str, dict[str, list[float]]] = {}
@@ -113,7 +118,7 @@ class NullInvarianceCheck(Check):
                                                     direction=params.principal_direction,
                                                     weight=weight, bias=bias),
             }
-            changes = {kind: _numpy(logit_change(weight, delta)) for kind, delta in deltas.items()}
+            changes = {kind: as_array(logit_change(weight, delta)) for kind, delta in deltas.items()}
             null_median = float(np.median(changes["null"]))
             for kind, ratios in separations.items():
                 ratios.append(_ratio(float(np.median(changes[kind])), null_median))
@@ -140,9 +145,6 @@ class NullInvarianceCheck(Check):
         observations = {k: Observations.of(v, labels) for k, v in per_image.items()}
         observations["null_dim"] = Observations.of([geometry.null_dim])
         observations.update({f"separation_{k}": Observations.of(v) for k, v in separations.items()})
-        verdict = judge_all(self.tiers(params), observations, METRICS, ctx.class_names,
-                            seed=ctx.seed)
-        verdict.apply(metrics, per_class)
 
         budget_words = ", ".join(f"{b:g}" for b in params.budgets)
         summary = (
@@ -153,10 +155,8 @@ class NullInvarianceCheck(Check):
             f"{format_number(min(separations['principal']))} at budget(s) {budget_words}"
             f"{' x ||f||' if params.relative else ''}"
         )
-        message = verdict.explain(summary)
-        return CheckResult(
-            name=self.name, status=verdict.status, message=message, metrics=metrics,
-            per_class=per_class,
+        return Measurements(
+            summary, observations=observations, metrics=metrics, per_class=per_class,
             data={
                 **{f"logit_change_{k}": first[k] for k in PERTURBATIONS},
                 "budgets": list(params.budgets),
@@ -175,6 +175,3 @@ def _ratio(numerator: float, denominator: float) -> float:
         return numerator / denominator
     return float("inf") if numerator > 0 else float("nan")
 
-
-def _numpy(values: torch.Tensor) -> np.ndarray:
-    return values.detach().cpu().double().numpy()

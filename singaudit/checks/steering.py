@@ -14,16 +14,22 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
+from singaudit.checks.base import (
+    Check,
+    CheckParams,
+    Measurements,
+    MetricSpec,
+    ModelContext,
+    as_array,
+)
 from singaudit.checks.thresholds import (
     Observations,
     format_number,
-    judge_all,
     scalar_metric,
     summary_metric,
 )
 from singaudit.maths.steering import steer_toward
-from singaudit.results import CheckResult, ClassResult, Tiers, worst_status
+from singaudit.results import ClassResult, Tiers
 
 METRICS: dict[str, MetricSpec] = {
     "abs_as": MetricSpec("|AS| toward the target after steering (converged images)",
@@ -38,7 +44,18 @@ METRICS: dict[str, MetricSpec] = {
 }
 
 
-class SteeringCheck(Check):
+class SteeringParams(CheckParams):
+    """The target prompt and the IS every image is steered to."""
+
+    target: str = Field("an image of a jellyfish", min_length=1,
+                        description="prompt steered toward (used as written)")
+    target_is: float = Field(40.0, gt=0, lt=180, description="IS each step is calibrated to")
+    max_images: int = Field(64, ge=1, description="images steered, balanced over classes")
+    tol: float = Field(0.1, gt=0, description="tolerance on the reached IS (degrees)")
+    max_iter: int = Field(60, ge=1, description="bracket doublings and bisection steps")
+
+
+class SteeringCheck(Check[SteeringParams]):
     """|AS| toward a target prompt after null-space steering calibrated to a target IS."""
 
     name = "steering"
@@ -48,19 +65,7 @@ class SteeringCheck(Check):
     ]
     requires_null_space = True
 
-    class Params(CheckParams):
-        """The target prompt and the IS every image is steered to."""
-
-        target: str = Field("an image of a jellyfish", min_length=1,
-                            description="prompt steered toward (used as written)")
-        target_is: float = Field(40.0, gt=0, lt=180, description="IS each step is calibrated to")
-        max_images: int = Field(64, ge=1, description="images steered, balanced over classes")
-        tol: float = Field(0.1, gt=0, description="tolerance on the reached IS (degrees)")
-        max_iter: int = Field(60, ge=1, description="bracket doublings and bisection steps")
-
-
-    def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
-        assert isinstance(params, self.Params)
+    def measure(self, ctx: ModelContext, params: SteeringParams) -> Measurements:
         geometry = ctx.geometry.require_null_space()
         labels_all = ctx.labels.cpu().numpy().astype(np.int64)
         chosen = balanced_selection(labels_all, params.max_images, ctx.seed)
@@ -70,12 +75,12 @@ class SteeringCheck(Check):
         result = steer_toward(features, ctx.translator, text, geometry,
                               target_is=params.target_is, tol=params.tol,
                               max_iter=params.max_iter)
-        converged = _numpy(result.converged).astype(bool)
-        attribute = _numpy(result.attribute_score)
-        reached = _numpy(result.image_score)
+        converged = as_array(result.converged).astype(bool)
+        attribute = as_array(result.attribute_score)
+        reached = as_array(result.image_score)
         logits = ctx.classifier.logits(features).double()
         steered_logits = ctx.classifier.logits(result.features).double()
-        logit_change = _numpy(torch.linalg.vector_norm(steered_logits - logits, dim=-1)
+        logit_change = as_array(torch.linalg.vector_norm(steered_logits - logits, dim=-1)
                               / torch.linalg.vector_norm(logits, dim=-1).clamp_min(1e-30))
 
         kept = converged
@@ -102,10 +107,6 @@ class SteeringCheck(Check):
             "converged": Observations.of(converged.astype(float), labels),
             "logit_relative_change": Observations.of(logit_change, labels),
         }
-        verdict = judge_all(self.tiers(params), observations, METRICS, ctx.class_names,
-                            seed=ctx.seed)
-        verdict.apply(metrics, per_class)
-
         if abs_as.size:
             summary = (
                 f"toward {params.target!r} at IS {params.target_is:g} deg: |AS| "
@@ -117,18 +118,16 @@ class SteeringCheck(Check):
         else:
             summary = (f"no image reached IS {params.target_is:g} deg when steered toward "
                        f"{params.target!r}")
-        status = verdict.status if abs_as.size else worst_status([verdict.status, "warn"])
-        message = verdict.explain(summary)
-        return CheckResult(
-            name=self.name, status=status, message=message, metrics=metrics,
-            per_class=per_class,
+        return Measurements(
+            summary, observations=observations, metrics=metrics, per_class=per_class,
+            floor=None if abs_as.size else "warn",
             data={
                 "target": params.target,
                 "target_is": params.target_is,
                 "as": attribute.tolist(),
                 "abs_as": np.abs(attribute).tolist(),
                 "is": reached.tolist(),
-                "eps": _numpy(result.eps).tolist(),
+                "eps": as_array(result.eps).tolist(),
                 "converged": converged.tolist(),
                 "label": labels.tolist(),
                 "class_names": list(ctx.class_names),
@@ -149,8 +148,3 @@ def balanced_selection(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
     interleaved = sorted(order, key=lambda i: rank_in_class[i])  # stable: keeps the seeded order
     return np.sort(np.asarray(interleaved[:limit], dtype=np.int64))
 
-
-def _numpy(values: object) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
-        return values.detach().cpu().double().numpy()
-    return np.asarray(values, dtype=np.float64)

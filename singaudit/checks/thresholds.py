@@ -16,9 +16,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from singaudit.checks.base import MetricSpec
 from singaudit.maths.stats import bootstrap_ci, is_statistic_name, statistic
 from singaudit.results import ClassResult, Metric, Tiers, worst_status
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What a metric means, so runner, reports and JUnit need no special cases."""
+
+    description: str
+    unit: str = "deg"
+    higher_is_better: bool | None = None  # None: informational
+    aggregation: str = "median"
 
 
 @dataclass

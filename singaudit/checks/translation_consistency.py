@@ -18,17 +18,22 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
+from singaudit.checks.base import (
+    Check,
+    CheckParams,
+    Measurements,
+    MetricSpec,
+    ModelContext,
+)
 from singaudit.checks.class_semantics import equivalent_translations
 from singaudit.checks.thresholds import (
     Observations,
     format_number,
-    judge_all,
     scalar_metric,
 )
 from singaudit.errors import NotApplicable
 from singaudit.maths.equivalence import remove_null
-from singaudit.results import CheckResult, ClassResult, Tiers
+from singaudit.results import ClassResult, Tiers
 
 METRICS: dict[str, MetricSpec] = {
     "accuracy_principal": MetricSpec("probe accuracy on principal features P_p f", unit="",
@@ -40,7 +45,15 @@ METRICS: dict[str, MetricSpec] = {
 }
 
 
-class TranslationConsistencyCheck(Check):
+class TranslationConsistencyParams(CheckParams):
+    """Probe settings: the held-out share and the inverse regularisation strength."""
+
+    test_fraction: float = Field(0.3, gt=0, lt=1, description="share of images held out")
+    regularisation: float = Field(1.0, gt=0, description="LogisticRegression's C")
+    max_iter: int = Field(2000, ge=10, description="LogisticRegression's max_iter")
+
+
+class TranslationConsistencyCheck(Check[TranslationConsistencyParams]):
     """Linear-probe accuracy on principal features versus on their translations."""
 
     name = "translation_consistency"
@@ -50,16 +63,7 @@ class TranslationConsistencyCheck(Check):
     ]
     requires_null_space = False
 
-    class Params(CheckParams):
-        """Probe settings: the held-out share and the inverse regularisation strength."""
-
-        test_fraction: float = Field(0.3, gt=0, lt=1, description="share of images held out")
-        regularisation: float = Field(1.0, gt=0, description="LogisticRegression's C")
-        max_iter: int = Field(2000, ge=10, description="LogisticRegression's max_iter")
-
-
-    def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
-        assert isinstance(params, self.Params)
+    def measure(self, ctx: ModelContext, params: TranslationConsistencyParams) -> Measurements:
         all_labels = ctx.labels.cpu().numpy().astype(np.int64)
         labelled = np.flatnonzero(all_labels >= 0)  # unlabelled images (-1) cannot train a probe
         labels = all_labels[labelled]
@@ -115,17 +119,12 @@ class TranslationConsistencyCheck(Check):
             "accuracy_translated": Observations.of([accuracy["translated"]]),
             "gap": Observations.of([gap]),
         }
-        verdict = judge_all(self.tiers(params), observations, METRICS, ctx.class_names,
-                            seed=ctx.seed)
-        verdict.apply(metrics, per_class)
         summary = (
             f"probe accuracy {format_number(accuracy['principal'])} on P_p f vs "
             f"{format_number(accuracy['translated'])} on T(P_p f) (gap {format_number(gap)}; "
             f"{len(train)} train / {len(test)} test images)"
         )
-        message = verdict.explain(summary)
-        return CheckResult(
-            name=self.name, status=verdict.status, message=message, metrics=metrics,
-            per_class=per_class,
+        return Measurements(
+            summary, observations=observations, metrics=metrics, per_class=per_class,
             data={"accuracy": accuracy, "n_train": len(train), "n_test": len(test)},
         )

@@ -13,11 +13,17 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from singaudit.checks.base import Check, CheckParams, MetricSpec, ModelContext
+from singaudit.checks.base import (
+    Check,
+    CheckParams,
+    Measurements,
+    MetricSpec,
+    ModelContext,
+    as_array,
+)
 from singaudit.checks.thresholds import (
     Observations,
     format_number,
-    judge_all,
     scalar_metric,
     summary_metric,
 )
@@ -28,7 +34,7 @@ from singaudit.maths.translators import (
     row_cosines,
     train_translator,
 )
-from singaudit.results import CheckResult, Tiers
+from singaudit.results import Tiers
 
 Architecture = Literal["linear", "mlp3", "mlp4", "residual"]
 
@@ -44,7 +50,19 @@ METRICS: dict[str, MetricSpec] = {
 }
 
 
-class TranslatorFidelityCheck(Check):
+class TranslatorFidelityParams(CheckParams):
+    """Architectures to train on the translator's fit split and compare (none by default)."""
+
+    compare: list[Architecture] = Field(default_factory=list,
+                                        description="architectures trained for comparison")
+    loss: Literal["mse", "cos", "mse+cos"] = Field("mse", description="loss for MLPs")
+    epochs: int = Field(100, ge=1, description="maximum epochs for MLPs (early stopping)")
+    batch_size: int = Field(256, ge=1)
+    patience: int = Field(10, ge=1)
+    hidden: int | None = Field(None, ge=1, description="hidden width of MLPs")
+
+
+class TranslatorFidelityCheck(Check[TranslatorFidelityParams]):
     """Held-out fidelity of the translator; optional comparison of architectures."""
 
     name = "translator_fidelity"
@@ -54,24 +72,11 @@ class TranslatorFidelityCheck(Check):
     ]
     requires_null_space = False
 
-    class Params(CheckParams):
-        """Architectures to train on the translator's fit split and compare (none by default)."""
-
-        compare: list[Architecture] = Field(default_factory=list,
-                                            description="architectures trained for comparison")
-        loss: Literal["mse", "cos", "mse+cos"] = Field("mse", description="loss for MLPs")
-        epochs: int = Field(100, ge=1, description="maximum epochs for MLPs (early stopping)")
-        batch_size: int = Field(256, ge=1)
-        patience: int = Field(10, ge=1)
-        hidden: int | None = Field(None, ge=1, description="hidden width of MLPs")
-
-
-    def run(self, ctx: ModelContext, params: CheckParams) -> CheckResult:
-        assert isinstance(params, self.Params)
+    def measure(self, ctx: ModelContext, params: TranslatorFidelityParams) -> Measurements:
         info = dict(ctx.translator_info or {})
         heldout = {**info, **(info.get("heldout") or {})}
         audit_predicted = ctx.translate(ctx.features)
-        audit_cosines = _numpy(row_cosines(audit_predicted, ctx.image_embeddings))
+        audit_cosines = as_array(row_cosines(audit_predicted, ctx.image_embeddings))
         audit = fidelity(audit_predicted, ctx.image_embeddings)
 
         if heldout.get("mean_cosine") is not None:
@@ -101,9 +106,6 @@ class TranslatorFidelityCheck(Check):
                     metrics[f"{name}_{key}"] = scalar_metric(
                         row[key], METRICS["cosine" if key == "mean_cosine" else key])
 
-        verdict = judge_all(self.tiers(params), observations, METRICS, ctx.class_names,
-                            seed=ctx.seed)
-        verdict.apply(metrics, {})
         summary = (
             f"{arch} translator: mean cosine {format_number(scores.get('mean_cosine'))}, "
             f"MSE {format_number(scores.get('mse'))}, R^2 {format_number(scores.get('r2'))} on "
@@ -112,9 +114,8 @@ class TranslatorFidelityCheck(Check):
         if comparison:
             summary += "; compared: " + ", ".join(
                 f"{name} {format_number(row['mean_cosine'])}" for name, row in comparison.items())
-        message = verdict.explain(summary)
-        return CheckResult(
-            name=self.name, status=verdict.status, message=message, metrics=metrics,
+        return Measurements(
+            summary, observations=observations, metrics=metrics,
             data={
                 "cosine": cosines.tolist(),
                 "audit_cosine": audit_cosines.tolist(),
@@ -146,11 +147,6 @@ def _compare(ctx: ModelContext, params: Any) -> dict[str, dict[str, Any]]:
         with torch.inference_mode():
             predicted = model(x_held.to(torch.float32))
         rows[arch] = {**fidelity(predicted, y_held),
-                      "cosine": _numpy(row_cosines(predicted, y_held)).tolist()}
+                      "cosine": as_array(row_cosines(predicted, y_held)).tolist()}
     return rows
 
-
-def _numpy(values: object) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
-        return values.detach().cpu().double().numpy()
-    return np.asarray(values, dtype=np.float64)
