@@ -30,11 +30,13 @@ class Tiers(BaseModel):
     model_config = ConfigDict(extra="forbid")
     metric: str  # e.g. "abs_as"
     statistic: str  # "median", "mean", "q90", "fraction_within"
-    warn: float | None = None
-    fail: float | None = None
+    # Non-finite levels are refused: a NaN compares false with everything and would pass all.
+    warn: float | None = Field(None, allow_inf_nan=False)
+    fail: float | None = Field(None, allow_inf_nan=False)
     higher_is_better: bool = False
-    bound: float | None = None  # for fraction_within: the per-image bound
-    mostly: float | None = None  # for fraction_within: the fraction that must be within
+    bound: float | None = Field(None, allow_inf_nan=False)  # fraction_within: per-image bound
+    # fraction_within: the fraction that must be within (0 would make the tier vacuous).
+    mostly: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
     # Where the statistic is judged: over all images, within each class, or both (the default).
     scope: Literal["both", "overall", "per_class"] = "both"
 

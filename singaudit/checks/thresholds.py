@@ -110,9 +110,35 @@ def validate_tiers(tiers: list[Tiers] | None, metrics: Mapping[str, MetricSpec])
                 raise ValueError("statistic fraction_within needs a bound (values <= bound count)")
             if tier.warn is None and tier.fail is None and tier.mostly is None:
                 raise ValueError("fraction_within needs mostly, warn or fail (a fraction in [0, 1])")
+            for name in ("warn", "fail"):
+                level = getattr(tier, name)
+                if level is not None and not 0 <= level <= 1:
+                    raise ValueError(f"fraction_within's {name} is a fraction in [0, 1]; "
+                                     f"got {level:g}")
         elif tier.warn is None and tier.fail is None:
             raise ValueError(f"thresholds on {tier.metric!r} set neither warn nor fail")
+        _consistent_levels(tier, metrics[tier.metric])
     return tiers
+
+
+def _consistent_levels(tier: Tiers, spec: MetricSpec) -> None:
+    """Warn must come before fail in the tier's direction (else the warn tier is unreachable
+    and the spec probably swapped the two)."""
+    higher, warn, fail = _levels(_with_direction(tier, spec))
+    if warn is None or fail is None:
+        return
+    if (warn < fail) if higher else (warn > fail):
+        direction = "higher" if higher else "lower"
+        raise ValueError(
+            f"thresholds on {tier.metric!r}: warn {warn:g} is beyond fail {fail:g} ({direction} "
+            f"is better, so warn must be {'>=' if higher else '<='} fail)")
+
+
+def _with_direction(tier: Tiers, spec: MetricSpec | None) -> Tiers:
+    """The tier with the metric's own direction unless the spec set higher_is_better."""
+    if "higher_is_better" not in tier.model_fields_set and spec and spec.higher_is_better:
+        return tier.model_copy(update={"higher_is_better": True})
+    return tier
 
 
 def judge(
@@ -163,8 +189,7 @@ def judge_all(
                 None, key=metric_key(tier)))
             continue
         spec = specs.get(tier.metric)
-        if "higher_is_better" not in tier.model_fields_set and spec and spec.higher_is_better:
-            tier = tier.model_copy(update={"higher_is_better": True})  # the metric's direction
+        tier = _with_direction(tier, spec)
         judgement = judge(tier, observations[tier.metric], class_names,
                           unit=spec.unit if spec else "",
                           description=spec.description if spec else None, seed=seed)

@@ -68,3 +68,13 @@ def test_options_are_documented_in_help(tiny_project):
     for option in ("--singaudit-report=DIR", "--singaudit-device=DEVICE",
                    "--singaudit-cache=DIR", "--singaudit-set=KEY=VALUE"):
         assert option in result.stdout.str()
+
+
+def test_a_non_finite_threshold_through_the_set_option_is_a_collection_error(tiny_project):
+    tiny_project.write_spec()
+    result = tiny_project.run("--collect-only", "-q",
+                              "--singaudit-set=checks.null_invariance.thresholds.0.fail=.nan")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    output = result.stdout.str()
+    assert "checks.null_invariance.thresholds.0.fail: Input should be a finite number" in output
+    assert "Traceback" not in output

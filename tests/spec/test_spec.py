@@ -359,3 +359,38 @@ def test_negative_or_oversized_seeds_are_spec_errors(override):
                                       "translator.fit_images_per_class=1000000000000"])
 def test_counts_no_machine_can_hold_are_spec_errors(override):
     assert "less than or equal to 1000000" in error_of(VALID, Overrides(sets=(override,)))
+
+
+@pytest.mark.parametrize("level", [".nan", ".inf", "-.inf"])
+def test_non_finite_threshold_is_a_spec_error_with_its_key_path(level):
+    message = error_of(VALID.replace("fail: 4", f"fail: {level}"))
+    assert "audit.yaml:22: checks.class_semantics.thresholds.0.fail: Input should be a finite" \
+        in message
+
+
+def test_non_finite_threshold_through_set_is_a_spec_error():
+    message = error_of(VALID, Overrides(sets=("checks.class_semantics.thresholds.0.warn=.nan",)))
+    assert "checks.class_semantics.thresholds.0.warn: Input should be a finite number" in message
+    assert "--set checks.class_semantics.thresholds.0.warn=.nan" in message
+
+
+@pytest.mark.parametrize("mostly", ["0", "-0.5", "1.5", ".nan"])
+def test_mostly_outside_zero_one_is_a_spec_error(mostly):
+    tier = f"{{metric: abs_as, statistic: fraction_within, bound: 4, mostly: {mostly}}}"
+    message = error_of(VALID.replace("{metric: abs_as, statistic: median, warn: 3, fail: 4}",
+                                     tier))
+    assert "checks.class_semantics.thresholds.0.mostly" in message
+
+
+def test_warn_beyond_fail_is_a_spec_error_in_the_metrics_direction():
+    message = error_of(VALID.replace("warn: 3", "warn: 5"))
+    assert "checks.class_semantics.thresholds: thresholds on 'abs_as': warn 5 is beyond fail 4" \
+        in message
+    # ratio: higher is better (the metric's own direction), so warn must be at or above fail.
+    higher = "{metric: ratio, statistic: min, warn: 2, fail: 5, scope: overall}"
+    message = error_of(VALID.replace("{metric: abs_as, statistic: median, warn: 3, fail: 4}",
+                                     higher))
+    assert "warn 2 is beyond fail 5 (higher is better" in message
+    fine = VALID.replace("{metric: abs_as, statistic: median, warn: 3, fail: 4}",
+                         "{metric: ratio, statistic: min, warn: 5, fail: 2, scope: overall}")
+    assert parse_spec_text(fine).checks["class_semantics"].thresholds[0].warn == 5
