@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import io
 import re
 from collections.abc import Callable, Mapping
@@ -14,6 +15,8 @@ from PIL import Image, UnidentifiedImageError
 
 from singaudit.reports import figures
 from singaudit.reports.verdicts import (
+    ATTENTION,
+    check_outcome,
     compact,
     describe_metric,
     expectation_text,
@@ -21,6 +24,7 @@ from singaudit.reports.verdicts import (
     format_number,
     format_value,
     is_expected_failure,
+    outcome_line,
     threshold_text,
 )
 from singaudit.results import STATUS_ORDER, AuditResult, CheckResult, ModelResult
@@ -126,9 +130,25 @@ def thumbnail_uri(results_dir: Path, relative: Any) -> str | None:
 
 @functools.lru_cache(maxsize=1024)
 def _encoded_thumbnail(path: Path, mtime_ns: int, size: int) -> str | None:
-    """Cached per file version: gallery images recur across evidence items."""
+    """Cached per file version in the process, and by content on disk: gallery images recur
+    across evidence items, and a warm re-run writes the same renders again."""
     try:
-        with Image.open(path) as image:
+        payload = path.read_bytes()
+    except OSError:
+        return None
+    key = hashlib.sha256(payload + f"thumbnail {THUMBNAIL_PX}".encode()).hexdigest()
+    cached = figures.cached_render(key, ".uri")
+    if cached is not None:
+        return cached.decode("ascii")
+    uri = _thumbnail(payload)
+    if uri is not None:
+        figures.store_render(key, uri.encode("ascii"), ".uri")
+    return uri
+
+
+def _thumbnail(payload: bytes) -> str | None:
+    try:
+        with Image.open(io.BytesIO(payload)) as image:
             image = image.convert("RGB")
             image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
             buffer = io.BytesIO()
@@ -138,7 +158,7 @@ def _encoded_thumbnail(path: Path, mtime_ns: int, size: int) -> str | None:
             buffer = io.BytesIO()
             image.save(buffer, format="JPEG", quality=85)
             return data_uri(buffer.getvalue(), "image/jpeg")
-    except (OSError, UnidentifiedImageError, ValueError):
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
 
 
@@ -233,10 +253,14 @@ def _per_class_table(check: CheckResult) -> dict[str, Any] | None:
 
 def _check_context(model: ModelResult, check: CheckResult, results_dir: Path
                    ) -> dict[str, Any]:
+    outcome = check_outcome(model, check)
     return {
         "name": check.name,
         "anchor": _anchor(model.name, check.name),
         "status": check.status,
+        "outcome": outcome,
+        "open": outcome in ATTENTION,  # failures, errors and warnings start unfolded
+        "quiet": outcome in ("passed", "skipped"),  # hidden by the failed-only filter
         "expected_failure": is_expected_failure(model, check),
         "message": check.message,
         "duration": f"{check.duration_s:.1f} s",
@@ -254,36 +278,62 @@ def _anchor(*parts: str) -> str:
     return "c-" + "-".join(re.sub(r"[^A-Za-z0-9_-]+", "_", part) for part in parts)
 
 
+def _verdict_statistic(model: ModelResult) -> tuple[str, float | None]:
+    """The class_semantics verdict of a model and its worst judged statistic (e.g. worst-class
+    median leak): what the comparison is ordered by."""
+    for check in model.checks:
+        if check_kind(check.name) != "class_semantics":
+            continue
+        worst = None
+        for result in [check, *check.per_class.values()]:
+            for metric in result.metrics.values():
+                if metric.tiers is not None and figures._is_number(metric.value):
+                    value = metric.value if not metric.tiers.higher_is_better else -metric.value
+                    worst = value if worst is None else max(worst, value)
+        return check.status, worst
+    return "", None
+
+
 def _comparison(audit: AuditResult) -> dict[str, Any] | None:
-    entries = figures.comparison_models(audit.comparison)
+    entries = {e["name"]: e for e in figures.comparison_models(audit.comparison)}
+    severity = {"pass": 0, "warn": 1, "skip": 2, "fail": 3, "error": 4, "": 5}
+    rows = []
+    for model in audit.models:
+        entry = entries.get(model.name)
+        if entry is None:
+            continue
+        verdict, worst = _verdict_statistic(model)
+        rows.append({
+            "name": model.name,
+            "anchor": _anchor(model.name),
+            "verdict": verdict,
+            "expected_failure": model.expect == "fail" and verdict == "fail",
+            "worst": format_value(worst, "deg") if worst is not None else "",
+            "median_is": format_value(entry.get("median_is"), "deg"),
+            "median_as": format_value(entry.get("median_as"), "deg"),
+            "median_abs_as": format_value(entry.get("median_abs_as"), "deg"),
+            "ratio": format_number(entry.get("ratio")),
+            "sort": (severity.get(verdict, 5), worst if worst is not None else float("inf")),
+        })
+    # Best first by the verdict's own statistic; the paper's ratio is shown, not ranked on.
+    rows.sort(key=lambda row: row["sort"])
+    order = [row["name"] for row in rows]
     steering = [
         (model.name, check.data.get("as") or [])
         for model in audit.models for check in model.checks
         if check_kind(check.name) == "steering" and check.data.get("as")
     ]
     built = [
-        _figure("Ratio ranking", figures.ratio_ranking(audit.comparison),
-                "median(IS) / median(|AS|) over images: rich but harmless invariance ranks high."),
+        _figure("Ratio median(IS) / median(|AS|), the paper's reading",
+                figures.ratio_ranking(audit.comparison, order=order),
+                "Models in the table's order (best verdict first). A high ratio is rich but "
+                "harmless invariance; it is shown beside the verdict, not used for it."),
         _figure("Joint distribution of (AS, IS)", figures.as_is_scatter(audit.comparison),
                 "Grey box: changes too small to see; crosses: the paper's reference scale."),
         _figure("Steering across models", figures.steering_comparison(steering)),
     ]
-    rows = sorted(
-        (
-            {
-                "name": e["name"],
-                "median_is": format_value(e.get("median_is"), "deg"),
-                "median_as": format_value(e.get("median_as"), "deg"),
-                "median_abs_as": format_value(e.get("median_abs_as"), "deg"),
-                "ratio": format_number(e.get("ratio")),
-                "sort": e.get("ratio") if figures._is_number(e.get("ratio")) else float("-inf"),
-            }
-            for e in entries
-        ),
-        key=lambda row: -row["sort"],
-    )
     shown = [figure for figure in built if figure is not None]
-    extra = {k: v for k, v in audit.comparison.items() if k != "models"}
+    extra = {k: v for k, v in audit.comparison.items() if k not in ("models", "ranking")}
     if not rows and not shown and not extra:
         return None
     return {"rows": rows, "figures": shown, "extra": flatten(extra)}
@@ -296,6 +346,7 @@ def _summary(audit: AuditResult) -> dict[str, Any]:
         by_name = {check.name: check for check in model.checks}
         rows.append({
             "name": model.name,
+            "anchor": _anchor(model.name),
             "id": model.id,
             "status": model.status,
             "expected_failure": model.expect == "fail" and model.status == "fail",
@@ -305,6 +356,7 @@ def _summary(audit: AuditResult) -> dict[str, Any]:
             "cells": [
                 None if name not in by_name else {
                     "status": by_name[name].status,
+                    "outcome": check_outcome(model, by_name[name]),
                     "anchor": _anchor(model.name, name),
                     "expected_failure": is_expected_failure(model, by_name[name]),
                     "message": by_name[name].message,
@@ -312,18 +364,19 @@ def _summary(audit: AuditResult) -> dict[str, Any]:
                 for name in check_names
             ],
         })
-    counts = {status: 0 for status in ("pass", "warn", "fail", "xfail", "skip", "error")}
-    for model in audit.models:
-        for check in model.checks:
-            counts["xfail" if is_expected_failure(model, check) else check.status] += 1
-    counts = {status: count for status, count in counts.items() if count}
-    reasons = [
-        (row["name"], name, cell)
-        for row in rows
-        for name, cell in zip(check_names, row["cells"], strict=True)
-        if cell and cell["status"] in ("fail", "warn", "error")
+    # Failed first: what needs a look, most severe first (as Data Docs' failed-first view).
+    attention = [
+        {"model": model.name, "check": check.name, "status": check.status,
+         "outcome": check_outcome(model, check), "anchor": _anchor(model.name, check.name),
+         "expected_failure": is_expected_failure(model, check), "message": check.message,
+         "expect": model.expect}
+        for model in audit.models for check in model.checks
+        if check_outcome(model, check) in ATTENTION
     ]
-    return {"check_names": check_names, "rows": rows, "counts": counts, "reasons": reasons}
+    attention.sort(key=lambda row: ATTENTION.index(row["outcome"]))
+    violated = [row for row in rows if row["expectation_met"] is False]
+    return {"check_names": check_names, "rows": rows, "headline": outcome_line(audit.models),
+            "attention": attention, "violated": violated}
 
 
 def _data_issues(audit: AuditResult) -> list[tuple[str, str]]:
@@ -334,26 +387,35 @@ def _data_issues(audit: AuditResult) -> list[tuple[str, str]]:
 
 def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
     """Everything report.html.jinja needs; values are plain strings, numbers and lists."""
+    provenance = dict(audit.provenance)
+    timings = provenance.pop("timings_s", None)
+    models = []
+    for model in audit.models:
+        checks = [_check_context(model, c, results_dir) for c in model.checks]
+        models.append({
+            "name": model.name,
+            "anchor": _anchor(model.name),
+            "id": model.id,
+            "status": model.status,
+            "expect": model.expect,
+            "expected_failure": model.expect == "fail" and model.status == "fail",
+            "expectation": expectation_text(model),
+            "expectation_met": model.expectation_met,
+            "headline": outcome_line([model]),
+            "info": compact(model.info),
+            "checks": checks,
+            "open": any(c["open"] for c in checks) or model.expectation_met is False,
+            "quiet": all(c["quiet"] for c in checks) and model.expectation_met is not False,
+        })
     return {
         "audit": audit,
         "summary": _summary(audit),
-        "provenance": compact(audit.provenance),
+        "provenance": compact(provenance),
+        "timings": flatten(timings) if isinstance(timings, Mapping) else [],
         "angles_shown": any(check_kind(c.name) in ANGLE_KINDS
                             for m in audit.models for c in m.checks),
         "data_issues": _data_issues(audit),
-        "models": [
-            {
-                "name": model.name,
-                "anchor": _anchor(model.name),
-                "id": model.id,
-                "status": model.status,
-                "expect": model.expect,
-                "expectation": expectation_text(model),
-                "info": compact(model.info),
-                "checks": [_check_context(model, c, results_dir) for c in model.checks],
-            }
-            for model in audit.models
-        ],
+        "models": models,
         "comparison": _comparison(audit),
         "scale": {
             "figure": data_uri(figures.scale_legend()),

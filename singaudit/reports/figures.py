@@ -3,16 +3,22 @@ when the data it needs is absent or unusable, so a report simply omits that figu
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
+import json
 import math
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Ellipse, Rectangle
-from matplotlib.ticker import MaxNLocator
+
+if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn, not when it is cached
+    from matplotlib.figure import Figure
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -49,6 +55,9 @@ STYLE: dict[str, Any] = {
 
 
 def _figure(width: float, height: float) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
@@ -60,10 +69,74 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+# Bump when a figure's look changes without this module's source changing (e.g. the style).
+FIGURE_CACHE_VERSION = 1
+FIGURE_CACHE_FOLDER = "figures"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return repr(value)
+
+
+@functools.cache
+def _drawing_code_version() -> str:
+    """This module's source and matplotlib's version: a change to either redraws every figure."""
+    from importlib.metadata import version
+
+    source = Path(__file__).read_bytes()
+    return hashlib.sha256(source + version("matplotlib").encode()).hexdigest()[:16]
+
+
+def figure_key(name: str, args: tuple, kwargs: Mapping[str, Any]) -> str:
+    """Content address of one figure: its builder, its inputs and the drawing code."""
+    payload = json.dumps([FIGURE_CACHE_VERSION, _drawing_code_version(), name, args, kwargs],
+                         sort_keys=True, default=_jsonable, allow_nan=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def figure_cache_dir() -> Path:
+    """Where drawn figures are kept: the singaudit cache's figures/ folder. The same rule as
+    pipeline.cache.default_cache_dir, which is not imported because it loads torch (1-2 s)."""
+    override = os.environ.get("SINGAUDIT_CACHE")
+    if override:
+        return Path(override).expanduser() / FIGURE_CACHE_FOLDER
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("singaudit")) / FIGURE_CACHE_FOLDER
+
+
+def cached_render(key: str, suffix: str = ".png") -> bytes | None:
+    """A rendered artefact (figure, thumbnail) stored under ``key``, or None."""
+    try:
+        return (figure_cache_dir() / f"{key}{suffix}").read_bytes()
+    except OSError:
+        return None
+
+
+def store_render(key: str, payload: bytes, suffix: str = ".png") -> None:
+    """Keep a rendered artefact for the next report; a cache that cannot be written only costs
+    the next render its time."""
+    from singaudit.pipeline.atomic import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(figure_cache_dir() / f"{key}{suffix}", payload)
+    except OSError:
+        pass
+
+
 def _styled(draw):
-    """Run a figure builder under the report style; unusable data gives None, never a crash."""
+    """Run a figure builder under the report style; unusable data gives None, never a crash.
+    PNGs are cached by content (builder, inputs, drawing code): unchanged data is never redrawn."""
 
     def wrapper(*args: Any, **kwargs: Any) -> bytes | None:
+        key = figure_key(draw.__name__, args, kwargs)
+        cached = cached_render(key)
+        if cached is not None:
+            return cached
         import matplotlib
 
         with matplotlib.rc_context(STYLE):
@@ -71,10 +144,15 @@ def _styled(draw):
                 figure = draw(*args, **kwargs)
             except (KeyError, TypeError, ValueError, IndexError):
                 return None
-            return None if figure is None else _png(figure)
+            if figure is None:
+                return None
+            png = _png(figure)
+        store_render(key, png)
+        return png
 
     wrapper.__name__ = draw.__name__
     wrapper.__doc__ = draw.__doc__
+    wrapper.draw = draw  # uncached, for tests
     return wrapper
 
 
@@ -193,6 +271,8 @@ def _confidence_ellipse(axes, x: np.ndarray, y: np.ndarray, colour: str, line: s
     scale = math.sqrt(5.991)  # chi-square, 2 degrees of freedom, 95 %
     width, height = 2 * scale * np.sqrt(eigenvalues[::-1])
     angle = math.degrees(math.atan2(eigenvectors[1, -1], eigenvectors[0, -1]))
+    from matplotlib.patches import Ellipse
+
     axes.add_patch(Ellipse((x.mean(), y.mean()), width, height, angle=angle, fill=False,
                            edgecolor=colour, lw=1.2, ls=line))
 
@@ -208,12 +288,17 @@ def comparison_models(comparison: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 @_styled
-def ratio_ranking(comparison: Mapping[str, Any]) -> Figure | None:
-    """Horizontal bars of median(IS) / median(|AS|) per model, best at the top."""
+def ratio_ranking(comparison: Mapping[str, Any], order: Sequence[str] = ()) -> Figure | None:
+    """Horizontal bars of median(IS) / median(|AS|) per model, in ``order`` (top first; by
+    ratio when not given)."""
     entries = [e for e in comparison_models(comparison) if _is_number(e.get("ratio"))]
     if not entries:
         return None
-    entries.sort(key=lambda e: e["ratio"])
+    position = {name: i for i, name in enumerate(order)}
+    if position:
+        entries.sort(key=lambda e: -position.get(e["name"], len(position)))
+    else:
+        entries.sort(key=lambda e: e["ratio"])
     figure = _figure(PAGE_WIDTH_IN * 0.62, 0.8 + 0.3 * len(entries))
     axes = figure.subplots()
     ratios = [e["ratio"] for e in entries]
@@ -224,7 +309,7 @@ def ratio_ranking(comparison: Mapping[str, Any]) -> Figure | None:
     axes.set_xlabel("median IS / median |AS| (higher is better)")
     axes.set_xlim(0, max(ratios) * 1.18 or 1)
     axes.grid(axis="y", visible=False)
-    axes.set_title("Ratio ranking")
+    axes.set_title("Ratio (paper's reading)")
     return figure
 
 
@@ -240,6 +325,8 @@ def as_is_scatter(comparison: Mapping[str, Any]) -> Figure | None:
         return None
     figure = _figure(PAGE_WIDTH_IN * 0.75, 3.6)
     axes = figure.subplots()
+    from matplotlib.patches import Rectangle
+
     axes.add_patch(Rectangle((-HARD_TO_SEE_AS, 0), 2 * HARD_TO_SEE_AS, HARD_TO_SEE_IS,
                              color="#f1f1f1", zorder=0, lw=0, label="hard to see"))
     drawn = False
@@ -499,6 +586,8 @@ def steering_plot(data: Mapping[str, Any]) -> Figure | None:
         if _is_number(target_is):
             panels[1].axvline(target_is, color="#b00020", lw=1, label=f"target {target_is:g}°")
             panels[1].legend(loc="upper left")
+        from matplotlib.ticker import MaxNLocator
+
         panels[1].xaxis.set_major_locator(MaxNLocator(5))
         panels[1].set_xlabel("IS reached (deg)")
         panels[1].set_title("Calibration of the step size")
@@ -510,6 +599,8 @@ def scale_legend() -> Figure:
     """The paper's reference scale: which (|AS|, IS) a person can see."""
     figure = _figure(PAGE_WIDTH_IN * 0.55, 2.3)
     axes = figure.subplots()
+    from matplotlib.patches import Rectangle
+
     axes.add_patch(Rectangle((0, 0), HARD_TO_SEE_AS, HARD_TO_SEE_IS, color="#e9e9e9", lw=0))
     axes.text(0.2, HARD_TO_SEE_IS + 0.8, "grey: hard to see", fontsize=6.5, va="bottom",
               color="#555555")

@@ -77,12 +77,15 @@ def load_results(results_path: Path) -> AuditResult:
                           f"({error.error_count()} problem(s))") from None
 
 
-def render_html(audit: AuditResult, results_dir: Path, templates_dir: Path | None = None) -> str:
-    """The self-contained HTML report (also the source of the PDF)."""
+def render_html(audit: AuditResult, results_dir: Path, templates_dir: Path | None = None,
+                paged: bool = False, context: dict | None = None) -> str:
+    """The self-contained HTML report; ``paged`` gives the PDF's source, in which folded
+    sections are their summary line only (weasyprint's time grows with what it parses)."""
     environment = template_environment(templates_dir)
     try:
         template = environment.get_template(MAIN_TEMPLATE)
-        return template.render(**build_context(audit, Path(results_dir)))
+        context = context if context is not None else build_context(audit, Path(results_dir))
+        return template.render(**context, paged=paged)
     except jinja2.TemplateError as error:
         raise ReportError(f"report template error: {error}") from None
 
@@ -117,8 +120,8 @@ def render_reports(
     formats: Iterable[str] = FORMATS,
     templates_dir: Path | str | None = None,
 ) -> dict[str, Path]:
-    """Write report.html / report.pdf / junit.xml beside ``results_path``; returns format -> path."""
-    # "json" names results.json itself (a spec's report.formats lists it): nothing to write.
+    """Write report.html / report.pdf / junit.xml beside ``results_path``; returns format -> path.
+    "json" names results.json itself: it is validated and returned, never rewritten."""
     wanted = [f for f in dict.fromkeys(formats) if f != "json"]
     unknown = [f for f in wanted if f not in OUTPUT_NAMES]
     if unknown:
@@ -129,16 +132,16 @@ def render_reports(
         results_path = results_path / "results.json"
     audit = load_results(results_path)
     out_dir = results_path.parent
-    written: dict[str, Path] = {}
-    html = None
-    if "html" in wanted or "pdf" in wanted:
-        html = render_html(audit, out_dir, Path(templates_dir) if templates_dir else None)
+    written: dict[str, Path] = {"json": results_path} if "json" in formats else {}
+    templates = Path(templates_dir) if templates_dir else None
+    context = build_context(audit, out_dir) if "html" in wanted or "pdf" in wanted else None
     if "html" in wanted:
         written["html"] = out_dir / OUTPUT_NAMES["html"]
-        atomic_write_text(written["html"], html)
+        atomic_write_text(written["html"], render_html(audit, out_dir, templates, context=context))
     if "pdf" in wanted:
         written["pdf"] = out_dir / OUTPUT_NAMES["pdf"]
-        write_pdf(html, written["pdf"])
+        write_pdf(render_html(audit, out_dir, templates, paged=True, context=context),
+                  written["pdf"])
     if "junit" in wanted:
         written["junit"] = out_dir / OUTPUT_NAMES["junit"]
         atomic_write_text(written["junit"], junit_xml(audit))

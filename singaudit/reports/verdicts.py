@@ -138,3 +138,41 @@ def compact(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str
         else:
             rows += flatten({name: value})
     return rows
+
+
+# A check's outcome in pytest's words: the one rule shared by the terminal, the reports, JUnit
+# and the pytest plugin. ``expect: fail`` turns a fail into an xfail; ``expect: none`` makes fail
+# and warn informational (reported, never failing the audit); an error is always an error.
+OUTCOME_ORDER = ("failed", "error", "passed", "warned", "skipped", "xfailed",
+                 "failed (informational)")
+ATTENTION = ("failed", "error", "warned", "failed (informational)", "xfailed")
+
+
+def check_outcome(model: ModelResult, check: CheckResult) -> str:
+    """One of OUTCOME_ORDER for ``check`` of ``model``."""
+    if check.status == "error":
+        return "error"
+    if check.status == "fail":
+        if model.expect == "fail":
+            return "xfailed"
+        return "failed (informational)" if model.expect == "none" else "failed"
+    return {"pass": "passed", "warn": "warned", "skip": "skipped"}.get(check.status, check.status)
+
+
+def outcome_counts(models: list[ModelResult]) -> dict[str, int]:
+    """Outcome -> count over every model's checks, in OUTCOME_ORDER, zeros left out."""
+    counts = dict.fromkeys(OUTCOME_ORDER, 0)
+    for model in models:
+        for check in model.checks:
+            outcome = check_outcome(model, check)
+            counts[outcome] = counts.get(outcome, 0) + 1
+    return {outcome: count for outcome, count in counts.items() if count}
+
+
+def outcome_line(models: list[ModelResult]) -> str:
+    """pytest's summary words: "19 passed, 1 xfailed, 1 failed (informational)"."""
+    parts = []
+    for outcome, count in outcome_counts(models).items():
+        word = "errors" if outcome == "error" and count > 1 else outcome
+        parts.append(f"{count} {word}")
+    return ", ".join(parts) or "no checks"

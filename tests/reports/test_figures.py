@@ -77,3 +77,26 @@ def test_nan_scores_serialised_as_null_are_skipped() -> None:
             "label": ["a", "a", "b", "b"]}
     assert _size(figures.class_violins(data))
     assert _size(figures.steering_plot({"as": [None, 1.0, 2.0], "is": [40.0, None, 39.5]}))
+
+
+def test_figures_are_cached_by_content(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SINGAUDIT_CACHE", str(tmp_path))
+    data = {"is": [1.0, 2.0, 3.0], "as": [0.1, -0.2, 0.3]}
+    first = figures.class_violins(data, [3.0, 4.0])
+    stored = list((tmp_path / figures.FIGURE_CACHE_FOLDER).iterdir())
+    assert len(stored) == 1 and stored[0].read_bytes() == first
+    # Unchanged data is read back, never redrawn: a marker planted in the cache comes back.
+    marker = first + b"cached"
+    stored[0].write_bytes(marker)
+    assert figures.class_violins(dict(data), [3.0, 4.0]) == marker
+    # Changed data (or thresholds) is a different figure.
+    assert figures.class_violins({**data, "as": [0.1, -0.2, 0.4]}, [3.0, 4.0]) not in (None, marker)
+    assert figures.class_violins(data, [3.0, 5.0]) not in (None, marker)
+    assert len(list((tmp_path / figures.FIGURE_CACHE_FOLDER).iterdir())) == 3
+
+
+def test_an_unwritable_figure_cache_only_costs_time(tmp_path, monkeypatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("SINGAUDIT_CACHE", str(blocker))
+    assert _size(figures.class_violins({"is": [1.0, 2.0, 3.0], "as": [0.1, -0.2, 0.3]}))

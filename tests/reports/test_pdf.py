@@ -68,3 +68,26 @@ def test_css_warnings_are_seen_when_the_css_is_wrong(caplog: pytest.LogCaptureFi
         weasyprint.HTML(string="<p>x</p>").write_pdf(
             stylesheets=[weasyprint.CSS(string="p { colour: red; width: banana }")])
     assert len(_css_warnings(caplog.records)) >= 2
+
+
+def test_pdf_prints_passing_checks_as_one_line(rendered: dict[str, Path],
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    reader = pypdf.PdfReader(rendered["pdf"])
+    text = " ".join("".join(page.extract_text() for page in reader.pages).split())
+    html = rendered["html"].read_text()
+    # Every check is named with its reason, but only checks that need a look carry figures:
+    # the PDF holds fewer images than the HTML and no passing check's figure titles.
+    assert "Null-space steering" in html and "Null-space steering" not in text
+    assert "Per-class IS, signed AS and |AS|" in text  # a failing check, printed in full
+    assert "their tables and figures are in report.html" in text
+    assert sum(_images_on(page) for page in reader.pages) < html.count("<img ")
+
+
+def test_pdf_links_resolve(sample_results: Path, tmp_path: Path,
+                           caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    (folder / "results.json").write_bytes(sample_results.read_bytes())
+    with caplog.at_level(logging.WARNING, logger="weasyprint"):
+        render_reports(folder / "results.json", formats=("pdf",))
+    assert not [r for r in caplog.records if "anchor" in r.getMessage()]

@@ -54,7 +54,7 @@ def test_unknown_format_and_missing_templates(tmp_path: Path) -> None:
 def test_only_requested_formats_are_written_without_leftovers(tmp_path: Path) -> None:
     results = _write_small_audit(tmp_path)
     written = render_reports(tmp_path, formats=("junit", "json"))  # a folder: its results.json
-    assert written == {"junit": tmp_path / "junit.xml"}
+    assert written == {"junit": tmp_path / "junit.xml", "json": results}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junit.xml", "results.json"]
     assert results.is_file()
 
