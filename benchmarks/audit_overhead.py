@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 
 from singaudit.pipeline.features import extract
-from singaudit.runner import AuditSession
-from singaudit.runner.session import SpecRun
+from singaudit.reports import render_reports
+from singaudit.runner import ArtefactBuilder, ArtefactStore, AuditSession
 from singaudit.spec import Overrides, load_spec
 
 
@@ -49,7 +49,7 @@ def cache_files(root: Path) -> set[Path]:
 
 def forward_only(spec, cache_dir: Path) -> tuple[float, float]:
     """(wall, cpu) seconds of bare forward passes over the images the audit encoded."""
-    run = SpecRun(AuditSession(cache_dir=cache_dir, progress=False), spec, only=None)
+    run = ArtefactBuilder(spec, ArtefactStore(cache_dir=cache_dir, progress=False))
     selections = [run.audit_images]
     needs_translator = spec.joint_space is not None and spec.translator.path is None
     if needs_translator:
@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
 
         def audit(which, cache_dir=cache):
             session = AuditSession(cache_dir=cache_dir, progress=False)
-            return session.run(which, out_dir=out, render=render)
+            result = session.run(which, out_dir=out)
+            if render:
+                render_reports(out / "results.json", which.report.formats)
+            return result
 
         # Pay imports and first-call initialisation once, on a scratch cache, so that "cold"
         # means an empty cache rather than a fresh interpreter (forward-only gets the same).

@@ -1,7 +1,8 @@
-"""The results data model: ``reports/<name>/results.json``, owned by the runner.
+"""The results data model: ``reports/<name>/results.json``, written by the runner.
 
 Reports (HTML, PDF, JUnit) and the pytest plugin read only this, plus the artefact files it
-names (paths relative to the results file's folder).
+names (paths relative to the results file's folder). How check results combine into model and
+audit results (statuses, expectations, the model comparison) is decided here.
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ STATUS_ORDER: dict[str, int] = {"skip": 0, "pass": 1, "warn": 2, "fail": 3, "err
 def worst_status(statuses: list[str]) -> str:
     """The most severe status; "skip" only when every status is a skip (or none given)."""
     return max(statuses, key=STATUS_ORDER.__getitem__, default="skip")
+
+
+def expectation_met(expect: str, status: str) -> bool | None:
+    """pass: nothing failed or errored; fail: a check failed (an error is not the expected
+    failure); none: informational."""
+    if expect == "pass":
+        return status not in ("fail", "error")
+    if expect == "fail":
+        return status == "fail"
+    return None
 
 
 class Tiers(BaseModel):
@@ -84,6 +95,15 @@ class ModelResult(BaseModel):
     info: dict[str, Any] = Field(default_factory=dict)  # feature_dim, num_classes, null_dim, hashes
     checks: list[CheckResult] = Field(default_factory=list)
 
+    @classmethod
+    def from_checks(cls, *, name: str, id: str, expect: Expectation, checks: list[CheckResult],
+                    info: dict[str, Any] | None = None) -> ModelResult:
+        """A model's result: its worst check status, judged against its expectation."""
+        status = worst_status([check.status for check in checks])
+        return cls(name=name, id=id, expect=expect, status=status,
+                   expectation_met=expectation_met(expect, status), info=info or {},
+                   checks=checks)
+
 
 class AuditResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -96,6 +116,21 @@ class AuditResult(BaseModel):
     data_issues: dict[str, Any] = Field(default_factory=dict)  # skipped/corrupt images
     provenance: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def from_models(cls, *, name: str, models: list[ModelResult],
+                    data_issues: dict[str, Any] | None = None,
+                    provenance: dict[str, Any] | None = None) -> AuditResult:
+        """An audit's result: the worst model status, ok when every expectation was met."""
+        return cls(
+            name=name,
+            status=worst_status([m.status for m in models]),
+            ok=all(m.expectation_met is not False for m in models),
+            models=models,
+            comparison=comparison(models),
+            data_issues=data_issues or {},
+            provenance=provenance or {},
+        )
+
     def write(self, path: Path) -> None:
         from singaudit.pipeline.atomic import atomic_write_text
 
@@ -104,3 +139,39 @@ class AuditResult(BaseModel):
     @classmethod
     def read(cls, path: Path) -> AuditResult:
         return cls.model_validate_json(Path(path).read_text())
+
+
+def comparison(models: list[ModelResult]) -> dict[str, Any]:
+    """Per-model ratio, medians and per-image (AS, IS), read from each model's class_semantics
+    result."""
+    entries = []
+    for model in models:
+        check = next((c for c in model.checks if c.name == "class_semantics"
+                      and c.status not in ("skip", "error")), None)
+        if check is None:
+            continue
+        is_values = [float(v) for v in check.data.get("is", []) if v is not None]
+        as_values = [float(v) for v in check.data.get("as", []) if v is not None]
+        ratio = check.metrics.get("ratio")
+        entries.append({
+            "name": model.name,
+            "ratio": ratio.value if ratio is not None else None,
+            "median_is": _median(check, "is", is_values),
+            "median_as": _median(check, "as", as_values),
+            "median_abs_as": _median(check, "abs_as", [abs(v) for v in as_values]),
+            "is": is_values,
+            "as": as_values,
+        })
+    ranked = sorted((e for e in entries if e["ratio"] is not None),
+                    key=lambda e: e["ratio"], reverse=True)
+    return {"models": entries, "ranking": [e["name"] for e in ranked]} if entries else {}
+
+
+def _median(check: CheckResult, metric: str, values: list[float]) -> float | None:
+    """The check's own median of ``metric``, else the median of its per-image values."""
+    import numpy as np
+
+    reported = check.metrics.get(metric)
+    if reported is not None and reported.statistic == "median" and reported.value is not None:
+        return reported.value
+    return float(np.median(values)) if values else None

@@ -81,6 +81,7 @@ def run(
     debug: Debug = False,
 ) -> int:
     """Run audits and write results.json and the reports."""
+    from singaudit.reports import render_reports
     from singaudit.runner import AuditSession, output_dir
 
     loaded = _load_specs(specs, _overrides(data, device, out, sets))
@@ -90,7 +91,9 @@ def run(
     all_ok = True
     for spec in loaded:
         target = output_dir(spec, (out / spec.name) if out and len(loaded) > 1 else out)
-        result = session.run(spec, out_dir=target, only=only, templates_dir=templates)
+        result = session.run(spec, out_dir=target, only=only)
+        with _console(stderr=True).status("rendering reports"):
+            render_reports(target / "results.json", spec.report.formats, templates)
         _print_summary(console, result, target)
         all_ok = all_ok and result.ok
     return EXIT_OK if all_ok else EXIT_FAILED
@@ -200,10 +203,9 @@ def models(pattern: Annotated[str | None, typer.Argument(help="Glob or substring
     return EXIT_OK
 
 
-def _spec_run(spec_path: Path, model: str | None, data, device, sets, cache_dir):
+def _spec_artefacts(spec_path: Path, model: str | None, data, device, sets, cache_dir):
     from singaudit.errors import SpecError
-    from singaudit.runner import AuditSession
-    from singaudit.runner.session import SpecRun
+    from singaudit.runner import ArtefactBuilder, ArtefactStore
     from singaudit.spec import load_spec
 
     spec = load_spec(spec_path, _overrides(data, device, None, sets))
@@ -211,8 +213,8 @@ def _spec_run(spec_path: Path, model: str | None, data, device, sets, cache_dir)
     if name not in {m.name for m in spec.models}:
         raise SpecError(f"{spec_path}: no model named {name!r}; models: "
                         f"{', '.join(m.name for m in spec.models)}")
-    session = AuditSession(cache_dir=cache_dir, device=device, progress=True)
-    return SpecRun(session, spec, only=None), name
+    store = ArtefactStore(cache_dir=cache_dir, device=device, progress=True)
+    return ArtefactBuilder(spec, store), name
 
 
 @translator_app.command("fit")
@@ -229,8 +231,8 @@ def translator_fit(
     """Fit (or take from the cache) a model's translator and save it."""
     from singaudit.pipeline.translator_store import save_translator
 
-    run_, name = _spec_run(spec, model, data, device, sets, cache_dir)
-    artefact = run_.translator(name)
+    artefacts, name = _spec_artefacts(spec, model, data, device, sets, cache_dir)
+    artefact = artefacts.translator(name)
     save_translator(out, artefact.module, {k: v for k, v in artefact.info.items()
                                            if k not in ("architecture", "in_dim", "out_dim")})
     _print_fidelity(artefact.info)
@@ -253,17 +255,16 @@ def translator_eval(
     import torch
 
     from singaudit.maths.translators import fidelity
-    from singaudit.runner.storage import load_translator_file
 
-    run_, name = _spec_run(spec, model, data, device, sets, cache_dir)
+    artefacts, name = _spec_artefacts(spec, model, data, device, sets, cache_dir)
     if path is None:
-        _print_fidelity(run_.translator(name).info)
+        _print_fidelity(artefacts.translator(name).info)
         return EXIT_OK
-    module, record = load_translator_file(path, run_.classifier(name), run_.joint_space())
-    _, _, x_heldout, y_heldout = run_.translator_fit_data(name)
+    saved = artefacts.translator_from_file(path, name)
+    _, _, x_heldout, y_heldout = artefacts.translator_fit_data(name)
     with torch.inference_mode():
-        scores = fidelity(module(x_heldout), y_heldout)
-    _print_fidelity({"architecture": record.get("architecture"), **scores,
+        scores = fidelity(saved.module(x_heldout), y_heldout)
+    _print_fidelity({"architecture": saved.info.get("architecture"), **scores,
                      "n_heldout": len(x_heldout), "source": str(path)})
     return EXIT_OK
 

@@ -147,10 +147,13 @@ class PluginState:
             spec,
             out_dir=report_dir or out_dir or self.scratch_dir() / spec.name,
             only=only,
-            render=report_dir is not None,
         )
-        if report_dir is not None and report_dir not in self.reports_written:
-            self.reports_written.append(report_dir)
+        if report_dir is not None:
+            from singaudit.reports import render_reports
+
+            render_reports(report_dir / "results.json", spec.report.formats)
+            if report_dir not in self.reports_written:
+                self.reports_written.append(report_dir)
         self.config.hook.pytest_singaudit_audit_finished(
             config=self.config, spec=spec, result=result, path=path
         )

@@ -1,11 +1,11 @@
-"""The runner's ModelContext: every artefact computed on first use and shared through the session."""
+"""The runner's ModelContext: every artefact comes from the artefact builder, on first use."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import torch
 from PIL import Image
@@ -14,10 +14,8 @@ from singaudit.adapters.classifiers.base import Classifier
 from singaudit.adapters.generators.base import Generator
 from singaudit.adapters.joint_spaces.base import JointSpace
 from singaudit.checks.base import PromptSpec
+from singaudit.runner.artefacts import ArtefactBuilder
 from singaudit.runner.selection import ImageSelection
-
-if TYPE_CHECKING:
-    from singaudit.runner.session import SpecRun
 
 T = TypeVar("T")
 
@@ -25,17 +23,17 @@ T = TypeVar("T")
 class AuditModelContext:
     """One model of one audit run; implements singaudit.checks.base.ModelContext."""
 
-    def __init__(self, run: SpecRun, name: str, classifier: Classifier, artefact_dir: Path,
-                 artefact_prefix: str) -> None:
-        self._run = run
+    def __init__(self, artefacts: ArtefactBuilder, name: str, classifier: Classifier,
+                 artefact_dir: Path, artefact_prefix: str) -> None:
+        self._artefacts = artefacts
         self.name = name
         self.classifier = classifier
-        self.prompts: PromptSpec = run.spec.prompts.to_prompt_spec()
-        self.seed = run.spec.seed
-        generator = run.spec.generator
+        self.prompts: PromptSpec = artefacts.spec.prompts.to_prompt_spec()
+        self.seed = artefacts.spec.seed
+        generator = artefacts.spec.generator
         self.generator_seeds = list(generator.seeds) if generator else [0]
         self.generator_size = generator.size if generator else 64
-        self.device = torch.device("cpu")  # checks work on the CPU; extraction uses run.device
+        self.device = torch.device("cpu")  # checks work on the CPU; extraction uses the builder's
         self.artefact_dir = artefact_dir
         self.artefact_prefix = artefact_prefix
         self._shared: dict[str, Any] = {}
@@ -43,7 +41,7 @@ class AuditModelContext:
     # The audit images (the same for every model of the run).
     @property
     def selection(self) -> ImageSelection:
-        return self._run.audit_images
+        return self._artefacts.audit_images
 
     @property
     def class_names(self) -> list[str]:
@@ -59,27 +57,27 @@ class AuditModelContext:
 
     @cached_property
     def joint_space(self) -> JointSpace:
-        return self._run.joint_space()
+        return self._artefacts.joint_space()
 
     @cached_property
     def features(self) -> torch.Tensor:
-        return self._run.classifier_features(self.name, self.selection)
+        return self._artefacts.classifier_features(self.name, self.selection)
 
     @cached_property
     def image_embeddings(self) -> torch.Tensor:
-        return self._run.image_embeddings(self.selection)
+        return self._artefacts.image_embeddings(self.selection)
 
     @cached_property
     def geometry(self) -> Any:
-        return self._run.geometry(self.name)
+        return self._artefacts.geometry(self.name)
 
     @property
     def translator(self) -> torch.nn.Module:
-        return self._run.translator(self.name).module
+        return self._artefacts.translator(self.name).module
 
     @property
     def translator_info(self) -> dict[str, Any]:
-        return self._run.translator(self.name).info
+        return self._artefacts.translator(self.name).info
 
     def translate(self, features: torch.Tensor) -> torch.Tensor:
         translator = self.translator
@@ -87,7 +85,7 @@ class AuditModelContext:
             return translator(features.to(torch.float32)).float()
 
     def text_embeddings(self, prompts: Sequence[str]) -> torch.Tensor:
-        return self._run.text_embeddings(list(prompts))
+        return self._artefacts.text_embeddings(list(prompts))
 
     def prompt_embeddings(self, names: Sequence[str]) -> torch.Tensor:
         from singaudit.maths.scores import ensemble_text
@@ -100,14 +98,14 @@ class AuditModelContext:
         return ensemble_text(embeddings.reshape(len(names), len(templates), -1))
 
     def generator(self) -> Generator | None:
-        return self._run.generator()
+        return self._artefacts.generator()
 
     def load_image(self, index: int) -> Image.Image:
         record = self.selection.records[index]
         return self.selection.source.load(record)
 
     def fit_data(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self._run.translator_fit_data(self.name)
+        return self._artefacts.translator_fit_data(self.name)
 
     def shared(self, key: str, compute: Callable[[], T]) -> T:
         if key not in self._shared:

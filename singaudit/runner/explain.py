@@ -10,7 +10,8 @@ import torch
 
 from singaudit.adapters.data._images import read_image
 from singaudit.errors import DataError
-from singaudit.runner.session import AuditSession, SpecRun
+from singaudit.runner.artefacts import ArtefactBuilder
+from singaudit.runner.memo import ArtefactStore
 from singaudit.spec.models import AuditSpec
 
 
@@ -42,7 +43,7 @@ def explain_image(
     out_dir: str | Path | None = None,
     device: str | None = None,
     cache_dir: str | Path | None = None,
-    session: AuditSession | None = None,
+    store: ArtefactStore | None = None,
 ) -> Explanation:
     """Analyse one image; the translator is loaded (``translator_path``) or fitted on ``fit_data``."""
     from singaudit.maths.equivalence import remove_null
@@ -65,8 +66,8 @@ def explain_image(
         "checks": {"null_invariance": {}},
         **({"generator": {"id": generator, "seeds": list(seeds)}} if generator else {}),
     })
-    session = session or AuditSession(cache_dir=cache_dir, device=device, progress=False)
-    run = SpecRun(session, spec, only=None)
+    store = store or ArtefactStore(cache_dir=cache_dir, device=device, progress=False)
+    run = ArtefactBuilder(spec, store)
     classifier = run.classifier("model")
     run.joint_space()  # fail early (one clear message) before any computation
     pixels = classifier.preprocessing.transform(picture).unsqueeze(0)
@@ -112,7 +113,7 @@ def explain_image(
     return explanation
 
 
-def _render_evidence(run: SpecRun, t_orig, t_eq, seeds, out_dir) -> list[str]:
+def _render_evidence(run: ArtefactBuilder, t_orig, t_eq, seeds, out_dir) -> list[str]:
     from singaudit.maths.scores import rescale_to_reference
 
     generator = run.generator()

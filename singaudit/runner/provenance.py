@@ -5,16 +5,14 @@ from __future__ import annotations
 import datetime
 import platform
 import time
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import singaudit
-
-if TYPE_CHECKING:
-    from singaudit.results import ModelResult
-    from singaudit.runner.selection import ImageSelection
-    from singaudit.runner.session import SpecRun
+from singaudit.results import ModelResult
+from singaudit.spec.models import AuditSpec
 
 LIBRARIES = ("torch", "torchvision", "timm", "open_clip_torch", "numpy", "scipy", "scikit-learn",
              "pydantic", "safetensors", "diffusers", "transformers", "pillow")
@@ -31,24 +29,31 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def collect(run: SpecRun, images: ImageSelection | None, started: float,
+@dataclass(frozen=True)
+class RunFacts:
+    """What a run learnt while computing, as plain values (the artefact builder fills it)."""
+
+    device: str
+    dtype: str  # "float32", without the "torch." prefix
+    cache_dir: str
+    # Per model name, of the models that were loaded: weights_hash, feature_dim, num_classes.
+    classifiers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    joint_space: dict[str, Any] | None = None  # weights_hash, embed_dim when it was loaded
+    images: int = 0
+    classes: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    cached_checks: list[str] = field(default_factory=list)  # model::check reused from the cache
+
+
+def collect(spec: AuditSpec, facts: RunFacts, started: float,
             results: list[ModelResult] | None = None) -> dict[str, Any]:
-    spec = run.spec
+    """The provenance block of results.json."""
     models: dict[str, Any] = {}
     for model in spec.models:
-        entry: dict[str, Any] = {"id": model.id}
-        classifier = run.loaded_classifiers.get(model.name)
-        if classifier is not None:
-            entry.update(weights_hash=classifier.info.weights_hash,
-                         feature_dim=classifier.info.feature_dim,
-                         num_classes=classifier.info.num_classes)
-        models[model.name] = entry
+        models[model.name] = {"id": model.id, **facts.classifiers.get(model.name, {})}
     joint: dict[str, Any] | None = None
     if spec.joint_space is not None:
-        joint = {"id": spec.joint_space.id}
-        space = run.loaded_joint_space
-        if space is not None:
-            joint.update(weights_hash=space.info.weights_hash, embed_dim=space.info.embed_dim)
+        joint = {"id": spec.joint_space.id, **(facts.joint_space or {})}
     source_path = spec.source_path
     return {
         "spec": {"path": str(source_path) if source_path else None, "sha256": spec.spec_hash(),
@@ -57,22 +62,18 @@ def collect(run: SpecRun, images: ImageSelection | None, started: float,
         "platform": platform.platform(),
         "models": models,
         "joint_space": joint,
-        "data": {
-            "id": spec.data.id,
-            "images": len(images.keys) if images is not None else 0,
-            "classes": list(images.class_names) if images is not None else [],
-        },
+        "data": {"id": spec.data.id, "images": facts.images, "classes": list(facts.classes)},
         "prompts": spec.prompts.to_prompt_spec().description,
         "translator": {"arch": spec.translator.arch, "path": spec.translator.path,
                        "fit_data": spec.translator.fit.id if spec.translator.fit else
                        f"{spec.data.id} (images not audited)"},
         "seed": spec.seed,
-        "device": str(run.device),
-        "dtype": str(run.dtype).removeprefix("torch."),
+        "device": facts.device,
+        "dtype": facts.dtype,
         "batch_size": spec.batch_size,
-        "cache_dir": str(run.cache_dir),
-        "timings_s": dict(run.reporter.timings),
-        "cached_checks": list(run.cached_checks),
+        "cache_dir": facts.cache_dir,
+        "timings_s": dict(facts.timings_s),
+        "cached_checks": list(facts.cached_checks),
         # Visual evidence is the slow part without a GPU: its generation time, per model.
         "generation_s": {model.name: check.artefacts["seconds"] for model in results or []
                          for check in model.checks if "seconds" in check.artefacts},

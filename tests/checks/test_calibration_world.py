@@ -44,7 +44,7 @@ def audit(tmp_path_factory):
         pytest.skip(f"calibration weights not shipped yet: {missing}")
     out = tmp_path_factory.mktemp("calibration")
     result = run_audit(parse_spec_text(SPEC), out_dir=out, cache_dir=out / "cache",
-                       progress=False, render=False)
+                       progress=False)
     return {model.name: {check.name: check for check in model.checks} for model in result.models}
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from tiny_unclip import build_tiny_unclip, one_torch_thread
 
+from singaudit.reports import render_reports
 from singaudit.results import AuditResult
 from singaudit.runner import run_audit
 from singaudit.spec import parse_spec_text
@@ -70,7 +71,8 @@ def test_retrieval_evidence_in_results_and_report(tmp_path: Path) -> None:
         assert len(item["retrieval_orig"]) == 2
         assert (tmp_path / "out" / item["image"]).is_file()
         assert all((tmp_path / "out" / m["image"]).is_file() for m in item["retrieval_eq"])
-    assert "data:image/png;base64" in (tmp_path / "out" / "report.html").read_text()
+    (report,) = render_reports(tmp_path / "out", formats=("html",)).values()
+    assert "data:image/png;base64" in report.read_text()
 
 
 def test_unclip_evidence_through_the_runner(tmp_path: Path, unclip_16d: Path) -> None:

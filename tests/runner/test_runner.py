@@ -11,8 +11,8 @@ import runner_world
 
 from singaudit.checks import CHECKS, Check
 from singaudit.errors import NotApplicable, SpecError
-from singaudit.results import AuditResult, CheckResult
-from singaudit.runner import AuditSession, expectation_met, run_audit, selected
+from singaudit.results import AuditResult, CheckResult, expectation_met
+from singaudit.runner import AuditSession, run_audit, selected
 from singaudit.spec import Overrides, parse_spec_text
 
 FAST = ("checks.translator_fidelity=null",)

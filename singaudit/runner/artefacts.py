@@ -1,0 +1,335 @@
+"""The artefact builder: models, features, embeddings, head geometry, translators and prompt
+embeddings of one audit spec, each built once (memoised in a store, cached on disk).
+
+Used by the audit loop, ``explain``, the CLI's translator commands and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from singaudit.adapters import sources
+from singaudit.adapters.classifiers.base import Classifier
+from singaudit.adapters.joint_spaces.base import JointSpace
+from singaudit.errors import DataError, NotApplicable
+from singaudit.runner import storage
+from singaudit.runner.memo import ArtefactStore
+from singaudit.runner.progress import ProgressReporter
+from singaudit.runner.provenance import RunFacts
+from singaudit.runner.selection import ImageSelection, select_images
+from singaudit.runner.storage import Rows
+from singaudit.spec.models import AuditSpec, DataSpec
+
+
+@dataclass
+class TranslatorArtefact:
+    module: torch.nn.Module
+    info: dict[str, Any]
+
+
+class ArtefactBuilder:
+    """The artefacts of one audit spec. ``store`` shares them between builders (a new private
+    one by default); models load and artefacts compute on first use."""
+
+    def __init__(self, spec: AuditSpec, store: ArtefactStore | None = None) -> None:
+        self.store = store if store is not None else ArtefactStore(progress=False)
+        self.spec = spec
+        self.reporter = ProgressReporter(self.store.progress)
+        self.device = _resolve_device(self.store.device or spec.device)
+        self.dtype = _resolve_dtype(spec.dtype, self.device)
+        self.failures: dict[str, str] = {}  # image key -> why it was skipped
+        self.translators: dict[str, TranslatorArtefact] = {}  # by model name, once built
+        self.loaded_classifiers: dict[str, Classifier] = {}
+        self.loaded_joint_space: JointSpace | None = None
+        self.cache_dir = storage.cache_root(self.store.cache_dir or spec.cache_dir)
+
+    # ---------------------------------------------------------------- loading (memoised)
+
+    def _data_source(self, data: DataSpec):
+        key = ("data", data.id, _stable(data.options))
+        return self.store.memo(key, lambda: sources.load_data(data.id, **data.options))
+
+    def classifier(self, name: str) -> Classifier:
+        """The spec's model ``name``, loaded and in eval mode."""
+        model = self.spec.model_by_name(name)
+        key = ("classifier", model.id, _stable(model.options))
+
+        def load() -> Classifier:
+            with self.reporter.stage(f"load:{name}", f"loading {model.id}"):
+                classifier = sources.load_classifier(model.id, **model.options)
+                _eval(classifier)
+                return classifier
+
+        classifier = self.store.memo(key, load)
+        self.loaded_classifiers[name] = classifier
+        return classifier
+
+    def joint_space(self) -> JointSpace:
+        joint = self.spec.joint_space
+        if joint is None:
+            raise NotApplicable("the audit declares no joint_space")
+        key = ("joint_space", joint.id, _stable(joint.options))
+
+        def load() -> JointSpace:
+            with self.reporter.stage("load:joint_space", f"loading {joint.id}"):
+                space = sources.load_joint_space(joint.id, **joint.options)
+                _eval(space)
+                return space
+
+        self.loaded_joint_space = self.store.memo(key, load)
+        return self.loaded_joint_space
+
+    def generator(self):
+        """The spec's generator, the joint space's default one, or None (retrieval evidence)."""
+        config = self.spec.generator
+        if config is None:
+            return None
+        generator_id = config.id or self.joint_space().info.default_generator
+        if generator_id is None:  # evidence falls back to retrieval
+            return None
+        key = ("generator", generator_id, _stable(config.options), str(self.device))
+        return self.store.memo(
+            key, lambda: sources.load_generator(generator_id, **config.options)
+        )
+
+    # ---------------------------------------------------------------- images and features
+
+    @cached_property
+    def audit_images(self) -> ImageSelection:
+        """The audited images (unreadable ones dropped once :meth:`prepare` has run)."""
+        data = self.spec.data
+        with self.reporter.stage("data", f"listing images of {data.id}"):
+            source = self._data_source(data)
+            selection = select_images(source, data.classes, data.images_per_class, data.seed)
+        return self.readable(selection)
+
+    @property
+    def listed_images(self) -> ImageSelection | None:
+        """The audited images if they were listed, else None (nothing is listed to say so)."""
+        return self.__dict__.get("audit_images")
+
+    def readable(self, selection: ImageSelection) -> ImageSelection:
+        """Drop images already known to be unreadable."""
+        if not self.failures:
+            return selection
+        keep = [i for i, key in enumerate(selection.keys) if key not in self.failures]
+        if not keep:
+            raise DataError(f"no readable images in {selection.source.id}")
+        return selection.subset(keep)
+
+    def _rows(self, kind: str, model_id: str, encoder: Any, selection: ImageSelection) -> Rows:
+        key = ("rows", kind, model_id, encoder.info.weights_hash, encoder.preprocessing.describe,
+               str(self.device), str(self.dtype), selection.source.id, tuple(selection.keys))
+
+        def compute() -> Rows:
+            # The pipeline shows its own progress bar: no spinner here.
+            with self.reporter.stage(f"{kind}:{model_id}", "", spinner=False):
+                rows = storage.extract_cached(
+                    encoder, selection, cache_dir=self.cache_dir,
+                    batch_size=self.spec.batch_size, device=self.device, dtype=self.dtype,
+                    progress=self.store.progress,
+                )
+            return rows
+
+        rows = self.store.memo(key, compute)
+        self.failures.update(rows.failures)  # also when another audit of the store computed it
+        return rows
+
+    def classifier_features(self, name: str, selection: ImageSelection) -> torch.Tensor:
+        """Penultimate features of ``selection``'s readable images, (n, feature_dim)."""
+        classifier = self.classifier(name)
+        rows = self._rows("features", classifier.info.id, classifier, selection)
+        return rows.aligned(self.readable(selection).keys)
+
+    def image_embeddings(self, selection: ImageSelection) -> torch.Tensor:
+        """Joint-space image embeddings of ``selection``'s readable images, (n, embed_dim)."""
+        space = self.joint_space()
+        rows = self._rows("embeddings", space.info.id, space, selection)
+        return rows.aligned(self.readable(selection).keys)
+
+    def text_embeddings(self, prompts: list[str]) -> torch.Tensor:
+        """Joint-space embeddings of ``prompts``, one row each."""
+        space = self.joint_space()
+        return storage.text_embeddings_cached(space, prompts, cache_dir=self.cache_dir,
+                                              memo=self.store.memo)
+
+    def geometry(self, name: str):
+        """The head geometry (principal and null bases) of model ``name``."""
+        classifier = self.classifier(name)
+        key = ("geometry", classifier.info.id, classifier.info.weights_hash)
+
+        def compute():
+            with self.reporter.stage(f"geometry:{name}", f"head geometry of {name}"):
+                return storage.geometry_cached(classifier, cache_dir=self.cache_dir)
+
+        return self.store.memo(key, compute)
+
+    def prepare(self, models: list[str]) -> None:
+        """Extract every model's features and the joint embeddings up front, so that an
+        unreadable image is dropped from every model alike."""
+        selection = self.audit_images
+        for name in models:
+            classifier = self.classifier(name)
+            self._rows("features", classifier.info.id, classifier, selection)
+            selection = self.readable(selection)
+        if self.spec.joint_space is not None:
+            space = self.joint_space()
+            self._rows("embeddings", space.info.id, space, selection)
+        self.__dict__["audit_images"] = self.readable(self.audit_images)
+
+    @cached_property
+    def audit_fingerprint(self) -> str:
+        """The audited images: keys, content, labels and class names."""
+        images = self.audit_images
+        return digest({"keys": images.keys, "labels": images.labels,
+                       "classes": images.class_names,
+                       "content": [images.source.content_hash(r) for r in images.records]})
+
+    # ---------------------------------------------------------------- translator
+
+    @cached_property
+    def fit_images(self) -> ImageSelection:
+        """The translator's fit data: its own spec, else the data source's unaudited images."""
+        fit = self.spec.translator.fit
+        with self.reporter.stage("data", "listing translator fit images"):
+            if fit is not None:
+                selection = select_images(self._data_source(fit), fit.classes,
+                                          fit.images_per_class, fit.seed)
+            else:
+                data = self.spec.data
+                audited = frozenset(self.audit_images.keys)
+                selection = select_images(self._data_source(data), "all",
+                                          self.spec.translator.fit_images_per_class, data.seed,
+                                          exclude=audited)
+                if len(selection.keys) < 4:
+                    raise DataError(
+                        f"no translator fit data: {data.id} has {len(selection.keys)} images "
+                        "besides the audited ones; set translator.fit (or translator.path)"
+                    )
+        return selection
+
+    def _fit_split(self, name: str) -> tuple[list[str], list[str], ImageSelection]:
+        """Readable fit images split (seeded) into train and held-out keys."""
+        fit = self.fit_images
+        classifier, space = self.classifier(name), self.joint_space()
+        self._rows("features", classifier.info.id, classifier, fit)
+        self._rows("embeddings", space.info.id, space, fit)
+        readable = self.readable(fit)
+        keys = readable.keys
+        order = torch.randperm(len(keys), generator=torch.Generator().manual_seed(self.spec.seed))
+        n_heldout = max(1, round(len(keys) * self.spec.translator.heldout))
+        heldout = sorted(order[:n_heldout].tolist())
+        train = sorted(order[n_heldout:].tolist())
+        if len(train) < 2:
+            raise DataError(f"too few translator fit images ({len(keys)}) for a held-out split")
+        return [keys[i] for i in train], [keys[i] for i in heldout], readable
+
+    def translator_fit_data(self, name: str):
+        """(x_train, y_train, x_heldout, y_heldout): model ``name``'s features and joint
+        embeddings of the translator's fit images, split as the translator was fitted."""
+        train_keys, heldout_keys, fit = self._fit_split(name)
+        classifier, space = self.classifier(name), self.joint_space()
+        features = self._rows("features", classifier.info.id, classifier, fit)
+        embeddings = self._rows("embeddings", space.info.id, space, fit)
+        return (features.aligned(train_keys), embeddings.aligned(train_keys),
+                features.aligned(heldout_keys), embeddings.aligned(heldout_keys))
+
+    def translator(self, name: str) -> TranslatorArtefact:
+        """Model ``name``'s translator to the joint space: loaded, from the cache, or fitted."""
+        if name in self.translators:
+            return self.translators[name]
+        config = self.spec.translator
+        classifier, space = self.classifier(name), self.joint_space()
+        if config.path is not None:
+            artefact = self.translator_from_file(config.path, name)
+            self.translators[name] = artefact
+            return artefact
+        train_keys, heldout_keys, fit = self._fit_split(name)
+        used = set(train_keys) | set(heldout_keys)
+        content = [fit.source.content_hash(r) for r in fit.records if r.key in used]
+        fingerprint = digest({
+            "arch": config.arch, "options": config.options, "seed": self.spec.seed,
+            "classifier": [classifier.info.id, classifier.info.weights_hash],
+            "joint_space": [space.info.id, space.info.weights_hash],
+            "train": train_keys, "heldout": heldout_keys, "content": content,
+            "dtype": str(self.dtype),
+        })
+
+        def build() -> TranslatorArtefact:
+            with self.reporter.stage(f"translator:{name}", f"translator for {name}"):
+                module, info = storage.fit_or_load_translator(
+                    fingerprint, config.arch, config.options,
+                    lambda: self.translator_fit_data(name), cache_dir=self.cache_dir,
+                    seed=self.spec.seed,
+                    meta={"classifier": classifier.info.id, "joint_space": space.info.id},
+                )
+            info["fit_data"] = fit.source.id
+            return TranslatorArtefact(module, info)
+
+        artefact = self.store.memo(("translator", fingerprint), build)
+        self.translators[name] = artefact
+        return artefact
+
+    def translator_from_file(self, path: str | Path, name: str) -> TranslatorArtefact:
+        """A saved translator for model ``name``, refused when its dimensions do not fit."""
+        classifier, space = self.classifier(name), self.joint_space()
+        key = ("translator-file", str(path), classifier.info.id, space.info.id)
+        return self.store.memo(key, lambda: TranslatorArtefact(
+            *storage.load_translator_file(Path(path), classifier, space)))
+
+    # ---------------------------------------------------------------- provenance
+
+    def facts(self, cached_checks: list[str] | None = None) -> RunFacts:
+        """What this builder loaded and computed, as plain values for provenance."""
+        images = self.listed_images
+        space = self.loaded_joint_space
+        return RunFacts(
+            device=str(self.device),
+            dtype=str(self.dtype).removeprefix("torch."),
+            cache_dir=str(self.cache_dir),
+            classifiers={name: {"weights_hash": c.info.weights_hash,
+                                "feature_dim": c.info.feature_dim,
+                                "num_classes": c.info.num_classes}
+                         for name, c in self.loaded_classifiers.items()},
+            joint_space=None if space is None else {"weights_hash": space.info.weights_hash,
+                                                    "embed_dim": space.info.embed_dim},
+            images=len(images.keys) if images is not None else 0,
+            classes=list(images.class_names) if images is not None else [],
+            timings_s=dict(self.reporter.timings),
+            cached_checks=list(cached_checks or []),
+        )
+
+
+def _eval(model: Any) -> None:
+    module = getattr(model, "module", None)
+    if isinstance(module, torch.nn.Module):
+        module.eval()
+
+
+def _stable(options: dict[str, Any]) -> str:
+    return json.dumps(options, sort_keys=True, default=str)
+
+
+def digest(payload: Any) -> str:
+    """A short sha256 of a JSON-able payload (cache keys and fingerprints)."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _resolve_device(name: str) -> torch.device:
+    from singaudit.pipeline.device import choose_device
+
+    return choose_device(name)
+
+
+def _resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    from singaudit.pipeline.device import choose_dtype
+
+    return choose_dtype(device, name)

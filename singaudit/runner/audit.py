@@ -1,0 +1,212 @@
+"""The audit loop: every selected model x check, each check's result cached by its inputs."""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from singaudit.checks import CHECKS
+from singaudit.errors import MissingDependency, NotApplicable, SingauditError, SpecError
+from singaudit.results import AuditResult, CheckResult, ModelResult
+from singaudit.runner import provenance, storage
+from singaudit.runner.artefacts import ArtefactBuilder, digest
+from singaudit.runner.context import AuditModelContext
+from singaudit.runner.outputs import output_dir, publish, staged_output
+
+# The translator facts a model's results carry (the full record stays in the cache).
+TRANSLATOR_SUMMARY = ("architecture", "alpha", "mean_cosine", "mse", "r2", "n_train", "n_heldout",
+                      "source", "fingerprint", "fit_data", "best_epoch", "epochs")
+
+
+def selected(only: Sequence[str] | None, model: str, check: str | None = None) -> bool:
+    """Whether a model (or a model x check) is kept by ``only`` selectors."""
+    if not only:
+        return True
+    for selector in only:
+        left, sep, right = selector.partition("::")
+        if sep:
+            if fnmatch.fnmatchcase(model, left) and (check is None or fnmatch.fnmatchcase(check, right)):
+                return True
+        elif fnmatch.fnmatchcase(model, selector) or (
+            check is not None and fnmatch.fnmatchcase(check, selector)
+        ) or check is None and selector_is_check(selector):
+            return True
+    return False
+
+
+def selector_is_check(selector: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, selector) for name in CHECKS.names())
+
+
+class AuditRun:
+    """One audit spec run over its selected models and checks, on an artefact builder."""
+
+    def __init__(self, artefacts: ArtefactBuilder, *, only: Sequence[str] | None = None,
+                 debug: bool = False) -> None:
+        self.artefacts = artefacts
+        self.spec = artefacts.spec
+        self.only = list(only) if only else None
+        self.debug = debug
+        self.cached_checks: list[str] = []  # model::check results reused from the cache
+
+    def execute(self, *, out_dir: str | Path | None = None) -> AuditResult:
+        """Run the audit; write results.json and the artefacts to ``out_dir`` atomically."""
+        started = time.time()
+        spec = self.spec
+        out_dir = output_dir(spec, out_dir)
+        models = [m.name for m in spec.models if selected(self.only, m.name)]
+        if not models:
+            raise SpecError(f"{spec.name}: --only {' '.join(self.only or [])} selects no model "
+                            f"(models: {', '.join(m.name for m in spec.models)})")
+        with staged_output(out_dir) as staging:
+            prepared_error = self._try_prepare(models)
+            model_results = [self._model_result(name, staging, prepared_error) for name in models]
+            result = self._audit_result(model_results, started)
+            result.write(staging / "results.json")
+            publish(staging, out_dir)
+        return result
+
+    def _try_prepare(self, models: list[str]) -> str | None:
+        try:
+            self.artefacts.prepare(models)
+        except SingauditError:
+            raise  # bad data or weights: one clear message, nothing to report
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as error:  # noqa: BLE001
+            if self.debug:
+                traceback.print_exc(file=sys.stderr)
+            return f"preparing the audit failed: {type(error).__name__}: {error}"
+        return None
+
+    def _model_result(self, name: str, staging: Path, prepared_error: str | None) -> ModelResult:
+        model = self.spec.model_by_name(name)
+        checks = [(c, p) for c, p in self.spec.checks.items() if selected(self.only, name, c)]
+        artefact_dir = staging / "artefacts" / name
+        artefact_dir.mkdir(parents=True, exist_ok=True)
+        results: list[CheckResult] = []
+        info: dict[str, Any] = {}
+        if prepared_error is not None:
+            results = [CheckResult(name=c, status="error", message=prepared_error) for c, _ in checks]
+        else:
+            classifier = self.artefacts.classifier(name)
+            ctx = AuditModelContext(self.artefacts, name, classifier, artefact_dir,
+                                    f"artefacts/{name}")
+            results = [self._run_check(ctx, check_name, params) for check_name, params in checks]
+            info = self._model_info(name)
+        return ModelResult.from_checks(name=name, id=model.id, expect=model.expect,
+                                       checks=results, info=info)
+
+    def _model_info(self, name: str) -> dict[str, Any]:
+        classifier = self.artefacts.classifier(name)
+        info: dict[str, Any] = {
+            "feature_dim": classifier.info.feature_dim,
+            "num_classes": classifier.info.num_classes,
+            "weights_hash": classifier.info.weights_hash,
+        }
+        try:
+            geometry = self.artefacts.geometry(name)
+            info.update(null_dim=geometry.null_dim, rank=geometry.rank,
+                        rank_tolerance=geometry.tolerance)
+        except Exception as error:  # noqa: BLE001 - info only; the checks report the failure
+            info["geometry_error"] = str(error)
+        translator = self.artefacts.translators.get(name)
+        if translator is not None:
+            info["translator"] = {k: v for k, v in translator.info.items()
+                                  if k in TRANSLATOR_SUMMARY}
+        return info
+
+    def _audit_result(self, models: list[ModelResult], started: float) -> AuditResult:
+        failures = self.artefacts.failures
+        return AuditResult.from_models(
+            name=self.spec.name,
+            models=models,
+            data_issues={
+                "skipped": len(failures),
+                "images": [{"key": k, "reason": r} for k, r in sorted(failures.items())],
+            },
+            provenance=provenance.collect(self.spec, self.artefacts.facts(self.cached_checks),
+                                          started, models),
+        )
+
+    # ---------------------------------------------------------------- one check
+
+    def _run_check(self, ctx: AuditModelContext, check_name: str, params: Any) -> CheckResult:
+        start = time.perf_counter()
+        key = None
+        try:
+            with self.artefacts.reporter.stage(f"check:{ctx.name}:{check_name}",
+                                               f"{ctx.name}: {check_name}"):
+                check = CHECKS.get(check_name)()
+                if check.requires_null_space:
+                    ctx.geometry.require_null_space()
+                key = self._check_key(ctx, check_name, check, params)
+                cache_dir = self.artefacts.cache_dir
+                cached = key and storage.load_check_result(cache_dir, key, ctx.artefact_dir)
+                if cached:
+                    self.cached_checks.append(f"{ctx.name}::{check_name}")
+                    result = cached
+                else:
+                    before = _files(ctx.artefact_dir)
+                    result = check.run(ctx, params)
+                    if key is not None and result.status != "error":
+                        written = [p for p, stamp in _files(ctx.artefact_dir).items()
+                                   if before.get(p) != stamp]
+                        storage.save_check_result(cache_dir, key, result, ctx.artefact_dir,
+                                                  written)
+        except NotApplicable as reason:
+            result = CheckResult(name=check_name, status="skip", message=str(reason))
+        except MissingDependency as reason:
+            result = CheckResult(name=check_name, status="skip", message=str(reason))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as error:  # noqa: BLE001 - one check's failure must not stop the audit
+            message = str(error) if isinstance(error, SingauditError) else (
+                f"{type(error).__name__}: {error}")
+            result = CheckResult(name=check_name, status="error", message=message)
+            if self.debug:
+                result.data["traceback"] = traceback.format_exc()
+                traceback.print_exc(file=sys.stderr)
+        result.name = check_name
+        result.duration_s = round(time.perf_counter() - start, 4)
+        return result
+
+    def _check_key(self, ctx: AuditModelContext, check_name: str, check: Any,
+                   params: Any) -> str | None:
+        """Everything a check's result depends on, hashed; None when it cannot be told (then the
+        check simply runs)."""
+        spec, artefacts = self.spec, self.artefacts
+        classifier = ctx.classifier
+        try:
+            translator = None
+            if spec.joint_space is not None:
+                info = artefacts.translator(ctx.name).info
+                translator = info.get("fingerprint") or info.get("weights_sha256")
+            joint = artefacts.joint_space().info if spec.joint_space is not None else None
+        except Exception:  # noqa: BLE001 - the check itself will meet and report the problem
+            return None
+        module_file = getattr(sys.modules.get(type(check).__module__), "__file__", None)
+        return digest({
+            "check": check_name,
+            "model": ctx.name,  # artefact paths in the result name the model's folder
+            "params": params.model_dump(mode="json"),
+            "code": storage.code_fingerprint(*([module_file] if module_file else [])),
+            "versions": provenance.library_versions(),
+            "classifier": [classifier.info.id, classifier.info.weights_hash],
+            "joint_space": [joint.id, joint.weights_hash] if joint else None,
+            "translator": translator,
+            "generator": spec.generator.model_dump(mode="json") if spec.generator else None,
+            "images": artefacts.audit_fingerprint,
+            "prompts": ctx.prompts.templates,
+            "seed": spec.seed, "device": artefacts.device.type, "dtype": str(artefacts.dtype),
+        })
+
+
+def _files(folder: Path) -> dict[Path, tuple[int, int]]:
+    """Files under ``folder`` with (mtime_ns, size), to tell which ones a check wrote."""
+    return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()}

@@ -1,0 +1,51 @@
+"""Artefacts kept in memory across the audits of one process, each computed once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Failure:
+    """A computation that failed once; re-raised for every check that needs it."""
+
+    error: BaseException
+
+
+class ArtefactStore:
+    """Loaded models and computed artefacts, kept in memory so several audits in one process
+    (a pytest session, a notebook) share work; the disk cache shares it across processes."""
+
+    def __init__(
+        self,
+        *,
+        cache_dir: str | Path | None = None,
+        device: str | None = None,
+        progress: bool = True,
+        debug: bool = False,
+    ) -> None:
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.device = device
+        self.progress = progress
+        self.debug = debug
+        self._memo: dict[tuple, Any] = {}
+
+    def memo(self, key: tuple, compute: Callable[[], T]) -> T:
+        """``compute()`` once per key for the store's lifetime (failures are remembered too)."""
+        if key not in self._memo:
+            try:
+                self._memo[key] = compute()
+            except Exception as error:  # noqa: BLE001 - re-raised to each caller
+                self._memo[key] = _Failure(error)
+        value = self._memo[key]
+        if isinstance(value, _Failure):
+            raise value.error
+        return value
+
+    def clear(self) -> None:
+        self._memo.clear()
