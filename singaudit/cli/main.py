@@ -4,7 +4,6 @@ expectation was violated, 2 interrupted, 3 internal error, 4 usage or spec error
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -122,6 +121,13 @@ def _check_only(specs: list, only: list[str]) -> None:
             kind = "model::check" if sep else "model or check"
             raise SpecError(f"--only {selector} names no {kind} of the audit; models: "
                             f"{', '.join(models)}; checks: {', '.join(checks)}")
+
+
+def _plain(value) -> str:
+    """User-supplied text for the console: rich markup in it is shown, never interpreted."""
+    from rich.markup import escape
+
+    return escape(str(value))
 
 
 def _print_summary(console, result, target: Path) -> None:
@@ -327,24 +333,14 @@ def explain(
 
 @cache_app.command("ls")
 def cache_ls(cache_dir: CacheOpt = None) -> int:
-    """Show the cache folder and what it holds."""
-    from singaudit.pipeline.cache import NAMESPACES, FeatureCache
-    from singaudit.runner.storage import GEOMETRY, TRANSLATORS, cache_root
+    """Show the cache folder and what it holds (every kind of entry)."""
+    from singaudit.runner.storage import cache_contents, cache_root
 
     root = cache_root(cache_dir)
-    cache = FeatureCache(root)
     console = _console()
-    console.print(f"cache: {root}")
-    for namespace in NAMESPACES:
-        entries = cache.entries(namespace)
-        size = sum(e.size for e in entries)
-        console.print(f"  {namespace:<12} {len(entries):>6} entries  {size / 1e6:10.1f} MB")
-    entries = cache.entries(GEOMETRY)
-    console.print(f"  {GEOMETRY:<12} {len(entries):>6} entries  "
-                  f"{sum(e.size for e in entries) / 1e6:10.1f} MB")
-    folders = [p for p in (root / TRANSLATORS).glob("*") if p.is_dir()]
-    size = sum(f.stat().st_size for p in folders for f in p.iterdir())
-    console.print(f"  {TRANSLATORS:<12} {len(folders):>6} entries  {size / 1e6:10.1f} MB")
+    console.print(f"cache: {_plain(root)}")
+    for kind, count, size in cache_contents(root):
+        console.print(f"  {kind:<12} {count:>6} entries  {size / 1e6:10.1f} MB")
     return EXIT_OK
 
 
@@ -353,19 +349,17 @@ def cache_clear(
     cache_dir: CacheOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> int:
-    """Delete singaudit's cached features, embeddings, text embeddings and translators."""
-    from singaudit.pipeline.cache import FeatureCache
-    from singaudit.runner.storage import GEOMETRY, TRANSLATORS, cache_root
+    """Delete every entry singaudit wrote in the cache (features, embeddings, text, geometry,
+    translators, check results); other files stay, and a folder that is not a cache is refused."""
+    from singaudit.runner.storage import cache_root, clear_cache, is_singaudit_cache
 
     root = cache_root(cache_dir)
+    if root.is_dir() and not is_singaudit_cache(root) and any(root.iterdir()):
+        clear_cache(root)  # raises: not a singaudit cache
     if not yes and not typer.confirm(f"delete the singaudit cache in {root}?"):
         return EXIT_OK
-    cache = FeatureCache(root)
-    count, freed = cache.clear()
-    geometry_count, geometry_freed = cache.clear(GEOMETRY)
-    count, freed = count + geometry_count, freed + geometry_freed
-    shutil.rmtree(root / TRANSLATORS, ignore_errors=True)
-    _console().print(f"cleared {root}: {count} entries, {freed / 1e6:.1f} MB, and translators")
+    count, freed = clear_cache(root)
+    _console().print(f"cleared {_plain(root)}: {count} entries, {freed / 1e6:.1f} MB")
     return EXIT_OK
 
 

@@ -4,13 +4,16 @@ Layout: ``<root>/<namespace>/<key[:2]>/<key>.safetensors`` with namespaces ``fea
 (classifier penultimate features), ``embeddings`` (joint-space image embeddings) and ``text``.
 Keys hash everything the values depend on (see ``make_key``). Files are written atomically, so
 concurrent runs at worst compute the same entry twice; a checksum in the header detects corrupt
-entries, which are deleted and recomputed.
+entries, which are deleted and recomputed. A cache that cannot be written (read-only, full) is
+read as far as it can be, with one warning: the run goes on uncached, never fails for it. The
+marker file ``.singaudit-cache`` tells ``singaudit cache clear`` the folder is singaudit's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -20,10 +23,39 @@ from pathlib import Path
 
 import torch
 
-from singaudit.pipeline.atomic import atomic_write_bytes
+from singaudit.pipeline.atomic import atomic_write_bytes, atomic_write_text
 
 ENV_VAR = "SINGAUDIT_CACHE"
 NAMESPACES = ("features", "embeddings", "text")
+MARKER = ".singaudit-cache"
+ENTRY_SUFFIX = ".safetensors"
+
+logger = logging.getLogger("singaudit.cache")
+_warned_roots: set[str] = set()
+
+
+def mark_cache(root: Path) -> None:
+    """Create ``root`` with its marker (once); OSError when the folder cannot be written."""
+    marker = Path(root) / MARKER
+    if not marker.is_file():
+        atomic_write_text(marker, json.dumps({"singaudit_cache": 1}) + "\n")
+
+
+def write_failed(root: Path, error: OSError) -> None:
+    """One warning per cache folder and process: the run continues without caching there."""
+    if str(root) in _warned_roots:
+        return
+    _warned_roots.add(str(root))
+    reason = error.strerror or str(error)
+    logger.warning("singaudit: cannot write to the cache %s (%s); continuing without caching "
+                   "new results there (set --cache-dir or SINGAUDIT_CACHE to a writable folder)",
+                   root, reason)
+
+
+def is_entry_file(path: Path) -> bool:
+    """``<namespace>/<key[:2]>/<key>.safetensors`` as ``FeatureCache`` names its files."""
+    key = path.name.removesuffix(ENTRY_SUFFIX)
+    return path.name.endswith(ENTRY_SUFFIX) and len(key) > 2 and path.parent.name == key[:2]
 _VERSIONED = (
     "singaudit",
     "torch",
@@ -112,10 +144,17 @@ class FeatureCache:
         except Exception:  # noqa: BLE001 -- any unreadable file is a corrupt entry
             valid = False
         if not valid:
-            path.unlink(missing_ok=True)
-            self.corrupt_removed += 1
+            self.discard(namespace, key)
             return None
         return tensors, meta
+
+    def discard(self, namespace: str, key: str) -> None:
+        """Remove a corrupt entry (when the cache can be written; a read-only one keeps it)."""
+        self.corrupt_removed += 1
+        try:
+            self.path(namespace, key).unlink(missing_ok=True)
+        except OSError as error:
+            write_failed(self.root, error)
 
     def save(
         self,
@@ -123,8 +162,9 @@ class FeatureCache:
         key: str,
         tensors: dict[str, torch.Tensor],
         metadata: dict[str, str] | None = None,
-    ) -> Path:
-        """Write an entry atomically; a concurrent writer of the same key writes the same bytes."""
+    ) -> Path | None:
+        """Write an entry atomically; a concurrent writer of the same key writes the same bytes.
+        None when the cache cannot be written (warned once)."""
         from safetensors.torch import save
 
         tensors = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
@@ -133,7 +173,12 @@ class FeatureCache:
             checksum=tensors_checksum(tensors), namespace=namespace, created=f"{time.time():.0f}"
         )
         path = self.path(namespace, key)
-        atomic_write_bytes(path, save(tensors, metadata=header))
+        try:
+            mark_cache(self.root)
+            atomic_write_bytes(path, save(tensors, metadata=header))
+        except OSError as error:
+            write_failed(self.root, error)
+            return None
         return path
 
     def entries(self, namespace: str | None = None) -> list[CacheEntry]:
@@ -141,6 +186,8 @@ class FeatureCache:
         found = []
         for space in [namespace] if namespace else NAMESPACES:
             for path in (self.root / space).glob("*/*.safetensors"):
+                if not is_entry_file(path):
+                    continue  # not a file this cache wrote
                 try:
                     stat = path.stat()
                     meta = _read_metadata(path)
@@ -156,14 +203,27 @@ class FeatureCache:
             folder = self.root / space
             if not folder.is_dir():
                 continue
-            for path in list(folder.glob("*/*.safetensors")) + list(folder.glob("*/.*.tmp")):
+            written = [p for p in folder.glob("*/*.safetensors") if is_entry_file(p)]
+            stale = [p for p in folder.glob("*/.*.safetensors.*.tmp")
+                     if p.name[1:3] == p.parent.name]
+            for path in written + stale:
                 try:
                     size = path.stat().st_size
                     path.unlink()
                 except FileNotFoundError:
                     continue  # removed by a concurrent clear
                 count, freed = count + 1, freed + size
+            for sub in folder.glob("*"):
+                _remove_if_empty(sub)
+            _remove_if_empty(folder)
         return count, freed
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty (someone else's files stay), or not a folder
 
 
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -367,8 +367,7 @@ def _load_chunk(store: FeatureCache, kind: str, key: str, size: int):
     except (ValueError, KeyError, TypeError):
         consistent = False
     if not consistent:
-        store.path(kind, key).unlink(missing_ok=True)
-        store.corrupt_removed += 1
+        store.discard(kind, key)
         return None
     return values, chunk_failed
 

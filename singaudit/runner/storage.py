@@ -3,6 +3,8 @@ keyed by everything that determines them, so a warm re-run recomputes nothing.""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -122,6 +124,7 @@ def fit_or_load_translator(
     meta: dict[str, Any],
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The translator for ``fingerprint`` from the cache, else fitted on ``fit_data()`` and saved."""
+    from singaudit.pipeline.cache import mark_cache, write_failed
     from singaudit.pipeline.translator_store import load_translator, save_translator
 
     folder = cache_dir / TRANSLATORS / fingerprint
@@ -132,7 +135,11 @@ def fit_or_load_translator(
         except SingauditError:
             pass  # a damaged entry: fit again and overwrite it
     module, info = fit_translator(arch, options, *fit_data(), seed=seed)
-    save_translator(folder, module, {**meta, **info, "data_fingerprint": fingerprint})
+    try:
+        mark_cache(cache_dir)
+        save_translator(folder, module, {**meta, **info, "data_fingerprint": fingerprint})
+    except OSError as error:
+        write_failed(cache_dir, error)
     return module, {**meta, **info, "architecture": arch, "source": "fitted",
                     "fingerprint": fingerprint}
 
@@ -201,8 +208,6 @@ CHECKS = "checks"  # cached check results, keyed by every input of the check
 def code_fingerprint(*module_files: str) -> str:
     """sha256 of singaudit's maths and checks sources (and the given modules): a cached check
     result is reused only by the exact code that produced it."""
-    import hashlib
-
     import singaudit
 
     root = Path(singaudit.__file__).parent
@@ -216,14 +221,29 @@ def code_fingerprint(*module_files: str) -> str:
     return digest.hexdigest()[:32]
 
 
+CHECK_MANIFEST = "manifest.json"  # sha256 of result.json and of every artefact file
+
+
 def load_check_result(cache_dir: Path, key: str, artefact_dir: Path) -> CheckResult | None:
-    """A cached result, its artefact files copied back into ``artefact_dir``; None if absent."""
+    """A cached result, its artefact files copied back into ``artefact_dir``; None if absent or
+    if any byte differs from what was stored (the damaged entry is removed and recomputed)."""
     folder = cache_dir / CHECKS / key
     try:
-        result = CheckResult.model_validate_json((folder / "result.json").read_text())
-    except (OSError, ValueError):
+        manifest = json.loads((folder / CHECK_MANIFEST).read_text())
+        text = (folder / "result.json").read_bytes()
+        files = folder / "files"
+        stored = sorted(p.relative_to(files).as_posix() for p in files.rglob("*") if p.is_file())
+        valid = (isinstance(manifest, dict) and manifest.get("result") == _sha256(text)
+                 and sorted(manifest.get("files", {})) == stored
+                 and all(manifest["files"][name] == _sha256((files / name).read_bytes())
+                         for name in stored))
+        result = CheckResult.model_validate_json(text) if valid else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        result = None
+    if result is None:
+        if folder.is_dir():
+            _discard_check_entry(cache_dir, folder)
         return None
-    files = folder / "files"
     if files.is_dir():
         shutil.copytree(files, artefact_dir, dirs_exist_ok=True)
     return result
@@ -231,20 +251,146 @@ def load_check_result(cache_dir: Path, key: str, artefact_dir: Path) -> CheckRes
 
 def save_check_result(cache_dir: Path, key: str, result: CheckResult, artefact_dir: Path,
                       files: list[Path]) -> None:
-    """Store a result and the artefact files its check wrote (written whole, then renamed)."""
+    """Store a result and the artefact files its check wrote (written whole, then renamed), with
+    their checksums; a cache that cannot be written is warned about once, never an error."""
+    from singaudit.pipeline.cache import mark_cache, write_failed
+
     folder = cache_dir / CHECKS / key
     if folder.exists():
         return
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder.parent))
+    staging = None
     try:
+        mark_cache(cache_dir)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder.parent))
+        checksums = {}
         for path in files:
-            target = staging / "files" / path.relative_to(artefact_dir)
+            name = path.relative_to(artefact_dir).as_posix()
+            target = staging / "files" / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
-        (staging / "result.json").write_text(result.model_dump_json())
+            checksums[name] = _sha256(target.read_bytes())
+        text = result.model_dump_json().encode()
+        (staging / "result.json").write_bytes(text)
+        (staging / CHECK_MANIFEST).write_text(json.dumps({"result": _sha256(text),
+                                                          "files": checksums}))
         os.replace(staging, folder)
-    except OSError:
-        pass  # another run stored the same result first, or the disk is full: not an error
+    except OSError as error:
+        if not folder.exists():  # else another run stored the same result first
+            write_failed(cache_dir, error)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _discard_check_entry(cache_dir: Path, folder: Path) -> None:
+    from singaudit.pipeline.cache import write_failed
+
+    try:
+        _remove_check_entry(folder)
+    except OSError as error:
+        write_failed(cache_dir, error)
+
+
+def _remove_check_entry(folder: Path) -> int:
+    """Delete what save_check_result writes in an entry folder; returns the bytes freed."""
+    freed = 0
+    for name in ("result.json", CHECK_MANIFEST):
+        path = folder / name
+        if path.is_file():
+            freed += path.stat().st_size
+            path.unlink()
+    files = folder / "files"
+    if files.is_dir():
+        freed += sum(p.stat().st_size for p in files.rglob("*") if p.is_file())
+        shutil.rmtree(files)
+    _remove_if_empty(folder)
+    return freed
+
+
+# ---------------------------------------------------------------- the whole cache (cache ls/clear)
+
+KINDS = ("features", "embeddings", "text", GEOMETRY, TRANSLATORS, CHECKS)
+TRANSLATOR_FILES = ("translator.safetensors", "translator.json")
+
+
+def _is_hex(text: str, length: int) -> bool:
+    return len(text) == length and all(c in "0123456789abcdef" for c in text)
+
+
+def _translator_entries(root: Path) -> list[Path]:
+    folder = root / TRANSLATORS
+    return sorted(p for p in folder.glob("*") if p.is_dir() and not p.is_symlink()
+                  and any((p / name).is_file() for name in TRANSLATOR_FILES))
+
+
+def _check_entries(root: Path) -> list[Path]:
+    folder = root / CHECKS
+    return sorted(p for p in folder.glob("*") if p.is_dir() and not p.is_symlink()
+                  and _is_hex(p.name, 32) and (p / "result.json").is_file())
+
+
+def cache_contents(root: Path) -> list[tuple[str, int, int]]:
+    """(kind, entries, bytes) for every kind of entry singaudit keeps in a cache folder."""
+    from singaudit.pipeline.cache import NAMESPACES, FeatureCache
+
+    cache = FeatureCache(root)
+    rows = []
+    for kind in (*NAMESPACES, GEOMETRY):
+        entries = cache.entries(kind)
+        rows.append((kind, len(entries), sum(e.size for e in entries)))
+    for kind, entries in ((TRANSLATORS, _translator_entries(root)),
+                          (CHECKS, _check_entries(root))):
+        size = sum(f.stat().st_size for p in entries for f in p.rglob("*") if f.is_file())
+        rows.append((kind, len(entries), size))
+    return rows
+
+
+def is_singaudit_cache(root: Path) -> bool:
+    """Whether a folder holds singaudit's marker or any entry singaudit writes."""
+    from singaudit.pipeline.cache import MARKER
+
+    return (root / MARKER).is_file() or any(count for _, count, _ in cache_contents(root))
+
+
+def clear_cache(root: Path) -> tuple[int, int]:
+    """Delete every entry singaudit wrote (each kind), nothing else; returns (entries, bytes).
+    A folder that is not a singaudit cache is refused."""
+    from singaudit.pipeline.cache import FeatureCache
+
+    if not root.is_dir():
+        return 0, 0
+    if not is_singaudit_cache(root) and any(root.iterdir()):
+        raise SingauditError(f"{root} is not a singaudit cache (no .singaudit-cache marker and "
+                             "no singaudit entries): nothing deleted")
+    count, freed = FeatureCache(root).clear()
+    geometry = FeatureCache(root).clear(GEOMETRY)
+    count, freed = count + geometry[0], freed + geometry[1]
+    for folder in _translator_entries(root):
+        for path in [*(folder / n for n in TRANSLATOR_FILES), *folder.glob(".translator.*.tmp")]:
+            if path.is_file():
+                freed += path.stat().st_size
+                path.unlink()
+        _remove_if_empty(folder)
+        count += 1
+    for folder in _check_entries(root):
+        freed += _remove_check_entry(folder)
+        count += 1
+    for stale in (root / CHECKS).glob(".*.*"):  # staging of runs that died while saving
+        name = stale.name[1:].partition(".")[0]
+        if stale.is_dir() and not stale.is_symlink() and _is_hex(name, 32):
+            shutil.rmtree(stale, ignore_errors=True)
+    for kind in (TRANSLATORS, CHECKS):
+        _remove_if_empty(root / kind)
+    return count, freed
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty: files singaudit did not write stay

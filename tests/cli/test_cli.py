@@ -114,11 +114,48 @@ def test_cache_ls_and_clear(spec_file, tmp_path, capsys):
                     "--cache-dir", str(cache)]) == 0
     capsys.readouterr()
     assert run_cli(["cache", "ls", "--cache-dir", str(cache)]) == 0
-    listing = capsys.readouterr().out
-    assert "features" in listing and "translators" in listing
+    listing = {line.split()[0]: int(line.split()[1]) for line in
+               capsys.readouterr().out.splitlines()[1:]}
+    assert set(listing) == {"features", "embeddings", "text", "geometry", "translators", "checks"}
+    assert listing["checks"] == 4 and listing["translators"] == 2 and listing["geometry"] == 2
     assert run_cli(["cache", "clear", "--yes", "--cache-dir", str(cache)]) == 0
     assert not list((cache / "features").rglob("*.safetensors"))
-    assert not (cache / "translators").exists()
+    assert not (cache / "translators").exists() and not (cache / "checks").exists()
+    capsys.readouterr()
+    assert run_cli(["cache", "ls", "--cache-dir", str(cache)]) == 0
+    assert all(line.split()[1] == "0" for line in capsys.readouterr().out.splitlines()[1:])
+    # Clear means clear: the next run reuses no verdict.
+    assert run_cli(["run", str(spec_file), "--out", str(tmp_path / "o2"),
+                    "--cache-dir", str(cache)]) == 0
+    rerun = json.loads((tmp_path / "o2" / "results.json").read_text())
+    assert rerun["provenance"]["cached_checks"] == []
+
+
+def test_cache_clear_deletes_only_what_singaudit_wrote(spec_file, tmp_path, capsys):
+    cache = tmp_path / "shared"
+    assert run_cli(["run", str(spec_file), "--out", str(tmp_path / "o"),
+                    "--cache-dir", str(cache)]) == 0
+    mine = [cache / "notes.txt", cache / "translators" / "README", cache / "translators" /
+            "my_model" / "weights.pt", cache / "checks" / "todo.txt",
+            cache / "features" / "ab" / "holiday.safetensors",
+            cache / "features" / "mine.safetensors"]
+    for path in mine:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("mine")
+    assert run_cli(["cache", "clear", "--yes", "--cache-dir", str(cache)]) == 0
+    assert all(path.read_text() == "mine" for path in mine)
+    left = sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file())
+    assert left == sorted([".singaudit-cache", *(p.relative_to(cache).as_posix() for p in mine)])
+
+
+def test_cache_clear_refuses_a_folder_that_is_not_a_cache(tmp_path, capsys):
+    project = tmp_path / "project"
+    (project / "translators").mkdir(parents=True)
+    (project / "translators" / "model.pt").write_text("precious")
+    (project / "README.md").write_text("precious")
+    assert run_cli(["cache", "clear", "--yes", "--cache-dir", str(project)]) == 4
+    assert "is not a singaudit cache" in capsys.readouterr().err
+    assert sorted(p.name for p in project.rglob("*")) == ["README.md", "model.pt", "translators"]
 
 
 def test_translator_fit_then_eval(spec_file, tmp_path, capsys):
