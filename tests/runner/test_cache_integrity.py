@@ -12,7 +12,7 @@ import pytest
 import runner_world
 
 from singaudit.checks import CHECKS, Check
-from singaudit.results import CheckResult
+from singaudit.checks.base import Measurements
 from singaudit.runner import AuditSession, run_audit
 from singaudit.spec import Overrides, parse_spec_text
 
@@ -25,10 +25,10 @@ class _WritesNote(Check):
     name = "writes_note"
     requires_null_space = False
 
-    def run(self, ctx, params):
+    def measure(self, ctx, params):
         (ctx.artefact_dir / "note.txt").write_text(ctx.name)
-        return CheckResult(name=self.name, status="pass",
-                           artefacts={"note": f"{ctx.artefact_prefix}/note.txt"})
+        return Measurements(summary="wrote a note",
+                            artefacts={"note": f"{ctx.artefact_prefix}/note.txt"})
 
 
 @pytest.fixture(autouse=True)
