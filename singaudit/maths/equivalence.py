@@ -11,9 +11,41 @@ from singaudit.maths._arrays import like_input, to_float64
 from singaudit.maths.geometry import HeadGeometry
 
 
-def remove_null(features: Any, geometry: HeadGeometry) -> Any:
-    """f_eq = f - P_n f = P_p f: the main equivalent feature (identical logits)."""
-    return geometry.project_principal(features)
+# What null removal puts in place of the null content: nothing (the paper), or the data mean.
+NullRemoval = Literal["zero", "mean"]
+NULL_REMOVALS: tuple[str, ...] = ("zero", "mean")
+
+
+def remove_null(features: Any, geometry: HeadGeometry, reference: Any = None) -> Any:
+    """f_eq = P_p f + P_n r: the null content replaced by a reference's (identical logits).
+
+    ``reference`` None (or zero) gives the paper's f_eq = P_p f; the fit-set mean feature mu
+    gives P_p f + P_n mu, which removes what varies between images but not the constant part.
+    """
+    principal = geometry.project_principal(features)
+    if reference is None:
+        return principal
+    f64 = to_float64(principal)
+    null_content = to_float64(geometry.project_null(to_float64(reference).reshape(1, -1)))
+    return like_input(f64 + null_content.to(f64.device), features)
+
+
+def null_reference(
+    removal: NullRemoval, geometry: HeadGeometry, reference_features: Any
+) -> torch.Tensor | None:
+    """The reference ``remove_null`` needs for ``removal``: None for "zero", else the mean of
+    ``reference_features`` (n, m) (the translator-fit images) as a float64 (m,) vector."""
+    if removal == "zero":
+        return None
+    if removal != "mean":
+        raise ValueError(f"null removal must be one of {NULL_REMOVALS}, not {removal!r}")
+    rows = to_float64(reference_features)
+    if rows.ndim != 2 or rows.shape[0] == 0 or rows.shape[1] != geometry.feature_dim:
+        raise ValueError(
+            f"a mean reference needs (n >= 1, {geometry.feature_dim}) features; "
+            f"got {tuple(rows.shape)}"
+        )
+    return rows.mean(dim=0)
 
 
 def perturbation_norms(features: Any, budget: float, *, relative: bool) -> Any:

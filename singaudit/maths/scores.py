@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from singaudit.maths._arrays import like_input, to_float64
+from singaudit.maths._arrays import as_tensor, like_input, to_float64
 
 
 def angle(u: Any, v: Any) -> Any:
@@ -43,6 +43,70 @@ def concept_attribute_scores(t_orig: Any, t_eq: Any, texts: Any) -> Any:
     texts64 = to_float64(texts).to(t_orig64.device)
     scores = _angle_matrix(t_orig64, texts64) - _angle_matrix(t_eq64.to(t_orig64.device), texts64)
     return like_input(scores, t_orig)
+
+
+def prompt_leaks(t_orig: Any, t_eq: Any, texts: Any) -> Any:
+    """leak = -AS of every image toward every prompt: (n, k), (n, k), (c, k) -> (n, c)."""
+    return -concept_attribute_scores(t_orig, t_eq, texts)
+
+
+def specific_leak(leaks: Any, labels: Any) -> Any:
+    """Contrast over images: leak toward the own class's prompt minus the median leak toward that
+    prompt on images of the other classes, per image (n, c), (n,) -> (n,).
+
+    A shift common to every image (a drift of T(f_eq) in one direction) moves both terms alike
+    and cancels; NaN for unlabelled rows (label < 0) and classes with no other-class images.
+    """
+    values = to_float64(leaks)
+    label = as_tensor(labels).to(device=values.device, dtype=torch.int64)
+    result = torch.full(label.shape, torch.nan, dtype=torch.float64, device=values.device)
+    labelled = label >= 0
+    for k in torch.unique(label[labelled]).tolist():
+        own, others = label == k, labelled & (label != k)
+        if others.any():
+            result[own] = values[own, k] - values[others, k].nanquantile(0.5)
+    return like_input(result, leaks)
+
+
+def prompt_contrast(leaks: Any, labels: Any) -> Any:
+    """Contrast over prompts: leak toward the own class's prompt minus the mean leak toward the
+    other classes' prompts, per image (n, c), (n,) -> (n,); NaN for unlabelled rows."""
+    values = to_float64(leaks)
+    label = as_tensor(labels).to(device=values.device, dtype=torch.int64)
+    result = torch.full(label.shape, torch.nan, dtype=torch.float64, device=values.device)
+    labelled = (label >= 0) & (values.shape[1] > 1)
+    if labelled.any():
+        rows = values[labelled]
+        own = rows.gather(1, label[labelled].unsqueeze(1)).squeeze(1)
+        result[labelled] = own - (rows.sum(dim=1) - own) / (values.shape[1] - 1)
+    return like_input(result, leaks)
+
+
+def evidence_change(
+    t_orig: Any, t_eq: Any, texts: Any, labels: Any, *, logit_scale: float = 100.0
+) -> Any:
+    """Zero-shot evidence lost by null removal: log p(true class | T(f)) - log p(true | T(f_eq)),
+    softmax over the class prompts of ``logit_scale`` x cosine (CLIP's 100), in nats; NaN for
+    unlabelled rows. Positive: the null content carried evidence for the true class."""
+    texts64 = to_float64(texts)
+    label = as_tensor(labels).to(dtype=torch.int64)
+
+    def log_probability(embeddings: Any) -> torch.Tensor:
+        rows = to_float64(embeddings)
+        unit = rows / torch.linalg.vector_norm(rows, dim=-1, keepdim=True)
+        text = texts64.to(rows.device)
+        logits = logit_scale * unit @ (text / torch.linalg.vector_norm(text, dim=-1,
+                                                                       keepdim=True)).T
+        return torch.log_softmax(logits, dim=-1)
+
+    before, after = log_probability(t_orig), log_probability(t_eq)
+    label = label.to(before.device)
+    result = torch.full(label.shape, torch.nan, dtype=torch.float64, device=before.device)
+    labelled = label >= 0
+    index = label[labelled].unsqueeze(1)
+    result[labelled] = (before[labelled].gather(1, index) - after[labelled].gather(1, index)
+                        ).squeeze(1)
+    return like_input(result, t_orig)
 
 
 def _angle_matrix(rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
