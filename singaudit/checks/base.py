@@ -72,6 +72,7 @@ class ModelContext(Protocol):
     translator: torch.nn.Module  # features -> joint space, fitted or loaded
     translator_info: dict[str, Any]  # arch, alpha, held-out fidelity and row cosines, source
     prompts: PromptSpec
+    null_removal: str  # "zero" or "mean": the null content f_eq keeps (spec's null_removal)
     seed: int
     generator_seeds: list[int]  # the spec's generator seeds (evidence renders one image per seed)
     generator_size: int  # the spec's generator image size in pixels

@@ -1,9 +1,12 @@
 """Class-semantic leakage: does the null space carry evidence for the true class?
 
 Per image: IS = angle(T(f), T(f_eq)) and the signed AS toward the true-class prompt,
-AS = angle(T(f), t_class) - angle(T(f_eq), t_class). Class evidence carried by the null space
-shows as negative AS (removing it moves T(f_eq) away from the class), so ``leak`` = -AS;
-``abs_as`` = |AS| is METHOD.md's reading. Verdicts: tiers per class and overall.
+AS = angle(T(f), t_class) - angle(T(f_eq), t_class); ``leak`` = -AS, ``abs_as`` = |AS| (the
+paper's reading). f_eq = P_p f + P_n r with r the spec's null reference (``null_removal``: the
+translator-fit mean, or zero as in the paper). The default verdict reads ``specific_leak``, a
+contrast over images: the leak toward class k's prompt on class-k images minus the median leak
+toward it on the other images, so a drift common to every image cancels. Verdicts: tiers per
+class and overall.
 """
 
 from __future__ import annotations
@@ -29,29 +32,56 @@ from singaudit.checks.thresholds import (
     scalar_metric,
     summary_metric,
 )
-from singaudit.errors import NotApplicable
-from singaudit.maths.equivalence import remove_null
-from singaudit.maths.scores import attribute_score, image_score, model_ratio
+from singaudit.errors import DataError, NotApplicable
+from singaudit.maths.equivalence import null_reference, remove_null
+from singaudit.maths.scores import (
+    evidence_change,
+    image_score,
+    model_ratio,
+    prompt_contrast,
+    prompt_leaks,
+    specific_leak,
+)
 from singaudit.maths.stats import bootstrap_ci
 from singaudit.results import ClassResult, Metric, Tiers
 
-# The metric the default verdict reads; METHOD.md's default is "abs_as" (one-line switch).
-DEFAULT_VERDICT_METRIC = "leak"
+# The metric the default verdict reads (chosen by measurement: scripts/verdict_candidates.py).
+DEFAULT_VERDICT_METRIC = "specific_leak"
 
 METRICS: dict[str, MetricSpec] = {
     "is": MetricSpec("IS: angle between T(f) and T(f_eq), per image"),
     "as": MetricSpec("signed AS toward the true-class prompt (negative: the null space carried it)"),
-    "abs_as": MetricSpec("|AS| toward the true-class prompt", higher_is_better=False),
-    "leak": MetricSpec("-AS toward the true-class prompt: class evidence carried by the null space",
+    "abs_as": MetricSpec("|AS| toward the true-class prompt (the paper's reading)",
+                         higher_is_better=False),
+    "leak": MetricSpec("-AS toward the true-class prompt (moves with any drift of T(f_eq))",
                        higher_is_better=False),
+    "specific_leak": MetricSpec(
+        "leak toward the class's prompt on its images minus the median leak toward that prompt "
+        "on the other classes' images (contrast over images; the default verdict)",
+        higher_is_better=False),
+    "prompt_contrast": MetricSpec(
+        "leak toward the true-class prompt minus the mean leak toward the other classes' prompts "
+        "(contrast over prompts)", higher_is_better=False),
+    "evidence_change": MetricSpec(
+        "zero-shot log-probability of the true class lost by null removal (softmax over the "
+        "class prompts at logit scale 100)", unit="nats", higher_is_better=False),
     "ratio": MetricSpec("median(IS) / median(|AS|) over images", unit="ratio",
                         higher_is_better=True, aggregation="min"),
 }
 
 
 @dataclass(frozen=True)
+class EquivalentFeatures:
+    """f_eq = P_p f + P_n r for every audit image, and what r was."""
+
+    features: torch.Tensor  # (n, m)
+    removal: str  # "zero" or "mean"
+    reference: str  # in words, for results and reports
+
+
+@dataclass(frozen=True)
 class EquivalentTranslations:
-    """T(f) and T(f_eq) for every audit image, with f_eq = P_p f (null removal)."""
+    """T(f) and T(f_eq) for every audit image (f_eq from ``equivalent_features``)."""
 
     original: torch.Tensor  # (n, k)
     equivalent: torch.Tensor  # (n, k)
@@ -59,43 +89,77 @@ class EquivalentTranslations:
 
 @dataclass(frozen=True)
 class ClassScores:
-    """Per-image IS and signed AS toward each image's true-class prompt."""
+    """Per-image scores toward each image's true-class prompt (NaN for unlabelled images)."""
 
     image_score: np.ndarray  # (n,) degrees
     attribute_score: np.ndarray  # (n,) degrees, signed
+    specific_leak: np.ndarray  # (n,) degrees, contrast over images
+    prompt_contrast: np.ndarray  # (n,) degrees, contrast over prompts
+    evidence_change: np.ndarray  # (n,) nats
     prompts: str  # which template or ensemble made the class prompts
+    null_reference: str  # what null removal kept in the null space
+
+
+def equivalent_features(ctx: ModelContext) -> EquivalentFeatures:
+    """The spec's null removal applied to the audit features, once per model for every check."""
+
+    def compute() -> EquivalentFeatures:
+        geometry = ctx.geometry.require_null_space()
+        removal = ctx.null_removal
+        if removal == "zero":
+            return EquivalentFeatures(remove_null(ctx.features, geometry), removal,
+                                      "zero (the paper's f_eq = P_p f)")
+        try:
+            rows, where = ctx.fit_data()[0], "translator-fit images"
+        except DataError:  # a loaded translator without fit data: the audit images' own mean
+            rows, where = ctx.features, "audit images"
+        reference = null_reference(removal, geometry, rows)
+        return EquivalentFeatures(
+            remove_null(ctx.features, geometry, reference).to(ctx.features.dtype), removal,
+            f"mean feature of the {len(rows)} {where} (f_eq = P_p f + P_n mu)")
+
+    return ctx.shared(f"features:null_removed:{ctx.null_removal}", compute)
 
 
 def equivalent_translations(ctx: ModelContext) -> EquivalentTranslations:
-    """T(f) and T(P_p f), computed once per model and shared across checks."""
+    """T(f) and T(f_eq), computed once per model and shared across checks."""
 
     def compute() -> EquivalentTranslations:
-        geometry = ctx.geometry.require_null_space()
-        equivalent = remove_null(ctx.features, geometry)
+        equivalent = equivalent_features(ctx).features
         return EquivalentTranslations(ctx.translate(ctx.features), ctx.translate(equivalent))
 
-    return ctx.shared("translations:null_removed", compute)
+    return ctx.shared(f"translations:null_removed:{ctx.null_removal}", compute)
 
 
 def class_scores(ctx: ModelContext) -> ClassScores:
-    """IS and AS toward the true-class prompt per image, shared (e.g. with the evidence check)."""
+    """Every per-image class score, shared (e.g. with the evidence check)."""
 
     def compute() -> ClassScores:
         pair = equivalent_translations(ctx)
         labels = ctx.labels.cpu()
+        n = len(labels)
         labelled = labels >= 0  # unlabelled images (label -1) have no true-class prompt
-        attribute = np.full(len(labels), np.nan)
+        scores = {k: np.full(n, np.nan) for k in ("as", "specific", "prompts", "evidence")}
         if labelled.any() and ctx.class_names:
-            class_text = ctx.prompt_embeddings(ctx.class_names)[labels[labelled]]
-            attribute[labelled.numpy()] = as_array(attribute_score(
-                pair.original[labelled], pair.equivalent[labelled], class_text))
+            texts = ctx.prompt_embeddings(ctx.class_names)
+            leaks = prompt_leaks(pair.original, pair.equivalent, texts)  # (n, classes)
+            own = as_array(leaks.gather(1, labels.clamp_min(0).unsqueeze(1)).squeeze(1))
+            scores["as"] = np.where(labelled.numpy(), -own, np.nan)
+            scores["specific"] = as_array(specific_leak(leaks, labels))
+            scores["prompts"] = as_array(prompt_contrast(leaks, labels))
+            scores["evidence"] = as_array(evidence_change(pair.original, pair.equivalent, texts,
+                                                          labels))
         return ClassScores(
             image_score=as_array(image_score(pair.original, pair.equivalent)),
-            attribute_score=attribute,
+            attribute_score=scores["as"],
+            specific_leak=scores["specific"],
+            prompt_contrast=scores["prompts"],
+            evidence_change=scores["evidence"],
             prompts=ctx.prompts.description,
+            null_reference=equivalent_features(ctx).reference,
         )
 
-    return ctx.shared("class_semantics:scores", compute)
+    return ctx.shared(f"class_semantics:scores:{ctx.null_removal}", compute)
 
 
 class ClassSemanticsParams(CheckParams):
@@ -110,8 +174,10 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
 
     name = "class_semantics"
     metrics = METRICS
+    # Measured (scripts/verdict_candidates.py): clean's worst class -0.8, leaky's best +7.2 and
+    # worst +16.9, under any constant null offset: fail 3 keeps 2x on both sides.
     default_tiers: ClassVar[list[Tiers]] = [
-        Tiers(metric=DEFAULT_VERDICT_METRIC, statistic="median", warn=3.0, fail=4.0,
+        Tiers(metric=DEFAULT_VERDICT_METRIC, statistic="median", warn=2.0, fail=3.0,
               scope="per_class"),
     ]
     requires_null_space = True
@@ -122,15 +188,19 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
         if not labelled.any() or not ctx.class_names:
             raise NotApplicable("class_semantics needs labelled images (the data has no classes)")
         labels = ctx.labels.cpu().numpy().astype(np.int64)[labelled]
-        scores = ClassScores(all_scores.image_score[labelled],
-                             all_scores.attribute_score[labelled], all_scores.prompts)
+        scores = all_scores
+        attribute = all_scores.attribute_score[labelled]
         per_image = {
-            "is": scores.image_score,
-            "as": scores.attribute_score,
-            "abs_as": np.abs(scores.attribute_score),
-            "leak": -scores.attribute_score,
+            "is": all_scores.image_score[labelled],
+            "as": attribute,
+            "abs_as": np.abs(attribute),
+            "leak": -attribute,
+            "specific_leak": all_scores.specific_leak[labelled],
+            "prompt_contrast": all_scores.prompt_contrast[labelled],
+            "evidence_change": all_scores.evidence_change[labelled],
         }
-        ratio = model_ratio(scores.image_score, scores.attribute_score)
+        image_scores = per_image["is"]
+        ratio = model_ratio(image_scores, attribute)
 
         def describe(values: np.ndarray) -> dict:
             return {name: summary_metric(v, METRICS[name], n_boot=params.n_boot, seed=ctx.seed,
@@ -138,9 +208,9 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
                     for name, v in values.items()}
 
         def ratio_metric(rows: np.ndarray) -> Metric:
-            image, attribute = scores.image_score[rows], scores.attribute_score[rows]
-            metric = scalar_metric(model_ratio(image, attribute), METRICS["ratio"])
-            metric.ci = _ratio_ci(image, attribute, n_boot=params.n_boot, seed=ctx.seed,
+            image, signed = image_scores[rows], attribute[rows]
+            metric = scalar_metric(model_ratio(image, signed), METRICS["ratio"])
+            metric.ci = _ratio_ci(image, signed, n_boot=params.n_boot, seed=ctx.seed,
                                   ci=params.ci)
             return metric
 
@@ -159,9 +229,12 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
         observations = {k: Observations.of(v, labels) for k, v in per_image.items()}
         observations["ratio"] = Observations.of([ratio])
         summary = (
-            f"|AS| median {format_number(metrics['abs_as'].value)} deg, IS median "
+            f"specific leak median {format_number(metrics['specific_leak'].value)} deg, leak "
+            f"{format_number(metrics['leak'].value)} deg, |AS| "
+            f"{format_number(metrics['abs_as'].value)} deg, IS "
             f"{format_number(metrics['is'].value)} deg, ratio {format_number(ratio)} over "
-            f"{len(labels)} images; class prompts: {scores.prompts}"
+            f"{len(labels)} images; class prompts: {scores.prompts}; null reference: "
+            f"{scores.null_reference}"
         )
         return Measurements(
             summary,
@@ -169,12 +242,15 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
             metrics=metrics,
             per_class=per_class,
             data={
-                "is": scores.image_score.tolist(),
-                "as": scores.attribute_score.tolist(),
+                **{name: per_image[name].tolist()
+                   for name in ("is", "as", "specific_leak", "prompt_contrast",
+                                "evidence_change")},
                 "label": labels.tolist(),
                 "class_names": list(ctx.class_names),
                 "image_keys": [k for k, keep in zip(ctx.image_keys, labelled, strict=True) if keep],
                 "prompts": scores.prompts,
+                "null_removal": ctx.null_removal,
+                "null_reference": scores.null_reference,
             },
         )
 

@@ -18,7 +18,7 @@ from pydantic import Field
 from singaudit.adapters.generators.base import Generator
 from singaudit.adapters.generators.retrieval import Gallery, Match
 from singaudit.checks.base import Check, CheckParams, Measurements, MetricSpec, ModelContext
-from singaudit.checks.class_semantics import class_scores, equivalent_translations
+from singaudit.checks.class_semantics import ClassScores, class_scores, equivalent_translations
 from singaudit.errors import DataError, NotApplicable, SpecError
 from singaudit.maths.scores import rescale_to_reference
 from singaudit.pipeline.atomic import atomic_path
@@ -42,8 +42,9 @@ class EvidenceParams(CheckParams):
         1, ge=1, description="most and this many least leaking images per class"
     )
     max_images: int = Field(8, ge=1, description="cap on images (UnCLIP on a CPU is slow)")
-    rank_by: Literal["abs_as", "leak"] = Field(
-        "abs_as", description="|AS| or -AS toward the class"
+    rank_by: Literal["specific_leak", "abs_as", "leak"] = Field(
+        "specific_leak", description="the default verdict's specific leak, |AS| or -AS "
+        "toward the class"
     )
     seeds: list[int] | None = Field(
         None, min_length=1, description="None: the spec's generator seeds"
@@ -69,7 +70,7 @@ class EvidenceCheck(Check[EvidenceParams]):
         if generator is None and not params.retrieval:
             raise NotApplicable(f"{no_generator_reason} and retrieval is off: no evidence to show")
         scores = class_scores(ctx)
-        chosen = select_images(ctx, scores.attribute_score, params)
+        chosen = select_images(ctx, scores, params)
         if not chosen:
             raise NotApplicable("no labelled audit images to show evidence for")
         # The runner may pass the spec's generator seeds and size; the check's own params win.
@@ -150,10 +151,10 @@ class EvidenceCheck(Check[EvidenceParams]):
 
 
 def select_images(
-    ctx: ModelContext, attribute_score: np.ndarray, params: EvidenceParams
+    ctx: ModelContext, scores: ClassScores, params: EvidenceParams
 ) -> list[int]:
     """Audit-image indices: the listed keys, else per class the ``per_class`` most and least
-    leaking (by |AS| or -AS), taken class by class (most leaking first) up to ``max_images``."""
+    leaking (by ``rank_by``), taken class by class (most leaking first) up to ``max_images``."""
     keys = ctx.image_keys
     if params.images is not None:
         position = {key: index for index, key in enumerate(keys)}
@@ -161,7 +162,8 @@ def select_images(
         if unknown:
             raise DataError(f"evidence images not among the audit images: {', '.join(unknown[:5])}")
         return [position[key] for key in params.images][: params.max_images]
-    values = np.abs(attribute_score) if params.rank_by == "abs_as" else -attribute_score
+    values = {"abs_as": np.abs(scores.attribute_score), "leak": -scores.attribute_score,
+              "specific_leak": scores.specific_leak}[params.rank_by]
     labels = ctx.labels.cpu().numpy()
     most: list[list[int]] = []
     least: list[list[int]] = []

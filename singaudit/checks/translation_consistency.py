@@ -25,14 +25,13 @@ from singaudit.checks.base import (
     MetricSpec,
     ModelContext,
 )
-from singaudit.checks.class_semantics import equivalent_translations
+from singaudit.checks.class_semantics import equivalent_features, equivalent_translations
 from singaudit.checks.thresholds import (
     Observations,
     format_number,
     scalar_metric,
 )
 from singaudit.errors import NotApplicable
-from singaudit.maths.equivalence import remove_null
 from singaudit.results import ClassResult, Tiers
 
 METRICS: dict[str, MetricSpec] = {
@@ -74,7 +73,7 @@ class TranslationConsistencyCheck(Check[TranslationConsistencyParams]):
                                 f"2 images each (class counts: {present.tolist()})")
         rows = torch.from_numpy(labelled)
         if ctx.geometry.applicable:
-            principal = remove_null(ctx.features, ctx.geometry)[rows]
+            principal = equivalent_features(ctx).features[rows]
             translated = equivalent_translations(ctx).equivalent[rows]
         else:  # no null space: P_p f = f
             principal = ctx.features[rows]

@@ -203,6 +203,7 @@ class AuditRun:
             "generator": spec.generator.model_dump(mode="json") if spec.generator else None,
             "images": artefacts.audit_fingerprint,
             "prompts": ctx.prompts.templates,
+            "null_removal": ctx.null_removal,
             "seed": spec.seed, "device": artefacts.device.type, "dtype": str(artefacts.dtype),
         })
 

@@ -29,6 +29,7 @@ class AuditModelContext:
         self.name = name
         self.classifier = classifier
         self.prompts: PromptSpec = artefacts.spec.prompts.to_prompt_spec()
+        self.null_removal: str = artefacts.spec.null_removal
         self.seed = artefacts.spec.seed
         generator = artefacts.spec.generator
         self.generator_seeds = list(generator.seeds) if generator else [0]

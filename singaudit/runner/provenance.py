@@ -64,6 +64,7 @@ def collect(spec: AuditSpec, facts: RunFacts, started: float,
         "joint_space": joint,
         "data": {"id": spec.data.id, "images": facts.images, "classes": list(facts.classes)},
         "prompts": spec.prompts.to_prompt_spec().description,
+        "null_removal": spec.null_removal,
         "translator": {"arch": spec.translator.arch, "path": spec.translator.path,
                        "fit_data": spec.translator.fit.id if spec.translator.fit else
                        f"{spec.data.id} (images not audited)"},

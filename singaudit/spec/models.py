@@ -320,6 +320,9 @@ class AuditSpec(_Strict):
     data: DataSpec
     translator: TranslatorSpec = Field(default_factory=TranslatorSpec)
     prompts: PromptsSpec = Field(default_factory=PromptsSpec)
+    # What null removal leaves in the null space: "mean" (P_p f + P_n mu, mu the translator-fit
+    # images' mean feature; immune to a constant offset there) or "zero" (the paper's P_p f).
+    null_removal: Literal["zero", "mean"] = "mean"
     checks: Annotated[dict[str, SerializeAsAny[CheckParams]], Field(min_length=1)]
     generator: GeneratorSpec | None = None
     report: ReportSpec = Field(default_factory=ReportSpec)

@@ -19,11 +19,14 @@ def test_planted_leak_fails_and_clean_passes(tmp_path):
     clean = run(make_world(tmp_path / "c", leaky=False))
     assert leaky.status == "fail"
     assert leaky.metrics["leak"].value > 6
-    assert leaky.metrics["leak"].status == "fail"
+    assert leaky.metrics["specific_leak"].value > 6
+    assert leaky.metrics["specific_leak"].status == "fail"
+    assert leaky.metrics["leak"].status is None  # reported, no longer the default verdict
     assert all(c.status == "fail" for c in leaky.per_class.values())
-    assert "leak median" in leaky.message and "> fail 4" in leaky.message
+    assert "specific_leak median" in leaky.message and "> fail 3" in leaky.message
     assert clean.status == "pass"
     assert clean.metrics["leak"].value < 1
+    assert clean.metrics["specific_leak"].value < 1
     # Removing nuisance moves T(f_eq) toward the class: positive AS, so |AS| alone would flag it.
     assert clean.metrics["as"].value > 2
     assert clean.metrics["abs_as"].status is None  # informational by default

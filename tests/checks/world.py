@@ -97,6 +97,7 @@ class WorldContext:
     attributes: dict[str, np.ndarray]
     generator_seeds: list[int] = field(default_factory=lambda: [0])
     generator_size: int = 64
+    null_removal: str = "mean"
     _shared: dict[str, Any] = field(default_factory=dict)
 
     def translate(self, features: torch.Tensor) -> torch.Tensor:

@@ -62,6 +62,7 @@ class SmallModelContext:
     seed: int = 0
     generator_seeds: list[int] = field(default_factory=lambda: [0])
     generator_size: int = 64
+    null_removal: str = "mean"
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     class_names: list[str] = field(default_factory=lambda: list(CLASSES))
 
@@ -101,6 +102,9 @@ class SmallModelContext:
     def load_image(self, index: int) -> Image.Image:
         colour = [(200, 30, 30), (30, 200, 30), (30, 30, 200)][int(self.labels[index])]
         return Image.new("RGB", (40, 30), tuple(c + 5 * index for c in colour))
+
+    def fit_data(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.features, self.image_embeddings, self.features, self.image_embeddings
 
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:
         if key not in self._shared:
@@ -157,7 +161,7 @@ def test_renders_the_pair_with_the_norm_rescale_and_writes_every_file(
 
 def test_chooses_the_most_and_least_leaking_image_of_each_class(tmp_path: Path) -> None:
     ctx = SmallModelContext(tmp_path / "artefacts" / "small")
-    result = run(ctx, max_images=6)
+    result = run(ctx, max_images=6, rank_by="abs_as")
     abs_as = np.abs(class_scores(ctx).attribute_score)
     labels = ctx.labels.numpy()
     expected = set()
@@ -174,10 +178,14 @@ def test_chooses_the_most_and_least_leaking_image_of_each_class(tmp_path: Path) 
         assert item["as"] == pytest.approx(class_scores(ctx).attribute_score[index])
         assert item["class"] == CLASSES[int(labels[index])] and item["class"] in item["caption"]
     # The cap keeps the most leaking images of the most leaking classes first.
-    capped = run(ctx, max_images=2)
+    capped = run(ctx, max_images=2, rank_by="abs_as")
     top_two = [ctx.image_keys[i] for i in np.argsort(-abs_as)]
     assert capped.artefacts["items"][0]["key"] == top_two[0]
     assert len(capped.artefacts["items"]) == 2
+    # By default: the default verdict's specific leak.
+    specific = class_scores(ctx).specific_leak
+    first = run(ctx, max_images=1).artefacts["items"][0]["key"]
+    assert first == ctx.image_keys[int(np.nanargmax(specific))]
 
 
 def test_without_a_generator_retrieval_is_the_evidence(tmp_path: Path) -> None:
