@@ -10,7 +10,6 @@ from singaudit.errors import NotApplicable
 from singaudit.maths._arrays import like_input, to_float64
 from singaudit.maths.geometry import HeadGeometry
 
-
 # What null removal puts in place of the null content: nothing (the paper), or the data mean.
 NullRemoval = Literal["zero", "mean"]
 NULL_REMOVALS: tuple[str, ...] = ("zero", "mean")
