@@ -9,69 +9,26 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset
 
-from singaudit.adapters.classifiers.base import Classifier, Preprocessing
+from singaudit.adapters.classifiers.base import Classifier
 from singaudit.adapters.data.base import ImageRecord, ImageSource
 from singaudit.adapters.joint_spaces.base import JointSpace
 from singaudit.errors import DataError
 from singaudit.pipeline.cache import FeatureCache, library_versions, make_key
 from singaudit.pipeline.device import choose_device, choose_dtype, dtype_name
+from singaudit.pipeline.encoders import ImageEncoder, image_encoder
+from singaudit.pipeline.executors import EncodeJob, Executor, ModelRecipe, local_executor
+from singaudit.pipeline.executors.local import module_device as _module_device
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "Extraction", "ImageEncoder", "encode_text", "extract",
+           "image_encoder"]
 
 DEFAULT_CHUNK_SIZE = 256
-
-
-@dataclass(frozen=True)
-class ImageEncoder:
-    """What extraction needs from a Classifier (penultimate features) or a JointSpace (image
-    embeddings): one shape for both, so the pipeline has no special cases."""
-
-    id: str
-    kind: str  # "features" or "embeddings": also the cache namespace
-    layer: str
-    weights_hash: str
-    preprocessing: Preprocessing
-    encode: Callable[[torch.Tensor], torch.Tensor]
-    module: torch.nn.Module | None = None  # tells which device the model is on
-    move: Callable[[torch.device], object] | None = None  # the model's own ``to(device)``
-
-
-def image_encoder(model: Classifier | JointSpace | ImageEncoder) -> ImageEncoder:
-    """The ImageEncoder view of a Classifier or a JointSpace."""
-    if isinstance(model, ImageEncoder):
-        return model
-    module = getattr(model, "module", None)
-    module = module if isinstance(module, torch.nn.Module) else None
-    move = getattr(model, "to", None)
-    if isinstance(model, Classifier):
-        return ImageEncoder(
-            model.info.id,
-            "features",
-            "penultimate",
-            model.info.weights_hash,
-            model.preprocessing,
-            model.features,
-            module,
-            move,
-        )
-    if isinstance(model, JointSpace):
-        return ImageEncoder(
-            model.info.id,
-            "embeddings",
-            "image_embedding",
-            model.info.weights_hash,
-            model.preprocessing,
-            model.encode_images,
-            module,
-            move,
-        )
-    raise TypeError(f"expected a Classifier or a JointSpace, got {type(model).__name__}")
 
 
 @dataclass
@@ -96,13 +53,17 @@ def extract(
     num_workers: int | None = None,
     progress: bool | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    executor: Executor | None = None,
+    recipe: ModelRecipe | None = None,
 ) -> Extraction:
     """Features or image embeddings of ``records`` (default: all of ``source``).
 
     ``cache``: a FeatureCache, a folder, True for the default folder, None/False for none.
     ``device``/``dtype``: None or "auto" choose automatically. ``num_workers``: None decodes
     images in worker processes only on a CUDA device (on the CPU the cores run the model).
-    ``progress``: None shows a bar only on a terminal.
+    ``progress``: None shows a bar only on a terminal. ``executor``: who runs the forward
+    passes (default: this process); ``recipe`` lets a remote executor rebuild the model instead
+    of receiving it. Values and cache entries do not depend on the executor.
     """
     view = image_encoder(encoder)
     store = _as_cache(cache)
@@ -149,29 +110,26 @@ def extract(
         cached += 1
 
     if missing:
-        restore = _module_state(view.module) or torch.device("cpu")
-        try:
-            if view.move is not None:
-                view.move(target_device)  # weights stay float32: autocast below
-            for number, values, chunk_failed in _compute(
-                view,
-                source,
-                records,
-                [chunks[n] for n in missing],
-                missing,
-                batch_size,
-                target_device,
-                target_dtype,
-                num_workers,
-                progress,
-            ):
-                results[number] = values
-                failed.update({chunks[number][p]: reason for p, reason in chunk_failed})
-                if store:
-                    _save_chunk(store, view.kind, keys[number], values, chunk_failed, view.id)
-        finally:
-            if view.move is not None:
-                view.move(restore)
+        job = EncodeJob(
+            model=encoder,
+            recipe=recipe,
+            kind=view.kind,
+            label=f"{view.kind}: {view.id}",
+            source=source,
+            records=records,
+            chunks=[chunks[n] for n in missing],
+            numbers=missing,
+            batch_size=batch_size,
+            device=target_device,
+            dtype=target_dtype,
+            num_workers=num_workers,
+            progress=progress,
+        )
+        for number, values, chunk_failed in (executor or local_executor()).encode_chunks(job):
+            results[number] = values
+            failed.update({chunks[number][p]: reason for p, reason in chunk_failed})
+            if store:  # shard by shard: an interrupted run keeps every finished chunk
+                _save_chunk(store, view.kind, keys[number], values, chunk_failed, view.id)
 
     ok_rows = [results[n] for n in range(len(chunks)) if results[n].numel()]
     width = next((r.shape[1] for r in ok_rows), 0)
@@ -217,7 +175,7 @@ def encode_text(
         entry = store.load("text", key, rows=len(prompts))
         if entry is not None:
             return entry[0]["values"].float()
-    restore = _module_state(module if isinstance(module, torch.nn.Module) else None)
+    restore = _module_device(module if isinstance(module, torch.nn.Module) else None)
     space.to(choose_device(device))
     try:
         with torch.inference_mode():
@@ -231,110 +189,6 @@ def encode_text(
     if store:
         store.save("text", key, {"values": values}, {"model": space.info.id})
     return values
-
-
-class _Images(Dataset):
-    """(position, tensor or None, failure reason) for the records to compute."""
-
-    def __init__(self, source: ImageSource, records: list[ImageRecord], transform) -> None:
-        self.source, self.records, self.transform = source, records, transform
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, position: int):
-        try:
-            image = self.source.load(self.records[position])
-        except DataError as error:
-            return position, None, str(error)
-        try:
-            return position, self.transform(image), ""
-        except (OSError, ValueError, RuntimeError, TypeError) as error:
-            return position, None, f"preprocessing failed for {self.records[position].key}: {error}"
-
-
-def _collate(batch):
-    positions = [p for p, _, _ in batch]
-    good = [(p, x) for p, x, _ in batch if x is not None]
-    failures = [(p, reason) for p, x, reason in batch if x is None]
-    stacked = torch.stack([x for _, x in good]) if good else None
-    return positions, [p for p, _ in good], stacked, failures
-
-
-def _compute(
-    view, source, records, todo_chunks, numbers, batch_size, device, dtype, num_workers, progress
-):
-    """Yield (chunk number, values (ok, d) float32 CPU, [(position in chunk, reason)])."""
-    flat = [index for chunk in todo_chunks for index in chunk]
-    owner: list[tuple[int, int]] = []  # flat position -> (chunk slot, position in chunk)
-    batches: list[list[int]] = []
-    for slot, chunk in enumerate(todo_chunks):
-        start = len(owner)
-        owner.extend((slot, p) for p in range(len(chunk)))
-        batches.extend(
-            list(range(start + i, start + min(i + batch_size, len(chunk))))
-            for i in range(0, len(chunk), batch_size)
-        )
-    dataset = _Images(source, [records[i] for i in flat], view.preprocessing.transform)
-    loader = DataLoader(
-        dataset, batch_sampler=batches, num_workers=num_workers, collate_fn=_collate
-    )
-    pending: dict[int, dict] = {
-        slot: {"rows": {}, "failed": [], "left": len(chunk)}
-        for slot, chunk in enumerate(todo_chunks)
-    }
-    with (
-        _progress_bar(progress, len(flat), f"{view.kind}: {view.id}") as advance,
-        torch.inference_mode(),
-        _precision(device, dtype),
-    ):
-        for positions, good, images, failures in loader:
-            if images is not None:
-                out = view.encode(images.to(device=device)).float().cpu()
-                for row, position in enumerate(good):
-                    slot, inner = owner[position]
-                    pending[slot]["rows"][inner] = out[row]
-            for position, reason in failures:
-                slot, inner = owner[position]
-                pending[slot]["failed"].append((inner, reason))
-            for position in positions:
-                slot, _ = owner[position]
-                pending[slot]["left"] -= 1
-            advance(len(positions))
-            for slot in [s for s, state in pending.items() if state["left"] == 0]:
-                state = pending.pop(slot)
-                rows = [state["rows"][p] for p in sorted(state["rows"])]
-                values = torch.stack(rows) if rows else torch.zeros(0, 0)
-                yield numbers[slot], values, sorted(state["failed"])
-
-
-def _precision(device: torch.device, dtype: torch.dtype):
-    """Autocast for reduced precision, so the model's own weights are never down-cast."""
-    from contextlib import nullcontext
-
-    if dtype == torch.float32:
-        return nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def _progress_bar(progress: bool | None, total: int, label: str):
-    from contextlib import contextmanager
-
-    show = sys.stderr.isatty() if progress is None else progress
-
-    @contextmanager
-    def bar():
-        if not show or total == 0:
-            yield lambda n: None
-            return
-        from rich.console import Console
-        from rich.progress import Progress
-
-        with Progress(console=Console(stderr=True), transient=True) as bar_:
-            task = bar_.add_task(label, total=total)
-            yield lambda n: bar_.advance(task, n)
-
-    return bar()
 
 
 def _as_cache(cache) -> FeatureCache | None:
@@ -379,10 +233,3 @@ def _save_chunk(store, kind, key, values, chunk_failed, model_id) -> None:
         "failed": json.dumps(chunk_failed),
     }
     store.save(kind, key, {"values": values}, meta)
-
-
-def _module_state(module: torch.nn.Module | None):
-    if module is None:
-        return None
-    parameter = next(module.parameters(), None)
-    return parameter.device if parameter is not None else None

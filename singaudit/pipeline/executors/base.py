@@ -1,0 +1,187 @@
+"""The executor seam: what the extraction path hands an executor, and what it gets back.
+
+``extract`` decides which cache chunks are missing; an executor computes them and yields each
+chunk as soon as all its images are done, so the driver writes the cache shard by shard. Every
+executor splits chunks into the same batches, so a chunk's values do not depend on who ran it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import torch
+
+from singaudit.adapters.data.base import ImageRecord, ImageSource
+
+Engine = Literal["local", "ray"]
+ENGINES: tuple[str, ...] = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """Where forward passes run: ``local`` (this process) or ``ray`` (a cluster's actor pool)."""
+
+    engine: Engine = "local"
+    address: str | None = None  # None: a cluster already joined by this process, else a new local one
+    workers: int = 2  # actors per model
+    cpus_per_worker: float = 1.0  # also the torch threads of each actor
+    gpus_per_worker: float = 0.0
+    batch_size: int | None = None  # None: the spec's batch_size
+
+
+@dataclass(frozen=True)
+class ModelRecipe:
+    """How a worker rebuilds a model without receiving its weights: ``source:id`` + options."""
+
+    role: Literal["classifier", "joint_space"]
+    id: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> Any:
+        from singaudit.adapters import sources
+
+        loader = sources.load_classifier if self.role == "classifier" else sources.load_joint_space
+        model = loader(self.id, **self.options)
+        module = getattr(model, "module", None)
+        if isinstance(module, torch.nn.Module):
+            module.eval()
+        return model
+
+
+@dataclass
+class EncodeJob:
+    """The chunks to compute for one model: ``chunks`` hold record indices, ``numbers`` their
+    chunk numbers in the extraction."""
+
+    model: Any  # the loaded Classifier / JointSpace / ImageEncoder (the local engine runs it)
+    recipe: ModelRecipe | None  # how remote workers rebuild it (None: they receive ``model``)
+    kind: str
+    label: str
+    source: ImageSource
+    records: Sequence[ImageRecord]
+    chunks: list[list[int]]
+    numbers: list[int]
+    batch_size: int
+    device: torch.device
+    dtype: torch.dtype
+    num_workers: int = 0
+    progress: bool | None = None
+
+    def batches(self) -> list[list[int]]:
+        """Positions in ``flat()`` per batch: each chunk cut into ``batch_size`` pieces."""
+        batches, start = [], 0
+        for chunk in self.chunks:
+            batches.extend(
+                list(range(start + i, start + min(i + self.batch_size, len(chunk))))
+                for i in range(0, len(chunk), self.batch_size)
+            )
+            start += len(chunk)
+        return batches
+
+    def flat(self) -> list[int]:
+        """Record indices of every chunk, in order."""
+        return [index for chunk in self.chunks for index in chunk]
+
+
+# (chunk number, values (ok rows, d) float32 on the CPU, [(position in chunk, reason)])
+ChunkResult = tuple[int, torch.Tensor, list[tuple[int, str]]]
+
+
+class Executor(Protocol):
+    name: str
+
+    def encode_chunks(self, job: EncodeJob) -> Iterator[ChunkResult]:
+        """Each chunk of ``job`` once, as soon as all its images are done (any order)."""
+        ...
+
+
+class ChunkAssembler:
+    """Collects per-image results (in any order) into whole chunks."""
+
+    def __init__(self, job: EncodeJob) -> None:
+        self._owner: list[tuple[int, int]] = []  # flat position -> (chunk slot, position in chunk)
+        for slot, chunk in enumerate(job.chunks):
+            self._owner.extend((slot, p) for p in range(len(chunk)))
+        self._numbers = job.numbers
+        self._pending: dict[int, dict] = {
+            slot: {"rows": {}, "failed": [], "left": len(chunk)}
+            for slot, chunk in enumerate(job.chunks)
+        }
+        self._seen: set[int] = set()
+
+    def add(self, position: int, values: torch.Tensor | None, reason: str = "") -> None:
+        """One image's row (``values``) or its failure ``reason``; repeats are ignored (a retried
+        batch can deliver an image twice, and a chunk must never hold duplicated rows)."""
+        if position in self._seen:
+            return
+        self._seen.add(position)
+        slot, inner = self._owner[position]
+        state = self._pending[slot]
+        if values is None:
+            state["failed"].append((inner, reason))
+        else:
+            state["rows"][inner] = values
+        state["left"] -= 1
+
+    def finished(self) -> Iterator[ChunkResult]:
+        """Chunks completed since the last call."""
+        for slot in [s for s, state in self._pending.items() if state["left"] == 0]:
+            state = self._pending.pop(slot)
+            rows = [state["rows"][p] for p in sorted(state["rows"])]
+            values = torch.stack(rows) if rows else torch.zeros(0, 0)
+            yield self._numbers[slot], values, sorted(state["failed"])
+
+    @property
+    def complete(self) -> bool:
+        return not self._pending
+
+
+def encode_batch(encode: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
+                 device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """One forward pass, float32 on the CPU (reduced precision by autocast only)."""
+    with torch.inference_mode(), precision(device, dtype):
+        return encode(images.to(device=device)).float().cpu()
+
+
+def precision(device: torch.device, dtype: torch.dtype):
+    """Autocast for reduced precision, so the model's own weights are never down-cast."""
+    if dtype == torch.float32:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def load_image(source: ImageSource, record: ImageRecord, transform) -> tuple[Any, str]:
+    """(preprocessed tensor, "") or (None, why it failed)."""
+    from singaudit.errors import DataError
+
+    try:
+        image = source.load(record)
+    except DataError as error:
+        return None, str(error)
+    try:
+        return transform(image), ""
+    except (OSError, ValueError, RuntimeError, TypeError) as error:
+        return None, f"preprocessing failed for {record.key}: {error}"
+
+
+def progress_bar(progress: bool | None, total: int, label: str):
+    """A context yielding ``advance(n)``: a rich bar on a terminal (or when asked), else nothing."""
+    show = sys.stderr.isatty() if progress is None else progress
+
+    @contextmanager
+    def bar():
+        if not show or total == 0:
+            yield lambda n: None
+            return
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as bar_:
+            task = bar_.add_task(label, total=total)
+            yield lambda n: bar_.advance(task, n)
+
+    return bar()

@@ -1,0 +1,79 @@
+"""The local executor: forward passes in this process, images decoded by a torch DataLoader."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from singaudit.pipeline.encoders import image_encoder
+from singaudit.pipeline.executors.base import (
+    ChunkAssembler,
+    ChunkResult,
+    EncodeJob,
+    encode_batch,
+    load_image,
+    progress_bar,
+)
+
+
+class LocalExecutor:
+    name = "local"
+
+    def encode_chunks(self, job: EncodeJob) -> Iterator[ChunkResult]:
+        view = image_encoder(job.model)
+        restore = module_device(view.module) or torch.device("cpu")
+        try:
+            if view.move is not None:
+                view.move(job.device)  # weights stay float32: autocast does the rest
+            yield from self._compute(view, job)
+        finally:
+            if view.move is not None:
+                view.move(restore)
+
+    def _compute(self, view, job: EncodeJob) -> Iterator[ChunkResult]:
+        flat = job.flat()
+        dataset = _Images(job.source, [job.records[i] for i in flat], view.preprocessing.transform)
+        loader = DataLoader(dataset, batch_sampler=job.batches(), num_workers=job.num_workers,
+                            collate_fn=_collate)
+        assembler = ChunkAssembler(job)
+        with progress_bar(job.progress, len(flat), job.label) as advance:
+            for positions, good, images, failures in loader:
+                if images is not None:
+                    out = encode_batch(view.encode, images, job.device, job.dtype)
+                    for row, position in enumerate(good):
+                        assembler.add(position, out[row])
+                for position, reason in failures:
+                    assembler.add(position, None, reason)
+                advance(len(positions))
+                yield from assembler.finished()
+
+
+class _Images(Dataset):
+    """(position, tensor or None, failure reason) for the records to compute."""
+
+    def __init__(self, source, records, transform) -> None:
+        self.source, self.records, self.transform = source, records, transform
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, position: int):
+        tensor, reason = load_image(self.source, self.records[position], self.transform)
+        return position, tensor, reason
+
+
+def _collate(batch):
+    positions = [p for p, _, _ in batch]
+    good = [(p, x) for p, x, _ in batch if x is not None]
+    failures = [(p, reason) for p, x, reason in batch if x is None]
+    stacked = torch.stack([x for _, x in good]) if good else None
+    return positions, [p for p, _ in good], stacked, failures
+
+
+def module_device(module: torch.nn.Module | None):
+    if module is None:
+        return None
+    parameter = next(module.parameters(), None)
+    return parameter.device if parameter is not None else None
