@@ -29,3 +29,14 @@ class DataError(SingauditError):
 
 class NotApplicable(Exception):
     """A check or computation that does not apply (e.g. null_dim == 0); never a pass."""
+
+
+class ClusterUnavailable(SingauditError):
+    """The execution engine's cluster cannot be reached (a wrong address, no cluster there)."""
+
+
+class ClusterLost(SingauditError):
+    """The cluster went away mid-run; finished work is cached and a re-run resumes (exit 2, as an
+    interruption)."""
+
+    exit_code = 2

@@ -20,3 +20,26 @@ def _private_cache(tmp_path_factory):
         os.environ.pop("SINGAUDIT_CACHE", None)
     else:
         os.environ["SINGAUDIT_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster for the whole session (4 logical CPUs: actors never hold every slot).
+
+    Skipped only when Ray is not installed (``pip install 'singaudit[ray]'``; ``make test``
+    installs it). Workers see the test helpers' folders on their PYTHONPATH.
+    """
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed "
+                                            "(pip install 'singaudit[ray]')")
+    pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install 'ray[data]')")
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    paths = [str(here.parent), str(here / "pipeline"), str(here / "runner"),
+             *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(paths),
+                                       "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}})
+    yield ray
+    ray.shutdown()

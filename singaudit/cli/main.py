@@ -38,6 +38,20 @@ DataOpt = Annotated[str | None, typer.Option("--data", help="Data: 'source:id' o
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:N, mps.")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="key.path=value (YAML scalar).")]
 CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Cache folder.")]
+EngineOpt = Annotated[str | None, typer.Option(
+    "--engine", help="Where forward passes run: local or ray (spec key execution.engine).")]
+RayAddressOpt = Annotated[str | None, typer.Option(
+    "--ray-address", help="Ray cluster to join (implies --engine ray), e.g. ray://head:10001.")]
+
+
+def _execution_sets(engine: str | None, ray_address: str | None) -> list[str]:
+    """--engine / --ray-address as spec overrides (validated with the spec)."""
+    sets = []
+    if engine is not None or ray_address is not None:
+        sets.append(f"execution.engine={engine or 'ray'}")
+    if ray_address is not None:
+        sets.append(f"execution.address={json.dumps(ray_address)}")
+    return sets
 
 
 def _console(stderr: bool = False):
@@ -77,12 +91,15 @@ def run(
     only: Annotated[list[str] | None, typer.Option(
         "--only", help="Models or checks to run (name, glob or model::check).")] = None,
     cache_dir: CacheOpt = None,
+    engine: EngineOpt = None,
+    ray_address: RayAddressOpt = None,
     debug: Debug = False,
 ) -> int:
     """Run audits and write results.json and the reports."""
     from singaudit.reports import render_reports
     from singaudit.runner import AuditSession, output_dir
 
+    sets = [*_execution_sets(engine, ray_address), *(sets or [])]
     loaded = _load_specs(specs, _overrides(data, device, out, sets))
     _check_only(loaded, only or [])
     session = AuditSession(cache_dir=cache_dir, device=device, progress=True, debug=debug)

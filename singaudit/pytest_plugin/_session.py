@@ -53,8 +53,13 @@ class PluginOptions:
             report_dir=path_option("singaudit_report"),
             device=config.getoption("singaudit_device", default=None),
             cache_dir=path_option("singaudit_cache"),
-            sets=tuple(config.getoption("singaudit_set", default=None) or ()),
+            sets=_engine_sets(config.getoption("singaudit_engine", default=None))
+            + tuple(config.getoption("singaudit_set", default=None) or ()),
         )
+
+
+def _engine_sets(engine: str | None) -> tuple[str, ...]:
+    return (f"execution.engine={engine}",) if engine else ()
 
 
 def normalise_sets(overrides: Mapping[str, Any] | Sequence[str] | None) -> tuple[str, ...]:

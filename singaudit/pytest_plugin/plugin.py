@@ -66,6 +66,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--singaudit-cache", metavar="DIR", default=None,
                     help="feature/translator cache folder (default: SINGAUDIT_CACHE or the "
                          "platform cache folder); keep it between CI runs")
+    group.addoption("--singaudit-engine", metavar="ENGINE", default=None,
+                    choices=("local", "ray"),
+                    help="where audits' forward passes run: local or ray (execution.engine)")
     group.addoption("--singaudit-set", metavar="KEY=VALUE", action="append", default=[],
                     help="override a spec value, e.g. data.images_per_class=8 (repeatable)")
 

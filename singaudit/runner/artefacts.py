@@ -18,7 +18,7 @@ import torch
 from singaudit.adapters import sources
 from singaudit.adapters.classifiers.base import Classifier
 from singaudit.adapters.joint_spaces.base import JointSpace
-from singaudit.errors import DataError, NotApplicable
+from singaudit.errors import DataError, NotApplicable, SingauditError
 from singaudit.runner import storage
 from singaudit.runner.memo import ArtefactStore
 from singaudit.runner.progress import ProgressReporter
@@ -49,6 +49,8 @@ class ArtefactBuilder:
         self.loaded_classifiers: dict[str, Classifier] = {}
         self.loaded_joint_space: JointSpace | None = None
         self.cache_dir = storage.cache_root(self.store.cache_dir or spec.cache_dir)
+        self.executor = _executor(spec)
+        self._recipes: dict[int, Any] = {}  # id(loaded model) -> how a remote worker rebuilds it
 
     # ---------------------------------------------------------------- loading (memoised)
 
@@ -69,6 +71,7 @@ class ArtefactBuilder:
 
         classifier = self.store.memo(key, load)
         self.loaded_classifiers[name] = classifier
+        self._recipes[id(classifier)] = _recipe("classifier", model.id, model.options)
         return classifier
 
     def joint_space(self) -> JointSpace:
@@ -84,6 +87,8 @@ class ArtefactBuilder:
                 return space
 
         self.loaded_joint_space = self.store.memo(key, load)
+        self._recipes[id(self.loaded_joint_space)] = _recipe("joint_space", joint.id,
+                                                             joint.options)
         return self.loaded_joint_space
 
     def generator(self):
@@ -133,8 +138,9 @@ class ArtefactBuilder:
             with self.reporter.stage(f"{kind}:{model_id}", "", spinner=False):
                 rows = storage.extract_cached(
                     encoder, selection, cache_dir=self.cache_dir,
-                    batch_size=self.spec.batch_size, device=self.device, dtype=self.dtype,
-                    progress=self.store.progress,
+                    batch_size=self.spec.execution.batch_size or self.spec.batch_size,
+                    device=self.device, dtype=self.dtype, progress=self.store.progress,
+                    executor=self.executor, recipe=self._recipes.get(id(encoder)),
                 )
             return rows
 
@@ -174,6 +180,8 @@ class ArtefactBuilder:
     def prepare(self, models: list[str]) -> None:
         """Extract every model's features and the joint embeddings up front, so that an
         unreadable image is dropped from every model alike."""
+        if self.spec.execution.engine != "local":
+            self._prefetch(models)
         selection = self.audit_images
         for name in models:
             classifier = self.classifier(name)
@@ -183,6 +191,31 @@ class ArtefactBuilder:
             space = self.joint_space()
             self._rows("embeddings", space.info.id, space, selection)
         self.__dict__["audit_images"] = self.readable(self.audit_images)
+
+    def _prefetch(self, models: list[str]) -> None:
+        """Fill the disk cache with every model's audit and fit rows at once, so a cluster runs
+        several models' extractions concurrently; the steps after it read the cache."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        encoders = [self.classifier(name) for name in models]
+        selections = [self.audit_images]
+        if self.spec.joint_space is not None:
+            encoders.append(self.joint_space())
+            if self.spec.translator.path is None:
+                try:
+                    selections.append(self.fit_images)
+                except SingauditError:
+                    pass  # reported by the checks that need a translator
+        batch_size = self.spec.execution.batch_size or self.spec.batch_size
+        jobs = [(encoder, selection) for selection in selections for encoder in encoders]
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            futures = [pool.submit(
+                storage.extract_cached, encoder, selection, cache_dir=self.cache_dir,
+                batch_size=batch_size, device=self.device, dtype=self.dtype, progress=False,
+                executor=self.executor, recipe=self._recipes.get(id(encoder)))
+                for encoder, selection in jobs]
+            for future in futures:
+                future.result()
 
     @cached_property
     def audit_fingerprint(self) -> str:
@@ -321,6 +354,18 @@ def digest(payload: Any) -> str:
     """A short sha256 of a JSON-able payload (cache keys and fingerprints)."""
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _executor(spec: AuditSpec):
+    from singaudit.pipeline.executors import ExecutionConfig, make_executor
+
+    return make_executor(ExecutionConfig(**spec.execution.model_dump()))
+
+
+def _recipe(role: str, model_id: str, options: dict[str, Any]):
+    from singaudit.pipeline.executors import ModelRecipe
+
+    return ModelRecipe(role, model_id, dict(options))
 
 
 def _resolve_device(name: str) -> torch.device:

@@ -55,15 +55,19 @@ def extract_cached(
     device: torch.device,
     dtype: torch.dtype,
     progress: bool = False,
+    executor: Any = None,
+    recipe: Any = None,
 ) -> Rows:
     """Features (a Classifier) or image embeddings (a JointSpace) of the selection, through the
-    pipeline's chunked cache; unreadable images are left out and listed."""
+    pipeline's chunked cache; unreadable images are left out and listed. ``executor`` and
+    ``recipe``: see ``pipeline.features.extract``."""
     from singaudit.pipeline.cache import FeatureCache
     from singaudit.pipeline.features import extract
 
     extraction = extract(model, selection.source, selection.records,
                          cache=FeatureCache(cache_dir), batch_size=batch_size, device=device,
-                         dtype=dtype, progress=None if progress else False)
+                         dtype=dtype, progress=None if progress else False,
+                         executor=executor, recipe=recipe)
     return Rows(extraction.keys, extraction.values, dict(extraction.failed))
 
 

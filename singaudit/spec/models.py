@@ -255,6 +255,25 @@ class GeneratorSpec(_Strict):
         return _check_source_options("GENERATOR_SOURCES", options, info)
 
 
+class ExecutionSpec(_Strict):
+    """Where forward passes run. ``local``: this process (the default). ``ray``: actor pools on a
+    Ray cluster (``address``; none: a cluster this process joined, else a new local one).
+    Results and cache entries do not depend on the engine."""
+
+    engine: Literal["local", "ray"] = "local"
+    address: str | None = None  # e.g. ray://head:10001 or auto
+    workers: Annotated[int, Field(gt=0, le=4096)] = 2  # actors per model
+    cpus_per_worker: Annotated[float, Field(gt=0)] = 1.0  # also each actor's torch threads
+    gpus_per_worker: Annotated[float, Field(ge=0)] = 0.0  # > 0: actors use CUDA where present
+    batch_size: Annotated[int, Field(gt=0)] | None = None  # None: the spec's batch_size
+
+    @model_validator(mode="after")
+    def _ray_only(self) -> ExecutionSpec:
+        if self.engine == "local" and (self.address is not None or self.gpus_per_worker > 0):
+            raise ValueError("address and gpus_per_worker apply only to engine: ray")
+        return self
+
+
 class ReportSpec(_Strict):
     formats: list[Literal["html", "pdf", "json", "junit"]] = Field(
         default_factory=lambda: ["html", "json"]
@@ -331,6 +350,7 @@ class AuditSpec(_Strict):
     batch_size: Annotated[int, Field(gt=0)] = 64
     cache_dir: str | None = None  # None: SINGAUDIT_CACHE or the platform cache folder
     seed: Seed = 0
+    execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     _source_path: Path | None = PrivateAttr(default=None)
 
     @property
@@ -353,8 +373,10 @@ class AuditSpec(_Strict):
         return models
 
     def spec_hash(self) -> str:
-        """sha256 of the validated spec (canonical JSON), for provenance and reports."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """sha256 of the validated spec (canonical JSON), for provenance and reports; where the
+        forward passes ran (``execution``) changes no result, so it is left out."""
+        text = json.dumps(self.model_dump(mode="json", exclude={"execution"}), sort_keys=True,
+                          separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def model_by_name(self, name: str) -> ModelSpec:

@@ -227,3 +227,16 @@ def test_only_with_known_names_and_globs_runs(spec_file, tmp_path):
     result = json.loads((out / "results.json").read_text())
     assert [(m["name"], [c["name"] for c in m["checks"]]) for m in result["models"]] == [
         ("first", ["null_invariance"])]
+
+
+def test_engine_options_become_execution_overrides(spec_file, capsys):
+    from singaudit.cli.main import _execution_sets
+
+    assert _execution_sets(None, None) == []
+    assert _execution_sets("ray", None) == ["execution.engine=ray"]
+    assert _execution_sets(None, "ray://head:10001") == ["execution.engine=ray",
+                                                         'execution.address="ray://head:10001"']
+    assert run_cli(["run", str(spec_file), "--engine", "spark"]) == 4
+    assert "execution.engine" in capsys.readouterr().err
+    assert run_cli(["run", str(spec_file), "--engine", "local",
+                    "--ray-address", "ray://head:10001"]) == 4

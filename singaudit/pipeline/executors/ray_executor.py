@@ -1,0 +1,226 @@
+"""The Ray executor: forward passes in a Ray Data actor pool, one model load per actor.
+
+Each dataset row is one batch of the local executor (the same images in the same order), so a
+chunk's values are what the local executor computes. Actors rebuild the model from its recipe
+(``source:id`` + options) and read images themselves; only the finished rows come back to the
+driver, which assembles whole chunks and writes each to the cache as soon as it is complete. Ray
+Data restarts a killed actor and retries its batches; the assembler drops repeated rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from singaudit.errors import ClusterLost, ClusterUnavailable, MissingDependency, SingauditError
+from singaudit.pipeline.executors.base import (
+    ChunkAssembler,
+    ChunkResult,
+    EncodeJob,
+    ExecutionConfig,
+    encode_batch,
+    load_image,
+    progress_bar,
+)
+
+_CONNECT_LOCK = threading.Lock()
+
+
+def import_ray():
+    """The ``ray`` module, or a clear MissingDependency."""
+    try:
+        import ray
+        import ray.data  # the extra is ray[data]
+    except ImportError as error:
+        raise MissingDependency(
+            f"the ray engine needs Ray Data ({error}); install it with "
+            "pip install 'singaudit[ray]'"
+        ) from None
+    return ray
+
+
+def connect(config: ExecutionConfig):
+    """Join ``config.address``, else the cluster this process already joined, else start a local
+    one with a spare CPU slot beyond the actors (actors holding every slot can stall a dataset)."""
+    ray = import_ray()
+    with _CONNECT_LOCK:
+        if ray.is_initialized():
+            _quiet_ray_data()
+            return ray
+        # Ray's C++ core logs notes about actor restarts on stderr; singaudit reports failures.
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+        try:
+            if config.address:
+                ray.init(address=config.address, log_to_driver=False, logging_level="ERROR")
+            else:
+                needed = math.ceil(config.workers * config.cpus_per_worker) + 2
+                ray.init(num_cpus=max(os.cpu_count() or 1, needed), include_dashboard=False,
+                         log_to_driver=False, logging_level="ERROR")
+        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as error:
+            where = config.address or "a new local cluster"
+            raise ClusterUnavailable(f"cannot connect to the Ray cluster at {where}: {error}") \
+                from None
+        _quiet_ray_data()
+    return ray
+
+
+def _quiet_ray_data() -> None:
+    from ray.data import DataContext
+
+    context = DataContext.get_current()
+    context.enable_progress_bars = False  # the driver shows singaudit's own bar
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # per-dataset INFO lines on stderr
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, config: ExecutionConfig) -> None:
+        self.config = config
+
+    def encode_chunks(self, job: EncodeJob) -> Iterator[ChunkResult]:
+        ray = connect(self.config)
+        flat = job.flat()
+        items = [
+            {
+                "positions": batch,
+                "keys": [job.records[flat[p]].key for p in batch],
+                "labels": [int(job.records[flat[p]].label) for p in batch],
+            }
+            for batch in job.batches()
+        ]
+        # A recipe rebuilds the model in each actor; without one, the loaded model travels once.
+        model = job.recipe if job.recipe is not None else ray.put(job.model)
+        source = ray.put(job.source)  # held here for the whole run: restarted actors need it
+        workers = max(1, int(self.config.workers))
+        try:
+            dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 4096))
+            dataset = dataset.map_batches(
+                _EncodeActor,
+                batch_size=1,  # one row is one of the local executor's batches
+                batch_format="numpy",
+                # From one actor up to ``workers``: concurrent models share the cluster.
+                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers),
+                fn_constructor_kwargs={
+                    "model": [model],  # inside a list: passed as is, resolved by the actor
+                    "source": [source],
+                    "dtype": job.dtype,
+                    "use_gpu": self.config.gpus_per_worker > 0,
+                    "threads": max(1, int(self.config.cpus_per_worker)),
+                },
+                num_cpus=self.config.cpus_per_worker,
+                num_gpus=self.config.gpus_per_worker or None,
+            )
+            assembler = ChunkAssembler(job)
+            with progress_bar(job.progress, len(flat), f"{job.label} (ray)") as advance:
+                for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                    for position, values, reason in zip(
+                        batch["position"], batch["values"], batch["failed"], strict=True
+                    ):
+                        row = _row(values) if not reason else None
+                        assembler.add(int(position), row, str(reason))
+                    advance(len(batch["position"]))
+                    yield from assembler.finished()
+        except SingauditError:
+            raise
+        except Exception as error:  # sorted below into user errors and cluster losses
+            cause = _user_error(error)
+            if cause is not None:
+                raise cause from None
+            if _is_cluster_loss(ray, error):
+                raise ClusterLost(
+                    f"the Ray cluster was lost while computing {job.label}: "
+                    f"{type(error).__name__}: {_first_line(error)}. Every finished chunk is in "
+                    "the cache; run again to compute only the rest"
+                ) from None
+            raise
+        if not assembler.complete:
+            raise ClusterLost(f"the Ray cluster returned incomplete results for {job.label}; "
+                              "finished chunks are cached, run again to compute the rest")
+
+
+class _EncodeActor:
+    """One model per actor, loaded once; called with one batch of image records at a time."""
+
+    def __init__(self, model: list, source: list, dtype: torch.dtype, use_gpu: bool,
+                 threads: int) -> None:
+        import ray
+
+        from singaudit.pipeline.encoders import image_encoder
+        from singaudit.pipeline.executors.base import ModelRecipe
+
+        torch.set_num_threads(threads)
+        loaded = model[0]
+        loaded = ray.get(loaded) if isinstance(loaded, ray.ObjectRef) else loaded
+        loaded = loaded.build() if isinstance(loaded, ModelRecipe) else loaded
+        self.view = image_encoder(loaded)
+        # A logical GPU on a machine without CUDA (a CPU-only node) falls back to the CPU.
+        self.device = torch.device("cuda" if use_gpu and torch.cuda.is_available() else "cpu")
+        if self.view.move is not None:
+            self.view.move(self.device)
+        self.source = ray.get(source[0])
+        self.dtype = dtype
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from singaudit.adapters.data.base import ImageRecord
+
+        positions, tensors, reasons = [], [], []
+        for row_positions, keys, labels in zip(batch["positions"], batch["keys"],
+                                               batch["labels"], strict=True):
+            for position, key, label in zip(row_positions, keys, labels, strict=True):
+                tensor, reason = load_image(self.source, ImageRecord(str(key), int(label)),
+                                            self.view.preprocessing.transform)
+                positions.append(int(position))
+                tensors.append(tensor)
+                reasons.append(reason)
+        good = [i for i, tensor in enumerate(tensors) if tensor is not None]
+        values: list[bytes] = [b""] * len(positions)
+        if good:
+            out = encode_batch(self.view.encode, torch.stack([tensors[i] for i in good]),
+                               self.device, self.dtype)
+            for row, i in enumerate(good):
+                values[i] = out[row].numpy().astype(np.float32).tobytes()
+        return {
+            "position": np.asarray(positions, dtype=np.int64),
+            "values": np.asarray(values, dtype=object),
+            "failed": np.asarray(reasons, dtype=object),
+        }
+
+
+def _row(values: Any) -> torch.Tensor:
+    return torch.from_numpy(np.frombuffer(bytes(values), dtype=np.float32).copy())
+
+
+def _user_error(error: BaseException) -> SingauditError | None:
+    """A SingauditError raised inside a worker (e.g. missing weights), unwrapped from Ray's."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, SingauditError):
+            return current
+        cause = getattr(current, "cause", None)
+        current = cause if isinstance(cause, BaseException) else current.__cause__
+    return None
+
+
+def _is_cluster_loss(ray, error: BaseException) -> bool:
+    from ray import exceptions
+
+    lost = (exceptions.RaySystemError, exceptions.ActorDiedError, exceptions.NodeDiedError,
+            exceptions.ObjectLostError, exceptions.OwnerDiedError, exceptions.GetTimeoutError,
+            exceptions.WorkerCrashedError, ConnectionError)
+    return isinstance(error, lost) or not ray.is_initialized()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""

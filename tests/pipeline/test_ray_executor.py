@@ -1,0 +1,169 @@
+"""The Ray executor against the local one: same rows, same cache entries, resumable, and a
+killed worker changes nothing. Runs on the session's local Ray cluster."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+import torch
+from pipeline_world import PREPROCESSING, TinySpace, tiny_classifier
+from torch import nn
+
+from singaudit.adapters.sources import load_classifier, load_data
+from singaudit.pipeline.cache import FeatureCache
+from singaudit.pipeline.executors import ExecutionConfig, ModelRecipe, make_executor
+from singaudit.pipeline.features import extract
+
+RAY = ExecutionConfig(engine="ray", workers=2)
+ONE_WORKER = ExecutionConfig(engine="ray", workers=1)  # one actor start, on a 2-core machine
+
+
+def _entries(cache: FeatureCache, kind: str) -> set[str]:
+    return {entry.key for entry in cache.entries(kind)}
+
+
+def test_ray_rows_and_cache_entries_equal_the_local_ones(ray_cluster, image_folder, tmp_path):
+    (image_folder / "b" / "3.png").write_bytes(b"\x89PNG broken")
+    source = load_data(f"folder:{image_folder}")
+    classifier = tiny_classifier()
+    local_cache, ray_cache = FeatureCache(tmp_path / "local"), FeatureCache(tmp_path / "ray")
+    options = {"batch_size": 2, "chunk_size": 3, "progress": False}
+
+    local = extract(classifier, source, cache=local_cache, **options)
+    remote = extract(classifier, source, cache=ray_cache, executor=make_executor(RAY), **options)
+
+    assert remote.chunks_computed == local.chunks_computed == 4  # 9 readable of 10, chunks of 3
+    assert remote.keys == local.keys and remote.labels == local.labels
+    assert remote.failed == local.failed and len(remote.failed) == 1
+    assert torch.equal(remote.values, local.values)
+    assert _entries(ray_cache, "features") == _entries(local_cache, "features")
+    # Either engine's warm run reads what the other wrote and computes nothing.
+    warm_ray = extract(classifier, source, cache=local_cache, executor=make_executor(RAY),
+                       **options)
+    warm_local = extract(classifier, source, cache=ray_cache, **options)
+    assert (warm_ray.chunks_computed, warm_local.chunks_computed) == (0, 0)
+    assert torch.equal(warm_ray.values, local.values)
+
+
+def test_a_recipe_rebuilds_the_model_in_the_workers(ray_cluster, tmp_path):
+    source = load_data("calibration:audit", images_per_class=4)
+    recipe = ModelRecipe("classifier", "calibration:clean")
+    classifier = recipe.build()
+    local = extract(classifier, source, cache=None, batch_size=5, progress=False)
+    remote = extract(classifier, source, cache=None, batch_size=5, progress=False,
+                     executor=make_executor(ONE_WORKER), recipe=recipe)
+    assert remote.values.shape == (24, 54)
+    assert torch.equal(remote.values, local.values)
+
+
+@pytest.mark.slow
+def test_joint_space_embeddings_on_ray(ray_cluster, image_folder):
+    source = load_data(f"folder:{image_folder}")
+    space = TinySpace()
+    local = extract(space, source, cache=None, batch_size=4, progress=False)
+    remote = extract(space, source, cache=None, batch_size=4, progress=False,
+                     executor=make_executor(RAY))
+    assert remote.values.shape == (10, 5) and torch.equal(remote.values, local.values)
+
+
+def test_a_rerun_after_a_crash_computes_only_the_missing_chunks(ray_cluster, image_folder,
+                                                                  tmp_path):
+    source = load_data(f"folder:{image_folder}")
+    classifier, cache = tiny_classifier(), FeatureCache(tmp_path / "cache")
+    options = {"batch_size": 2, "chunk_size": 2, "progress": False,
+                   "executor": make_executor(ONE_WORKER)}
+    first = extract(classifier, source, cache=cache, **options)
+    lost = sorted(cache.entries("features"), key=lambda e: e.key)[:2]
+    for entry in lost:  # as if the run had died before writing them
+        entry.path.unlink()
+    again = extract(classifier, source, cache=cache, **options)
+    assert (again.chunks_cached, again.chunks_computed) == (3, 2)
+    assert again.values.shape == (10, 12) and again.keys == first.keys  # no duplicated rows
+    assert torch.equal(again.values, first.values)
+
+
+class _Slow(nn.Module):
+    """A real layer that takes its time, so a worker can be killed mid-extraction."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(self.seconds)
+        return x
+
+
+def _slow_classifier():
+    torch.manual_seed(3)
+    module = nn.Sequential(nn.Conv2d(3, 4, 3, 2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                           _Slow(0.4), nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2))
+    return load_classifier("hook:slow", module=module, head="7", preprocessing=PREPROCESSING)
+
+
+def _encoder_actor_pids() -> list[int]:
+    """Processes of encoder actors: Ray titles each actor process ``ray::<actor class>``."""
+    from pathlib import Path
+
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"ray::" in command and b"_EncodeActor" in command:
+                pids.append(int(entry.name))
+    return pids
+
+
+def _kill_one_encoder_actor(deadline: float) -> int | None:
+    while time.monotonic() < deadline:
+        pids = _encoder_actor_pids()
+        if pids:
+            time.sleep(1.5)  # let it take a batch first
+            os.kill(pids[0], signal.SIGKILL)
+            return pids[0]
+        time.sleep(0.2)
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds actor processes in /proc")
+def test_a_killed_worker_changes_nothing(ray_cluster, image_folder, tmp_path):
+    source = load_data(f"folder:{image_folder}")
+    classifier = _slow_classifier()
+    options = {"batch_size": 1, "chunk_size": 2, "progress": False}
+    killed: list[int | None] = []
+    killer = threading.Thread(
+        target=lambda: killed.append(_kill_one_encoder_actor(time.monotonic() + 120)))
+    killer.start()
+    remote = extract(classifier, source, cache=FeatureCache(tmp_path / "ray"),
+                     executor=make_executor(RAY), **options)
+    killer.join()
+    assert killed and killed[0] is not None, "no encoder actor was found to kill"
+    local = extract(classifier, source, cache=None, **options)
+    assert remote.keys == local.keys and torch.equal(remote.values, local.values)
+    assert remote.chunks_computed == 5
+
+
+def test_ray_missing_is_one_clear_error(monkeypatch):
+    import builtins
+
+    from singaudit.errors import MissingDependency
+    from singaudit.pipeline.executors.ray_executor import import_ray
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(MissingDependency, match=r"singaudit\[ray\]"):
+        import_ray()
