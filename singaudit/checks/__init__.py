@@ -25,6 +25,7 @@ for _name in (
     "steering",
     "translation_consistency",
     "evidence",
+    "null_probe",
 ):
     CHECKS.add(_name, f"singaudit.checks.{_name}:{''.join(p.title() for p in _name.split('_'))}Check")
 

@@ -1,0 +1,78 @@
+"""The null-space probe check: near chance where the null space carries no class, high where a
+class code is planted there; it needs no joint space."""
+
+import numpy as np
+import pytest
+from world import make_world
+
+from singaudit.calibration import zoo
+from singaudit.checks import CHECKS
+from singaudit.errors import NotApplicable, WeightsNotFound
+from singaudit.results import Tiers
+from singaudit.runner import run_audit
+from singaudit.spec import parse_spec_text
+
+
+def run(ctx, **params):
+    check = CHECKS.get("null_probe")()
+    return check.run(ctx, check.Params(**params))
+
+
+def test_planted_world_clean_near_chance_leaky_high(tmp_path):
+    clean = run(make_world(tmp_path / "c"))
+    leaky = run(make_world(tmp_path / "l", leaky=True))
+    assert clean.status == leaky.status == "pass"  # informational by default
+    assert clean.metrics["chance"].value == pytest.approx(1 / 6, abs=0.05)
+    assert clean.metrics["lift"].value < 0.15
+    assert leaky.metrics["accuracy"].value > 0.9 and leaky.metrics["lift"].value > 0.85
+    assert all(c.metrics["accuracy"].value > 0.75 for c in leaky.per_class.values())
+    predicted, labels = np.array(leaky.data["predicted"]), np.array(leaky.data["label"])
+    assert leaky.metrics["accuracy"].value == pytest.approx(np.mean(predicted == labels))
+    assert "chance" in leaky.message and "5-fold" in leaky.message
+
+
+def test_tiers_on_per_class_accuracy_fail_the_leaky_world(tmp_path):
+    tiers = [Tiers(metric="accuracy", statistic="mean", warn=0.4, fail=0.6, scope="per_class")]
+    assert run(make_world(tmp_path / "l", leaky=True), thresholds=tiers).status == "fail"
+    assert run(make_world(tmp_path / "c"), thresholds=tiers).status == "pass"
+
+
+def test_unlabelled_or_headless_data_is_not_applicable(tmp_path):
+    ctx = make_world(tmp_path)
+    ctx.labels[:] = -1
+    with pytest.raises(NotApplicable, match="labelled images"):
+        run(ctx)
+    with pytest.raises(NotApplicable, match="null_dim is 0"):
+        run(make_world(tmp_path / "full", null_space=False))
+
+
+SPEC = """
+version: 1
+kind: singaudit/audit
+name: probe_only
+models:
+  - {name: clean, id: "calibration:clean"}
+  - {name: leaky, id: "calibration:leaky", expect: fail}
+data:
+  id: "calibration:audit"
+  options: {images_per_class: 20, seed: 0}
+  images_per_class: 20
+checks:
+  null_probe:
+    thresholds: [{metric: accuracy, statistic: mean, fail: 0.6, scope: per_class}]
+report: {formats: [json]}
+"""
+
+
+def test_runs_on_an_audit_without_a_joint_space(tmp_path):
+    try:
+        zoo.load_metadata()
+    except WeightsNotFound as missing:
+        pytest.skip(f"calibration weights not shipped: {missing}")
+    result = run_audit(parse_spec_text(SPEC), out_dir=tmp_path / "out", cache_dir=tmp_path / "c",
+                       progress=False)
+    probes = {m.name: m.checks[0] for m in result.models}
+    assert probes["clean"].status == "pass", probes["clean"].message
+    assert probes["leaky"].status == "fail", probes["leaky"].message
+    assert probes["clean"].metrics["lift"].value < 0.3
+    assert probes["leaky"].metrics["lift"].value > 0.8
