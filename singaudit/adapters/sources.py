@@ -53,7 +53,7 @@ for _name in ("timm", "torchvision", "hf", "hook", "python", "calibration"):
     CLASSIFIER_SOURCES.add(_name, f"singaudit.adapters.classifiers.{_name}_source:load")
 for _name in ("open_clip", "hf_clip", "calibration"):
     JOINT_SPACE_SOURCES.add(_name, f"singaudit.adapters.joint_spaces.{_name}_source:load")
-for _name in ("folder", "list", "photos", "calibration"):
+for _name in ("folder", "list", "manifest", "photos", "calibration"):
     DATA_SOURCES.add(_name, f"singaudit.adapters.data.{_name}_source:load")
 for _name in ("unclip", "calibration"):
     GENERATOR_SOURCES.add(_name, f"singaudit.adapters.generators.{_name}_source:load")

@@ -302,6 +302,7 @@ class ArtefactBuilder:
                     lambda: self.translator_fit_data(name), cache_dir=self.cache_dir,
                     seed=self.spec.seed,
                     meta={"classifier": classifier.info.id, "joint_space": space.info.id},
+                    executor=self.executor,
                 )
             info["fit_data"] = fit.source.id
             return TranslatorArtefact(module, info)

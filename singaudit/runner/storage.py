@@ -126,6 +126,7 @@ def fit_or_load_translator(
     cache_dir: Path,
     seed: int,
     meta: dict[str, Any],
+    executor: Any = None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The translator for ``fingerprint`` from the cache, else fitted on ``fit_data()`` and saved."""
     from singaudit.pipeline.cache import mark_cache, write_failed
@@ -138,7 +139,7 @@ def fit_or_load_translator(
             return module, {**record, "source": "cache", "fingerprint": fingerprint}
         except SingauditError:
             pass  # a damaged entry: fit again and overwrite it
-    module, info = fit_translator(arch, options, *fit_data(), seed=seed)
+    module, info = fit_translator(arch, options, *fit_data(), seed=seed, executor=executor)
     try:
         mark_cache(cache_dir)
         save_translator(folder, module, {**meta, **info, "data_fingerprint": fingerprint})
@@ -157,8 +158,10 @@ def fit_translator(
     y_heldout: torch.Tensor,
     *,
     seed: int = 0,
+    executor: Any = None,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Streaming ridge (linear) or gradient training (MLPs); held-out fidelity in ``info``."""
+    """Streaming ridge (linear) or gradient training (MLPs); held-out fidelity in ``info``.
+    ``executor`` reduces the ridge statistics (default: in this process)."""
     from singaudit.maths import translators
 
     if arch == "linear":
@@ -167,10 +170,10 @@ def fit_translator(
             raise SingauditError(f"translator.options: unknown option(s) for a linear "
                                  f"translator: {', '.join(sorted(unknown))} (alphas, chunk_size)")
         chunk = int(options.get("chunk_size", 4096))
-        train = translators.RidgeAccumulator(x_train.shape[1], y_train.shape[1])
+        from singaudit.pipeline.executors import local_executor
+
+        train = (executor or local_executor()).ridge_statistics(x_train, y_train, chunk)
         heldout = translators.RidgeAccumulator(x_train.shape[1], y_train.shape[1])
-        for start in range(0, len(x_train), chunk):
-            train.update(x_train[start:start + chunk], y_train[start:start + chunk])
         heldout.update(x_heldout, y_heldout)
         module, alpha, metrics = translators.fit_ridge(train, heldout, options.get("alphas"))
         info: dict[str, Any] = {"alpha": alpha, "curve": metrics["curve"]}

@@ -167,3 +167,31 @@ def test_ray_missing_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(MissingDependency, match=r"singaudit\[ray\]"):
         import_ray()
+
+
+def test_ray_ridge_statistics_equal_the_local_fit(ray_cluster):
+    from singaudit.maths.translators import fit_ridge
+    from singaudit.runner.storage import fit_translator
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(700, 12, generator=generator) * 3 + 5  # large means: the merge must hold
+    y = x @ torch.randn(12, 7, generator=generator) + 0.1 * torch.randn(700, 7,
+                                                                        generator=generator)
+    local = make_executor(None).ridge_statistics(x, y, 64)
+    remote = make_executor(RAY).ridge_statistics(x, y, 64)
+    assert remote.n == local.n == 700
+    for name in ("xtx", "xty", "yty", "mean_x", "mean_y"):
+        assert torch.allclose(torch.from_numpy(getattr(remote, name)),
+                              torch.from_numpy(getattr(local, name)), rtol=1e-9, atol=1e-9), name
+    heldout = make_executor(None).ridge_statistics(x[:100], y[:100], 64)
+    (fit_local, _, _), (fit_remote, _, _) = fit_ridge(local, heldout), fit_ridge(remote, heldout)
+    assert torch.allclose(fit_remote.weight, fit_local.weight, atol=1e-6)
+    assert torch.allclose(fit_remote.bias, fit_local.bias, atol=1e-6)
+    # Through the runner's fitting path: the same translator, to 1e-6.
+    module_local, info_local = fit_translator("linear", {"chunk_size": 64}, x[100:], y[100:],
+                                              x[:100], y[:100])
+    module_ray, info_ray = fit_translator("linear", {"chunk_size": 64}, x[100:], y[100:],
+                                          x[:100], y[:100], executor=make_executor(RAY))
+    assert info_ray["alpha"] == info_local["alpha"]
+    assert torch.allclose(module_ray.weight, module_local.weight, atol=1e-6)
+    assert abs(info_ray["mean_cosine"] - info_local["mean_cosine"]) < 1e-6

@@ -98,6 +98,20 @@ class Executor(Protocol):
         """Each chunk of ``job`` once, as soon as all its images are done (any order)."""
         ...
 
+    def ridge_statistics(self, x: torch.Tensor, y: torch.Tensor, chunk_size: int) -> Any:
+        """The streaming ridge's sufficient statistics (a float64 ``RidgeAccumulator``) of the
+        rows of ``x`` (n, m) and ``y`` (n, k), ``chunk_size`` rows at a time."""
+        ...
+
+
+def local_ridge_statistics(x: torch.Tensor, y: torch.Tensor, chunk_size: int):
+    from singaudit.maths.translators import RidgeAccumulator
+
+    statistics = RidgeAccumulator(x.shape[1], y.shape[1])
+    for start in range(0, len(x), max(1, int(chunk_size))):
+        statistics.update(x[start:start + chunk_size], y[start:start + chunk_size])
+    return statistics
+
 
 class ChunkAssembler:
     """Collects per-image results (in any order) into whole chunks."""

@@ -14,12 +14,16 @@ from singaudit.pipeline.executors.base import (
     EncodeJob,
     encode_batch,
     load_image,
+    local_ridge_statistics,
     progress_bar,
 )
 
 
 class LocalExecutor:
     name = "local"
+
+    def ridge_statistics(self, x: torch.Tensor, y: torch.Tensor, chunk_size: int):
+        return local_ridge_statistics(x, y, chunk_size)
 
     def encode_chunks(self, job: EncodeJob) -> Iterator[ChunkResult]:
         view = image_encoder(job.model)

@@ -27,6 +27,7 @@ from singaudit.pipeline.executors.base import (
     ExecutionConfig,
     encode_batch,
     load_image,
+    local_ridge_statistics,
     progress_bar,
 )
 
@@ -145,6 +146,28 @@ class RayExecutor:
         if not assembler.complete:
             raise ClusterLost(f"the Ray cluster returned incomplete results for {job.label}; "
                               "finished chunks are cached, run again to compute the rest")
+
+
+    def ridge_statistics(self, x: torch.Tensor, y: torch.Tensor, chunk_size: int):
+        """Per-block statistics computed by Ray tasks, merged on the driver in block order
+        (Chan's pairwise update: the same statistics as one stream, to rounding)."""
+        ray = connect(self.config)
+        size = max(1, int(chunk_size))
+        partial = ray.remote(num_cpus=1)(local_ridge_statistics)
+        x64, y64 = x.detach().cpu().double(), y.detach().cpu().double()
+        refs = [partial.remote(x64[start:start + size], y64[start:start + size], size)
+                for start in range(0, len(x64), size)]
+        try:
+            parts = ray.get(refs)
+        except Exception as error:  # a lost cluster here is as mid-extraction
+            if _is_cluster_loss(ray, error):
+                raise ClusterLost(f"the Ray cluster was lost while reducing ridge statistics: "
+                                  f"{_first_line(error)}") from None
+            raise
+        total = local_ridge_statistics(x64[:0], y64[:0], size)
+        for part in parts:
+            total = total.merge(part)
+        return total
 
 
 class _EncodeActor:
