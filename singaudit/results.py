@@ -12,12 +12,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: statuses info and insufficient_data, ModelResult.note
 
-Status = Literal["pass", "warn", "fail", "skip", "error"]
+# info: measured and reported, nothing judged (never a pass, never a failure);
+# insufficient_data: a class with too few images to be judged (per-class results only).
+Status = Literal["pass", "warn", "fail", "skip", "error", "info", "insufficient_data"]
 Expectation = Literal["pass", "fail", "none"]
-# Severity order used to combine statuses; skip never outranks a real verdict.
-STATUS_ORDER: dict[str, int] = {"skip": 0, "pass": 1, "warn": 2, "fail": 3, "error": 4}
+# Severity order used to combine statuses; skip, insufficient data and info never outrank a
+# real verdict.
+STATUS_ORDER: dict[str, int] = {"skip": 0, "insufficient_data": 1, "info": 2, "pass": 3,
+                                "warn": 4, "fail": 5, "error": 6}
 
 
 def worst_status(statuses: list[str]) -> str:
@@ -25,11 +29,24 @@ def worst_status(statuses: list[str]) -> str:
     return max(statuses, key=STATUS_ORDER.__getitem__, default="skip")
 
 
+def model_status(check_statuses: list[str], null_dim: int | None) -> tuple[str, str | None]:
+    """A model's status and, when it is not the worst of its checks', why.
+
+    A head without a null space (null_dim 0) skips every null-space check: unless another check
+    failed or errored, the model is "skip" (not judged), never a pass.
+    """
+    status = worst_status(check_statuses)
+    if null_dim == 0 and status in ("pass", "warn", "info", "skip"):
+        return "skip", ("not judged: null_dim is 0 (the head has no invariant subspace), so "
+                        "every null-space check was skipped")
+    return status, None
+
+
 def expectation_met(expect: str, status: str) -> bool | None:
-    """pass: nothing failed or errored; fail: a check failed (an error is not the expected
-    failure); none: informational."""
+    """pass: judged, nothing failed or errored (skip and info are not a pass); fail: a check
+    failed (an error is not the expected failure); none: informational."""
     if expect == "pass":
-        return status not in ("fail", "error")
+        return status in ("pass", "warn")
     if expect == "fail":
         return status == "fail"
     return None
@@ -92,16 +109,19 @@ class ModelResult(BaseModel):
     expect: Expectation = "none"
     status: Status
     expectation_met: bool | None = None  # None when expect == "none"
+    note: str | None = None  # why the status is not simply the worst check's (e.g. null_dim 0)
     info: dict[str, Any] = Field(default_factory=dict)  # feature_dim, num_classes, null_dim, hashes
     checks: list[CheckResult] = Field(default_factory=list)
 
     @classmethod
     def from_checks(cls, *, name: str, id: str, expect: Expectation, checks: list[CheckResult],
                     info: dict[str, Any] | None = None) -> ModelResult:
-        """A model's result: its worst check status, judged against its expectation."""
-        status = worst_status([check.status for check in checks])
+        """A model's result: its worst check status (see model_status), judged against its
+        expectation."""
+        status, note = model_status([check.status for check in checks],
+                                    (info or {}).get("null_dim"))
         return cls(name=name, id=id, expect=expect, status=status,
-                   expectation_met=expectation_met(expect, status), info=info or {},
+                   expectation_met=expectation_met(expect, status), note=note, info=info or {},
                    checks=checks)
 
 

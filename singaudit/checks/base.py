@@ -4,7 +4,6 @@ Measurements; the framework (Check.run) judges them against tiers and builds the
 
 from __future__ import annotations
 
-import abc
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -122,11 +121,12 @@ class Measurements:
     floor: str | None = None
 
 
-class Check(abc.ABC, Generic[P]):
+class Check(Generic[P]):
     """A registered audit check, typed by its parameters: ``class MyCheck(Check[MyParams])``.
 
     Subclasses set the class variables and implement measure(); run() judges the measurements
-    with the spec's tiers (or the check's defaults), so every check ends the same way.
+    with the spec's tiers (or the check's defaults), so every check ends the same way. (A check
+    that overrides run() itself still works, but then judges on its own.)
     """
 
     name: ClassVar[str]
@@ -145,9 +145,9 @@ class Check(abc.ABC, Generic[P]):
         if cls.Params is not CheckParams:  # thresholds may only name the check's own metrics
             cls.Params.metric_specs = cls.metrics
 
-    @abc.abstractmethod
     def measure(self, ctx: ModelContext, params: P) -> Measurements:
         """Measure one model. Raise singaudit.errors.NotApplicable to skip with a reason."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither measure() nor run()")
 
     def run(self, ctx: ModelContext, params: P) -> CheckResult:
         """Measure, then judge: the check's status, message and judged metrics."""

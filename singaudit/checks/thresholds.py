@@ -195,7 +195,7 @@ def judge_all(
                           description=spec.description if spec else None, seed=seed)
         judgement.key = metric_key(tier, spec.aggregation if spec else None)
         judgements.append(judgement)
-    status = worst_status([j.status for j in judgements]) if judgements else "pass"
+    status = worst_status([j.status for j in judgements]) if judgements else "info"
     worst = [j.message for j in judgements if j.status == status]
     return Verdict(status, "; ".join(worst), judgements)
 

@@ -15,7 +15,7 @@ from singaudit.errors import SingauditError
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2, 3, 4
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim",
-                "error": "bold magenta"}
+                "error": "bold magenta", "info": "cyan", "insufficient_data": "dim"}
 
 app = typer.Typer(
     name="singaudit",
@@ -148,6 +148,7 @@ def _plain(value) -> str:
 
 
 def _print_summary(console, result, target: Path) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"{result.name}: {result.status}", title_justify="left")
@@ -169,6 +170,10 @@ def _print_summary(console, result, target: Path) -> None:
             if check.status in ("fail", "error", "warn") and check.message:
                 console.print(f"  {model.name}::{check.name} [{STATUS_STYLE[check.status]}]"
                               f"{check.status}[/]: {check.message}")
+    for model in result.models:
+        if model.note:
+            unmet = "; expect: pass is NOT met" if model.expectation_met is False else ""
+            console.print(f"  {escape(model.name)}: {model.status}, {model.note}{unmet}")
     skipped = result.data_issues.get("skipped", 0)
     if skipped:
         console.print(f"  {skipped} unreadable image(s) skipped (listed in results.json)")

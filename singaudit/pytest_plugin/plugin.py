@@ -239,7 +239,10 @@ class AuditItem(pytest.Item):
 
 
 class CheckItem(AuditItem):
-    """One model x check: passes, warns, skips, fails, or xfails for ``expect: fail`` models."""
+    """One model x check: passes, warns, skips, fails, or xfails for ``expect: fail`` models.
+    An ``info`` check (nothing judged) passes with its finding as a report section (``-rP``)
+    and its status as a property; the skipped checks of an ``expect: pass`` model that nothing
+    judged (null_dim 0) fail, since that expectation is not met."""
 
     def runtest(self) -> None:
         from singaudit.pytest_plugin import _text  # pydantic only once an audit runs
@@ -250,8 +253,15 @@ class CheckItem(AuditItem):
             item=self, model=model, check=check)
         self.user_properties.extend(
             properties if properties is not None else _text.default_properties(model, check))
+        if check.status == "skip" and model.expect == "pass" and model.status == "skip":
+            # Nothing judged this model (null_dim 0): expect: pass is not met.
+            raise CheckFailed(f"NOT JUDGED: {check.message or 'not applicable'}\n  model "
+                              f"{model.name!r} is expected to pass but was "
+                              f"{model.note or 'not judged'}")
         if check.status == "skip":
             pytest.skip(check.message or "not applicable")
+        if check.status == "info":  # measured, not judged: passes, with the finding as a note
+            self.add_report_section("call", "singaudit info", _text.short_reason(check))
         if check.status == "fail" and model.expect == "fail":
             pytest.xfail(f"expected failure (expect: fail): {_text.short_reason(check)}")
         if check.status in ("fail", "error") and model.expect == "none":

@@ -353,6 +353,7 @@ def _summary(audit: AuditResult) -> dict[str, Any]:
             "expect": model.expect,
             "expectation": expectation_text(model),
             "expectation_met": model.expectation_met,
+            "note": model.note,
             "cells": [
                 None if name not in by_name else {
                     "status": by_name[name].status,
@@ -401,6 +402,7 @@ def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
             "expected_failure": model.expect == "fail" and model.status == "fail",
             "expectation": expectation_text(model),
             "expectation_met": model.expectation_met,
+            "note": model.note,
             "headline": outcome_line([model]),
             "info": compact(model.info),
             "checks": checks,

@@ -1,10 +1,11 @@
 """JUnit XML in the shape pytest writes, so CI systems list audits next to unit tests.
 
-One testcase per model x check (classname ``<audit>.<model>``, name = check). pass and warn pass
-(warn adds ``<system-out>``), fail is ``<failure>``, skip ``<skipped>``, error ``<error>``. A
-failing check of an ``expect: fail`` model is reported like pytest's xfail (``<skipped
-type="singaudit.xfail">``); such a model also gets an ``expectation`` testcase that fails when
-the model did not fail. Key metrics are ``<properties>`` of each testcase (as pytest's
+One testcase per model x check (classname ``<audit>.<model>``, name = check). pass, warn and info
+pass (warn and info add ``<system-out>``; info's ``status`` property says it was not judged), fail
+is ``<failure>``, skip ``<skipped>``, error ``<error>``. A failing check of an ``expect: fail``
+model is reported like pytest's xfail (``<skipped type="singaudit.xfail">``); such a model also
+gets an ``expectation`` testcase that fails when the model did not fail, and so does an
+``expect: pass`` model that no check judged (null_dim 0). Key metrics are ``<properties>`` of each testcase (as pytest's
 ``record_property`` writes them), audit-level facts are properties of the testsuite.
 """
 
@@ -81,6 +82,8 @@ def _check_case(suite: ElementTree.Element, audit: AuditResult, model: ModelResu
     if check.status == "warn":
         output = ElementTree.SubElement(case, "system-out")
         output.text = "WARN: " + "; ".join([check.message, *judged_lines(check, ("warn",))])
+    if check.status == "info":  # measured, not judged: a passed case whose status says so
+        ElementTree.SubElement(case, "system-out").text = f"INFO (not judged): {check.message}"
     return "passed"
 
 
@@ -88,11 +91,19 @@ def _expectation_case(suite: ElementTree.Element, audit: AuditResult,
                       model: ModelResult) -> str:
     case = ElementTree.SubElement(suite, "testcase", classname=f"{audit.name}.{model.name}",
                                   name="expectation", time=_time(0.0))
-    _add_properties(case, [("expect", model.expect), ("status", model.status)])
+    _add_properties(case, [("expect", model.expect), ("status", model.status),
+                           *([("note", model.note)] if model.note else [])])
     if model.expectation_met is False:
         ElementTree.SubElement(case, "failure", message=expectation_text(model))
         return "failure"
     return "passed"
+
+
+def _unmet_without_a_failing_check(model: ModelResult) -> bool:
+    """An ``expect: pass`` model that was not judged (e.g. null_dim 0): no check case fails,
+    so its expectation gets a case of its own."""
+    return model.expectation_met is False and not any(
+        check.status in ("fail", "error") for check in model.checks)
 
 
 def junit_xml(audit: AuditResult) -> str:
@@ -113,7 +124,7 @@ def junit_xml(audit: AuditResult) -> str:
         for check in model.checks:
             outcomes.append(_check_case(suite, audit, model, check))
             total_time += check.duration_s
-        if model.expect == "fail":
+        if model.expect == "fail" or _unmet_without_a_failing_check(model):
             outcomes.append(_expectation_case(suite, audit, model))
     counts = {
         "tests": str(len(outcomes)),

@@ -143,7 +143,7 @@ def compact(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str
 # A check's outcome in pytest's words: the one rule shared by the terminal, the reports, JUnit
 # and the pytest plugin. ``expect: fail`` turns a fail into an xfail; ``expect: none`` makes fail
 # and warn informational (reported, never failing the audit); an error is always an error.
-OUTCOME_ORDER = ("failed", "error", "passed", "warned", "skipped", "xfailed",
+OUTCOME_ORDER = ("failed", "error", "passed", "warned", "info", "skipped", "xfailed",
                  "failed (informational)")
 ATTENTION = ("failed", "error", "warned", "failed (informational)", "xfailed")
 

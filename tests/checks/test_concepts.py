@@ -27,7 +27,7 @@ def test_planted_concept_is_recovered_for_its_class(tmp_path):
     # Only stars are striped, and stripes live in the null space.
     ctx = make_world(tmp_path, striped_class=CLASSES.index("star"))
     result = run(ctx, vocabulary=VOCABULARY, template="an image of a {concept}", top_k=3)
-    assert result.status == "pass"  # informational without tiers
+    assert result.status == "info"  # informational without tiers: never a pass
     # The mean reference keeps 1/6 of the stripes in every f_eq (the fit images' share of
     # stars): striped stays among star's top concepts, first with the paper's zero reference.
     assert "striped" in [row["concept"] for row in result.data["top_per_class"]["star"]]

@@ -100,8 +100,8 @@ def test_nan_and_missing_metrics_are_errors_not_passes():
     assert missing.status == "error" and "no values for metric 'leak'" in missing.message
 
 
-def test_no_tiers_is_a_pass():
-    assert judge_all([], {"leak": OBSERVED}, {}, NAMES).status == "pass"
+def test_no_tiers_is_info_never_a_pass():
+    assert judge_all([], {"leak": OBSERVED}, {}, NAMES).status == "info"
 
 
 @pytest.mark.parametrize(

@@ -240,3 +240,21 @@ def test_engine_options_become_execution_overrides(spec_file, capsys):
     assert "execution.engine" in capsys.readouterr().err
     assert run_cli(["run", str(spec_file), "--engine", "local",
                     "--ray-address", "ray://head:10001"]) == 4
+
+
+def test_a_model_without_null_space_expected_to_pass_is_not_met_exit_1(spec_file, tmp_path,
+                                                                        capsys):
+    """null_dim 0 skips every null-space check: the model is not judged, never a pass."""
+    text = spec_file.read_text().replace("    id: runnerworld:seed1\n",
+                                         "    id: runnerworld:seed1\n    options: {num_classes: 30}\n")
+    spec_file.write_text(text)
+    out = tmp_path / "out"
+    assert run_cli(["run", str(spec_file), "--out", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "first: skip, not judged: null_dim is 0" in printed
+    assert "expect: pass is NOT met" in printed and "NOT as expected" in printed
+    first = json.loads((out / "results.json").read_text())["models"][0]
+    assert first["status"] == "skip" and first["expectation_met"] is False
+    assert first["note"].startswith("not judged: null_dim is 0")
+    statuses = {c["name"]: c["status"] for c in first["checks"]}
+    assert statuses["null_invariance"] == statuses["class_semantics"] == "skip"

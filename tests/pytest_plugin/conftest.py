@@ -31,6 +31,7 @@ models:
     expect: {loud_expect}
   - name: square
     id: "python:plugin_world:square"
+    expect: {square_expect}
 data:
   id: "calibration:audit"
   images_per_class: 2
@@ -83,10 +84,11 @@ class TinyProject(InlinePytest):
         pytester.syspathinsert()
 
     def write_spec(self, name: str = "tiny.yaml", *, loud_expect: str = "fail",
-                   text: str | None = None) -> Path:
+                   square_expect: str = "none", text: str | None = None) -> Path:
         path = self.path / "audits" / name
         path.parent.mkdir(exist_ok=True)
-        path.write_text(text if text is not None else TINY_SPEC.format(loud_expect=loud_expect))
+        path.write_text(text if text is not None else TINY_SPEC.format(loud_expect=loud_expect,
+                                                                  square_expect=square_expect))
         return path
 
 

@@ -59,7 +59,7 @@ def test_an_invalid_spec_is_one_collection_error_with_file_line_and_key(tiny_pro
     result = tiny_project.run("--collect-only", "-q")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     output = result.stdout.str()
-    assert "audits/tiny.yaml:14: data.images_per_clas: Extra inputs are not permitted" in output
+    assert "audits/tiny.yaml:15: data.images_per_clas: Extra inputs are not permitted" in output
     assert "Traceback" not in output and "def collect" not in output
 
 

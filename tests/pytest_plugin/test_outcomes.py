@@ -148,3 +148,28 @@ def test_device_option_is_validated_like_the_spec(tiny_project):
     result = tiny_project.run("--singaudit-device=gpu", "--collect-only")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*tiny.yaml (--device gpu): device: String should match*"])
+
+
+def test_a_model_without_null_space_expected_to_pass_fails_as_not_judged(tiny_project):
+    tiny_project.write_spec(square_expect="pass")
+    result = tiny_project.run("-k", "square")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*_ square::null_invariance _*",
+        "NOT JUDGED: null_dim is 0*",
+        "  model 'square' is expected to pass but was not judged: null_dim is 0*",
+    ])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_an_info_check_passes_with_a_note(tiny_project):
+    text = tiny_project.write_spec().read_text().replace(
+        "    thresholds:\n      - {metric: null_energy, statistic: median, warn: 0.3, fail: 0.5}\n",
+        "    thresholds: []\n")
+    tiny_project.write_spec(text=text)
+    result = tiny_project.run("-k", "quiet", "-rP", "--junitxml=junit.xml")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*singaudit info*", "*null_dim*"])
+    root = ElementTree.parse(tiny_project.path / "junit.xml").getroot()
+    properties = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert properties["status"] == "info"
