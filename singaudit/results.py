@@ -152,7 +152,7 @@ class AuditResult(BaseModel):
         )
 
     def write(self, path: Path) -> None:
-        from singaudit.pipeline.atomic import atomic_write_text
+        from singaudit.io.atomic import atomic_write_text
 
         atomic_write_text(Path(path), self.model_dump_json(indent=2))
 

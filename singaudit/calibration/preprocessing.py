@@ -6,8 +6,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from singaudit.adapters.classifiers.base import Preprocessing
 from singaudit.calibration import models, scenes
+
+# Stable text for cache keys (the adapters' Preprocessing.describe).
+DESCRIPTION = f"calibration:rgb,size={scenes.IMAGE_SIZE},mean={models.MEAN},std={models.STD}"
 
 
 class CalibrationTransform:
@@ -18,8 +20,3 @@ class CalibrationTransform:
         if image.size != (scenes.IMAGE_SIZE, scenes.IMAGE_SIZE):
             image = image.resize((scenes.IMAGE_SIZE, scenes.IMAGE_SIZE), Image.BILINEAR)
         return models.to_tensor(np.asarray(image)[None])[0]
-
-
-def calibration_preprocessing() -> Preprocessing:
-    describe = f"calibration:rgb,size={scenes.IMAGE_SIZE},mean={models.MEAN},std={models.STD}"
-    return Preprocessing(transform=CalibrationTransform(), describe=describe)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -19,9 +18,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from singaudit.adapters.weights import load_state_dict, save_state_dict, state_dict_hash
 from singaudit.calibration import captions, models, scenes, verify, zoo
-from singaudit.pipeline.atomic import atomic_write_text
+from singaudit.io.atomic import atomic_write_text
+from singaudit.io.state_dicts import load_state_dict, save_state_dict, state_dict_hash
+from singaudit.io.versions import library_versions
 
 SCALES = {
     "full": {
@@ -250,19 +250,6 @@ def _decoder_report(decoder, joint, natural, images, params, sampled_seeds=(1, 2
     }
 
 
-def _versions() -> dict[str, str]:
-    import safetensors
-
-    import singaudit
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "safetensors": safetensors.__version__,
-        "singaudit": singaudit.__version__,
-    }
-
 
 def _monitor(name: str, seed: int) -> Callable | None:
     """Progress on validation scenes (logged only: nothing is selected on them)."""
@@ -381,7 +368,7 @@ def _evaluate(out: Path, seed: int, scale: str, config: dict, timing: dict, log)
         "seed": seed,
         "scale": scale,
         "config": config,
-        "versions": _versions(),
+        "versions": library_versions(),
         "n_test": len(test[0]),
     }
     metadata["zero_shot"] = zero_shot_accuracies(joint, *test)

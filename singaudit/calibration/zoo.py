@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from singaudit.adapters.weights import load_state_dict
 from singaudit.calibration import models
 from singaudit.errors import WeightsNotFound
+from singaudit.io.state_dicts import load_state_dict
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CLASSIFIER_VARIANTS = ("clean", "leaky", "mixed", "natural")

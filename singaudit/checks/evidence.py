@@ -20,8 +20,8 @@ from singaudit.adapters.generators.retrieval import Gallery, Match
 from singaudit.checks.base import Check, CheckParams, Measurements, MetricSpec, ModelContext
 from singaudit.checks.class_semantics import ClassScores, class_scores, equivalent_translations
 from singaudit.errors import DataError, NotApplicable, SpecError
+from singaudit.io.atomic import atomic_path
 from singaudit.maths.scores import rescale_to_reference
-from singaudit.pipeline.atomic import atomic_path
 from singaudit.results import Metric
 
 logger = logging.getLogger(__name__)

@@ -202,7 +202,7 @@ def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
 ) -> int:
     """Print the JSON Schema of audit specs (each check's parameters included)."""
-    from singaudit.pipeline.atomic import atomic_write_text
+    from singaudit.io.atomic import atomic_write_text
     from singaudit.spec import spec_json_schema
 
     text = json.dumps(spec_json_schema(), indent=2)

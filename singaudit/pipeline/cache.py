@@ -17,13 +17,11 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from functools import cache
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 import torch
 
-from singaudit.pipeline.atomic import atomic_write_bytes, atomic_write_text
+from singaudit.io.atomic import atomic_write_bytes, atomic_write_text
 
 ENV_VAR = "SINGAUDIT_CACHE"
 NAMESPACES = ("features", "embeddings", "text")
@@ -56,15 +54,6 @@ def is_entry_file(path: Path) -> bool:
     """``<namespace>/<key[:2]>/<key>.safetensors`` as ``FeatureCache`` names its files."""
     key = path.name.removesuffix(ENTRY_SUFFIX)
     return path.name.endswith(ENTRY_SUFFIX) and len(key) > 2 and path.parent.name == key[:2]
-_VERSIONED = (
-    "singaudit",
-    "torch",
-    "torchvision",
-    "timm",
-    "open_clip_torch",
-    "transformers",
-    "pillow",
-)
 
 
 def default_cache_dir() -> Path:
@@ -75,18 +64,6 @@ def default_cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("singaudit"))
-
-
-@cache
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries whose changes can change features (part of every key)."""
-    versions = {}
-    for package in _VERSIONED:
-        try:
-            versions[package] = importlib_metadata.version(package)
-        except importlib_metadata.PackageNotFoundError:
-            versions[package] = "none"
-    return versions
 
 
 def make_key(**parts: object) -> str:

@@ -9,10 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import platform
 import re
 from collections.abc import Mapping
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +22,15 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
 from singaudit.errors import SingauditError, WeightsNotFound
+from singaudit.io.atomic import atomic_write_bytes, atomic_write_text
+from singaudit.io.versions import library_versions
 from singaudit.maths.translators import ARCHITECTURES, Translator, build_translator
-from singaudit.pipeline.atomic import atomic_write_bytes, atomic_write_text
 
 WEIGHTS_FILE = "translator.safetensors"
 METADATA_FILE = "translator.json"
 FORMAT_VERSION = 1
 _ARCHITECTURE_ALIASES = {"3layer": "mlp3", "4layer": "mlp4"}  # the SING authors' names
 _STATE_DICT_KEYS = ("state_dict", "model_state_dict", "translator_state_dict", "model")
-_LIBRARIES = ("singaudit", "torch", "numpy", "safetensors")
-
-
 class TranslatorFileError(SingauditError):
     """A translator file that cannot be read safely or does not describe a translator."""
 
@@ -57,7 +53,7 @@ def save_translator(path_dir: str | Path, model: Translator, metadata: Mapping[s
         "dtype": str(next(iter(state.values())).dtype).removeprefix("torch."),
         "weights_file": WEIGHTS_FILE,
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
-        "library_versions": _library_versions(),
+        "library_versions": library_versions(),
     }
     text = json.dumps(record, indent=2, sort_keys=True, default=_json_default)
     atomic_write_bytes(folder / WEIGHTS_FILE, weights)
@@ -284,15 +280,6 @@ def _infer_config(state: Mapping[str, torch.Tensor], source: Path) -> dict[str, 
         f"in_dim, out_dim and hidden in a {METADATA_FILE} beside it"
     )
 
-
-def _library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in _LIBRARIES:
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            versions[name] = "unknown"
-    return versions
 
 
 def _json_default(value: Any) -> Any:

@@ -11,9 +11,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -120,7 +118,7 @@ def cached_render(key: str, suffix: str = ".png") -> bytes | None:
 def store_render(key: str, payload: bytes, suffix: str = ".png") -> None:
     """Keep a rendered artefact for the next report; a cache that cannot be written only costs
     the next render its time."""
-    from singaudit.pipeline.atomic import atomic_write_bytes
+    from singaudit.io.atomic import atomic_write_bytes
 
     try:
         atomic_write_bytes(figure_cache_dir() / f"{key}{suffix}", payload)

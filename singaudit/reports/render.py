@@ -11,7 +11,7 @@ import pydantic
 
 import singaudit
 from singaudit.errors import SingauditError
-from singaudit.pipeline.atomic import atomic_path, atomic_write_text
+from singaudit.io.atomic import atomic_path, atomic_write_text
 from singaudit.reports.context import build_context
 from singaudit.reports.junit import junit_xml
 from singaudit.results import SCHEMA_VERSION, AuditResult

@@ -12,6 +12,7 @@ from typing import Any
 
 from singaudit.checks import CHECKS
 from singaudit.errors import MissingDependency, NotApplicable, SingauditError, SpecError
+from singaudit.io.versions import library_versions
 from singaudit.results import AuditResult, CheckResult, ModelResult
 from singaudit.runner import provenance, storage
 from singaudit.runner.artefacts import ArtefactBuilder, digest
@@ -196,7 +197,7 @@ class AuditRun:
             "model": ctx.name,  # artefact paths in the result name the model's folder
             "params": params.model_dump(mode="json"),
             "code": storage.code_fingerprint(*([module_file] if module_file else [])),
-            "versions": provenance.library_versions(),
+            "versions": library_versions(),
             "classifier": [classifier.info.id, classifier.info.weights_hash],
             "joint_space": [joint.id, joint.weights_hash] if joint else None,
             "translator": translator,

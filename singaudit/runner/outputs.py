@@ -31,7 +31,7 @@ def publish(staging: Path, out_dir: Path) -> None:
     """Move the finished outputs into place: artefacts and reports first, results.json last."""
     out_dir.mkdir(parents=True, exist_ok=True)
     # mkdtemp makes the staging folder private (0700); what it held is published, so it follows
-    # the umask like the files inside it (pipeline.atomic and mkdir already do).
+    # the umask like the files inside it (singaudit.io.atomic and mkdir already do).
     umask = os.umask(0)
     os.umask(umask)
     staging.chmod(0o777 & ~umask)

@@ -6,27 +6,11 @@ import datetime
 import platform
 import time
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import metadata
 from typing import Any
 
-import singaudit
+from singaudit.io.versions import library_versions
 from singaudit.results import ModelResult
 from singaudit.spec.models import AuditSpec
-
-LIBRARIES = ("torch", "torchvision", "timm", "open_clip_torch", "numpy", "scipy", "scikit-learn",
-             "pydantic", "safetensors", "diffusers", "transformers", "pillow")
-
-
-@cache
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version(), "singaudit": singaudit.__version__}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
 
 
 @dataclass(frozen=True)

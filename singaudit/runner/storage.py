@@ -88,8 +88,9 @@ def text_embeddings_cached(
 
 def geometry_cached(classifier: Any, *, cache_dir: Path) -> Any:
     """The head's SVD geometry, cached on disk (a float64 SVD of a large head takes seconds)."""
+    from singaudit.io.versions import library_versions
     from singaudit.maths.geometry import HeadGeometry, head_geometry
-    from singaudit.pipeline.cache import FeatureCache, library_versions, make_key
+    from singaudit.pipeline.cache import FeatureCache, make_key
 
     key = make_key(kind="geometry", model=classifier.info.id,
                    weights=classifier.info.weights_hash, versions=library_versions())

@@ -10,7 +10,7 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from singaudit.adapters.weights import save_state_dict
+from singaudit.io.state_dicts import save_state_dict
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ TINY_CLIP = {
 def open_clip_checkpoint(weights_dir, name):
     import open_clip
 
-    from singaudit.adapters.weights import save_state_dict
+    from singaudit.io.state_dicts import save_state_dict
 
     if name == "singaudit-tiny-clip" and name not in open_clip.list_models():
         config = weights_dir / f"{name}.json"

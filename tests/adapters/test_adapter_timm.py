@@ -31,7 +31,7 @@ def test_small_vit_local_weights_reproduce_logits(timm_weights):
 def test_weights_hash_follows_the_weights(convnext, tmp_path):
     import timm
 
-    from singaudit.adapters.weights import save_state_dict
+    from singaudit.io.state_dicts import save_state_dict
 
     torch.manual_seed(1)
     other = tmp_path / "other.safetensors"
@@ -66,7 +66,7 @@ def test_resnet50_local_weights(timm_weights):
 def test_changed_num_classes_is_read_from_the_file(weights_dir):
     import timm
 
-    from singaudit.adapters.weights import save_state_dict
+    from singaudit.io.state_dicts import save_state_dict
 
     path = weights_dir / "vit-7.safetensors"
     model = timm.create_model("vit_tiny_patch16_224", num_classes=7, img_size=32)
@@ -102,7 +102,7 @@ def test_unknown_architecture_and_headless_model_are_refused():
 def test_bit_one_by_one_conv_head(weights_dir):
     import timm
 
-    from singaudit.adapters.weights import save_state_dict
+    from singaudit.io.state_dicts import save_state_dict
 
     path = weights_dir / "bit-10.safetensors"
     save_state_dict(timm.create_model("resnetv2_50x1_bit", num_classes=10).state_dict(), path)

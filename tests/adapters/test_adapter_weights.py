@@ -3,14 +3,9 @@ import time
 import pytest
 import torch
 
-from singaudit.adapters.weights import (
-    host_reachable,
-    hub_errors_as_missing,
-    load_state_dict,
-    save_state_dict,
-    state_dict_hash,
-)
+from singaudit.adapters.weights import host_reachable, hub_errors_as_missing
 from singaudit.errors import WeightsNotFound
+from singaudit.io.state_dicts import load_state_dict, save_state_dict, state_dict_hash
 
 
 def test_safetensors_and_weights_only_checkpoints(tmp_path):

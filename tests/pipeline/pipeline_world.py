@@ -13,7 +13,7 @@ from torch import nn
 from singaudit.adapters.classifiers.base import Preprocessing
 from singaudit.adapters.joint_spaces.base import JointSpace, JointSpaceInfo
 from singaudit.adapters.sources import load_classifier
-from singaudit.adapters.weights import state_dict_hash
+from singaudit.io.state_dicts import state_dict_hash
 
 
 class ResizeToTensor:

@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 
 from singaudit.adapters.classifiers.base import Classifier, ClassifierInfo, Preprocessing
-from singaudit.adapters.weights import state_dict_hash
 from singaudit.calibration import scenes, zoo
-from singaudit.calibration.preprocessing import calibration_preprocessing
+from singaudit.calibration.preprocessing import DESCRIPTION, CalibrationTransform
+from singaudit.io.state_dicts import state_dict_hash
 
 CONSTRUCTIONS = {
     "clean": "Q D[shape logits (6) | nuisance code (48)], head reads the logits block",
@@ -25,6 +25,11 @@ CONSTRUCTIONS = {
     "head reads the logits block",
     "natural": "CNN trained end to end, 64-d penultimate, linear head",
 }
+
+
+def calibration_preprocessing() -> Preprocessing:
+    """The calibration networks' input transform, as the adapters describe preprocessing."""
+    return Preprocessing(transform=CalibrationTransform(), describe=DESCRIPTION)
 
 
 class CalibrationClassifier(Classifier):

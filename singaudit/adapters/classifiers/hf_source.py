@@ -25,13 +25,9 @@ from singaudit.adapters.classifiers._preprocess import (
     standard_preprocessing,
 )
 from singaudit.adapters.classifiers.base import ClassifierInfo, Preprocessing
-from singaudit.adapters.weights import (
-    hf_cached,
-    hub_errors_as_missing,
-    require_download,
-    state_dict_hash,
-)
+from singaudit.adapters.weights import hf_cached, hub_errors_as_missing, require_download
 from singaudit.errors import UnsupportedModel
+from singaudit.io.state_dicts import state_dict_hash
 
 HEAD_CANDIDATES = (
     ("cls_classifier", "distillation_classifier"),

@@ -24,8 +24,8 @@ from singaudit.adapters.classifiers._heads import (
 )
 from singaudit.adapters.classifiers._preprocess import input_size, standard_preprocessing
 from singaudit.adapters.classifiers.base import ClassifierInfo, Preprocessing
-from singaudit.adapters.weights import load_state_dict, state_dict_hash
 from singaudit.errors import UnsupportedModel
+from singaudit.io.state_dicts import load_state_dict, state_dict_hash
 
 
 def load(

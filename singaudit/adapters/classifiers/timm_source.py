@@ -28,13 +28,11 @@ from singaudit.adapters.weights import (
     HF_HOST,
     hf_cached,
     hub_errors_as_missing,
-    load_state_dict,
     require_download,
-    require_file,
-    state_dict_hash,
     torch_hub_cached,
 )
 from singaudit.errors import UnsupportedModel, WeightsNotFound
+from singaudit.io.state_dicts import load_state_dict, require_file, state_dict_hash
 
 LITE0 = "tf_efficientnet_lite0"
 _HUB_FILES = ("model.safetensors", "open_clip_model.safetensors", "pytorch_model.bin")

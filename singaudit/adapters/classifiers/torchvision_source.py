@@ -26,14 +26,9 @@ from singaudit.adapters.classifiers._preprocess import (
     standard_preprocessing,
 )
 from singaudit.adapters.classifiers.base import ClassifierInfo
-from singaudit.adapters.weights import (
-    hub_errors_as_missing,
-    load_state_dict,
-    require_download,
-    state_dict_hash,
-    torch_hub_cached,
-)
+from singaudit.adapters.weights import hub_errors_as_missing, require_download, torch_hub_cached
 from singaudit.errors import UnsupportedModel
+from singaudit.io.state_dicts import load_state_dict, state_dict_hash
 
 HEAD_ATTRIBUTES = ("fc", "classifier", "head", "heads")
 

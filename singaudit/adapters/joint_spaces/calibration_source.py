@@ -11,11 +11,11 @@ from pathlib import Path
 
 import torch
 
+from singaudit.adapters.classifiers.calibration_source import calibration_preprocessing
 from singaudit.adapters.joint_spaces.base import JointSpace, JointSpaceInfo
-from singaudit.adapters.weights import state_dict_hash
 from singaudit.calibration import captions, models, zoo
-from singaudit.calibration.preprocessing import calibration_preprocessing
 from singaudit.errors import WeightsNotFound
+from singaudit.io.state_dicts import state_dict_hash
 
 
 class CalibrationJointSpace(JointSpace):

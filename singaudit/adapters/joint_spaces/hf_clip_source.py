@@ -17,13 +17,9 @@ import torch
 from singaudit.adapters.classifiers._preprocess import described
 from singaudit.adapters.classifiers.hf_source import ImageProcessorTransform
 from singaudit.adapters.joint_spaces.base import JointSpace, JointSpaceInfo
-from singaudit.adapters.weights import (
-    hf_cached,
-    hub_errors_as_missing,
-    require_download,
-    state_dict_hash,
-)
+from singaudit.adapters.weights import hf_cached, hub_errors_as_missing, require_download
 from singaudit.errors import UnsupportedModel, WeightsNotFound
+from singaudit.io.state_dicts import state_dict_hash
 
 KARLO_SPACE = "openai/clip-vit-large-patch14"
 

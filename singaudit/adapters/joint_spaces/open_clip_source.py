@@ -17,15 +17,9 @@ import torch
 
 from singaudit.adapters.classifiers._preprocess import described
 from singaudit.adapters.joint_spaces.base import JointSpace, JointSpaceInfo
-from singaudit.adapters.weights import (
-    HF_HOST,
-    hf_cached,
-    hub_errors_as_missing,
-    require_download,
-    require_file,
-    state_dict_hash,
-)
+from singaudit.adapters.weights import HF_HOST, hf_cached, hub_errors_as_missing, require_download
 from singaudit.errors import UnsupportedModel, WeightsNotFound
+from singaudit.io.state_dicts import require_file, state_dict_hash
 
 KARLO_SPACE = "ViT-L-14@openai"
 _HUB_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")

@@ -1,0 +1,167 @@
+"""The package's imports: no cycle between modules, and no import up the layer map.
+
+Every ``import`` statement counts, at module level or inside a function (lazy imports too);
+only imports under ``if TYPE_CHECKING:`` are left out of the cycle rule (they never run).
+Run: ``python -m pytest -q tests/test_architecture.py``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import singaudit
+
+ROOT = Path(singaudit.__file__).parent
+
+# Layers, bottom first (docs/CONTRIBUTING.md): a package may import its own modules and those of
+# lower layers only. The bare ``singaudit`` package is importable from everywhere: it defines
+# ``__version__`` and exports its public API lazily (by name, on first attribute access).
+LAYERS: dict[str, int] = {
+    "errors": 0,
+    "io": 1, "registry": 1,
+    "maths": 2, "results": 2,
+    "calibration": 3,
+    "adapters": 4,
+    "pipeline": 5,
+    "checks": 6,
+    "spec": 7,
+    "runner": 8,
+    "reports": 9,
+    "cli": 10, "pytest_plugin": 10,
+}
+
+
+@dataclass(frozen=True)
+class Import:
+    importer: str
+    target: str
+    line: int
+    type_checking: bool
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in ROOT.rglob("*.py")}
+
+
+def _type_checking_lines(tree: ast.AST) -> set[int]:
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                lines.update(range(child.lineno, (child.end_lineno or child.lineno) + 1))
+    return lines
+
+
+def imports_of(name: str) -> list[Import]:
+    """singaudit modules imported by module ``name`` (a ``from package import submodule``
+    names the submodule; a module's own ancestor packages are always initialised first)."""
+    path = MODULES[name]
+    tree = ast.parse(path.read_text(), filename=str(path))
+    guarded = _type_checking_lines(tree)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: list[Import] = []
+
+    def add(target: str, node: ast.AST) -> None:
+        if target == "singaudit" or not target.startswith("singaudit."):
+            return
+        if name.startswith(target + ".") and target not in MODULES:
+            return
+        found.append(Import(name, target, node.lineno, node.lineno in guarded))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.name, node)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            for alias in node.names:
+                submodule = f"{module}.{alias.name}"
+                if submodule in MODULES:
+                    add(submodule, node)
+                elif not (name == module or name.startswith(module + ".")):
+                    add(module, node)
+                elif module != "singaudit":
+                    add(module, node)  # a name from an ancestor package's __init__
+    return found
+
+
+def layer_of(module: str) -> str:
+    return module.split(".")[1]
+
+
+ALL_IMPORTS = [imp for name in sorted(MODULES) for imp in imports_of(name)]
+
+
+def test_every_package_has_a_layer():
+    packages = {layer_of(name) for name in MODULES if name != "singaudit"}
+    assert packages - {"__main__"} <= set(LAYERS), sorted(packages - set(LAYERS))
+
+
+def test_no_import_goes_up_the_layers():
+    upward = [f"{imp.importer}:{imp.line} imports {imp.target}" for imp in ALL_IMPORTS
+              if layer_of(imp.importer) != layer_of(imp.target)
+              and LAYERS.get(layer_of(imp.target), 99) >= LAYERS.get(layer_of(imp.importer), -1)]
+    assert not upward, "imports up the layer map:\n" + "\n".join(upward)
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in edges.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle():
+    edges: dict[str, set[str]] = defaultdict(set)
+    for imp in ALL_IMPORTS:
+        if not imp.type_checking and imp.target in MODULES:
+            edges[imp.importer].add(imp.target)
+    assert not cycles(edges), f"import cycles: {cycles(edges)}"
+
+
+def test_the_checker_sees_cycles_and_lazy_imports():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+    lazy = [imp for imp in ALL_IMPORTS if imp.importer == "singaudit.cli.main"]
+    assert any(imp.target.startswith("singaudit.runner") for imp in lazy)  # inside functions
