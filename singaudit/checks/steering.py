@@ -53,6 +53,9 @@ class SteeringParams(CheckParams):
     max_images: int = Field(64, ge=1, description="images steered, balanced over classes")
     tol: float = Field(0.1, gt=0, description="tolerance on the reached IS (degrees)")
     max_iter: int = Field(60, ge=1, description="bracket doublings and bisection steps")
+    min_converged: float = Field(
+        0.9, gt=0, le=1, description="share of steered images that must reach the target IS; "
+        "below it the |AS| figures describe too few images and the check cannot pass (warn)")
 
 
 class SteeringCheck(Check[SteeringParams]):
@@ -118,9 +121,13 @@ class SteeringCheck(Check[SteeringParams]):
         else:
             summary = (f"no image reached IS {params.target_is:g} deg when steered toward "
                        f"{params.target!r}")
+        too_few = converged.mean() < params.min_converged
+        if too_few:
+            summary = (f"only {int(converged.sum())} of {len(chosen)} images reached the target "
+                       f"IS (min_converged {format_number(params.min_converged)}); {summary}")
         return Measurements(
             summary, observations=observations, metrics=metrics, per_class=per_class,
-            floor=None if abs_as.size else "warn",
+            floor="warn" if too_few else None,
             data={
                 "target": params.target,
                 "target_is": params.target_is,

@@ -68,7 +68,7 @@ class TranslatorFidelityCheck(Check[TranslatorFidelityParams]):
     name = "translator_fidelity"
     metrics = METRICS
     default_tiers: ClassVar[list[Tiers]] = [
-        Tiers(metric="cosine", statistic="mean", warn=0.7, scope="overall"),
+        Tiers(metric="cosine", statistic="mean", warn=0.7, fail=0.5, scope="overall"),
     ]
     requires_null_space = False
 

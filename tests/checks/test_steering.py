@@ -56,3 +56,17 @@ def test_unreachable_target_is_warns(tmp_path):
     assert result.status == "warn"
     assert "no image reached IS 179 deg" in result.message
     assert not any(result.data["converged"])
+
+
+def test_steering_passes_only_when_the_stated_fraction_converged(tmp_path):
+    """An unreachable target IS (within max_iter) leaves images unconverged: warn, not pass."""
+    ctx = make_world(tmp_path)
+    reached = run(ctx, target="an image of a forest", target_is=20, max_images=12)
+    assert reached.status == "pass" and reached.metrics["converged"].value == 1.0
+    strict = run(ctx, target="an image of a forest", target_is=20, max_images=12, max_iter=1)
+    fraction = strict.metrics["converged"].value
+    assert fraction < 0.9 and strict.status == "warn"
+    assert "images reached the target IS (min_converged 0.9" in strict.message
+    lenient = run(ctx, target="an image of a forest", target_is=20, max_images=12, max_iter=1,
+                  min_converged=min(fraction, 1.0) or 1e-9)
+    assert lenient.status == ("pass" if fraction > 0 else "warn")

@@ -48,3 +48,16 @@ def test_poor_translator_without_record_warns_on_audit_images(tmp_path):
     assert "audit images" in result.message
     assert result.metrics["audit_cosine_q10"].status == "fail"
     assert np.mean(result.data["audit_cosine"]) < 0.5
+
+
+def test_default_tiers_fail_a_translator_that_cannot_be_trusted(tmp_path):
+    """A random translator (held-out mean cosine near 0) fails by default, not only warns."""
+    ctx = make_world(tmp_path)
+    generator = torch.Generator().manual_seed(0)
+    ctx.translator = AffineTranslator.from_weights(
+        torch.randn(48, 32, generator=generator), torch.zeros(48))
+    ctx.translator_info = {"source": "some/file.safetensors"}  # fidelity on the audit images
+    result = run(ctx)
+    assert result.status == "fail", result.message
+    assert result.metrics["cosine"].status == "fail"
+    assert "cosine mean" in result.message and "< fail 0.5" in result.message
