@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from singaudit.console_text import plain as _plain
 from singaudit.errors import SingauditError
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2, 3, 4
@@ -140,18 +141,10 @@ def _check_only(specs: list, only: list[str]) -> None:
                             f"{', '.join(models)}; checks: {', '.join(checks)}")
 
 
-def _plain(value) -> str:
-    """User-supplied text for the console: rich markup in it is shown, never interpreted."""
-    from rich.markup import escape
-
-    return escape(str(value))
-
-
 def _print_summary(console, result, target: Path) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{result.name}: {result.status}", title_justify="left")
+    table = Table(title=f"{_plain(result.name)}: {result.status}", title_justify="left")
     table.add_column("model")
     table.add_column("expect")
     check_names = list(dict.fromkeys(c.name for m in result.models for c in m.checks))
@@ -163,22 +156,23 @@ def _print_summary(console, result, target: Path) -> None:
         cells = [f"[{STATUS_STYLE[s]}]{s}[/]" if s else "" for s in
                  (statuses.get(n) for n in check_names)]
         met = {True: "[green]yes[/]", False: "[bold red]NO[/]", None: "(informational)"}
-        table.add_row(model.name, model.expect, *cells, met[model.expectation_met])
+        table.add_row(_plain(model.name), model.expect, *cells, met[model.expectation_met])
     console.print(table)
     for model in result.models:
         for check in model.checks:
             if check.status in ("fail", "error", "warn") and check.message:
-                console.print(f"  {model.name}::{check.name} [{STATUS_STYLE[check.status]}]"
-                              f"{check.status}[/]: {check.message}")
+                console.print(f"  {_plain(model.name)}::{_plain(check.name)} "
+                              f"[{STATUS_STYLE[check.status]}]{check.status}[/]: "
+                              f"{_plain(check.message)}")
     for model in result.models:
         if model.note:
             unmet = "; expect: pass is NOT met" if model.expectation_met is False else ""
-            console.print(f"  {escape(model.name)}: {model.status}, {model.note}{unmet}")
+            console.print(f"  {_plain(model.name)}: {model.status}, {_plain(model.note)}{unmet}")
     skipped = result.data_issues.get("skipped", 0)
     if skipped:
         console.print(f"  {skipped} unreadable image(s) skipped (listed in results.json)")
     verdict = "[green]as expected[/]" if result.ok else "[bold red]NOT as expected[/]"
-    console.print(f"{verdict}; results in {target / 'results.json'}")
+    console.print(f"{verdict}; results in {_plain(target / 'results.json')}")
 
 
 @app.command()
@@ -193,7 +187,8 @@ def validate(
     for spec in _load_specs(specs, _overrides(data, device, None, sets)):
         checks = ", ".join(spec.checks)
         models = ", ".join(m.name for m in spec.models)
-        _console().print(f"{spec.source_path}: ok ({spec.name}: models {models}; checks {checks})")
+        _console().print(_plain(f"{spec.source_path}: ok ({spec.name}: models {models}; "
+                                f"checks {checks})"))
     return EXIT_OK
 
 
@@ -264,7 +259,7 @@ def translator_fit(
     save_translator(out, artefact.module, {k: v for k, v in artefact.info.items()
                                            if k not in ("architecture", "in_dim", "out_dim")})
     _print_fidelity(artefact.info)
-    _console().print(f"saved to {out}")
+    _console().print(f"saved to {_plain(out)}")
     return EXIT_OK
 
 
@@ -299,7 +294,7 @@ def translator_eval(
 
 def _print_fidelity(info: dict) -> None:
     keys = ("architecture", "alpha", "mean_cosine", "mse", "r2", "n_train", "n_heldout", "source")
-    _console().print("  ".join(f"{k}={_short(info[k])}" for k in keys if k in info))
+    _console().print(_plain("  ".join(f"{k}={_short(info[k])}" for k in keys if k in info)))
 
 
 def _short(value) -> str:
@@ -342,14 +337,17 @@ def explain(
         sys.stdout.write(json.dumps(asdict(result), indent=2) + "\n")
         return EXIT_OK
     console = _console()
-    console.print(f"{result.image}: IS {result.image_score:.2f} deg, null energy "
-                  f"{result.null_energy:.3f} ({result.model} -> {result.joint_space})")
+    console.print(f"{_plain(result.image)}: IS {result.image_score:.2f} deg, null energy "
+                  f"{result.null_energy:.3f} ({_plain(result.model)} -> "
+                  f"{_plain(result.joint_space)})")
     for row in result.top_classes:
-        console.print(f"  class {row['name']!r}: p={row['probability']:.3f}  AS {row['as']:+.2f} deg")
+        console.print(f"  class {_plain(repr(row['name']))}: p={row['probability']:.3f}  "
+                      f"AS {row['as']:+.2f} deg")
     for row in result.concepts:
-        console.print(f"  concept {row['concept']!r}: AS {row['as']:+.2f} deg (z {row['z']:+.2f})")
+        console.print(f"  concept {_plain(repr(row['concept']))}: AS {row['as']:+.2f} deg "
+                      f"(z {row['z']:+.2f})")
     for path in result.evidence:
-        console.print(f"  evidence: {path}")
+        console.print(f"  evidence: {_plain(path)}")
     return EXIT_OK
 
 
@@ -397,7 +395,7 @@ def report(
 
     written = render_reports(results, formats or ("html", "pdf", "junit"), templates)
     for fmt, path in written.items():
-        _console().print(f"{fmt}: {path}")
+        _console().print(f"{fmt}: {_plain(path)}")
     return EXIT_OK
 
 
@@ -415,7 +413,7 @@ def zoo_train_calibration(
     target = out or WEIGHTS_DIR
     train_calibration(target, seed=seed, scale="smoke" if smoke else "full",
                       log=_console(stderr=True).print)
-    _console().print(f"calibration world written to {target}")
+    _console().print(f"calibration world written to {_plain(target)}")
     return EXIT_OK
 
 

@@ -155,8 +155,11 @@ def _styled(draw):
 
 
 def short(text: Any, limit: int = MAX_LABEL) -> str:
-    """A label for a figure: shortened, with "$" escaped so names never trigger mathtext."""
-    text = str(text)
+    """A label for a figure: shortened, with "$" escaped so names never trigger mathtext, and
+    control characters shown as escapes (no font has glyphs for them)."""
+    from singaudit.console_text import visible
+
+    text = visible(str(text))
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     return text.replace("$", r"\$")
 

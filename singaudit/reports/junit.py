@@ -11,6 +11,7 @@ gets an ``expectation`` testcase that fails when the model did not fail, and so 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.etree import ElementTree
 
@@ -23,6 +24,20 @@ from singaudit.reports.verdicts import (
     judged_lines,
 )
 from singaudit.results import AuditResult, CheckResult, ModelResult
+
+# Characters XML 1.0 cannot hold at all (a class name may contain any of them): shown escaped.
+_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_legal(text: str | None) -> str | None:
+    return None if text is None else _XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _make_legal(root: ElementTree.Element) -> None:
+    for element in root.iter():
+        element.text, element.tail = _xml_legal(element.text), _xml_legal(element.tail)
+        for key, value in element.attrib.items():
+            element.set(key, _xml_legal(value))
 
 
 def _time(seconds: float) -> str:
@@ -137,6 +152,7 @@ def junit_xml(audit: AuditResult) -> str:
         for key, value in counts.items():
             if element is suite or key != "skipped":
                 element.set(key, value)
+    _make_legal(root)
     ElementTree.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(
         root, encoding="unicode") + "\n"

@@ -7,6 +7,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from singaudit.console_text import plain
+
 
 class ProgressReporter:
     """A spinner line per stage on a terminal; quiet otherwise. Records each stage's time."""
@@ -26,11 +28,11 @@ class ProgressReporter:
             if self._console is None or not spinner:
                 yield
             else:
-                with self._console.status(description):
+                with self._console.status(plain(description)):
                     yield
         finally:
             self.timings[key] = round(self.timings.get(key, 0.0) + time.perf_counter() - start, 4)
 
     def line(self, text: str) -> None:
         if self._console is not None:
-            self._console.print(text)
+            self._console.print(plain(text))
