@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from singaudit.console_text import plain as _plain
 from singaudit.errors import SingauditError
+from singaudit.io.console import plain as _plain
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2, 3, 4
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim",

@@ -157,7 +157,7 @@ def _styled(draw):
 def short(text: Any, limit: int = MAX_LABEL) -> str:
     """A label for a figure: shortened, with "$" escaped so names never trigger mathtext, and
     control characters shown as escapes (no font has glyphs for them)."""
-    from singaudit.console_text import visible
+    from singaudit.io.console import visible
 
     text = visible(str(text))
     text = text if len(text) <= limit else text[: limit - 1] + "…"

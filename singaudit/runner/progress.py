@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from singaudit.console_text import plain
+from singaudit.io.console import plain
 
 
 class ProgressReporter:
