@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 2  # 2: statuses info and insufficient_data, ModelResult.note
+# 2: statuses info and insufficient_data, ModelResult.note; provenance null_removal;
+# class_semantics specific_leak, prompt_contrast, evidence_change; the null_probe check.
+SCHEMA_VERSION = 2
 
 # info: measured and reported, nothing judged (never a pass, never a failure);
 # insufficient_data: a class with too few images to be judged (per-class results only).

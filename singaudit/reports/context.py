@@ -60,14 +60,18 @@ def _tier_limits(check: CheckResult, names: tuple[str, ...], sign: float) -> lis
 
 def _class_semantics_figures(check: CheckResult) -> list[dict | None]:
     return [_figure(
-        "Per-class IS, signed AS and |AS|",
+        "Per-class IS, signed AS, |AS| and specific leak" if "specific_leak" in check.data
+        else "Per-class IS, signed AS and |AS|",
         figures.class_violins(
             check.data,
             abs_as_limits=_tier_limits(check, ("abs_as", "median_abs_as"), 1.0),
             signed_as_limits=_tier_limits(check, ("leak",), -1.0),  # leak = -AS
+            specific_limits=_tier_limits(check, ("specific_leak",), 1.0),
         ),
         "Black ticks are class medians; dashed and solid red lines the warn and fail bounds "
-        "(on signed AS for the leak, -AS toward the true class; on |AS| for |AS|).",
+        "(on signed AS for the leak, -AS toward the true class; on |AS| for |AS|; on the "
+        "specific leak, the default verdict: leak toward the class's prompt on its images minus "
+        "on the other classes' images).",
     )]
 
 

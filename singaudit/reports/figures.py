@@ -218,8 +218,10 @@ def _violins(axes, groups: list[np.ndarray], colour: str) -> None:
 
 @_styled
 def class_violins(data: Mapping[str, Any], abs_as_limits: Sequence[float] = (),
-                  signed_as_limits: Sequence[float] = ()) -> Figure | None:
-    """Per-class violins of IS, signed AS and |AS| (data: is, as, label[, class_names])."""
+                  signed_as_limits: Sequence[float] = (),
+                  specific_limits: Sequence[float] = ()) -> Figure | None:
+    """Per-class violins of IS, signed AS, |AS| and, when given, the specific leak (data: is, as,
+    label[, class_names, specific_leak])."""
     image_scores = np.asarray(data["is"], dtype=float)
     attribute_scores = np.asarray(data["as"], dtype=float)
     if image_scores.size == 0 or image_scores.shape != attribute_scores.shape:
@@ -236,12 +238,15 @@ def class_violins(data: Mapping[str, Any], abs_as_limits: Sequence[float] = (),
         note = f" (the {MAX_CLASSES} classes with the highest median |AS|)"
     order = order[::-1]  # first class at the top
     figure = _figure(PAGE_WIDTH_IN, 0.9 + 0.26 * len(order))
-    panels = figure.subplots(1, 3, sharey=True)
     series = [
         ("IS (deg)", image_scores, IS_COLOUR, HARD_TO_SEE_IS),
         ("signed AS (deg)", attribute_scores, AS_COLOUR, None),
         ("|AS| (deg)", np.abs(attribute_scores), ABS_AS_COLOUR, HARD_TO_SEE_AS),
     ]
+    specific = np.asarray(data.get("specific_leak", []), dtype=float)
+    if specific.shape == image_scores.shape:  # the default verdict's metric (schema 2)
+        series.append(("specific leak (deg)", specific, AS_COLOUR, None))
+    panels = figure.subplots(1, len(series), sharey=True)
     for axes, (title, values, colour, hard_to_see) in zip(panels, series, strict=True):
         finite = np.isfinite(values)
         _violins(axes, _groups([l for l, f in zip(labels, finite) if f], values[finite], order),
@@ -251,7 +256,11 @@ def class_violins(data: Mapping[str, Any], abs_as_limits: Sequence[float] = (),
         if hard_to_see is not None:
             axes.axvspan(0, hard_to_see, color="#f1f1f1", zorder=0, lw=0)
     panels[1].axvline(0, color=FAINT, lw=0.8)
-    for panel, limits in ((panels[1], signed_as_limits), (panels[2], abs_as_limits)):
+    limits_by_panel = [(panels[1], signed_as_limits), (panels[2], abs_as_limits)]
+    if len(series) == 4:
+        panels[3].axvline(0, color=FAINT, lw=0.8)
+        limits_by_panel.append((panels[3], specific_limits))
+    for panel, limits in limits_by_panel:
         for limit, style in zip(limits, ("--", "-"), strict=False):
             panel.axvline(limit, color="#b00020", lw=0.9, ls=style)
     panels[0].set_yticks(range(len(order)), [short(n) for n in order])

@@ -17,6 +17,7 @@ PARAMS = {
                  "template": "an image of a {concept}"},
     "steering": {"target": "an image of a forest", "target_is": 15, "max_images": 6},
     "translation_consistency": {},
+    "null_probe": {},
 }
 
 

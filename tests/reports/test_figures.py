@@ -26,6 +26,14 @@ def test_violins_cope_with_hostile_names_single_images_and_many_classes() -> Non
     assert height <= (0.9 + 0.26 * figures.MAX_CLASSES) * figures.DPI + 1
 
 
+def test_violins_add_the_specific_leak_panel_when_the_data_has_it() -> None:
+    data = {"is": [10.0, 20.0, 30.0, 12.0], "as": [1.0, -2.0, 0.5, -1.0],
+            "label": ["a", "a", "b", "b"]}
+    assert len(figures.class_violins.draw(data).axes) == 3
+    data["specific_leak"] = [4.0, None, -1.0, 0.0]  # NaN serialised as null
+    assert len(figures.class_violins.draw(data, specific_limits=[2.0, 3.0]).axes) == 4
+
+
 def test_violins_without_labels_show_one_group() -> None:
     assert _size(figures.class_violins({"is": [1.0, 2.0, 3.0], "as": [0.1, -0.2, 0.3]}))
 
