@@ -7,11 +7,11 @@ and optionally trains other architectures on the same fit split for a side-by-si
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from singaudit.checks.base import (
     Check,
@@ -27,16 +27,22 @@ from singaudit.checks.thresholds import (
     scalar_metric,
     summary_metric,
 )
-from singaudit.maths.translators import (
-    RidgeAccumulator,
-    fidelity,
-    fit_ridge,
-    row_cosines,
-    train_translator,
-)
+from singaudit.maths.translators import fidelity, row_cosines
+from singaudit.pipeline.translators import get_architecture, validate_options
 from singaudit.results import Tiers
 
-Architecture = Literal["linear", "mlp3", "mlp4", "residual"]
+
+def _architecture(name: str) -> str:
+    """A registered translator architecture (singaudit.pipeline.translators)."""
+    from singaudit.errors import SpecError
+
+    try:
+        return get_architecture(name).name
+    except SpecError as error:
+        raise ValueError(str(error)) from None
+
+
+Architecture = Annotated[str, AfterValidator(_architecture)]
 
 METRICS: dict[str, MetricSpec] = {
     "cosine": MetricSpec("held-out cosine(T(f), image embedding) per image", unit="",
@@ -134,15 +140,12 @@ def _compare(ctx: ModelContext, params: Any) -> dict[str, dict[str, Any]]:
     x_train, y_train, x_held, y_held = ctx.fit_data()
     rows: dict[str, dict[str, Any]] = {}
     for arch in params.compare:
-        if arch == "linear":
-            train = RidgeAccumulator(x_train.shape[1], y_train.shape[1]).update(x_train, y_train)
-            held = RidgeAccumulator(x_train.shape[1], y_train.shape[1]).update(x_held, y_held)
-            model, _, _ = fit_ridge(train, held)
-        else:
-            model, _ = train_translator(
-                arch, x_train, y_train, x_held, y_held, loss=params.loss, epochs=params.epochs,
-                batch_size=params.batch_size, patience=params.patience, seed=ctx.seed,
-                hidden=params.hidden)
+        architecture = get_architecture(arch)
+        settings = {"loss": params.loss, "epochs": params.epochs, "batch_size": params.batch_size,
+                    "patience": params.patience, "hidden": params.hidden}
+        options = validate_options(arch, {k: v for k, v in settings.items()
+                                          if k in architecture.options.model_fields})
+        model, _ = architecture.fit(x_train, y_train, x_held, y_held, options, seed=ctx.seed)
         model.eval()
         with torch.inference_mode():
             predicted = model(x_held.to(torch.float32))

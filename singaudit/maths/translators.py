@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,6 @@ from torch import nn
 from singaudit.errors import DataError, SpecError
 from singaudit.maths._arrays import as_tensor, like_input, to_float64
 
-ARCHITECTURES = ("linear", "mlp3", "mlp4", "residual")
 LOSSES = ("mse", "cos", "mse+cos")
 # Default ridge grid, as multiples of the mean eigenvalue of the centred X^T X (scale-free).
 RELATIVE_ALPHAS = tuple(float(a) for a in np.logspace(-6, 1, 15))
@@ -111,19 +110,6 @@ class ResidualMLPTranslator(Translator):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         hidden = self.input_proj(features)
         return self.output_proj(hidden + self.residual(hidden))
-
-
-def build_translator(arch: str, in_dim: int, out_dim: int, hidden: int | None = None) -> Translator:
-    """A freshly initialised translator; ``hidden`` defaults to ``in_dim`` (unused by "linear")."""
-    if arch == "linear":
-        return AffineTranslator(in_dim, out_dim)
-    if arch in ("mlp3", "mlp4"):
-        return MLPTranslator(in_dim, out_dim, hidden, depth=int(arch[-1]))
-    if arch == "residual":
-        return ResidualMLPTranslator(in_dim, out_dim, hidden)
-    raise SpecError(
-        f"unknown translator architecture {arch!r}; available: {', '.join(ARCHITECTURES)}"
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,7 +330,7 @@ def translator_loss(pred: torch.Tensor, target: torch.Tensor, loss: str) -> torc
 
 
 def train_translator(
-    arch: str,
+    build: Callable[[int, int], Translator],
     x_train: Any,
     y_train: Any,
     x_val: Any,
@@ -357,9 +343,9 @@ def train_translator(
     batch_size: int = 256,
     patience: int = 10,
     seed: int = 0,
-    hidden: int | None = None,
 ) -> tuple[Translator, dict[str, Any]]:
-    """AdamW, early stopping on the held-out loss; returns the best model (eval mode), history."""
+    """AdamW, early stopping on the held-out loss; returns the best model (eval mode), history.
+    ``build(in_dim, out_dim)`` makes the fresh network (after seeding, so inits are seeded)."""
     translator_loss(torch.zeros(1, 1), torch.zeros(1, 1), loss)  # validates the loss name early
     xs = [as_tensor(a).to(torch.float32) for a in (x_train, y_train, x_val, y_val)]
     x_train_t, y_train_t, x_val_t, y_val_t = xs
@@ -368,9 +354,7 @@ def train_translator(
     history: dict[str, Any] = {"train_loss": [], "val_loss": [], "best_epoch": -1}
     with torch.random.fork_rng(devices=[]):  # leaves the caller's global RNG untouched
         torch.manual_seed(seed)
-        model = build_translator(arch, x_train_t.shape[1], y_train_t.shape[1], hidden).to(
-            x_train_t.device
-        )
+        model = build(x_train_t.shape[1], y_train_t.shape[1]).to(x_train_t.device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         shuffler = torch.Generator().manual_seed(seed)
         best_loss, best_state, waited = math.inf, copy.deepcopy(model.state_dict()), 0

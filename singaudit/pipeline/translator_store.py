@@ -21,15 +21,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
-from singaudit.errors import SingauditError, WeightsNotFound
+from singaudit.errors import SingauditError, SpecError, WeightsNotFound
 from singaudit.io.atomic import atomic_write_bytes, atomic_write_text
 from singaudit.io.versions import library_versions
-from singaudit.maths.translators import ARCHITECTURES, Translator, build_translator
+from singaudit.maths.translators import Translator
+from singaudit.pipeline.translators import get_architecture
 
 WEIGHTS_FILE = "translator.safetensors"
 METADATA_FILE = "translator.json"
 FORMAT_VERSION = 1
-_ARCHITECTURE_ALIASES = {"3layer": "mlp3", "4layer": "mlp4"}  # the SING authors' names
 _STATE_DICT_KEYS = ("state_dict", "model_state_dict", "translator_state_dict", "model")
 class TranslatorFileError(SingauditError):
     """A translator file that cannot be read safely or does not describe a translator."""
@@ -197,15 +197,13 @@ def _build_from_record(
     record: Mapping[str, Any], state: dict[str, torch.Tensor], source: Path
 ) -> Translator:
     config = _config_from_record(record) or _infer_config(state, source)
-    architecture = config["architecture"]
-    if architecture not in ARCHITECTURES:
-        raise TranslatorFileError(
-            f"{source}: unknown translator architecture {architecture!r}; "
-            f"available: {', '.join(ARCHITECTURES)}"
-        )
+    try:
+        architecture = get_architecture(config["architecture"]).name
+    except SpecError as error:
+        raise TranslatorFileError(f"{source}: {error}") from None
     dims = (config["in_dim"], config["out_dim"], config.get("hidden"))
     _check_declared_shapes(architecture, dims, state, source)
-    model = build_translator(architecture, *dims)
+    model = get_architecture(architecture).build(*dims)
     model = model.to(next(iter(state.values())).dtype)
     try:
         model.load_state_dict(state, strict=True)
@@ -225,7 +223,7 @@ def _check_declared_shapes(architecture: str, dims: tuple, state: Mapping[str, t
     if any(d is not None and (isinstance(d, bool) or d < 1) for d in dims):
         raise TranslatorFileError(f"{source}: declared dims {dims} must be positive")
     with torch.device("meta"):  # shapes only, no memory
-        expected = {k: tuple(v.shape) for k, v in build_translator(architecture, *dims)
+        expected = {k: tuple(v.shape) for k, v in get_architecture(architecture).build(*dims)
                     .state_dict().items()}
     found = {k: tuple(v.shape) for k, v in state.items()}
     if expected != found:
@@ -244,7 +242,7 @@ def _config_from_record(record: Mapping[str, Any]) -> dict[str, Any] | None:
     architecture = str(record["architecture"]).lower()
     hidden = record.get("hidden", record.get("hidden_dim"))
     return {
-        "architecture": _ARCHITECTURE_ALIASES.get(architecture, architecture),
+        "architecture": architecture,  # an alias (the SING authors' "3layer") resolves later
         "in_dim": int(record["in_dim"]),
         "out_dim": int(record["out_dim"]),
         "hidden": int(hidden) if hidden is not None else None,

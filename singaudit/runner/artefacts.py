@@ -19,6 +19,7 @@ from singaudit.adapters import sources
 from singaudit.adapters.classifiers.base import Classifier
 from singaudit.adapters.joint_spaces.base import JointSpace
 from singaudit.errors import DataError, NotApplicable, SingauditError
+from singaudit.pipeline.translators import fit_translator
 from singaudit.runner import storage
 from singaudit.runner.memo import ArtefactStore
 from singaudit.runner.progress import ProgressReporter
@@ -48,6 +49,7 @@ class ArtefactBuilder:
         self.translators: dict[str, TranslatorArtefact] = {}  # by model name, once built
         self.loaded_classifiers: dict[str, Classifier] = {}
         self.loaded_joint_space: JointSpace | None = None
+        self._fit_splits: dict[str, tuple[list[str], list[str], ImageSelection]] = {}
         self.cache_dir = storage.cache_root(self.store.cache_dir or spec.cache_dir)
         self.executor = _executor(spec)
         self._recipes: dict[int, Any] = {}  # id(loaded model) -> how a remote worker rebuilds it
@@ -249,7 +251,9 @@ class ArtefactBuilder:
         return selection
 
     def _fit_split(self, name: str) -> tuple[list[str], list[str], ImageSelection]:
-        """Readable fit images split (seeded) into train and held-out keys."""
+        """Readable fit images split (seeded) into train and held-out keys, once per model."""
+        if name in self._fit_splits:
+            return self._fit_splits[name]
         fit = self.fit_images
         classifier, space = self.classifier(name), self.joint_space()
         self._rows("features", classifier.info.id, classifier, fit)
@@ -262,7 +266,9 @@ class ArtefactBuilder:
         train = sorted(order[n_heldout:].tolist())
         if len(train) < 2:
             raise DataError(f"too few translator fit images ({len(keys)}) for a held-out split")
-        return [keys[i] for i in train], [keys[i] for i in heldout], readable
+        split = [keys[i] for i in train], [keys[i] for i in heldout], readable
+        self._fit_splits[name] = split
+        return split
 
     def translator_fit_data(self, name: str):
         """(x_train, y_train, x_heldout, y_heldout): model ``name``'s features and joint
@@ -279,11 +285,11 @@ class ArtefactBuilder:
         if name in self.translators:
             return self.translators[name]
         config = self.spec.translator
-        classifier, space = self.classifier(name), self.joint_space()
         if config.path is not None:
             artefact = self.translator_from_file(config.path, name)
             self.translators[name] = artefact
             return artefact
+        classifier, space = self.classifier(name), self.joint_space()
         train_keys, heldout_keys, fit = self._fit_split(name)
         used = set(train_keys) | set(heldout_keys)
         content = [fit.source.content_hash(r) for r in fit.records if r.key in used]
@@ -297,13 +303,17 @@ class ArtefactBuilder:
 
         def build() -> TranslatorArtefact:
             with self.reporter.stage(f"translator:{name}", f"translator for {name}"):
-                module, info = storage.fit_or_load_translator(
-                    fingerprint, config.arch, config.options,
-                    lambda: self.translator_fit_data(name), cache_dir=self.cache_dir,
-                    seed=self.spec.seed,
-                    meta={"classifier": classifier.info.id, "joint_space": space.info.id},
-                    executor=self.executor,
-                )
+                cached = storage.load_cached_translator(self.cache_dir, fingerprint)
+                if cached is not None:
+                    module, info = cached
+                else:
+                    meta = {"classifier": classifier.info.id, "joint_space": space.info.id}
+                    module, fitted = fit_translator(
+                        config.arch, config.options, *self.translator_fit_data(name),
+                        seed=self.spec.seed, executor=self.executor)
+                    storage.save_cached_translator(self.cache_dir, fingerprint, module,
+                                                   {**meta, **fitted})
+                    info = {**meta, **fitted, "source": "fitted", "fingerprint": fingerprint}
             info["fit_data"] = fit.source.id
             return TranslatorArtefact(module, info)
 

@@ -118,80 +118,33 @@ def geometry_cached(classifier: Any, *, cache_dir: Path) -> Any:
     return geometry
 
 
-def fit_or_load_translator(
-    fingerprint: str,
-    arch: str,
-    options: dict[str, Any],
-    fit_data: Callable[[], tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]],
-    *,
-    cache_dir: Path,
-    seed: int,
-    meta: dict[str, Any],
-    executor: Any = None,
-) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The translator for ``fingerprint`` from the cache, else fitted on ``fit_data()`` and saved."""
-    from singaudit.pipeline.cache import mark_cache, write_failed
-    from singaudit.pipeline.translator_store import load_translator, save_translator
+def load_cached_translator(cache_dir: Path, fingerprint: str
+                           ) -> tuple[torch.nn.Module, dict[str, Any]] | None:
+    """The translator fitted for ``fingerprint``, from the cache; None when absent or damaged."""
+    from singaudit.pipeline.translator_store import load_translator
 
     folder = cache_dir / TRANSLATORS / fingerprint
-    if (folder / "translator.json").is_file():
-        try:
-            module, record = load_translator(folder)
-            return module, {**record, "source": "cache", "fingerprint": fingerprint}
-        except SingauditError:
-            pass  # a damaged entry: fit again and overwrite it
-    module, info = fit_translator(arch, options, *fit_data(), seed=seed, executor=executor)
+    if not (folder / "translator.json").is_file():
+        return None
+    try:
+        module, record = load_translator(folder)
+    except SingauditError:
+        return None  # a damaged entry: fit again and overwrite it
+    return module, {**record, "source": "cache", "fingerprint": fingerprint}
+
+
+def save_cached_translator(cache_dir: Path, fingerprint: str, module: torch.nn.Module,
+                           record: dict[str, Any]) -> None:
+    """Keep a fitted translator under ``fingerprint`` (an unwritable cache only warns)."""
+    from singaudit.pipeline.cache import mark_cache, write_failed
+    from singaudit.pipeline.translator_store import save_translator
+
     try:
         mark_cache(cache_dir)
-        save_translator(folder, module, {**meta, **info, "data_fingerprint": fingerprint})
+        save_translator(cache_dir / TRANSLATORS / fingerprint, module,
+                        {**record, "data_fingerprint": fingerprint})
     except OSError as error:
         write_failed(cache_dir, error)
-    return module, {**meta, **info, "architecture": arch, "source": "fitted",
-                    "fingerprint": fingerprint}
-
-
-def fit_translator(
-    arch: str,
-    options: dict[str, Any],
-    x_train: torch.Tensor,
-    y_train: torch.Tensor,
-    x_heldout: torch.Tensor,
-    y_heldout: torch.Tensor,
-    *,
-    seed: int = 0,
-    executor: Any = None,
-) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Streaming ridge (linear) or gradient training (MLPs); held-out fidelity in ``info``.
-    ``executor`` reduces the ridge statistics (default: in this process)."""
-    from singaudit.maths import translators
-
-    if arch == "linear":
-        unknown = set(options) - {"alphas", "chunk_size"}
-        if unknown:
-            raise SingauditError(f"translator.options: unknown option(s) for a linear "
-                                 f"translator: {', '.join(sorted(unknown))} (alphas, chunk_size)")
-        chunk = int(options.get("chunk_size", 4096))
-        from singaudit.pipeline.executors import local_executor
-
-        train = (executor or local_executor()).ridge_statistics(x_train, y_train, chunk)
-        heldout = translators.RidgeAccumulator(x_train.shape[1], y_train.shape[1])
-        heldout.update(x_heldout, y_heldout)
-        module, alpha, metrics = translators.fit_ridge(train, heldout, options.get("alphas"))
-        info: dict[str, Any] = {"alpha": alpha, "curve": metrics["curve"]}
-    else:
-        try:
-            module, history = translators.train_translator(
-                arch, x_train, y_train, x_heldout, y_heldout, seed=seed, **options)
-        except TypeError as error:
-            raise SingauditError(f"translator.options: {error}") from None
-        info = {"best_epoch": history.get("best_epoch"), "epochs": len(history["val_loss"])}
-    module.eval()
-    with torch.inference_mode():
-        predicted = module(x_heldout.to(torch.float32))
-    info.update(translators.fidelity(predicted, y_heldout))
-    info["row_cosines"] = translators.row_cosines(predicted, y_heldout).tolist()
-    info.update(n_train=len(x_train), n_heldout=len(x_heldout), architecture=arch)
-    return module, info
 
 
 def load_translator_file(path: Path, classifier: Any, space: Any) -> tuple[torch.nn.Module, dict]:

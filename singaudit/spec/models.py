@@ -172,37 +172,50 @@ class DataSpec(_Strict):
         return classes
 
 
-def translator_options(arch: str) -> frozenset[str]:
-    """Trainer options of an architecture (the seed comes from the spec's own ``seed``)."""
-    import inspect
+def _translator_arch(name: str) -> str:
+    """A registered translator architecture (an alias resolves to its name)."""
+    from singaudit.errors import SpecError
+    from singaudit.pipeline.translators import get_architecture
 
-    if arch == "linear":
-        return frozenset({"alphas", "chunk_size"})
-    from singaudit.maths.translators import train_translator
+    try:
+        return get_architecture(name).name
+    except SpecError as error:
+        raise ValueError(str(error)) from None
 
-    parameters = inspect.signature(train_translator).parameters.values()
-    return frozenset(p.name for p in parameters
-                     if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "seed")
+
+def _translator_options_errors(arch: str, options: dict[str, Any]) -> list[dict[str, Any]]:
+    """``options`` checked against ``arch``'s options model, one error per bad key."""
+    from singaudit.pipeline.translators import get_architecture
+
+    model = get_architecture(arch).options
+    errors = _unknown_options(options, frozenset(model.model_fields), f"a {arch} translator")
+    try:
+        model.model_validate({k: v for k, v in options.items() if k in model.model_fields})
+    except ValidationError as invalid:
+        errors += [{"type": d["type"], "loc": d["loc"], "input": d["input"],
+                    **({"ctx": d["ctx"]} if "ctx" in d else {})} for d in invalid.errors()]
+    return errors
 
 
 class TranslatorSpec(_Strict):
     """How T: features -> joint space is obtained: fitted (arch, fit data) or loaded (path)."""
 
-    arch: Literal["linear", "mlp3", "mlp4", "residual"] = "linear"
+    # A name in singaudit.pipeline.translators.TRANSLATOR_ARCHITECTURES (linear, mlp3, ...).
+    arch: Annotated[str, AfterValidator(_translator_arch)] = "linear"
     # None: the data source's images that are not audited (a held-out part of data), all
     # classes, at most fit_images_per_class of each.
     fit: DataSpec | None = None
     fit_images_per_class: ImagesPerClass | None = None
     heldout: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2  # of the fit data, for alpha/fidelity
     path: str | None = None  # a saved translator (safetensors + metadata); no fitting
-    options: dict[str, Any] = Field(default_factory=dict)  # trainer options (alphas, loss, epochs)
+    # The architecture's options model: alphas, chunk_size (linear); loss, lr, epochs, ...
+    options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("options")
     @classmethod
     def _known_options(cls, options: dict[str, Any], info) -> dict[str, Any]:
         arch = info.data.get("arch")
-        errors = _unknown_options(options, translator_options(arch) if arch else None,
-                                  f"a {arch} translator")
+        errors = _translator_options_errors(arch, options) if arch else []
         if errors:
             raise ValidationError.from_exception_data("options", errors)
         return options

@@ -214,7 +214,7 @@ def make_world(
         image_embeddings=torch.from_numpy(embeddings),
         geometry=head_geometry(weight_t),
         translator=translator,
-        translator_info={  # as the runner records it (runner/storage.py fit_translator)
+        translator_info={  # as the runner records it (pipeline/translators.py fit_translator)
             "architecture": "linear", "alpha": alpha, "source": "fitted",
             "mean_cosine": float(cosines.mean()), "mse": heldout_metrics["mse"],
             "r2": heldout_metrics["r2"], "row_cosines": cosines.tolist(),

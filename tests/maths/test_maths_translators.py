@@ -14,12 +14,10 @@ from sklearn.metrics import mean_squared_error, r2_score
 
 from singaudit.errors import DataError, SpecError
 from singaudit.maths.translators import (
-    ARCHITECTURES,
     AffineTranslator,
     MLPTranslator,
     ResidualMLPTranslator,
     RidgeAccumulator,
-    build_translator,
     fidelity,
     fit_ridge,
     row_cosines,
@@ -138,12 +136,13 @@ def test_architectures_follow_the_method():
     residual = ResidualMLPTranslator(10, 4, 16)
     assert residual.input_proj.out_features == 16 and residual.output_proj[-1].out_features == 4
     assert MLPTranslator(10, 4).hidden == 10  # hidden defaults to in_dim
-    for arch in ARCHITECTURES:
-        model = build_translator(arch, 10, 4, 16).eval()
-        assert model(torch.randn(3, 10)).shape == (3, 4)
+    for model, arch in ((AffineTranslator(10, 4), "linear"), (MLPTranslator(10, 4, 16), "mlp3"),
+                        (MLPTranslator(10, 4, 16, depth=4), "mlp4"),
+                        (ResidualMLPTranslator(10, 4, 16), "residual")):
+        assert model.eval()(torch.randn(3, 10)).shape == (3, 4)
         assert model.config()["architecture"] == arch
-    with pytest.raises(SpecError, match="unknown translator architecture 'mlp5'"):
-        build_translator("mlp5", 10, 4)
+    with pytest.raises(SpecError, match="depth must be 3 or 4"):
+        MLPTranslator(10, 4, depth=5)
 
 
 @pytest.mark.parametrize("loss", ["mse", "cos", "mse+cos"])
@@ -152,8 +151,9 @@ def test_training_reduces_heldout_loss_and_stops_early(loss):
     x = torch.randn(320, 8, generator=generator)
     y = x @ torch.randn(8, 4, generator=generator) + 0.05 * torch.randn(320, 4, generator=generator)
     def train(epochs):
-        return train_translator("mlp3", x[:256], y[:256], x[256:], y[256:], loss=loss, lr=3e-3,
-                                epochs=epochs, batch_size=64, patience=3, seed=0, hidden=32)
+        return train_translator(lambda m, k: MLPTranslator(m, k, 32), x[:256], y[:256], x[256:],
+                                y[256:], loss=loss, lr=3e-3, epochs=epochs, batch_size=64,
+                                patience=3, seed=0)
 
     model, history = train(25)
     assert not model.training
@@ -170,7 +170,7 @@ def test_early_stopping_restores_the_best_epoch():
     x, y = torch.randn(64, 4, generator=generator), torch.randn(64, 3, generator=generator)
     # Pure noise targets: held-out loss stops improving early.
     model, history = train_translator(
-        "linear", x[:48], y[:48], x[48:], y[48:], lr=5e-2, epochs=200, batch_size=16, patience=4
+        AffineTranslator, x[:48], y[:48], x[48:], y[48:], lr=5e-2, epochs=200, batch_size=16, patience=4
     )
     assert len(history["val_loss"]) < 200
     assert len(history["val_loss"]) == history["best_epoch"] + 1 + 4
@@ -179,7 +179,7 @@ def test_early_stopping_restores_the_best_epoch():
             history["best_val_loss"], rel=1e-5
         )
     with pytest.raises(SpecError, match="unknown translator loss"):
-        train_translator("linear", x, y, x, y, loss="l1")
+        train_translator(AffineTranslator, x, y, x, y, loss="l1")
 
 
 def test_fidelity_matches_sklearn_and_row_cosines():

@@ -171,7 +171,7 @@ def test_ray_missing_is_one_clear_error(monkeypatch):
 
 def test_ray_ridge_statistics_equal_the_local_fit(ray_cluster):
     from singaudit.maths.translators import fit_ridge
-    from singaudit.runner.storage import fit_translator
+    from singaudit.pipeline.translators import fit_translator
 
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(700, 12, generator=generator) * 3 + 5  # large means: the merge must hold
