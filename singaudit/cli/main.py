@@ -320,6 +320,9 @@ def explain(
     device: DeviceOpt = None,
     cache_dir: CacheOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    null_removal: Annotated[str, typer.Option(
+        "--null-removal",
+        help="Null reference: mean (the fit images' mean, default) or zero (the paper).")] = "mean",
     debug: Debug = False,
 ) -> int:
     """Single-image analysis: IS, AS toward the top classes and concepts, evidence."""
@@ -332,14 +335,14 @@ def explain(
                            fit_data=fit_data, fit_images_per_class=fit_images_per_class,
                            concepts=vocabulary, top=top, generator=generator,
                            seeds=tuple(seeds or (0,)), out_dir=out, device=device,
-                           cache_dir=cache_dir)
+                           cache_dir=cache_dir, null_removal=null_removal)
     if as_json:
         sys.stdout.write(json.dumps(asdict(result), indent=2) + "\n")
         return EXIT_OK
     console = _console()
     console.print(f"{_plain(result.image)}: IS {result.image_score:.2f} deg, null energy "
                   f"{result.null_energy:.3f} ({_plain(result.model)} -> "
-                  f"{_plain(result.joint_space)})")
+                  f"{_plain(result.joint_space)}); null reference: {result.null_reference}")
     for row in result.top_classes:
         console.print(f"  class {_plain(repr(row['name']))}: p={row['probability']:.3f}  "
                       f"AS {row['as']:+.2f} deg")

@@ -26,6 +26,7 @@ class Explanation:
     concepts: list[dict[str, Any]]  # concept, as, z (AS relative to the vocabulary)
     translator: dict[str, Any]
     evidence: list[str] = field(default_factory=list)  # written image files
+    null_reference: str = "zero"  # what null removal left in the null space, in words
 
 
 def explain_image(
@@ -44,11 +45,16 @@ def explain_image(
     device: str | None = None,
     cache_dir: str | Path | None = None,
     store: ArtefactStore | None = None,
+    null_removal: str = "mean",
 ) -> Explanation:
-    """Analyse one image; the translator is loaded (``translator_path``) or fitted on ``fit_data``."""
-    from singaudit.maths.equivalence import remove_null
+    """Analyse one image; the translator is loaded (``translator_path``) or fitted on ``fit_data``.
+    ``null_removal`` as the spec key: "mean" uses the fit images' mean when there are any."""
+    from singaudit.maths.equivalence import NULL_REMOVALS, null_reference, remove_null
     from singaudit.maths.scores import concept_attribute_scores, image_score
 
+    if null_removal not in NULL_REMOVALS:
+        raise DataError(f"null removal must be one of {', '.join(NULL_REMOVALS)}, "
+                        f"not {null_removal!r}")
     if translator_path is None and fit_data is None:
         raise DataError("explain needs a translator: --translator PATH or --fit-data SOURCE:ID")
     picture = read_image(image_path)  # upright (EXIF), regular files only, DataError otherwise
@@ -76,8 +82,17 @@ def explain_image(
         logits = classifier.logits(features)
     geometry = run.geometry("model")
     geometry.require_null_space()
-    equivalent = remove_null(features, geometry)
     artefact = run.translator("model")
+    reference, described = None, "zero (the paper's f_eq = P_p f)"
+    if null_removal == "mean":
+        try:
+            rows = run.translator_fit_data("model")[0]
+        except DataError:  # a loaded translator and no unaudited images to take a mean from
+            described = "zero (no fit images for a mean reference)"
+        else:
+            reference = null_reference("mean", geometry, rows)
+            described = f"mean feature of the {len(rows)} translator-fit images"
+    equivalent = remove_null(features, geometry, reference).float()
     with torch.inference_mode():
         t_orig = artefact.module(features).float()
         t_eq = artefact.module(equivalent.float()).float()
@@ -107,6 +122,7 @@ def explain_image(
                      for n, i, a in zip(top_names, top_indices, class_as, strict=True)],
         concepts=concept_rows,
         translator={k: v for k, v in artefact.info.items() if k not in ("row_cosines", "curve")},
+        null_reference=described,
     )
     if generator is not None:
         explanation.evidence = _render_evidence(run, t_orig, t_eq, seeds, out_dir)

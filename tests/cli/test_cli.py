@@ -179,6 +179,13 @@ def test_explain_one_image(tmp_path, capsys):
     assert 0.0 <= explanation["image_score"] <= 180.0
     assert len(explanation["top_classes"]) == 2
     assert explanation["concepts"] and "z" in explanation["concepts"][0]
+    assert explanation["null_reference"].startswith("mean feature of the")
+    assert run_cli([*args, "--null-removal", "zero"]) == 0
+    paper = json.loads(capsys.readouterr().out)
+    assert paper["null_reference"].startswith("zero")
+    assert paper["image_score"] != explanation["image_score"]  # the reference is really used
+    assert run_cli([*args, "--null-removal", "median"]) == 4
+    assert "null removal must be one of zero, mean" in capsys.readouterr().err
 
 
 def test_explain_needs_a_translator(tmp_path, capsys):
