@@ -73,6 +73,10 @@ def test_the_offset_does_bite_under_the_papers_zero_reference(worlds, tmp_path):
                                              null_removal="zero"), n_boot=10)
     assert shifted.status == "fail"
     assert shifted.per_class["circle"].metrics["leak"].value > 15
+    # The same drift-only construction under the default: the specific leak stays below zero.
+    default = run("class_semantics", context(world, tmp_path / "d", shift=shift), n_boot=10)
+    assert default.status == "pass"
+    assert max(c.metrics["specific_leak"].value for c in default.per_class.values()) < 0
 
 
 def test_a_constant_null_offset_changes_no_concept_ranking(worlds, tmp_path):
