@@ -166,6 +166,9 @@ class NullInvarianceCheck(Check[NullInvarianceParams]):
                 "null_energy": null_energy.tolist(),
                 "label": labels.tolist(),
                 "class_names": list(ctx.class_names),
+                # Predicted class per image: regression diffs compare two models' top-1.
+                "top1": logits.argmax(-1).tolist(),
+                "image_keys": list(ctx.image_keys),
             },
         )
 

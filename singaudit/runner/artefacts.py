@@ -346,6 +346,7 @@ class ArtefactBuilder:
                                                     "embed_dim": space.info.embed_dim},
             images=len(images.keys) if images is not None else 0,
             classes=list(images.class_names) if images is not None else [],
+            images_sha256=self.audit_fingerprint if images is not None else None,
             timings_s=dict(self.reporter.timings),
             cached_checks=list(cached_checks or []),
         )

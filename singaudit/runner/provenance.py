@@ -25,6 +25,8 @@ class RunFacts:
     joint_space: dict[str, Any] | None = None  # weights_hash, embed_dim when it was loaded
     images: int = 0
     classes: list[str] = field(default_factory=list)
+    # Keys, content, labels and class names of the audited images: regression diffs pin them.
+    images_sha256: str | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
     cached_checks: list[str] = field(default_factory=list)  # model::check reused from the cache
 
@@ -46,8 +48,10 @@ def collect(spec: AuditSpec, facts: RunFacts, started: float,
         "platform": platform.platform(),
         "models": models,
         "joint_space": joint,
-        "data": {"id": spec.data.id, "images": facts.images, "classes": list(facts.classes)},
+        "data": {"id": spec.data.id, "images": facts.images, "classes": list(facts.classes),
+                 "images_sha256": facts.images_sha256},
         "prompts": spec.prompts.to_prompt_spec().description,
+        "prompt_templates": list(spec.prompts.to_prompt_spec().templates),
         "null_removal": spec.null_removal,
         "translator": {"arch": spec.translator.arch, "path": spec.translator.path,
                        "fit_data": spec.translator.fit.id if spec.translator.fit else
