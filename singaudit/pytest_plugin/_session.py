@@ -38,10 +38,11 @@ class PluginOptions:
     device: str | None = None
     cache_dir: Path | None = None
     sets: tuple[str, ...] = ()
+    baseline_dir: Path | None = None  # --singaudit-baseline: the baseline store
 
     @property
     def changes_specs(self) -> bool:
-        return bool(self.sets) or self.device is not None
+        return bool(self.sets) or self.device is not None or self.baseline_dir is not None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> PluginOptions:
@@ -55,6 +56,7 @@ class PluginOptions:
             cache_dir=path_option("singaudit_cache"),
             sets=_engine_sets(config.getoption("singaudit_engine", default=None))
             + tuple(config.getoption("singaudit_set", default=None) or ()),
+            baseline_dir=path_option("singaudit_baseline"),
         )
 
 
@@ -89,7 +91,9 @@ class PluginState:
     def overrides(self, sets: Sequence[str] = ()):
         from singaudit.spec import Overrides
 
-        return Overrides(device=self.options.device, sets=(*self.options.sets, *sets))
+        store = () if self.options.baseline_dir is None else (
+            f"regression.store={json.dumps(str(self.options.baseline_dir))}",)
+        return Overrides(device=self.options.device, sets=(*store, *self.options.sets, *sets))
 
     def load(self, path: Path, sets: Sequence[str] = ()) -> AuditSpec:
         from singaudit.spec import load_spec

@@ -69,6 +69,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--singaudit-engine", metavar="ENGINE", default=None,
                     choices=("local", "ray"),
                     help="where audits' forward passes run: local or ray (execution.engine)")
+    group.addoption("--singaudit-baseline", metavar="DIR", default=None,
+                    help="baseline store (what `singaudit baseline accept` fills): each model x "
+                         "check item also judges the regression tiers against DIR/<audit name>")
     group.addoption("--singaudit-set", metavar="KEY=VALUE", action="append", default=[],
                     help="override a spec value, e.g. data.images_per_class=8 (repeatable)")
 
@@ -272,6 +275,27 @@ class CheckItem(AuditItem):
             raise CheckFailed(_text.check_report(self.audit.name, model, check))
         if check.status == "warn":
             self._warn(f"{self.model.name}::{check.name}: {_text.short_reason(check)}")
+        self._judge_regression(model)
+
+    def _judge_regression(self, model: ModelResult) -> None:
+        """The regression tiers on this check, when the model was compared with a baseline."""
+        from singaudit.regression.judge import regressions_of
+
+        verdict = regressions_of(model, self.check_name or "")
+        if verdict is None or verdict[0] == "pass":
+            return
+        status, lines = verdict
+        where = f"{self.model.name}::{self.check_name}"
+        text = f"{where} regression {status}: " + "; ".join(lines)
+        if status == "skip":
+            self._warn(f"{where}: no regression judged: {'; '.join(lines)}")
+        elif status == "warn" or model.expect == "none":
+            self._warn(text)
+        elif model.expect == "fail":
+            pytest.xfail(f"expected failure (expect: fail): {text}")
+        else:
+            raise CheckFailed(f"{self.audit.name}::{where}: regression against the baseline "
+                              f"{status}\n  " + "\n  ".join(lines))
 
     def _warn(self, text: str) -> None:
         # Located at the model's entry in the spec, not at this line of the plugin.

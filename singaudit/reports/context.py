@@ -343,7 +343,8 @@ def _comparison(audit: AuditResult) -> dict[str, Any] | None:
     return {"rows": rows, "figures": shown, "extra": flatten(extra)}
 
 
-def _summary(audit: AuditResult) -> dict[str, Any]:
+def first_screen(audit: AuditResult) -> dict[str, Any]:
+    """The report's first screen: headline, what needs a look, statuses per model x check."""
     check_names = list(dict.fromkeys(c.name for m in audit.models for c in m.checks))
     rows = []
     for model in audit.models:
@@ -415,7 +416,7 @@ def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
         })
     return {
         "audit": audit,
-        "summary": _summary(audit),
+        "summary": first_screen(audit),
         "provenance": compact(provenance),
         "timings": flatten(timings) if isinstance(timings, Mapping) else [],
         "angles_shown": any(check_kind(c.name) in ANGLE_KINDS

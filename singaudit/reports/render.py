@@ -16,8 +16,9 @@ from singaudit.reports.context import build_context
 from singaudit.reports.junit import junit_xml
 from singaudit.results import SCHEMA_VERSION, AuditResult
 
-FORMATS = ("html", "pdf", "junit")
-OUTPUT_NAMES = {"html": "report.html", "pdf": "report.pdf", "junit": "junit.xml"}
+FORMATS = ("html", "pdf", "junit", "markdown")
+OUTPUT_NAMES = {"html": "report.html", "pdf": "report.pdf", "junit": "junit.xml",
+                "markdown": "report.md"}
 MAIN_TEMPLATE = "report.html.jinja"
 
 
@@ -145,4 +146,9 @@ def render_reports(
     if "junit" in wanted:
         written["junit"] = out_dir / OUTPUT_NAMES["junit"]
         atomic_write_text(written["junit"], junit_xml(audit))
+    if "markdown" in wanted:
+        from singaudit.reports.markdown import run_markdown
+
+        written["markdown"] = out_dir / OUTPUT_NAMES["markdown"]
+        atomic_write_text(written["markdown"], run_markdown(audit))
     return written

@@ -13,6 +13,7 @@ from typing import Any
 from singaudit.checks import CHECKS
 from singaudit.errors import MissingDependency, NotApplicable, SingauditError, SpecError
 from singaudit.io.versions import library_versions
+from singaudit.regression.judge import with_regressions
 from singaudit.results import AuditResult, CheckResult, ModelResult
 from singaudit.runner import provenance, storage
 from singaudit.runner.artefacts import ArtefactBuilder, digest
@@ -124,7 +125,7 @@ class AuditRun:
 
     def _audit_result(self, models: list[ModelResult], started: float) -> AuditResult:
         failures = self.artefacts.failures
-        return AuditResult.from_models(
+        result = AuditResult.from_models(
             name=self.spec.name,
             models=models,
             data_issues={
@@ -134,6 +135,8 @@ class AuditRun:
             provenance=provenance.collect(self.spec, self.artefacts.facts(self.cached_checks),
                                           started, models),
         )
+        # Models with a baseline: the regression tiers judged into a "regression" check.
+        return with_regressions(result, self.spec)
 
     # ---------------------------------------------------------------- one check
 

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from singaudit.checks.base import CheckParams, PromptSpec
+from singaudit.regression.tiers import RegressionSpec
 
 SPEC_KIND = "singaudit/audit"
 SPEC_VERSION = 1
@@ -128,6 +129,10 @@ class ModelSpec(_Strict):
     # pass: a failure is unexpected (the default, as in pytest); fail: like xfail; none:
     # informational, reported but never part of the verdict.
     expect: Literal["pass", "fail", "none"] = "pass"
+    # A run to compare with: a results.json path, a run folder, or a name in regression.store;
+    # baseline_model names the model in that run (default: the same name).
+    baseline: str | None = None
+    baseline_model: Name | None = None
 
     @field_validator("options")
     @classmethod
@@ -288,7 +293,7 @@ class ExecutionSpec(_Strict):
 
 
 class ReportSpec(_Strict):
-    formats: list[Literal["html", "pdf", "json", "junit"]] = Field(
+    formats: list[Literal["html", "pdf", "json", "junit", "markdown"]] = Field(
         default_factory=lambda: ["html", "json"]
     )
     out: str | None = None  # None: reports/<name>, relative to the working directory
@@ -357,6 +362,8 @@ class AuditSpec(_Strict):
     null_removal: Literal["zero", "mean"] = "mean"
     checks: Annotated[dict[str, SerializeAsAny[CheckParams]], Field(min_length=1)]
     generator: GeneratorSpec | None = None
+    # Regression tiers against baselines (models[].baseline, or the store's run of this audit).
+    regression: RegressionSpec | None = None
     report: ReportSpec = Field(default_factory=ReportSpec)
     device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "float32"

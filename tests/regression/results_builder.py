@@ -17,14 +17,18 @@ def _metric(values: np.ndarray) -> Metric:
 
 
 def class_semantics(leak: np.ndarray, keys: list[str], labels: list[int]) -> CheckResult:
-    """A class_semantics result whose per-image signed AS is -leak."""
+    """A class_semantics result whose per-image signed AS is -leak and whose specific_leak (the
+    default regression tier's metric) is the same values, stored per image."""
     labels_array = np.asarray(labels)
     per_class = {name: ClassResult(n=int((labels_array == i).sum()),
-                                   metrics={"leak": _metric(leak[labels_array == i])})
+                                   metrics={"leak": _metric(leak[labels_array == i]),
+                                            "specific_leak": _metric(leak[labels_array == i])})
                  for i, name in enumerate(CLASSES) if (labels_array == i).any()}
-    return CheckResult(name="class_semantics", status="pass", metrics={"leak": _metric(leak)},
+    return CheckResult(name="class_semantics", status="pass",
+                       metrics={"leak": _metric(leak), "specific_leak": _metric(leak)},
                        per_class=per_class,
-                       data={"as": (-leak).tolist(), "label": list(labels),
+                       data={"as": (-leak).tolist(), "specific_leak": leak.tolist(),
+                             "label": list(labels),
                              "class_names": CLASSES, "image_keys": list(keys)})
 
 

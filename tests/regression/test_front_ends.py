@@ -1,0 +1,160 @@
+"""singaudit diff, baseline accept, the spec's baselines and the Markdown outputs, on the runner
+tests' tiny real world."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import runner_world
+import yaml
+from markdown_it import MarkdownIt
+
+from singaudit.cli.main import run_cli
+from singaudit.regression.judge import regressions_of
+from singaudit.reports import render_reports
+from singaudit.results import AuditResult
+from singaudit.runner import run_audit
+from singaudit.spec.models import AuditSpec
+
+
+def _spec(second_seed: int = 2, **changes) -> AuditSpec:
+    document = yaml.safe_load(runner_world.SPEC)
+    document["models"][1]["id"] = f"runnerworld:seed{second_seed}"
+    document["models"][1]["expect"] = "pass"
+    document["checks"].pop("translator_fidelity")
+    document.update(changes)
+    return AuditSpec.model_validate(document)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """A baseline run and a candidate whose second model is another (leakier) classifier."""
+    runner_world.register()
+    root = tmp_path_factory.mktemp("runs")
+    cache = root / "cache"
+    paths = {}
+    for name, seed in (("base", 2), ("new", 3)):
+        run_audit(_spec(seed), out_dir=root / name, progress=False, cache_dir=cache)
+        paths[name] = root / name / "results.json"
+    paths["root"] = root
+    return paths
+
+
+def test_diff_exits_1_on_a_failing_regression_and_0_without(runs, tmp_path, capsys):
+    assert run_cli(["diff", str(runs["base"]), str(runs["base"])]) == 0
+    assert run_cli(["diff", str(runs["base"]), str(runs["new"]), "--out", str(tmp_path),
+                    "--format", "json", "--format", "html"]) == 1
+    output = capsys.readouterr().out
+    assert "second fail (failing classes: red)" in output
+    written = json.loads((tmp_path / "diff.json").read_text())
+    assert written["status"] == "fail" and written["models"][1]["failing_classes"] == ["red"]
+    html = (tmp_path / "diff.html").read_text()
+    assert html.count("data:image/png;base64,") >= 2  # the violins of both models
+
+
+def test_diff_refuses_incomparable_runs_unless_allowed(runs, tmp_path, capsys):
+    other = json.loads(runs["new"].read_text())
+    other["provenance"]["prompt_templates"] = ["a photo of a {class}"]
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(other))
+    assert run_cli(["diff", str(runs["base"]), str(changed)]) == 4
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert "not comparable" in error and "prompts" in error and "--allow-mismatch" in error
+    assert run_cli(["diff", str(runs["base"]), str(changed), "--allow-mismatch"]) == 1
+    assert "compared despite a difference: prompts" in capsys.readouterr().out
+
+
+def test_diff_usage_errors_exit_4(runs, tmp_path, capsys):
+    assert run_cli(["diff", str(tmp_path / "missing.json"), str(runs["new"])]) == 4
+    assert run_cli(["diff", str(runs["base"]), str(runs["new"]), "--pair", "first"]) == 4
+    assert run_cli(["diff", str(runs["base"]), str(runs["new"]), "--pair", "nobody:first"]) == 4
+    assert "has no model 'nobody'" in capsys.readouterr().err
+
+
+def _tables(markdown: str) -> list[list[list[str]]]:
+    """Every table as rows of cell texts, parsed by markdown-it (GFM tables)."""
+    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
+    tables, rows, row = [], None, None
+    for token in tokens:
+        if token.type == "table_open":
+            rows = []
+        elif token.type == "tr_open":
+            row = []
+        elif token.type == "inline" and row is not None:
+            row.append(token.content)
+        elif token.type == "tr_close":
+            rows.append(row)
+            row = None
+        elif token.type == "table_close":
+            tables.append(rows)
+    return tables
+
+
+def test_the_markdown_summary_parses_as_well_formed_tables_failing_first(runs, tmp_path):
+    run_cli(["diff", str(runs["base"]), str(runs["new"]), "--out", str(tmp_path),
+             "--format", "markdown", "--report-url", "https://ci.example/diff.html"])
+    markdown = (tmp_path / "diff.md").read_text()
+    tables = _tables(markdown)
+    assert len(tables) >= 2
+    for rows in tables:  # every row has the header's number of cells
+        assert len({len(row) for row in rows}) == 1
+    summary, tiers = tables[0], tables[1]
+    assert summary[0][:3] == ["model", "regression", "failing classes"]
+    assert summary[2][:3] == ["second", "fail", "red"]
+    verdicts = [row[-1] for row in tiers[1:]]
+    assert verdicts[0] == "fail" and verdicts == sorted(verdicts, key=("fail", "warn",
+                                                                        "pass").index)
+    assert "[Full report](https://ci.example/diff.html)" in markdown
+
+
+def test_a_pipe_in_a_name_cannot_break_a_table():
+    from singaudit.reports.markdown import table
+
+    rows = _tables("\n".join(table(["a", "b"], [["x | y", "z\nw"]])))[0]
+    assert rows == [["a", "b"], ["x | y", "z w"]]  # one cell, the pipe kept as text
+
+
+def test_markdown_is_a_report_format_with_the_first_screen(runs, tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "results.json").write_text(runs["new"].read_text())
+    written = render_reports(folder / "results.json", ["markdown"])
+    markdown = written["markdown"].read_text()
+    rows = _tables(markdown)[0]
+    assert rows[0] == ["model", "null_invariance", "class_semantics", "expectation"]
+    audit = AuditResult.read(runs["new"])
+    assert [row[0] for row in rows[1:]] == [m.name for m in audit.models]
+    assert rows[1][2] == audit.models[0].checks[1].status
+
+
+def test_baseline_accept_then_a_spec_store_judges_regressions_into_the_results(runs, tmp_path):
+    store = tmp_path / "store"
+    assert run_cli(["baseline", "accept", str(runs["base"]), "--store", str(store)]) == 0
+    accepted = AuditResult.read(store / "tiny" / "results.json")
+    assert accepted.provenance == AuditResult.read(runs["base"]).provenance
+
+    spec = _spec(3, regression={"store": str(store)})
+    result = run_audit(spec, out_dir=tmp_path / "candidate", progress=False,
+                       cache_dir=runs["root"] / "cache")
+    first, second = result.models
+    assert first.checks[-1].name == "regression" and first.checks[-1].status == "pass"
+    assert second.checks[-1].status == "fail" and second.status == "fail"
+    assert second.expectation_met is False and result.ok is False
+    assert any("class_semantics.specific_leak" in entry.metrics
+               for entry in second.checks[-1].per_class.values())
+    status, lines = regressions_of(second, "class_semantics")
+    assert status == "fail" and "worse than baseline by" in lines[0] and "(bound 2)" in lines[0]
+
+
+def test_a_spec_baseline_that_is_not_comparable_is_an_error_not_a_crash(runs, tmp_path):
+    spec = _spec(3, prompts={"template": "a photo of a {class}"})
+    spec.models[1].baseline = str(runs["base"])
+    result = run_audit(spec, out_dir=tmp_path / "candidate", progress=False,
+                       cache_dir=runs["root"] / "cache")
+    regression = result.models[1].checks[-1]
+    assert regression.status == "error" and "not comparable" in regression.message
+    assert "prompts" in regression.message
+    assert all(c.name != "regression" for c in result.models[0].checks)
