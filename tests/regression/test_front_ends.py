@@ -47,9 +47,9 @@ def test_diff_exits_1_on_a_failing_regression_and_0_without(runs, tmp_path, caps
     assert run_cli(["diff", str(runs["base"]), str(runs["new"]), "--out", str(tmp_path),
                     "--format", "json", "--format", "html"]) == 1
     output = capsys.readouterr().out
-    assert "second fail (failing classes: red)" in output
+    assert "second fail (failing classes: red, grey)" in output
     written = json.loads((tmp_path / "diff.json").read_text())
-    assert written["status"] == "fail" and written["models"][1]["failing_classes"] == ["red"]
+    assert written["status"] == "fail" and written["models"][1]["failing_classes"] == ["red", "grey"]
     html = (tmp_path / "diff.html").read_text()
     assert html.count("data:image/png;base64,") >= 2  # the violins of both models
 
@@ -103,7 +103,7 @@ def test_the_markdown_summary_parses_as_well_formed_tables_failing_first(runs, t
         assert len({len(row) for row in rows}) == 1
     summary, tiers = tables[0], tables[1]
     assert summary[0][:3] == ["model", "regression", "failing classes"]
-    assert summary[2][:3] == ["second", "fail", "red"]
+    assert summary[2][:3] == ["second", "fail", "red, grey"]
     verdicts = [row[-1] for row in tiers[1:]]
     assert verdicts[0] == "fail" and verdicts == sorted(verdicts, key=("fail", "warn",
                                                                         "pass").index)
@@ -123,11 +123,16 @@ def test_markdown_is_a_report_format_with_the_first_screen(runs, tmp_path):
     (folder / "results.json").write_text(runs["new"].read_text())
     written = render_reports(folder / "results.json", ["markdown"])
     markdown = written["markdown"].read_text()
-    rows = _tables(markdown)[0]
-    assert rows[0] == ["model", "null_invariance", "class_semantics", "expectation"]
     audit = AuditResult.read(runs["new"])
-    assert [row[0] for row in rows[1:]] == [m.name for m in audit.models]
-    assert rows[1][2] == audit.models[0].checks[1].status
+    attention, statuses = _tables(markdown)
+    # What needs a look first (as the HTML's first screen), then every model x check.
+    assert attention[0] == ["model", "check", "outcome", "how badly"]
+    assert attention[1][:3] == ["first", "expectation", "fail"]
+    assert ["first", "class_semantics", "failed"] in [row[:3] for row in attention]
+    assert statuses[0] == ["model", "expect", "null_invariance", "class_semantics"]
+    assert [row[0] for row in statuses[1:]] == [m.name for m in audit.models]
+    assert statuses[1][3] == audit.models[0].checks[1].status == "fail"
+    assert "**NOT OK" in markdown
 
 
 def test_baseline_accept_then_a_spec_store_judges_regressions_into_the_results(runs, tmp_path):
