@@ -27,6 +27,26 @@ def test_model_ci_workflow_keeps_the_cache_and_runs_offline():
     job = workflow["jobs"]["audit"]
     assert job["env"]["HF_HUB_OFFLINE"] == "1"
     cached = [step["with"]["path"] for step in job["steps"]
-              if step.get("uses", "").startswith("actions/cache")]
+              if step.get("uses", "").startswith("actions/cache@")]
     audit = next(step["run"] for step in job["steps"] if step.get("name") == "Audit")
     assert cached == [".singaudit-cache"] and "--singaudit-cache=.singaudit-cache" in audit
+
+
+def test_model_ci_workflow_closes_the_baseline_loop():
+    import yaml
+
+    workflow = yaml.safe_load((EXAMPLE / ".github" / "workflows" / "audit.yml").read_text())
+    steps = workflow["jobs"]["audit"]["steps"]
+    names = [step.get("name") for step in steps]
+    runs = "\n".join(step.get("run", "") for step in steps)
+    # Restore before the audit; accept and save only on main, after it.
+    order = [names.index(n) for n in ("Restore the baseline", "Audit", "Summary",
+                                      "Accept the baseline", "Save the baseline")]
+    assert order == sorted(order)
+    assert "--singaudit-baseline=baselines" in runs and "GITHUB_STEP_SUMMARY" in runs
+    assert "singaudit diff baselines/candidate/results.json" in runs
+    assert "singaudit baseline accept reports/candidate/results.json --store baselines" in runs
+    accept = steps[names.index("Accept the baseline")]
+    assert "refs/heads/main" in accept["if"]
+    # No package index serves singaudit: it is installed from its repository.
+    assert "pip install singaudit" not in runs
