@@ -19,8 +19,8 @@ import torch
 
 def retrained_clean(folder: Path, seed: int) -> Path:
     """``folder/clean.safetensors``: clean trained with ``seed`` (trained once, then reused)."""
-    from singaudit.adapters.weights import load_state_dict, save_state_dict
     from singaudit.calibration import models, scenes, train, zoo
+    from singaudit.io.state_dicts import load_state_dict, save_state_dict
 
     target = folder / "clean.safetensors"
     if target.is_file():

@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     "calibration": 3,
     "adapters": 4,
     "pipeline": 5,
-    "checks": 6,
+    "checks": 6, "regression": 6,
     "spec": 7,
     "runner": 8,
     "reports": 9,

@@ -279,7 +279,7 @@ class CheckItem(AuditItem):
 
     def _judge_regression(self, model: ModelResult) -> None:
         """The regression tiers on this check, when the model was compared with a baseline."""
-        from singaudit.regression.judge import regressions_of
+        from singaudit.runner.regressions import regressions_of
 
         verdict = regressions_of(model, self.check_name or "")
         if verdict is None or verdict[0] == "pass":

@@ -9,7 +9,7 @@ from pathlib import Path
 import pydantic
 
 from singaudit.errors import SingauditError
-from singaudit.pipeline.atomic import atomic_write_text
+from singaudit.io.atomic import atomic_write_text
 from singaudit.results import SCHEMA_VERSION, AuditResult
 
 RESULTS = "results.json"

@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from singaudit.pipeline.atomic import atomic_write_text
+from singaudit.io.atomic import atomic_write_text
 from singaudit.regression.diff import OVERALL, Diff, per_image
 from singaudit.reports.context import data_uri
 from singaudit.reports.markdown import diff_markdown, number

@@ -13,12 +13,12 @@ from typing import Any
 from singaudit.checks import CHECKS
 from singaudit.errors import MissingDependency, NotApplicable, SingauditError, SpecError
 from singaudit.io.versions import library_versions
-from singaudit.regression.judge import with_regressions
 from singaudit.results import AuditResult, CheckResult, ModelResult
 from singaudit.runner import provenance, storage
 from singaudit.runner.artefacts import ArtefactBuilder, digest
 from singaudit.runner.context import AuditModelContext
 from singaudit.runner.outputs import output_dir, publish, staged_output
+from singaudit.runner.regressions import with_regressions
 
 # The translator facts a model's results carry (the full record stays in the cache).
 TRANSLATOR_SUMMARY = ("architecture", "alpha", "mean_cosine", "mse", "r2", "n_train", "n_heldout",

@@ -12,10 +12,10 @@ import yaml
 from markdown_it import MarkdownIt
 
 from singaudit.cli.main import run_cli
-from singaudit.regression.judge import regressions_of
 from singaudit.reports import render_reports
 from singaudit.results import AuditResult
 from singaudit.runner import run_audit
+from singaudit.runner.regressions import regressions_of
 from singaudit.spec.models import AuditSpec
 
 

@@ -1,5 +1,6 @@
 """Regression tiers judged into a run's results: a ``regression`` check for each model that has a
-baseline (``models[].baseline``, or the audit's run in ``regression.store``)."""
+baseline (``models[].baseline``, or the audit's run in ``regression.store``). The comparing is
+singaudit.regression's; the runner only finds the baselines and adds the verdicts."""
 
 from __future__ import annotations
 
