@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from singaudit.errors import SingauditError
+from singaudit.errors import SingauditError, SpecError
 from singaudit.io.console import plain as _plain
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2, 3, 4
@@ -74,7 +75,6 @@ def _overrides(data, device, out, sets):
 
 
 def _load_specs(paths: list[Path], overrides) -> list:
-    from singaudit.errors import SpecError
     from singaudit.spec import iter_spec_files, load_spec
 
     files = iter_spec_files(paths)
@@ -96,21 +96,24 @@ def run(
     cache_dir: CacheOpt = None,
     engine: EngineOpt = None,
     ray_address: RayAddressOpt = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Write into a non-empty folder singaudit did not create (its files "
+                        "stay).")] = False,
     debug: Debug = False,
 ) -> int:
     """Run audits and write results.json and the reports."""
     from singaudit.reports import render_reports
-    from singaudit.runner import AuditSession, output_dir
+    from singaudit.runner import AuditSession
 
     sets = [*_execution_sets(engine, ray_address), *(sets or [])]
     loaded = _load_specs(specs, _overrides(data, device, out, sets))
     _check_only(loaded, only or [])
+    targets = _output_targets(loaded, out, force)
     session = AuditSession(cache_dir=cache_dir, device=device, progress=True, debug=debug)
     console = _console()
     all_ok = True
-    for spec in loaded:
-        target = output_dir(spec, (out / spec.name) if out and len(loaded) > 1 else out)
-        result = session.run(spec, out_dir=target, only=only)
+    for spec, target in zip(loaded, targets, strict=True):
+        result = session.run(spec, out_dir=target, only=only, force=force)
         with _console(stderr=True).status("rendering reports"):
             render_reports(target / "results.json", spec.report.formats, templates)
         _print_summary(console, result, target)
@@ -118,11 +121,30 @@ def run(
     return EXIT_OK if all_ok else EXIT_FAILED
 
 
+def _output_targets(specs: list, out: Path | None, force: bool) -> list[Path]:
+    """Each spec's output folder, checked before anything is computed: usable, singaudit's own
+    (or --force), and one per spec (two audits never write into one folder)."""
+    from singaudit.runner import output_dir
+    from singaudit.runner.outputs import check_output_folder
+
+    targets = [output_dir(spec, (out / spec.name) if out and len(specs) > 1 else out)
+               for spec in specs]
+    seen: dict[Path, object] = {}
+    for spec, target in zip(specs, targets, strict=True):
+        key = target.absolute()
+        if key in seen:
+            raise SpecError(f"{seen[key].source_path} and {spec.source_path} would both write to "
+                            f"{target} (audit name {spec.name!r}); give them different names "
+                            "or report.out folders")
+        seen[key] = spec
+        check_output_folder(target, force=force)
+    return targets
+
+
 def _check_only(specs: list, only: list[str]) -> None:
     """Every --only selector must name a model or check of some spec (before anything runs)."""
     import fnmatch
 
-    from singaudit.errors import SpecError
 
     def matches(pattern: str, names) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for name in names)
@@ -229,7 +251,6 @@ def models(pattern: Annotated[str | None, typer.Argument(help="Glob or substring
 
 
 def _spec_artefacts(spec_path: Path, model: str | None, data, device, sets, cache_dir):
-    from singaudit.errors import SpecError
     from singaudit.runner import ArtefactBuilder, ArtefactStore
     from singaudit.spec import load_spec
 
@@ -520,12 +541,34 @@ def zoo_train_calibration(
     return EXIT_OK
 
 
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM (docker stop, CI cancel) ends a run as Ctrl-C does
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """While the command runs, SIGTERM unwinds like SIGINT: staging folders are removed and the
+    exit code is 2 (only the main thread may install a handler)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_cli(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code instead of exiting."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        code = app(args=args, prog_name="singaudit", standalone_mode=False)
+        with _sigterm_as_interrupt():
+            code = app(args=args, prog_name="singaudit", standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):
         print("singaudit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -12,6 +12,7 @@ import pydantic
 import singaudit
 from singaudit.errors import SingauditError
 from singaudit.io.atomic import atomic_path, atomic_write_text
+from singaudit.io.output_folder import record_outputs
 from singaudit.reports.context import build_context
 from singaudit.reports.junit import junit_xml
 from singaudit.results import SCHEMA_VERSION, AuditResult
@@ -135,6 +136,8 @@ def render_reports(
     out_dir = results_path.parent
     written: dict[str, Path] = {"json": results_path} if "json" in formats else {}
     templates = Path(templates_dir) if templates_dir else None
+    # Listed before writing, so even a report a crash left half-done is replaced by the next run.
+    record_outputs(out_dir, [out_dir / OUTPUT_NAMES[f] for f in wanted])
     context = build_context(audit, out_dir) if "html" in wanted or "pdf" in wanted else None
     if "html" in wanted:
         written["html"] = out_dir / OUTPUT_NAMES["html"]

@@ -56,8 +56,9 @@ class AuditRun:
         self.debug = debug
         self.cached_checks: list[str] = []  # model::check results reused from the cache
 
-    def execute(self, *, out_dir: str | Path | None = None) -> AuditResult:
-        """Run the audit; write results.json and the artefacts to ``out_dir`` atomically."""
+    def execute(self, *, out_dir: str | Path | None = None, force: bool = False) -> AuditResult:
+        """Run the audit; write results.json and the artefacts to ``out_dir`` atomically,
+        replacing only what singaudit wrote there (``force``: also into a foreign folder)."""
         started = time.time()
         spec = self.spec
         out_dir = output_dir(spec, out_dir)
@@ -65,12 +66,12 @@ class AuditRun:
         if not models:
             raise SpecError(f"{spec.name}: --only {' '.join(self.only or [])} selects no model "
                             f"(models: {', '.join(m.name for m in spec.models)})")
-        with staged_output(out_dir) as staging:
+        with staged_output(out_dir, force=force) as staging:
             prepared_error = self._try_prepare(models)
             model_results = [self._model_result(name, staging, prepared_error) for name in models]
             result = self._audit_result(model_results, started)
             result.write(staging / "results.json")
-            publish(staging, out_dir)
+            publish(staging, out_dir, audit=spec.name)
         return result
 
     def _try_prepare(self, models: list[str]) -> str | None:

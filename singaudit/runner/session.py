@@ -25,11 +25,13 @@ class AuditSession(ArtefactStore):
         *,
         out_dir: str | Path | None = None,
         only: Sequence[str] | None = None,
+        force: bool = False,
     ) -> AuditResult:
         """Run one audit and write results.json and its artefacts atomically (reports are the
-        front ends' job: ``singaudit.reports.render_reports``)."""
+        front ends' job: ``singaudit.reports.render_reports``); ``force`` writes into a folder
+        singaudit did not create (deleting nothing of it)."""
         run = AuditRun(self.artefacts(spec), only=only, debug=self.debug)
-        return run.execute(out_dir=out_dir)
+        return run.execute(out_dir=out_dir, force=force)
 
 
 def run_audit(
@@ -42,10 +44,12 @@ def run_audit(
     only: Sequence[str] | None = None,
     debug: bool = False,
     session: AuditSession | None = None,
+    force: bool = False,
 ) -> AuditResult:
     """Run an audit; ``only`` keeps models or checks by name or glob, or ``model::check`` pairs.
     ``device``, ``cache_dir``, ``progress`` and ``debug`` configure a new session; a given
-    ``session`` keeps its own. Writes results.json and artefacts, no reports."""
+    ``session`` keeps its own. Writes results.json and artefacts, no reports; ``force``: also
+    into a non-empty folder singaudit did not write (nothing of it deleted)."""
     session = session or AuditSession(cache_dir=cache_dir, device=device, progress=progress,
                                       debug=debug)
-    return session.run(spec, out_dir=out_dir, only=only)
+    return session.run(spec, out_dir=out_dir, only=only, force=force)

@@ -10,7 +10,7 @@ import pytest
 import runner_world
 
 from singaudit.checks import CHECKS, Check
-from singaudit.errors import NotApplicable, SpecError
+from singaudit.errors import NotApplicable, SingauditError, SpecError
 from singaudit.results import AuditResult, CheckResult, expectation_met
 from singaudit.runner import AuditSession, run_audit, selected
 from singaudit.spec import Overrides, parse_spec_text
@@ -215,7 +215,9 @@ def test_outputs_replace_old_ones_and_leave_no_temporary_files(tmp_path):
     out.mkdir()
     (out / "results.json").write_text("old")
     (out / "notes.txt").write_text("mine")
-    run(make_spec(*FAST), tmp_path)
+    with pytest.raises(SingauditError, match="not written by singaudit"):
+        run(make_spec(*FAST), tmp_path)  # a folder of someone else's files: refused
+    run(make_spec(*FAST), tmp_path, force=True)
     assert json.loads((out / "results.json").read_text())["name"] == "tiny"
     assert (out / "notes.txt").read_text() == "mine"  # the user's files are left alone
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "out"]
