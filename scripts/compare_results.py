@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ PER_RUN_KEYS = frozenset({
 })
 # Paths (dotted, from the top) that name per-run places rather than results.
 PER_RUN_PATHS = frozenset({"provenance.spec.path"})
+# Wall times quoted inside messages ("decoder, seeds [0, 1], 0.1 s; ..."): compared as "<t> s".
+SECONDS_IN_TEXT = re.compile(r"\b\d+(?:\.\d+)? s\b")
 
 
 def differences(a: Any, b: Any, *, ignore: frozenset[str] = PER_RUN_KEYS, rtol: float = 0.0,
@@ -57,6 +60,9 @@ def differences(a: Any, b: Any, *, ignore: frozenset[str] = PER_RUN_KEYS, rtol: 
             found.extend(differences(left, right, ignore=ignore, rtol=rtol, path=f"{path}[{index}]"))
         return found
     if _numbers_equal(a, b, rtol):
+        return []
+    if isinstance(a, str) and isinstance(b, str) and (
+            SECONDS_IN_TEXT.sub("<t> s", a) == SECONDS_IN_TEXT.sub("<t> s", b)):
         return []
     return [f"{path}: {_short(a)} != {_short(b)}"]
 

@@ -16,7 +16,6 @@ from pydantic import (
     SerializeAsAny,
     StrictInt,
     StrictStr,
-    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -81,6 +80,30 @@ def _unknown_options(options: dict[str, Any], accepted: frozenset[str] | None,
             for key, value in options.items() if key not in accepted]
 
 
+# Image selection is the data section's alone; sources only list images.
+SELECTION = ("classes", "images_per_class", "seed")
+_CALIBRATION_POPULATION = {"images_per_class": "'scenes' (the number of scenes rendered: the old "
+                           "images_per_class x 6)", "seed": "'scene_seed'"}
+
+
+def _moved_selection_options(options: dict[str, Any], source: str) -> list[dict[str, Any]]:
+    """The old ``options`` spelling of selection keys: an error naming the new key."""
+    errors = []
+    for key in SELECTION:
+        if key not in options:
+            continue
+        message = (f"'{key}' is no longer a data source option: image selection lives in the "
+                   f"data section, set data.{key} (translator.fit.{key} for fit data)")
+        if source == "calibration" and key in _CALIBRATION_POPULATION:
+            message += (f"; the calibration source's own population option is now "
+                        f"{_CALIBRATION_POPULATION[key]}")
+        if key == "classes" and source in ("list", "manifest"):
+            message += "; the names of index labels are now options.class_names"
+        errors.append({"type": PydanticCustomError("moved_option", message), "loc": (key,),
+                       "input": options[key]})
+    return errors
+
+
 def _check_source_options(registry_name: str, options: dict[str, Any], info) -> dict[str, Any]:
     source_id = info.data.get("id")
     if not source_id:
@@ -88,15 +111,10 @@ def _check_source_options(registry_name: str, options: dict[str, Any], info) -> 
     from singaudit.adapters import sources
 
     source = source_id.partition(":")[0]
-    errors = _unknown_options(options, accepted_options(registry_name, source),
-                              f"{getattr(sources, registry_name).kind} {source!r}")
-    for key, bounded in (("seed", Seed), ("images_per_class", ImagesPerClass)):
-        if key in options:
-            try:
-                TypeAdapter(bounded).validate_python(options[key])
-            except ValidationError as invalid:
-                errors += [{"type": d["type"], "loc": (key,), "input": d["input"],
-                            **({"ctx": d["ctx"]} if "ctx" in d else {})} for d in invalid.errors()]
+    moved = _moved_selection_options(options, source) if registry_name == "DATA_SOURCES" else []
+    errors = moved + _unknown_options({k: v for k, v in options.items() if k not in SELECTION},
+                                      accepted_options(registry_name, source),
+                                      f"{getattr(sources, registry_name).kind} {source!r}")
     if errors:
         raise ValidationError.from_exception_data("options", errors)
     return options

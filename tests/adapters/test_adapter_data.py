@@ -34,17 +34,18 @@ def test_folder_maps_wnids_to_class_names(wnid_folder):
     assert source.records() == records  # stable order
 
 
-def test_per_class_sampling_is_seeded(wnid_folder):
+def test_sources_list_every_image_and_the_spec_selection_samples(wnid_folder):
+    from singaudit.runner.selection import select_images
+
+    source = load_data(f"folder:{wnid_folder}")
+    assert [r.label for r in source.records()] == [0] * 4 + [1] * 4  # no sampling in the source
+
     def keys(seed):
-        return [
-            r.key
-            for r in load_data(f"folder:{wnid_folder}", images_per_class=2, seed=seed).records()
-        ]
+        return select_images(source, "all", 2, seed).keys
 
     assert len(keys(0)) == 4 and keys(0) == keys(0)
     assert any(keys(0) != keys(s) for s in range(1, 6))
-    labels = [r.label for r in load_data(f"folder:{wnid_folder}", images_per_class=2).records()]
-    assert labels == [0, 0, 1, 1]
+    assert list(select_images(source, "all", 2).labels) == [0, 0, 1, 1]
 
 
 def test_plain_folder_names_and_corrupt_images(tmp_path):
@@ -109,7 +110,7 @@ def test_list_errors_name_the_problem(tmp_path):
     )
     with pytest.raises(DataError, match="unknown label 'zebra'"):
         load_data(f"list:{tmp_path / 'labels.json'}")
-    missing = load_data(f"list:{tmp_path / 'labels.json'}", classes=["zebra"])
+    missing = load_data(f"list:{tmp_path / 'labels.json'}", class_names=["zebra"])
     with pytest.raises(DataError, match="x.png"):
         missing.content_hash(missing.records()[0])
 
@@ -133,7 +134,7 @@ def test_calibration_scenes_refuse_counts_that_cannot_fit_in_memory():
     from singaudit.adapters.data import calibration_source
 
     with pytest.raises(DataError, match="GiB of scenes"):
-        calibration_source.load("audit", images_per_class=1_000_000)
+        calibration_source.load("audit", scenes=6_000_000)
 
 
 def test_image_paths_that_are_not_regular_files_are_refused_without_reading(tmp_path):

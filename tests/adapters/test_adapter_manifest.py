@@ -53,7 +53,7 @@ def test_parquet_manifest_takes_hashes_without_reading_images(images):
     root, rows = images
     path = root / "m.parquet"
     parquet.write_table(pyarrow.Table.from_pylist(rows), path)
-    source = load_data(f"manifest:{path}", classes=["dog", "cat"])
+    source = load_data(f"manifest:{path}", class_names=["dog", "cat"])
     assert [r.label for r in source.records()] == [1, 1, 1, 0, 0, 0]
     for row in rows:  # removed files: the hashes come from the manifest, not from the bytes
         (root / row["path"]).unlink()
@@ -62,13 +62,12 @@ def test_parquet_manifest_takes_hashes_without_reading_images(images):
         source.load(source.records()[0])
 
 
-def test_manifest_root_labels_by_index_and_sampling(images, tmp_path):
+def test_manifest_root_and_labels_by_index(images, tmp_path):
     root, rows = images
     indexed = [{"path": r["path"], "label": str(i // 3)} for i, r in enumerate(rows)]
     manifest = write_csv(tmp_path / "elsewhere.csv", indexed)
-    source = load_data(f"manifest:{manifest}", classes=["cat", "dog"], root=str(root),
-                       images_per_class=2, seed=1)
-    assert [r.label for r in source.records()] == [0, 0, 1, 1]
+    source = load_data(f"manifest:{manifest}", class_names=["cat", "dog"], root=str(root))
+    assert [r.label for r in source.records()] == [0, 0, 0, 1, 1, 1]
     assert all(r.key.startswith(str(root)) for r in source.records())
 
 
@@ -89,7 +88,7 @@ def test_bad_manifests_are_one_clear_error(tmp_path, content, message):
 def test_unknown_label_and_wrong_suffix(tmp_path):
     path = write_csv(tmp_path / "m.csv", [{"path": "a.png", "label": "7"}])
     with pytest.raises(DataError, match="unknown label"):
-        load_data(f"manifest:{path}", classes=["cat"])
+        load_data(f"manifest:{path}", class_names=["cat"])
     (tmp_path / "m.txt").write_text("path\na.png\n")
     with pytest.raises(DataError, match="expected a .parquet, .csv or .tsv"):
         load_data(f"manifest:{tmp_path / 'm.txt'}")

@@ -70,13 +70,13 @@ def test_captions_name_only_true_attributes():
 
 
 def test_data_source_serves_labelled_scenes():
-    source = load_data("calibration:test", images_per_class=4, seed=2)
+    source = load_data("calibration:test", scenes=24, scene_seed=2)
     records = source.records()
     assert len(records) == 24 and source.class_names == list(scenes.SHAPES)
     assert [r.label for r in records[:6]] == list(range(6))
     image = source.load(records[5])
     assert image.size == (64, 64) and image.mode == "RGB"
-    again = load_data("calibration:test", images_per_class=4, seed=2)
+    again = load_data("calibration:test", scenes=24, scene_seed=2)
     assert np.array_equal(np.asarray(image), np.asarray(again.load(again.records()[5])))
     assert source.content_hash(records[5]) == again.content_hash(again.records()[5])
     assert source.content_hash(records[5]) != source.content_hash(records[6])
@@ -85,5 +85,5 @@ def test_data_source_serves_labelled_scenes():
 def test_data_source_errors_are_clear():
     with pytest.raises(DataError, match="unknown calibration split"):
         load_data("calibration:holdout")
-    with pytest.raises(DataError, match="images_per_class"):
-        load_data("calibration:test", images_per_class=0)
+    with pytest.raises(DataError, match="scenes must be at least 1"):
+        load_data("calibration:test", scenes=0)

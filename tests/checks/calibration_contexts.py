@@ -32,10 +32,10 @@ models: [{{name: {model}, id: "calibration:{model}"}}]
 joint_space: {{id: "calibration:joint"}}
 data:
   id: "calibration:audit"
-  options: {{images_per_class: {per_class}, seed: 0}}
+  options: {{scenes: {scenes}}}
   images_per_class: {per_class}
 translator:
-  fit: {{id: "calibration:validation", options: {{images_per_class: {fit_per_class}, seed: 0}}}}
+  fit: {{id: "calibration:validation", options: {{scenes: {fit_scenes}}}}}
 checks: {{class_semantics: {{}}}}
 """
 
@@ -57,8 +57,8 @@ class Extracted:
 
 def extract(model: str, cache_dir: Path, per_class: int = 20, fit_per_class: int = 100
             ) -> Extracted:
-    spec = parse_spec_text(SPEC.format(model=model, per_class=per_class,
-                                       fit_per_class=fit_per_class))
+    spec = parse_spec_text(SPEC.format(model=model, per_class=per_class, scenes=6 * per_class,
+                                       fit_scenes=6 * fit_per_class))
     run = ArtefactBuilder(spec, AuditSession(cache_dir=cache_dir, progress=False))
     selection = run.audit_images
     weight, bias = run.classifier(model).head()

@@ -18,13 +18,13 @@ models:
 joint_space: {id: "calibration:joint"}
 data:
   id: "calibration:audit"
-  options: {images_per_class: 20, seed: 0}
+  options: {scenes: 120}
   classes: all
   images_per_class: 20
   seed: 0
 translator:
   arch: linear
-  fit: {id: "calibration:validation", options: {images_per_class: 150, seed: 0}}
+  fit: {id: "calibration:validation", options: {scenes: 900}}
   heldout: 0.2
 checks:
   null_invariance: {}

@@ -55,7 +55,7 @@ models:
   - {name: leaky, id: "calibration:leaky", expect: fail}
 data:
   id: "calibration:audit"
-  options: {images_per_class: 20, seed: 0}
+  options: {scenes: 120}
   images_per_class: 20
 checks:
   null_probe:

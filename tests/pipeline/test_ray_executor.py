@@ -50,7 +50,7 @@ def test_ray_rows_and_cache_entries_equal_the_local_ones(ray_cluster, image_fold
 
 
 def test_a_recipe_rebuilds_the_model_in_the_workers(ray_cluster, tmp_path):
-    source = load_data("calibration:audit", images_per_class=4)
+    source = load_data("calibration:audit", scenes=24)
     recipe = ModelRecipe("classifier", "calibration:clean")
     classifier = recipe.build()
     local = extract(classifier, source, cache=None, batch_size=5, progress=False)

@@ -29,6 +29,7 @@ def _write(tmp_path: Path, name: str, value) -> Path:
 def test_per_run_fields_are_ignored(tmp_path):
     other = json.loads(json.dumps(RESULT))
     other["models"][0]["checks"][0]["duration_s"] = 9.0
+    other["models"][0]["checks"][0]["message"] = "leak 11.61"
     other["provenance"].update(timings_s={"data": 1.0}, started_at="2027", total_s=3.0,
                                cache_dir="/tmp/b", spec={"path": "b.yaml", "sha256": "ab"})
     assert compare_results.main([str(_write(tmp_path, "a.json", RESULT)),
@@ -55,3 +56,11 @@ def test_tolerance_and_nan(tmp_path):
     assert compare_results.differences(RESULT, other, rtol=1e-6) == []
     assert compare_results.differences(RESULT, other) != []
     assert compare_results.differences({"x": float("nan")}, {"x": float("nan")}) == []
+
+
+def test_seconds_quoted_in_messages_are_per_run():
+    a = {"message": "evidence for 6 images (decoder, 0.1 s; retrieval)"}
+    assert compare_results.differences(a, {"message": "evidence for 6 images (decoder, 12.25 s; "
+                                                      "retrieval)"}) == []
+    assert compare_results.differences(a, {"message": "evidence for 5 images (decoder, 0.1 s; "
+                                                      "retrieval)"}) != []

@@ -316,7 +316,7 @@ def test_unknown_data_options_are_spec_errors_with_their_key_path():
                          "  images_per_class: 10\n  options:\n    split: test\n    colour: red\n")
     message = error_of(text)
     assert "audit.yaml:19: data.options.colour: unknown option 'colour' for data source " \
-           "'calibration'; accepted: images_per_class, seed, split" in message
+           "'calibration'; accepted: scene_seed, scenes, split" in message
     assert "split" not in message.split("\n")[0]
 
 
@@ -347,7 +347,7 @@ def test_translator_options_are_checked_against_the_architecture():
 
 
 @pytest.mark.parametrize("override", ["seed=-1", "data.seed=-1", "generator.seeds=[0, -3]",
-                                      "data.options.seed=-2", "seed=18446744073709551616"])
+                                      "seed=18446744073709551616"])
 def test_negative_or_oversized_seeds_are_spec_errors(override):
     key = override.partition("=")[0]
     message = error_of(VALID, Overrides(sets=(override,)))
@@ -355,10 +355,25 @@ def test_negative_or_oversized_seeds_are_spec_errors(override):
 
 
 @pytest.mark.parametrize("override", ["data.images_per_class=1000000000000",
-                                      "data.options.images_per_class=1000000000000",
                                       "translator.fit_images_per_class=1000000000000"])
 def test_counts_no_machine_can_hold_are_spec_errors(override):
     assert "less than or equal to 1000000" in error_of(VALID, Overrides(sets=(override,)))
+
+
+@pytest.mark.parametrize(("override", "new_key"), [
+    ("data.options.images_per_class=40", "set data.images_per_class"),
+    ("data.options.seed=0", "set data.seed"),
+    ("data.options.classes=[circle]", "set data.classes"),
+    ("translator.fit={id: 'calibration:validation', options: {images_per_class: 5}}",
+     "translator.fit.images_per_class"),
+])
+def test_the_old_options_spelling_of_selection_names_the_new_key(override, new_key):
+    message = error_of(VALID, Overrides(sets=(override,)))
+    key = override.partition("=")[0]
+    assert "no longer a data source option" in message and new_key in message
+    if key == "data.options.images_per_class":  # calibration: its own population option
+        assert "now 'scenes' (the number of scenes rendered: the old images_per_class x 6)" in message
+    assert key.replace("translator.fit", "translator.fit.options") in message or key in message
 
 
 @pytest.mark.parametrize("level", [".nan", ".inf", "-.inf"])

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
 import stat
 import warnings
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -88,27 +86,6 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def sample_per_class(
-    records: Sequence[ImageRecord], images_per_class: int | None, seed: int
-) -> list[ImageRecord]:
-    """At most ``images_per_class`` records of each label, drawn with ``seed``; order kept."""
-    if images_per_class is None:
-        return list(records)
-    if images_per_class < 1:
-        raise DataError(f"images_per_class must be at least 1, got {images_per_class}")
-    by_label: dict[int, list[int]] = defaultdict(list)
-    for index, record in enumerate(records):
-        by_label[record.label].append(index)
-    rng = random.Random(seed)
-    keep: set[int] = set()
-    for label in sorted(by_label):
-        indices = by_label[label]
-        keep.update(
-            indices if len(indices) <= images_per_class else rng.sample(indices, images_per_class)
-        )
-    return [record for index, record in enumerate(records) if index in keep]
-
-
 class FileImageSource(ImageSource):
     """Records whose keys map to image files; content hash = sha256 of the file."""
 
@@ -147,12 +124,9 @@ def labelled_source(
     source_id: str,
     class_names: Sequence[str],
     items: Sequence[tuple[str, Path, int]],
-    images_per_class: int | None,
-    seed: int,
 ) -> FileImageSource:
-    """A FileImageSource from (key, path, label) items, sampled per class."""
+    """A FileImageSource from (key, path, label) items (every one: selecting is the spec's)."""
     if not items:
         raise DataError(f"{source_id} has no images")
     records = [ImageRecord(key, label) for key, _, label in items]
-    records = sample_per_class(records, images_per_class, seed)
     return FileImageSource(source_id, class_names, records, {k: p for k, p, _ in items})

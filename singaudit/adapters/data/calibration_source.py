@@ -19,22 +19,21 @@ MAX_BYTES = 4 * 1024**3
 
 
 class CalibrationScenes(ImageSource):
-    def __init__(self, split: str, seed: int, images_per_class: int) -> None:
+    def __init__(self, split: str, scene_seed: int, count: int) -> None:
         if split not in scenes.SPLITS:
             choices = ", ".join(scenes.SPLITS)
             raise DataError(f"unknown calibration split {split!r}; choose one of {choices}")
-        if images_per_class < 1:
-            raise DataError(f"images_per_class must be at least 1, got {images_per_class}")
-        self.split, self.seed = split, int(seed)
+        if count < 1:
+            raise DataError(f"scenes must be at least 1, got {count}")
+        self.split, self.seed = split, int(scene_seed)
         self.class_names = list(scenes.SHAPES)
         self.id = f"calibration:{split}"
-        count = images_per_class * len(scenes.SHAPES)
         needed = count * scenes.IMAGE_SIZE**2 * 3
         if needed > MAX_BYTES:
-            raise DataError(f"calibration:{split} with images_per_class={images_per_class} would "
-                            f"hold {needed / 1024**3:.0f} GiB of scenes in memory (at most "
-                            f"{MAX_BYTES // 1024**3} GiB: {MAX_BYTES // (needed // count) // len(scenes.SHAPES):,} "
-                            "per class)")
+            raise DataError(f"calibration:{split} with scenes={count} would hold "
+                            f"{needed / 1024**3:.0f} GiB of scenes in memory (at most "
+                            f"{MAX_BYTES // 1024**3} GiB: {MAX_BYTES // (needed // count):,} "
+                            "scenes)")
         self.pixels, self.params = scenes.generate(split, self.seed, 0, count)
         self._records = [
             ImageRecord(f"calibration/{split}/seed={self.seed}/{i}", int(self.params.shape[i]))
@@ -63,7 +62,10 @@ class CalibrationScenes(ImageSource):
 
 
 def load(
-    ident: str = "", *, seed: int = 0, images_per_class: int = 50, split: str | None = None
+    ident: str = "", *, scenes: int = 300, scene_seed: int = 0, split: str | None = None
 ) -> CalibrationScenes:
-    """``calibration:audit`` (default), ``calibration:test``, ...; ``split`` overrides the id."""
-    return CalibrationScenes(split or ident or DEFAULT_SPLIT, seed, images_per_class)
+    """``calibration:audit`` (default), ``calibration:test``, ...; ``split`` overrides the id.
+
+    ``scenes`` are rendered from the split's seed stream ``scene_seed`` (shapes drawn at random,
+    so about scenes / 6 per class): the population the spec's ``data`` section selects from."""
+    return CalibrationScenes(split or ident or DEFAULT_SPLIT, scene_seed, scenes)

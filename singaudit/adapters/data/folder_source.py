@@ -1,13 +1,12 @@
 """``folder:/path/to/root``: one subfolder per class (ImageNet wnid folders get class names).
 
-Options: ``images_per_class`` (sampled with ``seed``), ``classes`` (a subset of folder names),
-``recursive`` (images below each class folder too). Images directly in the root (no class
-subfolders) are unlabelled (label -1).
+Option: ``recursive`` (images below each class folder too). Images directly in the root (no
+class subfolders) are unlabelled (label -1). The source lists every image; which classes and how
+many images per class are audited is the spec's ``data`` section.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from singaudit.adapters.data._imagenet import imagenet_wnid_to_name
@@ -15,24 +14,12 @@ from singaudit.adapters.data._images import IMAGE_EXTENSIONS, FileImageSource, l
 from singaudit.errors import DataError
 
 
-def load(
-    ident: str,
-    *,
-    images_per_class: int | None = None,
-    seed: int = 0,
-    classes: Sequence[str] | None = None,
-    recursive: bool = True,
-) -> FileImageSource:
+def load(ident: str, *, recursive: bool = True) -> FileImageSource:
     """An image folder as an ImageSource."""
     root = Path(ident).expanduser()
     if not root.is_dir():
         raise DataError(f"folder:{ident}: no such folder {root}")
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if classes is not None:
-        unknown = sorted(set(classes) - {p.name for p in folders})
-        if unknown:
-            raise DataError(f"folder:{ident} has no class folder(s) {', '.join(unknown)}")
-        folders = [p for p in folders if p.name in set(classes)]
     items: list[tuple[str, Path, int]] = []
     for label, folder in enumerate(folders):
         for path in _images_in(folder, recursive):
@@ -44,7 +31,7 @@ def load(
         raise DataError(
             f"folder:{ident} contains no images ({', '.join(sorted(IMAGE_EXTENSIONS))})"
         )
-    return labelled_source(f"folder:{ident}", class_names, items, images_per_class, seed)
+    return labelled_source(f"folder:{ident}", class_names, items)
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:

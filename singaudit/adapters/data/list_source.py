@@ -2,8 +2,9 @@
 
 CSV: a header with a ``path`` column and an optional ``label`` column. JSON: a list of
 ``{"path": ..., "label": ...}`` objects, or ``{"classes": [...], "images": [...]}`` of them.
-Labels are class names, or indices into ``classes`` (the option or the JSON key). Relative paths
-are resolved against the list file's folder. ``images_per_class`` samples with ``seed``.
+Labels are class names, or indices into the class names (the ``class_names`` option or the JSON
+``classes`` key). Relative paths are resolved against the list file's folder. The source lists
+every image; selecting classes and images per class is the spec's ``data`` section.
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ from singaudit.errors import DataError
 def load(
     ident: str,
     *,
-    classes: Sequence[str] | None = None,
-    images_per_class: int | None = None,
-    seed: int = 0,
+    class_names: Sequence[str] | None = None,
 ) -> FileImageSource:
     """A CSV or JSON image list as an ImageSource."""
     list_file = Path(ident).expanduser()
@@ -34,7 +33,7 @@ def load(
         rows, listed_classes = _read_csv(list_file), None
     else:
         raise DataError(f"list:{ident}: expected a .csv, .tsv or .json file")
-    class_names = list(classes or listed_classes or [])
+    class_names = list(class_names or listed_classes or [])
     if not class_names:
         names = {str(label) for _, label in rows if label not in (None, "")}
         class_names = sorted(names)
@@ -44,7 +43,7 @@ def load(
         path = Path(raw_path).expanduser()
         path = path if path.is_absolute() else list_file.parent / path
         items.append((str(path), path, _label(label, index, class_names, list_file, line)))
-    return labelled_source(f"list:{ident}", class_names, items, images_per_class, seed)
+    return labelled_source(f"list:{ident}", class_names, items)
 
 
 def _label(label, index: dict[str, int], class_names: list[str], where: Path, line: int) -> int:

@@ -2,10 +2,11 @@
 listing, so a million-image audit starts without walking a file tree.
 
 Columns: ``path`` (required; relative paths are resolved against ``root``, default the manifest's
-folder), ``label`` (optional: a class name, or an index into ``classes``) and ``sha256``
+folder), ``label`` (optional: a class name, or an index into ``class_names``) and ``sha256``
 (optional: the file's sha256; when given it is the image's content hash, so the driver reads no
-image to key the cache -- it must be right, or cached features go stale). Options: ``classes``
-(class order; default the sorted label names), ``root``, ``images_per_class`` and ``seed``.
+image to key the cache -- it must be right, or cached features go stale). Options: ``class_names``
+(class order; default the sorted label names) and ``root``; selecting classes and images per
+class is the spec's ``data`` section.
 Parquet needs pyarrow (installed with ``singaudit[ray]``); CSV needs nothing.
 """
 
@@ -16,7 +17,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from singaudit.adapters.data._images import FileImageSource, sample_per_class
+from singaudit.adapters.data._images import FileImageSource
 from singaudit.adapters.data.base import ImageRecord
 from singaudit.errors import DataError, MissingDependency
 
@@ -34,10 +35,8 @@ class ManifestSource(FileImageSource):
 def load(
     ident: str,
     *,
-    classes: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
     root: str | None = None,
-    images_per_class: int | None = None,
-    seed: int = 0,
 ) -> ManifestSource:
     """A Parquet or CSV manifest of path[,label][,sha256] as an ImageSource."""
     manifest = Path(ident).expanduser()
@@ -53,7 +52,7 @@ def load(
     paths, labels, hashes = columns["path"], columns.get("label"), columns.get("sha256")
     if not paths:
         raise DataError(f"manifest:{ident} lists no images")
-    class_names = list(classes or sorted({str(v) for v in labels or [] if v not in (None, "")}))
+    class_names = list(class_names or sorted({str(v) for v in labels or [] if v not in (None, "")}))
     index = {name: i for i, name in enumerate(class_names)}
     base = Path(root).expanduser() if root is not None else manifest.parent
     records, files, given = [], {}, {}
@@ -73,7 +72,6 @@ def load(
             given[key] = digest
     if len(files) != len(records):
         raise DataError(f"{manifest} lists an image more than once")
-    records = sample_per_class(records, images_per_class, seed)
     return ManifestSource(f"manifest:{ident}", class_names, records, files, given)
 
 
