@@ -280,6 +280,80 @@ class BlockClassifier(nn.Module):
         return self.head(self.features(x))
 
 
+# Post-ReLU units per coordinate of the ignored code in the uncentred classifiers, and the bias
+# that keeps most units active (as in a real network's pooled ReLU features, the mean is large).
+UNCENTRED_EXPANSION = 2
+UNCENTRED_BIAS = 0.5
+
+
+class UncentredClassifier(nn.Module):
+    """Non-negative, uncentred features like a real network's pooled ReLU outputs:
+    f = P [ReLU(a (logits - low)) | ReLU(E z + e)], z = the standardised ignored code (the
+    nuisance code for ``code="nuisance"``, the hidden shape code for ``code="hidden"``), E a
+    fixed random expansion, e > 0 a bias, P a fixed random permutation (the only orthogonal
+    mix that keeps features non-negative). The head reads the logit units: W = [diag(1/a) | 0]
+    P^T, b = low, so its null space is exactly the span of the code units, and most of the mean
+    feature lies in it (null removal to zero then drifts; see README)."""
+
+    def __init__(
+        self, shape_net: ShapeNet, nuisance_net: NuisanceNet, *, code: str, seed: int
+    ) -> None:
+        super().__init__()
+        if code not in ("nuisance", "hidden"):
+            raise ValueError(f'code must be "nuisance" or "hidden", not {code!r}')
+        self.shape_net, self.nuisance_net, self.code = shape_net, nuisance_net, code
+        n_classes = len(scenes.SHAPES)
+        code_dim = NUISANCE_DIM if code == "nuisance" else SHAPE_HIDDEN
+        units = UNCENTRED_EXPANSION * code_dim
+        generator = torch.Generator().manual_seed(seed)
+        self.register_buffer(
+            "expand", torch.randn(units, code_dim, generator=generator) / code_dim**0.5
+        )
+        self.register_buffer("order", torch.randperm(n_classes + units, generator=generator))
+        # Standardisation of the code and the logits' offset and scale (fitted by fit_on).
+        self.register_buffer("code_centre", torch.zeros(code_dim))
+        self.register_buffer("code_scale", torch.ones(code_dim))
+        self.register_buffer("logit_low", torch.zeros(n_classes))
+        self.register_buffer("logit_scale", torch.ones(n_classes))
+        self.head = nn.Linear(n_classes + units, n_classes)
+        self._fold_head()
+
+    def _code(self, x: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden if self.code == "hidden" else self.nuisance_net(x)
+
+    def _fold_head(self) -> None:
+        n_classes = len(scenes.SHAPES)
+        read_units = torch.zeros(n_classes, len(self.order))
+        read_units[:, :n_classes] = torch.diag(1.0 / self.logit_scale)
+        with torch.no_grad():
+            self.head.weight.copy_(read_units[:, self.order])
+            self.head.bias.copy_(self.logit_low)
+
+    @torch.no_grad()
+    def fit_on(self, x: torch.Tensor, logit_scale: float = 1.0) -> None:
+        """Standardise the code on the scenes ``x``; shift the logits so that they are positive on
+        them (low = min - 1 std) and scale them to std ``logit_scale``; fold that into the head
+        (the logits do not change)."""
+        hidden = self.shape_net.hidden(x)
+        logits, code = self.shape_net.logits(hidden), self._code(x, hidden)
+        self.code_centre.copy_(code.mean(0))
+        self.code_scale.copy_(1.0 / code.std(0).clamp_min(1e-6))
+        spread = logits.std(0).clamp_min(1e-6)
+        self.logit_low.copy_(logits.amin(0) - spread)
+        self.logit_scale.copy_(logit_scale / spread)
+        self._fold_head()
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = self.shape_net.hidden(x)
+        logit_units = F.relu((self.shape_net.logits(hidden) - self.logit_low) * self.logit_scale)
+        code = (self._code(x, hidden) - self.code_centre) * self.code_scale
+        code_units = F.relu(code @ self.expand.T + UNCENTRED_BIAS)
+        return torch.cat([logit_units, code_units], dim=1)[:, self.order]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
 @dataclass(frozen=True)
 class DecodedAttribute:
     """One scene parameter the decoder predicts: categorical (``low`` is None) or continuous,

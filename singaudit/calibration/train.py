@@ -54,7 +54,11 @@ SCALES = {
 # Scale of the (standardised) logits block in clean and leaky features; see models.BlockClassifier.
 LOGIT_SCALE = 0.1
 PHASES = ("joint", "shape", "nuisance", "natural", "decoder")
+# Worlds built after evaluation from the shipped parts, each with its own metadata_<phase>.json
+# (metadata.json and the weights above stay as they were when one of them is rebuilt alone).
+WORLDS = ("uncentred",)
 SHIPPED = ("joint", "decoder", "clean", "leaky", "mixed", "natural")
+SHIPPED_WORLDS = {"uncentred": tuple(zoo.UNCENTRED)}
 
 
 def _stream(
@@ -290,12 +294,11 @@ def train_calibration(
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
     config = SCALES[scale]
-    selected = list(PHASES) + ["evaluate"] if phases is None else list(phases)
-    unknown = set(selected) - set(PHASES) - {"evaluate"}
+    every = (*PHASES, "evaluate", *WORLDS)
+    selected = list(every) if phases is None else list(phases)
+    unknown = set(selected) - set(every)
     if unknown:
-        raise ValueError(
-            f"unknown phases {sorted(unknown)}; expected some of {PHASES + ('evaluate',)}"
-        )
+        raise ValueError(f"unknown phases {sorted(unknown)}; expected some of {every}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # One timing file per phase: phases may run as concurrent processes.
@@ -335,9 +338,64 @@ def train_calibration(
             "steps": steps,
         }
         atomic_write_text(out / f"timing_{name}.json", json.dumps(timing[name]))
-    if "evaluate" not in selected:
-        return {"timing": timing}
-    return _evaluate(out, seed, scale, config, timing, log)
+    metadata = (
+        _evaluate(out, seed, scale, config, timing, log)
+        if "evaluate" in selected
+        else {"timing": timing}
+    )
+    if "uncentred" in selected:
+        metadata["uncentred"] = _uncentred_world(out, seed, scale, config, log)
+    return metadata
+
+
+def _uncentred_world(out: Path, seed: int, scale: str, config: dict, log) -> dict:
+    """Build ``clean_uncentred`` and ``leaky_uncentred`` from the shape and nuisance networks
+    inside the shipped ``clean`` (no gradient training: a seeded expansion, fitted offsets) and
+    write their weights and ``metadata_uncentred.json``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    log("building the uncentred world")
+    parts = zoo.load_classifier("clean", out)
+    fitting, _ = scenes.generate("train", seed + 7919, 0, config["verify_fit"])
+    classifiers = {}
+    for name, code in zoo.UNCENTRED.items():
+        model = models.UncentredClassifier(
+            parts.shape_net, parts.nuisance_net, code=code, seed=zoo.mix_seed(seed, name)
+        )
+        model.fit_on(models.to_tensor(fitting), LOGIT_SCALE)
+        classifiers[name] = model.eval()
+    test = scenes.generate("test", seed, 0, config["eval_per_class"] * len(scenes.SHAPES))
+    joint = _part(out, "joint")
+    metadata: dict = {"seed": seed, "scale": scale, "config": config, "versions": _versions()}
+    metadata["classifier_accuracy"] = {
+        name: accuracy(model, test[0], test[1].shape) for name, model in classifiers.items()
+    }
+    metadata["ground_truth"] = {
+        name: verify.world_ground_truth(
+            model,
+            joint,
+            seed=seed,
+            n_fit=config["verify_fit"],
+            n_validation=config["verify_eval"],
+            n_eval=config["verify_eval"],
+        )
+        for name, model in classifiers.items()
+    }
+    metadata["weights"] = {}
+    for name, model in classifiers.items():
+        path = out / f"{name}.safetensors"
+        save_state_dict(model.state_dict(), path)
+        metadata["weights"][name] = {
+            "file": path.name,
+            "bytes": path.stat().st_size,
+            "hash": state_dict_hash(model),
+        }
+    metadata["timing"] = {
+        "wall_s": round(time.perf_counter() - wall, 1),
+        "cpu_s": round(time.process_time() - cpu, 1),
+        "torch_threads": torch.get_num_threads(),
+    }
+    atomic_write_text(out / "metadata_uncentred.json", json.dumps(metadata, indent=2) + "\n")
+    return metadata
 
 
 def _evaluate(out: Path, seed: int, scale: str, config: dict, timing: dict, log) -> dict:
@@ -424,7 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=zoo.WEIGHTS_DIR, help="output folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--smoke", action="store_true", help="a seconds-long reduced run")
-    parser.add_argument("--phases", help=f"comma-separated subset of {','.join(PHASES)},evaluate")
+    parser.add_argument(
+        "--phases", help=f"comma-separated subset of {','.join((*PHASES, 'evaluate', *WORLDS))}"
+    )
     args = parser.parse_args(argv)
     phases = args.phases.split(",") if args.phases else None
     metadata = train_calibration(

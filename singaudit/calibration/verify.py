@@ -152,3 +152,96 @@ def _kind_counts(per_class: dict) -> dict[str, int]:
             kind = name.split(":")[0]
             counts[kind] = counts.get(kind, 0) + 1
     return counts
+
+
+# Null references measured for every world: the paper's zero, and the translator-fit mean.
+NULL_REMOVALS = ("zero", "mean")
+TABLE_METRICS = ("abs_as", "leak", "specific_leak", "prompt_contrast", "is")
+
+
+@torch.no_grad()
+def world_ground_truth(
+    classifier: torch.nn.Module,
+    joint: models.JointModel,
+    *,
+    seed: int = 0,
+    n_fit: int = 3000,
+    n_validation: int = 600,
+    n_eval: int = 600,
+    probe_folds: int = 5,
+) -> dict:
+    """Every reading of one classifier's null space on held-out ``audit`` scenes: per class and
+    overall medians of |AS| (the paper), leak = -AS, the class-specific leak (contrast over
+    images) and the contrast over prompts, under both null references, the mean feature's share
+    in the null space, and the cross-validated null-space probe (CLIP-free)."""
+    from singaudit.maths.equivalence import null_reference, remove_null
+    from singaudit.maths.probe import cross_validated_probe, null_coordinates
+
+    classifier.eval()
+    joint.eval()
+    fit_images, _ = scenes.generate("train", seed + 7919, 0, n_fit)
+    val_images, _ = scenes.generate("validation", seed, 0, n_validation)
+    eval_images, eval_params = scenes.generate("audit", seed, 0, n_eval)
+    f_fit, e_fit = _encode(classifier, joint, fit_images)
+    f_val, e_val = _encode(classifier, joint, val_images)
+    fit = RidgeAccumulator(f_fit.shape[1], e_fit.shape[1]).update(f_fit, e_fit)
+    val = RidgeAccumulator(f_fit.shape[1], e_fit.shape[1]).update(f_val, e_val)
+    translator, alpha, fit_metrics = fit_ridge(fit, val, dtype=torch.float64)
+    geometry = head_geometry(classifier.head.weight.detach().double())
+    f_eval, e_eval = _encode(classifier, joint, eval_images)
+    t_orig = translator(f_eval)
+    labels = np.asarray(eval_params.shape)
+    class_prompts = [captions.ZERO_SHOT_TEMPLATES["shape"].format(s) for s in scenes.SHAPES]
+    class_text = joint.text(torch.as_tensor(captions.tokenize(class_prompts))).double()
+    mean = f_fit.mean(0)
+    references = {}
+    for removal in NULL_REMOVALS:
+        f_eq = remove_null(f_eval, geometry, null_reference(removal, geometry, f_fit))
+        references[removal] = leak_table(t_orig, translator(f_eq), class_text, labels)
+    probe = cross_validated_probe(
+        null_coordinates(f_eval, geometry), labels, folds=probe_folds, seed=seed
+    )
+    return {
+        "rank": geometry.rank,
+        "null_dim": geometry.null_dim,
+        "translator": {
+            "alpha": alpha,
+            "heldout_r2": fit_metrics["r2"],
+            "eval_cosine": torch.nn.functional.cosine_similarity(t_orig, e_eval).mean().item(),
+        },
+        "min_feature": float(f_eval.min()),
+        "mean_null_fraction": float(
+            geometry.project_null(mean[None])[0].norm() / mean.norm().clamp_min(1e-12)
+        ),
+        "references": references,
+        "probe": {
+            "accuracy": probe.accuracy,
+            "chance": probe.chance,
+            "per_class": {
+                shape: probe.class_accuracy(k) for k, shape in enumerate(scenes.SHAPES)
+            },
+        },
+    }
+
+
+def leak_table(t_orig, t_eq, class_text, labels: np.ndarray) -> dict:
+    """Median |AS|, leak, specific leak, prompt contrast and IS, overall and per class."""
+    from singaudit.maths.scores import prompt_contrast, prompt_leaks, specific_leak
+
+    leaks = prompt_leaks(t_orig, t_eq, class_text).numpy()
+    own = leaks[np.arange(len(labels)), labels]
+    values = {
+        "abs_as": np.abs(own),
+        "leak": own,
+        "specific_leak": specific_leak(leaks, labels),
+        "prompt_contrast": prompt_contrast(leaks, labels),
+        "is": image_score(t_orig, t_eq).numpy(),
+    }
+
+    def medians(rows: np.ndarray) -> dict[str, float]:
+        return {name: float(np.nanmedian(np.asarray(v)[rows])) for name, v in values.items()}
+
+    return {
+        "overall": medians(np.ones(len(labels), dtype=bool)),
+        "per_class": {shape: medians(labels == k) for k, shape in enumerate(scenes.SHAPES)},
+    }

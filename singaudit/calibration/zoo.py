@@ -12,19 +12,22 @@ from singaudit.errors import WeightsNotFound
 from singaudit.io.state_dicts import load_state_dict
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-CLASSIFIER_VARIANTS = ("clean", "leaky", "mixed", "natural")
 # Which ignored blocks each block classifier carries in its null space.
 BLOCKS = {
     "clean": {"hidden": False, "nuisance": True},
     "leaky": {"hidden": True, "nuisance": False},
     "mixed": {"hidden": True, "nuisance": True},
 }
+# Uncentred (non-negative, post-ReLU) classifiers: which code their null space carries.
+UNCENTRED = {"clean_uncentred": "nuisance", "leaky_uncentred": "hidden"}
+CLASSIFIER_VARIANTS = (*BLOCKS, "natural", *UNCENTRED)
 RETRAIN_HINT = "re-create them with `python -m singaudit.calibration.train --out DIR`"
 
 
 def mix_seed(seed: int, variant: str) -> int:
     """Seed of a block classifier's fixed orthogonal mixing matrix."""
-    return 1000 * seed + {"clean": 1, "leaky": 2, "mixed": 3}[variant]
+    order = {"clean": 1, "leaky": 2, "mixed": 3, "clean_uncentred": 4, "leaky_uncentred": 5}
+    return 1000 * seed + order[variant]
 
 
 def build_classifier(variant: str, seed: int = 0) -> torch.nn.Module:
@@ -34,6 +37,13 @@ def build_classifier(variant: str, seed: int = 0) -> torch.nn.Module:
         raise WeightsNotFound(
             f"unknown calibration classifier {variant!r}; "
             f"available: {', '.join(CLASSIFIER_VARIANTS)}"
+        )
+    if variant in UNCENTRED:
+        return models.UncentredClassifier(
+            models.ShapeNet(),
+            models.NuisanceNet(),
+            code=UNCENTRED[variant],
+            seed=mix_seed(seed, variant),
         )
     return models.BlockClassifier(
         models.ShapeNet(), models.NuisanceNet(), **BLOCKS[variant], mix_seed=mix_seed(seed, variant)
@@ -67,8 +77,10 @@ def load_decoder(weights_dir: Path | None = None) -> models.Decoder:
     return _load(models.Decoder(), "decoder", weights_dir)
 
 
-def load_metadata(weights_dir: Path | None = None) -> dict:
-    path = Path(weights_dir or WEIGHTS_DIR) / "metadata.json"
+def load_metadata(weights_dir: Path | None = None, phase: str | None = None) -> dict:
+    """metadata.json, or ``metadata_<phase>.json`` of a world trained on its own (``uncentred``)."""
+    name = f"metadata_{phase}.json" if phase else "metadata.json"
+    path = Path(weights_dir or WEIGHTS_DIR) / name
     if not path.is_file():
         raise WeightsNotFound(f"calibration metadata {path} is missing; {RETRAIN_HINT}")
     return json.loads(path.read_text())

@@ -1,9 +1,11 @@
-"""``calibration:clean|leaky|mixed|natural``: the calibration world's shape classifiers (6 classes).
+"""``calibration:<variant>``: the calibration world's shape classifiers (6 classes).
 
 Constructions (documented in singaudit/calibration/README.md and models.py): ``clean``'s null
 space carries only nuisance content (colour, background, position), ``leaky``'s carries class
 evidence (a hidden shape code the head ignores), ``mixed``'s carries both, ``natural`` is plain
-end-to-end training. Weights are the
+end-to-end training; ``clean_uncentred`` and ``leaky_uncentred`` are non-negative (post-ReLU)
+versions of clean and leaky, and ``lite0_*`` put a real EfficientNet-Lite0 under a linear feature
+layer. Weights are the
 shipped safetensors (``weights_dir=`` points elsewhere); nothing is trained at load time.
 """
 
@@ -24,6 +26,15 @@ CONSTRUCTIONS = {
     "mixed": "Q D[shape logits (6) | hidden shape code (16) | nuisance code (48)], "
     "head reads the logits block",
     "natural": "CNN trained end to end, 64-d penultimate, linear head",
+    "clean_uncentred": "P[ReLU(shape logits) (6) | ReLU(expanded nuisance code) (96)], non-negative, "
+    "head reads the logit units",
+    "leaky_uncentred": "P[ReLU(shape logits) (6) | ReLU(expanded hidden shape code) (32)], "
+    "non-negative, head reads the logit units",
+    "lite0_clean": "EfficientNet-Lite0 (frozen) -> linear layer Q[shape logits | shape-blind "
+    "directions], head reads the logits block",
+    "lite0_leaky": "EfficientNet-Lite0 (frozen) -> linear layer Q[shape logits | shape-sensitive "
+    "directions], head reads the logits block",
+    "lite0_natural": "EfficientNet-Lite0 (frozen), 1280-d penultimate, linear head on all of it",
 }
 
 
@@ -60,7 +71,7 @@ class CalibrationClassifier(Classifier):
 
 
 def load(ident: str, *, weights_dir: str | Path | None = None) -> CalibrationClassifier:
-    """``clean``, ``leaky``, ``mixed`` or ``natural``, from shipped weights or ``weights_dir``."""
+    """A variant of ``zoo.CLASSIFIER_VARIANTS``, from shipped weights or ``weights_dir``."""
     variant = ident.strip()
     module = zoo.load_classifier(variant, Path(weights_dir) if weights_dir else None)
     return CalibrationClassifier(variant, module)
