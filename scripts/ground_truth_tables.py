@@ -14,8 +14,8 @@ with the verdict the default tiers give and the Spearman rank correlation across
 the specific leak and the probe. The real-backbone world runs EfficientNet-Lite0 at 224 px (a few
 scenes per CPU-second): it uses fewer scenes and takes minutes.
 
-    PYTHONPATH=. HF_HUB_OFFLINE=1 python scripts/ground_truth_tables.py [--worlds shapes,uncentred,lite0]
-        [--seed 1] [--markdown]
+    PYTHONPATH=. HF_HUB_OFFLINE=1 python scripts/ground_truth_tables.py
+        [--worlds shapes,uncentred,lite0] [--seed 1] [--markdown]
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ import argparse
 import os
 import sys
 import time
-
-import numpy as np
 
 WORLDS = {
     "shapes": ("clean", "leaky", "mixed", "natural"),

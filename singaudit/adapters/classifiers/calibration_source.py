@@ -26,8 +26,8 @@ CONSTRUCTIONS = {
     "mixed": "Q D[shape logits (6) | hidden shape code (16) | nuisance code (48)], "
     "head reads the logits block",
     "natural": "CNN trained end to end, 64-d penultimate, linear head",
-    "clean_uncentred": "P[ReLU(shape logits) (6) | ReLU(expanded nuisance code) (96)], non-negative, "
-    "head reads the logit units",
+    "clean_uncentred": "P[ReLU(shape logits) (6) | ReLU(expanded nuisance code) (96)], "
+    "non-negative, head reads the logit units",
     "leaky_uncentred": "P[ReLU(shape logits) (6) | ReLU(expanded hidden shape code) (32)], "
     "non-negative, head reads the logit units",
     "lite0_clean": "EfficientNet-Lite0 (frozen) -> linear layer Q[shape logits | shape-blind "
