@@ -125,13 +125,43 @@ def main(argv: list[str] | None = None) -> int:
     metric, warn, fail = default_tiers()
     print(f"default verdict: per-class median {metric}, warn > {warn:g}, fail > {fail:g} "
           f"(degrees); null removal 'mean' unless marked zero; scene seed {args.seed}\n")
+    measured = {}
     for world in worlds:
         for name in WORLDS[world]:
             started = time.perf_counter()
-            truth = measure(name, SIZES[world], args.seed)
+            measured[name] = truth = measure(name, SIZES[world], args.seed)
             print("\n".join(table(name, truth, warn, fail, args.markdown)))
-            print(f"({time.perf_counter() - started:.0f} s)\n", file=sys.stderr)
+            print(f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    print("\n".join(summary(measured, warn, fail)))
     return 0
+
+
+def summary(measured: dict, warn: float, fail: float) -> list[str]:
+    """One markdown row per model: each reading's worst class (the per-class verdict's statistic)
+    and overall median, the probe, the verdicts and the rank correlation."""
+    from singaudit.calibration import scenes
+
+    columns = ["model", "must", "\\|AS\\| zero (paper)", "leak zero (previous default)",
+               "specific zero", "specific mean (default)", "probe (chance 0.17)",
+               "default verdict", "Spearman over classes"]
+    lines = ["worst class / overall median, degrees", "",
+             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for name, truth in measured.items():
+        zero, mean = truth["references"]["zero"], truth["references"]["mean"]
+
+        def cell(reference: dict, metric: str) -> str:
+            worst = max(reference["per_class"][c][metric] for c in scenes.SHAPES)
+            return f"{worst:+.2f} / {reference['overall'][metric]:+.2f}"
+
+        specific = [mean["per_class"][c]["specific_leak"] for c in scenes.SHAPES]
+        accuracy = [truth["probe"]["per_class"][c] for c in scenes.SHAPES]
+        lines.append("| " + " | ".join([
+            f"`{name}`", EXPECTED.get(name) or "-", cell(zero, "abs_as"), cell(zero, "leak"),
+            cell(zero, "specific_leak"), cell(mean, "specific_leak"),
+            f"{truth['probe']['accuracy']:.2f}", verdict(specific, warn, fail),
+            f"{spearman(specific, accuracy):+.2f}",
+        ]) + " |")
+    return lines
 
 
 if __name__ == "__main__":
