@@ -195,3 +195,43 @@ def test_ray_ridge_statistics_equal_the_local_fit(ray_cluster):
     assert info_ray["alpha"] == info_local["alpha"]
     assert torch.allclose(module_ray.weight, module_local.weight, atol=1e-6)
     assert abs(info_ray["mean_cosine"] - info_local["mean_cosine"]) < 1e-6
+
+
+def _scenario(*args: str) -> dict:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(here.parents[1]), str(here), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(here / "ray_cluster_scripts.py"), *args],
+                          check=False, capture_output=True, text=True, timeout=900, env=env)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, done.stdout[-2000:] + done.stderr[-4000:]
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+@pytest.mark.slow
+def test_a_lost_cluster_is_one_clear_error_and_keeps_finished_chunks(tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    report = _scenario("lost", str(tmp_path / "cache"))
+    assert report["error"] is not None, "the extraction finished although its cluster was killed"
+    assert report["error"]["type"] == "ClusterLost" and report["error"]["exit_code"] == 2
+    assert "was lost" in report["error"]["message"] and "run again" in report["error"]["message"]
+    assert 1 <= report["cached"] < 6  # finished chunks kept, not all of them
+    # The re-run (here on the local engine: the cache is shared) computes only the rest.
+    source = load_data(f"folder:{tmp_path / 'images'}")
+    again = extract(_slow_classifier(), source, cache=FeatureCache(tmp_path / "cache"),
+                    batch_size=1, chunk_size=2, progress=False)
+    assert again.chunks_cached == report["cached"]
+    assert again.chunks_cached + again.chunks_computed == 6
+
+
+@pytest.mark.slow
+def test_a_two_node_cluster_runs_the_demo_audit(tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    report = _scenario("two-nodes", str(tmp_path / "out"), str(tmp_path / "cache"))
+    assert report == {"exit_code": 0, "nodes": 2}
+    assert (tmp_path / "out" / "results.json").is_file()

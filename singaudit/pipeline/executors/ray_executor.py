@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import queue
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -75,10 +77,11 @@ def connect(config: ExecutionConfig):
 def _quiet_ray_data() -> None:
     from ray.data import DataContext
 
+    # Per-dataset INFO lines and a note that bars are off would land on the user's stderr.
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     context = DataContext.get_current()
     context.enable_progress_bars = False  # the driver shows singaudit's own bar
     context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # per-dataset INFO lines on stderr
 
 
 class RayExecutor:
@@ -122,7 +125,7 @@ class RayExecutor:
             )
             assembler = ChunkAssembler(job)
             with progress_bar(job.progress, len(flat), f"{job.label} (ray)") as advance:
-                for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                for batch in _watched(ray, dataset):
                     for position, values, reason in zip(
                         batch["position"], batch["values"], batch["failed"], strict=True
                     ):
@@ -136,11 +139,11 @@ class RayExecutor:
             cause = _user_error(error)
             if cause is not None:
                 raise cause from None
-            if _is_cluster_loss(ray, error):
+            if isinstance(error, _Lost) or _is_cluster_loss(ray, error):
                 raise ClusterLost(
                     f"the Ray cluster was lost while computing {job.label}: "
-                    f"{type(error).__name__}: {_first_line(error)}. Every finished chunk is in "
-                    "the cache; run again to compute only the rest"
+                    f"{_first_line(error)}. Every finished chunk is in the cache; run again "
+                    "to compute only the rest"
                 ) from None
             raise
         if not assembler.complete:
@@ -168,6 +171,62 @@ class RayExecutor:
         for part in parts:
             total = total.merge(part)
         return total
+
+
+class _Lost(Exception):
+    """The cluster's control service stopped answering."""
+
+
+def _watched(ray, dataset) -> Iterator[dict[str, np.ndarray]]:
+    """The dataset's batches, read by a helper thread so that a lost cluster is noticed here:
+    Ray itself waits for its control service (GCS) for a minute and then ends the process,
+    which would leave the user without a message."""
+    rows: queue.Queue = queue.Queue(maxsize=16)
+
+    def pump() -> None:
+        try:
+            for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                rows.put(("batch", batch))
+            rows.put(("done", None))
+        except BaseException as error:  # noqa: BLE001 -- handed to the reading thread
+            rows.put(("error", error))
+
+    threading.Thread(target=pump, daemon=True, name="singaudit-ray-rows").start()
+    control = _control_address(ray)
+    silent = 0
+    while True:
+        try:
+            kind, value = rows.get(timeout=1.0)
+        except queue.Empty:
+            silent = 0 if control is None or _answers(control) else silent + 1
+            if silent >= _LOST_AFTER_S:
+                raise _Lost(f"its control service at {control[0]}:{control[1]} stopped "
+                            f"answering for {_LOST_AFTER_S} s") from None
+            continue
+        if kind == "done":
+            return
+        if kind == "error":
+            raise value
+        yield value
+
+
+_LOST_AFTER_S = 5
+
+
+def _control_address(ray) -> tuple[str, int] | None:
+    try:
+        host, _, port = str(ray.get_runtime_context().gcs_address).rpartition(":")
+        return (host, int(port)) if host else None
+    except (AttributeError, ValueError, RuntimeError):
+        return None  # e.g. a Ray Client connection: its own errors reach the reader
+
+
+def _answers(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=2.0):
+            return True
+    except OSError:
+        return False
 
 
 class _EncodeActor:

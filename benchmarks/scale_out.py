@@ -1,0 +1,119 @@
+"""Scale-out: images/s of the local executor and of Ray with 1 and 2 workers, in one run.
+
+A synthetic workload where forward passes dominate: in-memory 64x64 images (decoding is nearly
+free) through a small conv net (about 0.3 GFLOP per image), one torch thread per executor or
+worker. A local Ray cluster is started first (its start-up time is printed, not counted); each
+Ray figure includes starting its actor pool, loading the model in each actor and shipping the
+rows back. The local executor runs before and after the Ray runs and its two times are averaged,
+so a change in the machine's load during the run is visible and evened out.
+
+Prints images/s, the 2-worker speed-up over local (target >= 1.7 on 2 cores) and Ray's overhead
+at 1 worker (local images/s over Ray's; target <= 1.25), with the load average before and after.
+Run: ``python benchmarks/scale_out.py [--images 4096] [--batch-size 32] [--width 64]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from singaudit.adapters.classifiers.base import Preprocessing
+from singaudit.adapters.data.base import ImageRecord, ImageSource
+from singaudit.adapters.sources import load_classifier
+from singaudit.pipeline.executors import ExecutionConfig, make_executor
+from singaudit.pipeline.executors.ray_executor import connect
+from singaudit.pipeline.features import extract
+
+
+class SyntheticImages(ImageSource):
+    """Seeded noise images held in memory: loading costs microseconds, not milliseconds."""
+
+    def __init__(self, count: int, size: int = 64) -> None:
+        self.id = f"synthetic:{count}"
+        self.class_names = ["noise"]
+        rng = np.random.default_rng(0)
+        self.pixels = rng.integers(0, 256, size=(count, size, size, 3), dtype=np.uint8)
+        self._records = [ImageRecord(f"synthetic/{i}", 0) for i in range(count)]
+
+    def records(self) -> list[ImageRecord]:
+        return list(self._records)
+
+    def load(self, record: ImageRecord) -> Image.Image:
+        return Image.fromarray(self.pixels[int(record.key.rsplit("/", 1)[1])])
+
+    def content_hash(self, record: ImageRecord) -> str:
+        return record.key
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
+
+
+def conv_classifier(width: int):
+    torch.manual_seed(0)
+    module = nn.Sequential(
+        nn.Conv2d(3, width, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 10),
+    )
+    return load_classifier("hook:scale-out", module=module, head="6",
+                           preprocessing=Preprocessing(to_tensor, "to_tensor,64x64"))
+
+
+def images_per_second(classifier, source, batch_size: int, config: ExecutionConfig | None):
+    start = time.perf_counter()
+    result = extract(classifier, source, cache=None, batch_size=batch_size, progress=False,
+                     executor=make_executor(config))
+    seconds = time.perf_counter() - start
+    assert result.values.shape[0] == len(source.records())
+    return len(source.records()) / seconds, seconds, result.values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=4096)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--width", type=int, default=64, help="conv channels (cost per image)")
+    args = parser.parse_args()
+
+    torch.set_num_threads(1)
+    source, classifier = SyntheticImages(args.images), conv_classifier(args.width)
+    print(f"workload: {args.images} images 64x64, conv width {args.width}, batch "
+          f"{args.batch_size}; {os.cpu_count()} cores; load average before "
+          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    start = time.perf_counter()
+    ray = connect(ExecutionConfig(engine="ray", workers=2))  # as singaudit starts a local one
+    print(f"local Ray cluster start (not counted): {time.perf_counter() - start:.1f} s")
+
+    runs: dict[str, tuple[float, float]] = {}
+    local_a, seconds_a, reference = images_per_second(classifier, source, args.batch_size, None)
+    for workers in (1, 2):
+        config = ExecutionConfig(engine="ray", workers=workers, cpus_per_worker=1)
+        rate, seconds, values = images_per_second(classifier, source, args.batch_size, config)
+        assert torch.equal(values, reference), "Ray's rows differ from the local ones"
+        runs[f"ray, {workers} worker{'s' if workers > 1 else ''}"] = (rate, seconds)
+    local_b, seconds_b, _ = images_per_second(classifier, source, args.batch_size, None)
+    local = 2 / (1 / local_a + 1 / local_b)  # the mean time, as a rate
+    ray.shutdown()
+
+    print(f"{'executor':<18}{'images/s':>10}{'seconds':>10}")
+    print(f"{'local (before)':<18}{local_a:>10.1f}{seconds_a:>10.1f}")
+    print(f"{'local (after)':<18}{local_b:>10.1f}{seconds_b:>10.1f}")
+    for name, (rate, seconds) in runs.items():
+        print(f"{name:<18}{rate:>10.1f}{seconds:>10.1f}")
+    speed_up = runs["ray, 2 workers"][0] / local
+    overhead = local / runs["ray, 1 worker"][0]
+    print(f"speed-up, ray 2 workers over local: {speed_up:.2f}x (target >= 1.7)")
+    print(f"overhead, local over ray 1 worker:  {overhead:.2f}x (target <= 1.25)")
+    print("rows identical to the local executor's: yes; load average after "
+          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
