@@ -78,3 +78,14 @@ def test_a_non_finite_threshold_through_the_set_option_is_a_collection_error(tin
     output = result.stdout.str()
     assert "checks.null_invariance.thresholds.0.fail: Input should be a finite number" in output
     assert "Traceback" not in output
+
+
+def test_the_engine_option_reaches_the_specs(tiny_project):
+    tiny_project.write_spec()
+    gpus = "--singaudit-set=execution.gpus_per_worker=1"  # valid only with engine: ray
+    refused = tiny_project.run("--collect-only", "-q", "--singaudit-engine=local", gpus)
+    assert refused.ret == pytest.ExitCode.INTERRUPTED
+    assert "apply only to engine: ray" in refused.stdout.str()
+    accepted = tiny_project.run("--collect-only", "-q", "--singaudit-engine=ray", gpus)
+    assert accepted.ret == pytest.ExitCode.OK, accepted.stdout.str()
+    assert "--singaudit-engine=ENGINE" in tiny_project.run("--help").stdout.str()
