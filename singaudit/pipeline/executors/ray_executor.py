@@ -64,8 +64,9 @@ def connect(config: ExecutionConfig):
                 ray.init(address=config.address, log_to_driver=False, logging_level="ERROR")
             else:
                 needed = math.ceil(config.workers * config.cpus_per_worker) + 2
-                ray.init(num_cpus=max(os.cpu_count() or 1, needed), include_dashboard=False,
-                         log_to_driver=False, logging_level="ERROR")
+                # "local": a new cluster, not one that another process left on this machine.
+                ray.init(address="local", num_cpus=max(os.cpu_count() or 1, needed),
+                         include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as error:
             where = config.address or "a new local cluster"
             raise ClusterUnavailable(f"cannot connect to the Ray cluster at {where}: {error}") \
