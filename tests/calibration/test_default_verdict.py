@@ -19,13 +19,13 @@ models:
 joint_space: {{id: "calibration:joint"}}
 data:
   id: "calibration:audit"
-  options: {{images_per_class: {per_class}, seed: 1}}
+  options: {{scenes: {scenes}, scene_seed: 1}}
   classes: all
   images_per_class: {per_class}
   seed: 1
 translator:
   arch: linear
-  fit: {{id: "calibration:validation", options: {{images_per_class: {fit_per_class}, seed: 1}}}}
+  fit: {{id: "calibration:validation", options: {{scenes: {fit_scenes}, scene_seed: 1}}}}
   heldout: 0.2
 checks:
   class_semantics: {{n_boot: 50}}
@@ -42,8 +42,10 @@ def audit(tmp_path, variants, per_class, fit_per_class):
         f'  - {{name: {v}, id: "calibration:{v}", expect: {EXPECTED.get(v, "none")}}}'
         for v in variants
     )
-    spec = parse_spec_text(SPEC.format(models=models, per_class=per_class,
-                                       fit_per_class=fit_per_class))
+    # The population is four times the selection (shapes are drawn at random per scene).
+    text = SPEC.format(models=models, per_class=per_class, scenes=4 * 6 * per_class,
+                       fit_scenes=6 * fit_per_class)
+    spec = parse_spec_text(text)
     result = run_audit(spec, out_dir=tmp_path, cache_dir=tmp_path / "cache", progress=False)
     return {m.name: {c.name: c for c in m.checks} for m in result.models}
 
