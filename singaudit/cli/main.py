@@ -101,8 +101,16 @@ def run(
                         "stay).")] = False,
     debug: Debug = False,
 ) -> int:
-    """Run audits and write results.json and the reports."""
-    from singaudit.reports import render_reports
+    """Run audits and write results.json and the reports.
+
+    Examples:
+
+      singaudit run audits/demo.yaml
+
+      singaudit run audits/ --out reports/ci --set data.images_per_class=10
+
+      singaudit run audits/resnet50.yaml --data /datasets/imagenet/val --device cuda
+    """
     from singaudit.runner import AuditSession
 
     sets = [*_execution_sets(engine, ray_address), *(sets or [])]
@@ -111,14 +119,12 @@ def run(
     targets = _output_targets(loaded, out, force)
     session = AuditSession(cache_dir=cache_dir, device=device, progress=True, debug=debug)
     console = _console()
-    all_ok = True
+    codes = []
     for spec, target in zip(loaded, targets, strict=True):
         result = session.run(spec, out_dir=target, only=only, force=force)
-        with _console(stderr=True).status("rendering reports"):
-            render_reports(target / "results.json", spec.report.formats, templates)
-        _print_summary(console, result, target)
-        all_ok = all_ok and result.ok
-    return EXIT_OK if all_ok else EXIT_FAILED
+        _render(spec.report.formats, target, templates)
+        codes.append(_print_summary(console, result, target))
+    return max(codes, default=EXIT_OK)
 
 
 def _output_targets(specs: list, out: Path | None, force: bool) -> list[Path]:
@@ -165,38 +171,98 @@ def _check_only(specs: list, only: list[str]) -> None:
                             f"{', '.join(models)}; checks: {', '.join(checks)}")
 
 
-def _print_summary(console, result, target: Path) -> None:
+def _render(formats, target: Path, templates: Path | None) -> None:
+    """The spec's report formats beside results.json: a spinner on a terminal, a line in a log."""
+    import time
+
+    from singaudit.reports import render_reports
+
+    wanted = [f for f in formats if f != "json"]
+    if not wanted:
+        return
+    if sys.stderr.isatty():
+        with _console(stderr=True).status(f"rendering {', '.join(wanted)}"):
+            render_reports(target / "results.json", wanted, templates)
+        return
+    start = time.perf_counter()
+    print(f"rendering {', '.join(wanted)}", file=sys.stderr, flush=True)
+    render_reports(target / "results.json", wanted, templates)
+    print(f"rendered in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+
+
+# pytest's short-summary words (as `pytest -rA`), most severe first.
+SUMMARY_WORDS = {"failed": "FAILED", "error": "ERROR", "warned": "WARN",
+                 "failed (informational)": "FAILED (informational)", "xfailed": "XFAIL",
+                 "skipped": "SKIPPED"}
+OUTCOME_STYLE = {"failed": "bold red", "error": "bold magenta", "passed": "green",
+                 "warned": "yellow", "skipped": "dim", "xfailed": "yellow",
+                 "failed (informational)": "red"}
+
+
+def exit_code(result) -> int:
+    """pytest's rule: a check that raised is an internal error (3) whatever the model's
+    expectation; otherwise 1 when an expectation is violated, else 0."""
+    if any(check.status == "error" for model in result.models for check in model.checks):
+        return EXIT_INTERNAL
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _report_path(target: Path) -> Path:
+    """The file a person opens: the HTML report, else the PDF, else results.json."""
+    for name in ("report.html", "report.pdf"):
+        if (target / name).is_file():
+            return target / name
+    return target / "results.json"
+
+
+def _print_summary(console, result, target: Path) -> int:
+    """pytest's summary for an audit: a model table that fits 80 columns, one short line per
+    check that is not a plain pass (skip reasons included), the outcome, the report's path."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=f"{_plain(result.name)}: {result.status}", title_justify="left")
-    table.add_column("model")
-    table.add_column("expect")
-    check_names = list(dict.fromkeys(c.name for m in result.models for c in m.checks))
-    for name in check_names:
-        table.add_column(name)
-    table.add_column("as expected")
+    from singaudit.reports.verdicts import check_outcome, outcome_line
+
+    code = exit_code(result)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for column in ("model", "expect", "model status", "checks"):
+        table.add_column(column, overflow="fold")
+    met = {True: " (as expected)", False: " [bold red](NOT as expected)[/]",
+           None: " (informational)"}
     for model in result.models:
-        statuses = {c.name: c.status for c in model.checks}
-        cells = [f"[{STATUS_STYLE[s]}]{s}[/]" if s else "" for s in
-                 (statuses.get(n) for n in check_names)]
-        met = {True: "[green]yes[/]", False: "[bold red]NO[/]", None: "(informational)"}
-        table.add_row(_plain(model.name), model.expect, *cells, met[model.expectation_met])
+        style = STATUS_STYLE.get(model.status, "")
+        table.add_row(_plain(model.name), model.expect,
+                      f"[{style}]{model.status}[/]{met[model.expectation_met]}",
+                      _plain(outcome_line([model])))
     console.print(table)
-    for model in result.models:
-        for check in model.checks:
-            if check.status in ("fail", "error", "warn") and check.message:
-                console.print(f"  {_plain(model.name)}::{_plain(check.name)} "
-                              f"[{STATUS_STYLE[check.status]}]{check.status}[/]: "
-                              f"{_plain(check.message)}")
+    lines = [
+        (list(SUMMARY_WORDS).index(outcome), outcome, f"{model.name}::{check.name}",
+         check.message)
+        for model in result.models for check in model.checks
+        if (outcome := check_outcome(model, check)) in SUMMARY_WORDS
+    ]
+    if lines:
+        console.print("[bold]short summary[/]")
+    for _, outcome, where, message in sorted(lines, key=lambda line: line[0]):
+        reason = f" - {_plain(message)}" if message else ""
+        console.print(f"[{OUTCOME_STYLE[outcome]}]{SUMMARY_WORDS[outcome]}[/] "
+                      f"{_plain(where)}{reason}")
     for model in result.models:
         if model.note:
-            unmet = "; expect: pass is NOT met" if model.expectation_met is False else ""
-            console.print(f"  {_plain(model.name)}: {model.status}, {_plain(model.note)}{unmet}")
+            console.print(f"{_plain(model.name)}: {model.status}, {_plain(model.note)}")
+        if model.expectation_met is False:
+            console.print(f"[bold red]VIOLATED[/] {_plain(model.name)}: expected "
+                          f"{model.expect}, model status {model.status}")
     skipped = result.data_issues.get("skipped", 0)
     if skipped:
-        console.print(f"  {skipped} unreadable image(s) skipped (listed in results.json)")
-    verdict = "[green]as expected[/]" if result.ok else "[bold red]NOT as expected[/]"
-    console.print(f"{verdict}; results in {_plain(target / 'results.json')}")
+        console.print(f"{skipped} unreadable image(s) skipped (listed in results.json)")
+    verdict = {EXIT_OK: "[green]as expected[/]", EXIT_FAILED: "[bold red]NOT as expected[/]",
+               EXIT_INTERNAL: "[bold magenta]internal error in a check[/] (rerun with --debug "
+                              "for the traceback)"}[code]
+    console.print(f"[bold]{_plain(result.name)}[/]: {_plain(outcome_line(result.models))}; "
+                  f"{verdict} (exit {code})")
+    console.print(f"report: {_plain(str(_report_path(target)))}")
+    return code
 
 
 @app.command()

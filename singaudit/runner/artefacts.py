@@ -137,7 +137,9 @@ class ArtefactBuilder:
 
         def compute() -> Rows:
             # The pipeline shows its own progress bar: no spinner here.
-            with self.reporter.stage(f"{kind}:{model_id}", "", spinner=False):
+            with self.reporter.stage(f"{kind}:{model_id}",
+                                     f"{kind} of {model_id} ({len(selection.keys)} images)",
+                                     spinner=False):
                 rows = storage.extract_cached(
                     encoder, selection, cache_dir=self.cache_dir,
                     batch_size=self.spec.execution.batch_size or self.spec.batch_size,
@@ -308,9 +310,14 @@ class ArtefactBuilder:
                     module, info = cached
                 else:
                     meta = {"classifier": classifier.info.id, "joint_space": space.info.id}
-                    module, fitted = fit_translator(
-                        config.arch, config.options, *self.translator_fit_data(name),
-                        seed=self.spec.seed, executor=self.executor)
+                    fit_data = self.translator_fit_data(name)
+                    with self.reporter.stage(
+                            f"translator_fit:{name}",
+                            f"fitting the translator for {name} ({config.arch}, "
+                            f"{len(train_keys)} images of {fit.source.id})"):
+                        module, fitted = fit_translator(
+                            config.arch, config.options, *fit_data,
+                            seed=self.spec.seed, executor=self.executor)
                     storage.save_cached_translator(self.cache_dir, fingerprint, module,
                                                    {**meta, **fitted})
                     info = {**meta, **fitted, "source": "fitted", "fingerprint": fingerprint}

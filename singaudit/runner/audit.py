@@ -146,7 +146,7 @@ class AuditRun:
         key = None
         try:
             with self.artefacts.reporter.stage(f"check:{ctx.name}:{check_name}",
-                                               f"{ctx.name}: {check_name}"):
+                                               f"check {ctx.name}::{check_name}"):
                 check = CHECKS.get(check_name)()
                 if check.requires_null_space:
                     ctx.geometry.require_null_space()

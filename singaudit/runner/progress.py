@@ -7,32 +7,58 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from singaudit.io.console import plain
+from singaudit.io.console import plain, visible
 
 
 class ProgressReporter:
-    """A spinner line per stage on a terminal; quiet otherwise. Records each stage's time."""
+    """Progress on stderr: a spinner naming the innermost stage on a terminal, plain lines
+    (elapsed, stage) when piped, as in a CI log. Records each stage's time."""
 
     def __init__(self, enabled: bool) -> None:
         self.timings: dict[str, float] = {}
         self._console = None
-        if enabled and sys.stderr.isatty():
+        self._plain = enabled and not sys.stderr.isatty()
+        self._began = time.perf_counter()
+        self._status = None
+        self._shown: list[str] = []  # the descriptions of the open stages, innermost last
+        if enabled and not self._plain:
             from rich.console import Console
 
             self._console = Console(stderr=True)
 
+    def _say(self, text: str) -> None:
+        elapsed = time.perf_counter() - self._began
+        print(f"[{elapsed:7.1f}s] {visible(text)}", file=sys.stderr, flush=True)
+
     @contextmanager
     def stage(self, key: str, description: str, spinner: bool = True) -> Iterator[None]:
         start = time.perf_counter()
-        try:
-            if self._console is None or not spinner:
-                yield
+        shown = bool(description) and (self._plain or (self._console is not None and spinner))
+        if shown and self._plain:
+            self._say(description)
+        elif shown:  # nested stages (a translator fitted inside a check) name themselves
+            if self._status is None:
+                self._status = self._console.status(plain(description))
+                self._status.start()
             else:
-                with self._console.status(plain(description)):
-                    yield
+                self._status.update(plain(description))
+        if shown:
+            self._shown.append(description)
+        try:
+            yield
         finally:
             self.timings[key] = round(self.timings.get(key, 0.0) + time.perf_counter() - start, 4)
+            if shown:
+                self._shown.pop()
+                if self._status is not None:
+                    if self._shown:
+                        self._status.update(plain(self._shown[-1]))
+                    else:
+                        self._status.stop()
+                        self._status = None
 
     def line(self, text: str) -> None:
-        if self._console is not None:
+        if self._plain:
+            self._say(text)
+        elif self._console is not None:
             self._console.print(plain(text))
