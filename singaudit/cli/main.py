@@ -251,8 +251,8 @@ def _print_summary(console, result, target: Path) -> int:
         if model.note:
             console.print(f"{_plain(model.name)}: {model.status}, {_plain(model.note)}")
         if model.expectation_met is False:
-            console.print(f"[bold red]VIOLATED[/] {_plain(model.name)}: expected "
-                          f"{model.expect}, model status {model.status}")
+            console.print(f"[bold red]VIOLATED[/] {_plain(model.name)}: expect: {model.expect} "
+                          f"is NOT met (model status {model.status})")
     skipped = result.data_issues.get("skipped", 0)
     if skipped:
         console.print(f"{skipped} unreadable image(s) skipped (listed in results.json)")

@@ -5,7 +5,11 @@ pass (warn and info add ``<system-out>``; info's ``status`` property says it was
 is ``<failure>``, skip ``<skipped>``, error ``<error>``. A failing check of an ``expect: fail``
 model is reported like pytest's xfail (``<skipped type="singaudit.xfail">``); such a model also
 gets an ``expectation`` testcase that fails when the model did not fail, and so does an
-``expect: pass`` model that no check judged (null_dim 0). Key metrics are ``<properties>`` of each testcase (as pytest's
+``expect: pass`` model that no check judged (null_dim 0). A failing check of an ``expect: none``
+model is informational: it passes with the properties ``status=fail`` and ``informational=true``,
+as the CLI (exit 0) and the pytest plugin (a passing test with a warning) report it; an error is
+an error whatever the expectation (verdicts.check_outcome is the one rule). Key metrics are
+``<properties>`` of each testcase (as pytest's
 ``record_property`` writes them), audit-level facts are properties of the testsuite.
 """
 
@@ -16,6 +20,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from singaudit.reports.verdicts import (
+    check_outcome,
     describe_metric,
     expectation_text,
     flatten,
@@ -63,6 +68,8 @@ def check_properties(model: ModelResult, check: CheckResult) -> list[tuple[str, 
     pairs: list[tuple[str, Any]] = [("status", check.status), ("expect", model.expect)]
     if is_expected_failure(model, check):
         pairs.append(("expected_failure", "true"))
+    if check_outcome(model, check) == "failed (informational)":
+        pairs.append(("informational", "true"))
     for name, metric in check.metrics.items():
         key = f"{name}.{metric.statistic}" if metric.statistic else name
         pairs.append((key, metric.value))
@@ -81,6 +88,8 @@ def _check_case(suite: ElementTree.Element, audit: AuditResult, model: ModelResu
         message = f"expected failure (expect: fail): {_failure_message(check)}"
         ElementTree.SubElement(case, "skipped", type="singaudit.xfail", message=message)
         return "skipped"
+    if check_outcome(model, check) == "failed (informational)":
+        return "passed"  # status=fail and informational=true are its properties
     if check.status == "fail":
         message = _failure_message(check)
         failure = ElementTree.SubElement(case, "failure", message=message)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
 import runner_world
 
+from singaudit.checks import CHECKS
+from singaudit.checks.base import Check
 from singaudit.cli.main import run_cli
 from singaudit.runner import AuditSession
 
@@ -265,3 +268,56 @@ def test_a_model_without_null_space_expected_to_pass_is_not_met_exit_1(spec_file
     assert first["note"].startswith("not judged: null_dim is 0")
     statuses = {c["name"]: c["status"] for c in first["checks"]}
     assert statuses["null_invariance"] == statuses["class_semantics"] == "skip"
+
+
+class _RaisesInMeasure(Check):
+    """A third-party check with a bug: the audit goes on, the run is an internal error."""
+
+    name = "raises_in_measure"
+    requires_null_space = False
+
+    def measure(self, ctx, params):
+        raise RuntimeError("a bug in a check")
+
+
+def test_a_check_that_raises_exits_3_after_writing_everything(spec_file, tmp_path, capsys):
+    CHECKS.add(_RaisesInMeasure.name, _RaisesInMeasure, replace=True)
+    try:
+        spec_file.write_text(spec_file.read_text().replace(
+            "checks:\n", "checks:\n  raises_in_measure: {}\n"))
+        out = tmp_path / "out"
+        # second is expect: none; an error is an error whatever the expectation.
+        assert run_cli(["run", str(spec_file), "--out", str(out)]) == 3
+    finally:
+        CHECKS._entries.pop(_RaisesInMeasure.name, None)
+    printed = capsys.readouterr().out
+    assert "ERROR first::raises_in_measure - RuntimeError: a bug in a check" in printed
+    assert "internal error in a check" in printed and "(exit 3)" in printed
+    assert (out / "results.json").is_file()
+
+
+def test_summary_reads_like_pytest_fits_80_columns_and_ends_with_the_report(
+        spec_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["run", str(spec_file), "--out", str(out), "--set", STRICT,
+            "--set", "models.0.expect=fail", "--set", "report.formats=[html, json]",
+            "--set", "models.1.options={num_classes: 30}"]  # no null space: skips
+    code = run_cli(args)
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    table = lines[: lines.index("short summary")]
+    assert table and max(len(line) for line in table) <= 80
+    assert any(line.startswith("XFAIL first::class_semantics - ") for line in lines)
+    # A skip prints its reason, as pytest -rs does.
+    assert any(line.startswith("SKIPPED second::") and " - " in line for line in lines)
+    assert lines[-2].startswith("tiny: ") and "xfailed" in lines[-2] and "(exit 0)" in lines[-2]
+    assert lines[-1] == f"report: {out / 'report.html'}"
+
+
+def test_piped_progress_is_plain_timed_lines(spec_file, tmp_path, capsys):
+    assert run_cli(["run", str(spec_file), "--out", str(tmp_path / "out")]) == 0
+    progress = capsys.readouterr().err.splitlines()  # captured: not a terminal, as in CI
+    assert progress and all(re.match(r"\[ *\d+\.\d+s\] ", line) for line in progress), progress
+    assert any("translator for first (linear; fitting on" in line for line in progress)
+    assert any(line.endswith("check first::class_semantics") for line in progress)
+    assert "\x1b[" not in "".join(progress)  # no terminal control codes in a CI log

@@ -26,7 +26,8 @@ def test_junit_validates_and_counts(rendered: dict[str, Path], sample_audit: Aud
     expected = sum(len(m.checks) for m in sample_audit.models) + sum(
         m.expect == "fail" for m in sample_audit.models)
     assert int(suite.get("tests")) == len(cases) == expected
-    assert int(suite.get("failures")) == len(root.findall(".//testcase/failure")) == 1
+    # resnet50 fails with expect: none: informational, not a <failure> (check_outcome's rule).
+    assert int(suite.get("failures")) == len(root.findall(".//testcase/failure")) == 0
     assert int(suite.get("errors")) == len(root.findall(".//testcase/error")) == 1
     assert int(suite.get("skipped")) == len(root.findall(".//testcase/skipped")) == 2
     assert suite.get("timestamp") == "2026-11-28T09:00:00+00:00"
@@ -34,9 +35,19 @@ def test_junit_validates_and_counts(rendered: dict[str, Path], sample_audit: Aud
     assert suite_properties["ok"] == "no" and suite_properties["provenance.seed"] == "0"
 
 
+def test_informational_failure_passes_with_its_reason(rendered: dict[str, Path]) -> None:
+    case = _cases(etree.parse(str(rendered["junit"])).getroot())[
+        ("sample audit.resnet50", "class_semantics")]
+    assert case.find("failure") is None and case.find("error") is None
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert properties["informational"] == "true" and properties["status"] == "fail"
+
+
 def test_failure_states_metric_statistic_value_and_threshold(
-        rendered: dict[str, Path], sample_audit: AuditResult) -> None:
-    root = etree.parse(str(rendered["junit"])).getroot()
+        sample_audit: AuditResult) -> None:
+    audit = sample_audit.model_copy(deep=True)
+    audit.models[0].expect = "pass"  # the same failure, now judged
+    root = etree.fromstring(junit_xml(audit).encode())
     failure = _cases(root)[("sample audit.resnet50", "class_semantics")].find("failure")
     message = failure.get("message")
     observed = sample_audit.models[0].checks[2].metrics["abs_as"].value
