@@ -318,6 +318,6 @@ def test_piped_progress_is_plain_timed_lines(spec_file, tmp_path, capsys):
     assert run_cli(["run", str(spec_file), "--out", str(tmp_path / "out")]) == 0
     progress = capsys.readouterr().err.splitlines()  # captured: not a terminal, as in CI
     assert progress and all(re.match(r"\[ *\d+\.\d+s\] ", line) for line in progress), progress
-    assert any("translator for first (linear; fitting on" in line for line in progress)
+    assert any("fitting the translator for first (linear, " in line for line in progress)
     assert any(line.endswith("check first::class_semantics") for line in progress)
     assert "\x1b[" not in "".join(progress)  # no terminal control codes in a CI log
