@@ -64,7 +64,7 @@ def evidence_of(result: AuditResult):
 
 def test_retrieval_evidence_in_results_and_report(tmp_path: Path) -> None:
     check = evidence_of(audit(tmp_path, EVIDENCE_SPEC))
-    assert check.status == "pass", check.message
+    assert check.status == "info", check.message  # evidence judges nothing
     items = check.artefacts["items"]
     assert len(items) == 3 and check.artefacts["generator"] is None
     for item in items:
@@ -87,7 +87,7 @@ def test_unclip_evidence_through_the_runner(tmp_path: Path, unclip_16d: Path) ->
     with one_torch_thread():
         result = audit(tmp_path, spec)
     check = evidence_of(result)
-    assert check.status == "pass", check.message
+    assert check.status == "info", check.message  # evidence judges nothing
     assert check.artefacts["generator"] == f"unclip:{unclip_16d}"
     assert check.artefacts["seconds"] > 0
     model = result.models[0].name
