@@ -29,10 +29,10 @@ def test_known_dimensions():
 
 def test_patterns():
     assert [p.name for p in list_presets("vgg*")] == ["vgg16", "vgg19"]
+    from singaudit.calibration import zoo
+
     assert {p.name for p in list_presets("calibration")} == {
-        "calibration_clean",
-        "calibration_leaky",
-        "calibration_natural",
+        f"calibration_{variant}" for variant in zoo.CLASSIFIER_VARIANTS
     }
     assert [p.title for p in list_presets("timm:eva02*")] == ["EVA-02-L"]
     assert list_presets("no-such-model") == []
@@ -83,4 +83,7 @@ def test_calibration_presets_follow_the_calibration_models():
     preset = get_preset("calibration:natural")
     assert (preset.feature_dim, preset.num_classes) == (natural.in_features, natural.out_features)
     assert get_preset("calibration:clean").null_dim == models.NUISANCE_DIM
-    assert get_preset("calibration:leaky").null_dim == models.SHAPE_HIDDEN + models.NUISANCE_DIM
+    assert get_preset("calibration:leaky").null_dim == models.SHAPE_HIDDEN
+    assert get_preset("calibration:mixed").null_dim == models.SHAPE_HIDDEN + models.NUISANCE_DIM
+    assert get_preset("calibration:clean_uncentred").null_dim == 2 * models.NUISANCE_DIM
+    assert get_preset("calibration:lite0_natural").null_dim == 1280 - 6

@@ -114,31 +114,36 @@ PAPER_MODELS: tuple[str, ...] = tuple(p.name for p in PRESETS[:13])
 @cache
 def calibration_presets() -> tuple[Preset, ...]:
     """The calibration models, with dimensions read from their definitions (built, untrained)."""
-    from singaudit.calibration import models, scenes
+    from singaudit.calibration import zoo
 
-    classes = len(scenes.SHAPES)
-    clean = classes + models.NUISANCE_DIM
-    leaky = classes + models.SHAPE_HIDDEN + models.NUISANCE_DIM
-    natural = models.NaturalNet().head.in_features
     notes = {
         "clean": "null space carries only nuisance (colour, background, position)",
-        "leaky": "null space also carries a hidden shape code (class evidence)",
+        "leaky": "null space carries a hidden shape code (class evidence)",
+        "mixed": "null space carries both the hidden shape code and nuisance",
         "natural": "trained end to end",
+        "clean_uncentred": "non-negative features; null space carries only nuisance",
+        "leaky_uncentred": "non-negative features; null space carries a hidden shape code",
+        "lite0_clean": "EfficientNet-Lite0 + linear layer; null space shape-blind",
+        "lite0_leaky": "EfficientNet-Lite0 + linear layer; null space shape-sensitive",
+        "lite0_natural": "EfficientNet-Lite0, head on all 1280 dimensions",
     }
-    return tuple(
-        Preset(
-            f"calibration_{kind}",
-            f"calibration:{kind}",
-            f"Calibration: {kind}",
-            dim,
-            classes,
-            dim - classes,
-            None,
-            True,
-            notes[kind],
+    presets = []
+    for kind in zoo.CLASSIFIER_VARIANTS:
+        classes, dim = zoo.build_classifier(kind).head.weight.shape
+        presets.append(
+            Preset(
+                f"calibration_{kind}",
+                f"calibration:{kind}",
+                f"Calibration: {kind}",
+                dim,
+                classes,
+                dim - classes,
+                None,
+                True,
+                notes[kind],
+            )
         )
-        for kind, dim in (("clean", clean), ("leaky", leaky), ("natural", natural))
-    )
+    return tuple(presets)
 
 
 def all_presets() -> tuple[Preset, ...]:
