@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                           progress=False)
     diff = compare(base, candidate, pairs=[("clean", m["name"]) for m in candidates])
     write_diff(diff, base, candidate, args.out / "diff", ["markdown", "html", "json"])
-    print(f"{'candidate':<13} {'regression':<10} {'failing classes':<40} worst class: leak "
+    print(f"{'candidate':<13} {'regression':<10} {'failing classes':<40} worst class: specific_leak "
           "median change [95% paired CI]; top-1 agreement")
     for model in candidate.models:
         judged = next(c for c in model.checks if c.name == "regression")
