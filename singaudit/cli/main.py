@@ -479,7 +479,8 @@ def cache_clear(
 def report(
     results: Annotated[Path, typer.Argument(help="A results.json (or its folder).")],
     templates: Annotated[Path | None, typer.Option("--templates", help="Template folder.")] = None,
-    formats: Annotated[list[str] | None, typer.Option("--format", help="html, pdf, junit.")] = None,
+    formats: Annotated[list[str] | None, typer.Option(
+        "--format", help="html, pdf, junit, markdown.")] = None,
     debug: Debug = False,
 ) -> int:
     """Re-render reports from results.json without recomputing anything."""
@@ -535,19 +536,18 @@ def diff(
     _print_diff(console, result)
     for fmt, path in write_diff(result, baseline, candidate, out, formats or (),
                                 report_url=report_url).items():
-        console.print(f"{fmt}: {path}")
+        console.print(f"{fmt}: {_plain(path)}")
     return EXIT_FAILED if result.failed else EXIT_OK
 
 
 def _print_diff(console, result) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from singaudit.reports.markdown import number
 
     for mismatch in result.mismatches:
-        console.print(f"[yellow]compared despite a difference[/]: {escape(mismatch.describe())}")
-    table = Table(title=f"diff {escape(result.new.name)} vs baseline {escape(result.base.name)}:"
+        console.print(f"[yellow]compared despite a difference[/]: {_plain(mismatch.describe())}")
+    table = Table(title=f"diff {_plain(result.new.name)} vs baseline {_plain(result.base.name)}:"
                         f" {result.status}", title_justify="left")
     for column in ("model", "check", "metric", "class", "before", "after", "change",
                    "95% interval", "bound", "verdict"):
@@ -558,9 +558,9 @@ def _print_diff(console, result) -> None:
         interval = "" if delta.interval is None else (
             f"{number(delta.interval[0], True)} to {number(delta.interval[1], True)}")
         style = STATUS_STYLE.get(delta.verdict or "", "")
-        table.add_row(escape(model.new_model), delta.check,
+        table.add_row(_plain(model.new_model), delta.check,
                       f"{delta.metric} {delta.statistic or ''}",
-                      "all" if delta.scope == "overall" else escape(delta.scope),
+                      "all" if delta.scope == "overall" else _plain(delta.scope),
                       number(delta.before), number(delta.after), number(delta.delta, True),
                       interval, number(delta.bound), f"[{style}]{delta.verdict}[/]")
     console.print(table)
@@ -568,8 +568,8 @@ def _print_diff(console, result) -> None:
         style = STATUS_STYLE.get(model.status, "")
         failing = f" (failing classes: {', '.join(model.failing_classes)})" if (
             model.failing_classes) else ""
-        console.print(f"  {escape(model.new_model)} [{style}]{model.status}[/]{escape(failing)}: "
-                      f"{escape(model.message)}")
+        console.print(f"  {_plain(model.new_model)} [{style}]{model.status}[/]{_plain(failing)}: "
+                      f"{_plain(model.message)}")
 
 
 @baseline_app.command("accept")
@@ -585,7 +585,8 @@ def baseline_accept(
     from singaudit.regression.store import accept
 
     target = accept(results, store, name)
-    _console().print(f"accepted {results} as baseline {target.parent.name}: {target}")
+    _console().print(f"accepted {_plain(results)} as baseline {_plain(target.parent.name)}: "
+                     f"{_plain(target)}")
     return EXIT_OK
 
 

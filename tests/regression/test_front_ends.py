@@ -45,13 +45,14 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 def test_diff_exits_1_on_a_failing_regression_and_0_without(runs, tmp_path, capsys):
     assert run_cli(["diff", str(runs["base"]), str(runs["base"])]) == 0
     assert run_cli(["diff", str(runs["base"]), str(runs["new"]), "--out", str(tmp_path),
-                    "--format", "json", "--format", "html"]) == 1
+                    "--format", "json", "--format", "html", "--format", "pdf"]) == 1
     output = capsys.readouterr().out
     assert "second fail (failing classes: red, grey)" in output
     written = json.loads((tmp_path / "diff.json").read_text())
     assert written["status"] == "fail" and written["models"][1]["failing_classes"] == ["red", "grey"]
     html = (tmp_path / "diff.html").read_text()
     assert html.count("data:image/png;base64,") >= 2  # the violins of both models
+    assert (tmp_path / "diff.pdf").read_bytes().startswith(b"%PDF")
 
 
 def test_diff_refuses_incomparable_runs_unless_allowed(runs, tmp_path, capsys):
