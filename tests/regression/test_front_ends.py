@@ -164,3 +164,15 @@ def test_a_spec_baseline_that_is_not_comparable_is_an_error_not_a_crash(runs, tm
     assert regression.status == "error" and "not comparable" in regression.message
     assert "prompts" in regression.message
     assert all(c.name != "regression" for c in result.models[0].checks)
+
+
+def test_bad_baselines_are_one_clear_line_and_touch_nothing(runs, tmp_path, capsys):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    store = tmp_path / "store"
+    assert run_cli(["baseline", "accept", str(broken), "--store", str(store)]) == 4
+    assert run_cli(["baseline", "accept", str(runs["base"]), "--store", str(store),
+                    "--name", "../escape"]) == 4
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and "is not valid JSON" in errors[0] and "plain folder" in errors[1]
+    assert not store.exists() and broken.read_text() == "{not json"
