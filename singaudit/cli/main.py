@@ -22,7 +22,7 @@ STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "
 app = typer.Typer(
     name="singaudit",
     help="Audit what an image classifier's null space carries (the SING method).",
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -36,6 +36,30 @@ app.add_typer(baseline_app, name="baseline")
 app.add_typer(cache_app, name="cache")
 app.add_typer(zoo_app, name="zoo")
 zoo_app.add_typer(zoo_train_app, name="train")
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = version("singaudit")
+        except PackageNotFoundError:
+            text = "unknown (not installed)"
+        print(f"singaudit {text}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[bool, typer.Option(
+        "--version", callback=_show_version, is_eager=True,
+        help="Print the version and exit.")] = False,
+) -> None:
+    """Audit what an image classifier's null space carries (the SING method).
+
+    Start with `singaudit run audits/demo.yaml`; `singaudit COMMAND --help` shows examples.
+    """
+
 
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 DataOpt = Annotated[str | None, typer.Option("--data", help="Data: 'source:id' or a folder.")]
@@ -273,7 +297,14 @@ def validate(
     sets: SetOpt = None,
     debug: Debug = False,
 ) -> int:
-    """Check audit specs without computing anything."""
+    """Check audit specs without computing anything.
+
+    Examples:
+
+      singaudit validate audits/demo.yaml
+
+      singaudit validate audits/ --set data.images_per_class=5
+    """
     for spec in _load_specs(specs, _overrides(data, device, None, sets)):
         checks = ", ".join(spec.checks)
         models = ", ".join(m.name for m in spec.models)
@@ -300,7 +331,14 @@ def schema(
 
 @app.command()
 def models(pattern: Annotated[str | None, typer.Argument(help="Glob or substring.")] = None) -> int:
-    """List model presets (feature dim, classes, null dim)."""
+    """List model presets (feature dim, classes, null dim).
+
+    Examples:
+
+      singaudit models
+
+      singaudit models 'calibration:*'
+    """
     from rich.table import Table
 
     from singaudit.adapters.classifiers.catalogue import list_presets
@@ -321,8 +359,12 @@ def _spec_artefacts(spec_path: Path, model: str | None, data, device, sets, cach
     from singaudit.spec import load_spec
 
     spec = load_spec(spec_path, _overrides(data, device, None, sets))
-    name = model or spec.models[0].name
-    if name not in {m.name for m in spec.models}:
+    names = [m.name for m in spec.models]
+    if model is None and len(names) > 1:  # never a silent pick of the first model
+        raise SpecError(f"{spec_path} has {len(names)} models; choose one with --model "
+                        f"({', '.join(names)})")
+    name = model or names[0]
+    if name not in set(names):
         raise SpecError(f"{spec_path}: no model named {name!r}; models: "
                         f"{', '.join(m.name for m in spec.models)}")
     store = ArtefactStore(cache_dir=cache_dir, device=device, progress=True)
@@ -333,22 +375,34 @@ def _spec_artefacts(spec_path: Path, model: str | None, data, device, sets, cach
 def translator_fit(
     spec: Annotated[Path, typer.Argument(help="Audit spec declaring the translator.")],
     out: Annotated[Path, typer.Option("--out", help="Folder to save the translator to.")],
-    model: Annotated[str | None, typer.Option("--model", help="Model name in the spec.")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="Model name in the spec (needed when it has several).")] = None,
     data: DataOpt = None,
     device: DeviceOpt = None,
     sets: SetOpt = None,
     cache_dir: CacheOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a translator in --out.")] = False,
     debug: Debug = False,
 ) -> int:
-    """Fit (or take from the cache) a model's translator and save it."""
+    """Fit (or take from the cache) a model's translator and save it.
+
+    Examples:
+
+      singaudit translator fit audits/demo.yaml --model leaky --out translators/leaky
+
+      singaudit translator eval audits/demo.yaml --model leaky --path translators/leaky
+    """
     from singaudit.pipeline.translator_store import save_translator
 
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise SpecError(f"--out {out} already exists and is not empty; choose another folder or "
+                        "pass --force to replace the translator in it")
     artefacts, name = _spec_artefacts(spec, model, data, device, sets, cache_dir)
     artefact = artefacts.translator(name)
     save_translator(out, artefact.module, {k: v for k, v in artefact.info.items()
                                            if k not in ("architecture", "in_dim", "out_dim")})
     _print_fidelity(artefact.info)
-    _console().print(f"saved to {_plain(out)}")
+    _console().print(f"translator of {_plain(name)} saved to {_plain(out)}")
     return EXIT_OK
 
 
@@ -414,7 +468,16 @@ def explain(
         help="Null reference: mean (the fit images' mean, default) or zero (the paper).")] = "mean",
     debug: Debug = False,
 ) -> int:
-    """Single-image analysis: IS, AS toward the top classes and concepts, evidence."""
+    """Single-image analysis: IS, AS toward the top classes and concepts, evidence.
+
+    Examples:
+
+      singaudit explain photo.png --model calibration:leaky --joint calibration:joint
+      --fit-data calibration:validation
+
+      singaudit explain photo.jpg --model timm:resnet50.a1_in1k --joint
+      open_clip:ViT-L-14@openai --translator translators/resnet50
+    """
     from dataclasses import asdict
 
     from singaudit.runner.explain import explain_image
@@ -445,7 +508,14 @@ def explain(
 
 @cache_app.command("ls")
 def cache_ls(cache_dir: CacheOpt = None) -> int:
-    """Show the cache folder and what it holds (every kind of entry)."""
+    """Show the cache folder and what it holds (every kind of entry).
+
+    Examples:
+
+      singaudit cache ls
+
+      singaudit cache ls --cache-dir /scratch/singaudit-cache
+    """
     from singaudit.runner.storage import cache_contents, cache_root
 
     root = cache_root(cache_dir)
@@ -480,15 +550,24 @@ def report(
     results: Annotated[Path, typer.Argument(help="A results.json (or its folder).")],
     templates: Annotated[Path | None, typer.Option("--templates", help="Template folder.")] = None,
     formats: Annotated[list[str] | None, typer.Option(
-        "--format", help="html, pdf, junit, markdown.")] = None,
+        "--format", help="html, pdf, junit, markdown or json (repeatable; default html, pdf, "
+                         "junit).")] = None,
     debug: Debug = False,
 ) -> int:
-    """Re-render reports from results.json without recomputing anything."""
+    """Re-render reports from results.json without recomputing anything.
+
+    Examples:
+
+      singaudit report reports/demo
+
+      singaudit report reports/demo/results.json --format pdf --format junit
+    """
     from singaudit.reports import render_reports
 
     written = render_reports(results, formats or ("html", "pdf", "junit"), templates)
     for fmt, path in written.items():
-        _console().print(f"{fmt}: {_plain(path)}")
+        note = " (valid; results.json is the JSON report)" if fmt == "json" else ""
+        _console().print(f"{fmt}: {_plain(path)}{note}")
     return EXIT_OK
 
 

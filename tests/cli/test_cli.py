@@ -163,10 +163,22 @@ def test_cache_clear_refuses_a_folder_that_is_not_a_cache(tmp_path, capsys):
 
 def test_translator_fit_then_eval(spec_file, tmp_path, capsys):
     saved = tmp_path / "translator"
-    assert run_cli(["translator", "fit", str(spec_file), "--out", str(saved)]) == 0
+    assert run_cli(["translator", "fit", str(spec_file), "--out", str(saved)]) == 4
+    assert "choose one with --model (first, second)" in capsys.readouterr().err
+    assert not saved.exists()
+    assert run_cli(["translator", "fit", str(spec_file), "--model", "first",
+                    "--out", str(saved)]) == 0
+    assert "translator of first saved to" in capsys.readouterr().out
+    before = (saved / "translator.safetensors").read_bytes()
+    # A second fit never overwrites silently.
+    assert run_cli(["translator", "fit", str(spec_file), "--model", "second",
+                    "--out", str(saved)]) == 4
+    assert "already exists and is not empty" in capsys.readouterr().err
+    assert (saved / "translator.safetensors").read_bytes() == before
     assert (saved / "translator.safetensors").is_file()
     capsys.readouterr()
-    assert run_cli(["translator", "eval", str(spec_file), "--path", str(saved)]) == 0
+    assert run_cli(["translator", "eval", str(spec_file), "--model", "first",
+                    "--path", str(saved)]) == 0
     printed = capsys.readouterr().out
     assert "mean_cosine=" in printed
 
@@ -321,3 +333,16 @@ def test_piped_progress_is_plain_timed_lines(spec_file, tmp_path, capsys):
     assert any("fitting the translator for first (linear, " in line for line in progress)
     assert any(line.endswith("check first::class_semantics") for line in progress)
     assert "\x1b[" not in "".join(progress)  # no terminal control codes in a CI log
+
+
+def test_version_completion_and_examples_in_help(capsys):
+    from importlib.metadata import version
+
+    assert run_cli(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"singaudit {version('singaudit')}"
+    assert run_cli(["--help"]) == 0
+    assert "--install-completion" in capsys.readouterr().out
+    for command in (["run"], ["validate"], ["report"], ["models"], ["explain"], ["cache", "ls"],
+                    ["translator", "fit"]):
+        assert run_cli([*command, "--help"]) == 0
+        assert "Examples" in capsys.readouterr().out, command
