@@ -76,6 +76,14 @@ class Registry(Generic[T]):
         if not ok:
             raise RegistryError(f"{self.kind} {name!r} is not a {self.base.__name__}")
 
+    def add_entry_points(self, group: str) -> None:
+        """Register, lazily, every entry point of ``group`` not registered yet (built-ins win)."""
+        from importlib.metadata import entry_points
+
+        for entry in entry_points(group=group):
+            if entry.name not in self._entries:
+                self._entries[entry.name] = entry.value
+
     def names(self, pattern: str | None = None) -> list[str]:
         names = sorted(self._entries)
         return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names

@@ -1,4 +1,9 @@
-"""Registries of sources, addressed as ``source:id`` (``timm:resnet50.a1_in1k``)."""
+"""Registries of sources, addressed as ``source:id`` (``timm:resnet50.a1_in1k``).
+
+Third-party packages add sources through the entry-point groups ``singaudit.classifiers``,
+``singaudit.joint_spaces``, ``singaudit.data`` and ``singaudit.generators`` (name = the
+``source`` prefix, value = ``"package.module:load"``), or with ``CLASSIFIER_SOURCES.add(...)``.
+"""
 
 from __future__ import annotations
 
@@ -57,3 +62,12 @@ for _name in ("folder", "list", "manifest", "photos", "calibration"):
     DATA_SOURCES.add(_name, f"singaudit.adapters.data.{_name}_source:load")
 for _name in ("unclip", "calibration"):
     GENERATOR_SOURCES.add(_name, f"singaudit.adapters.generators.{_name}_source:load")
+
+ENTRY_POINT_GROUPS = {
+    "singaudit.classifiers": CLASSIFIER_SOURCES,
+    "singaudit.joint_spaces": JOINT_SPACE_SOURCES,
+    "singaudit.data": DATA_SOURCES,
+    "singaudit.generators": GENERATOR_SOURCES,
+}
+for _group, _registry in ENTRY_POINT_GROUPS.items():
+    _registry.add_entry_points(_group)

@@ -3,8 +3,6 @@ entry-point group or ``CHECKS.add(name, "package.module:CheckClass")``."""
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-
 from singaudit.checks.base import (
     Check,
     CheckParams,
@@ -29,8 +27,6 @@ for _name in (
 ):
     CHECKS.add(_name, f"singaudit.checks.{_name}:{''.join(p.title() for p in _name.split('_'))}Check")
 
-for _entry in entry_points(group="singaudit.checks"):
-    if _entry.name not in CHECKS:
-        CHECKS.add(_entry.name, _entry.value)
+CHECKS.add_entry_points("singaudit.checks")
 
 __all__ = ["CHECKS", "Check", "CheckParams", "Measurements", "MetricSpec", "ModelContext", "PromptSpec"]

@@ -7,7 +7,7 @@ import functools
 import hashlib
 import io
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +40,12 @@ def data_uri(payload: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64," + base64.b64encode(payload).decode("ascii")
 
 
-def _figure(title: str, png: bytes | None, caption: str = "") -> dict[str, str] | None:
+def report_figure(title: str, png: bytes | None, caption: str = "") -> dict[str, str] | None:
+    """One figure of a check's section (None when there is no PNG: the figure is left out)."""
     return None if png is None else {"title": title, "src": data_uri(png), "caption": caption}
 
 
-def check_kind(name: str) -> str:
-    """The built-in kind of a check name ("class_semantics:strict" -> "class_semantics")."""
-    return re.split(r"[:.\[@/]", name, maxsplit=1)[0]
+_figure = report_figure
 
 
 def _tier_limits(check: CheckResult, names: tuple[str, ...], sign: float) -> list[float]:
@@ -104,17 +103,17 @@ def _steering_figures(check: CheckResult) -> list[dict | None]:
     return [_figure("Null-space steering", figures.steering_plot(check.data))]
 
 
-FIGURES_BY_KIND: dict[str, Callable[[CheckResult], list[dict | None]]] = {
-    "class_semantics": _class_semantics_figures,
-    "null_invariance": _null_invariance_figures,
-    "translator_fidelity": _fidelity_figures,
-    "concepts": _concept_figures,
-    "steering": _steering_figures,
-}
+for _name, _builder in (("class_semantics", _class_semantics_figures),
+                        ("null_invariance", _null_invariance_figures),
+                        ("translator_fidelity", _fidelity_figures),
+                        ("concepts", _concept_figures),
+                        ("steering", _steering_figures)):
+    if _name not in figures.CHECK_FIGURES:
+        figures.CHECK_FIGURES.add(_name, _builder)
 
 
 def _check_figures(check: CheckResult) -> list[dict[str, str]]:
-    build = FIGURES_BY_KIND.get(check_kind(check.name))
+    build = figures.figure_builder(check.name)
     if build is None or not check.data:
         return []
     return [figure for figure in build(check) if figure is not None]
@@ -286,7 +285,7 @@ def _verdict_statistic(model: ModelResult) -> tuple[str, float | None]:
     """The class_semantics verdict of a model and its worst judged statistic (e.g. worst-class
     median leak): what the comparison is ordered by."""
     for check in model.checks:
-        if check_kind(check.name) != "class_semantics":
+        if check.name != "class_semantics":
             continue
         worst = None
         for result in [check, *check.per_class.values()]:
@@ -325,7 +324,7 @@ def _comparison(audit: AuditResult) -> dict[str, Any] | None:
     steering = [
         (model.name, check.data.get("as") or [])
         for model in audit.models for check in model.checks
-        if check_kind(check.name) == "steering" and check.data.get("as")
+        if check.name == "steering" and check.data.get("as")
     ]
     built = [
         _figure("Ratio median(IS) / median(|AS|), the paper's reading",
@@ -419,7 +418,7 @@ def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
         "summary": first_screen(audit),
         "provenance": compact(provenance),
         "timings": flatten(timings) if isinstance(timings, Mapping) else [],
-        "angles_shown": any(check_kind(c.name) in ANGLE_KINDS
+        "angles_shown": any(c.name in ANGLE_KINDS
                             for m in audit.models for c in m.checks),
         "data_issues": _data_issues(audit),
         "models": models,

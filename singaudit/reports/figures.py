@@ -9,14 +9,32 @@ import io
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from singaudit.registry import Registry
+
 if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn, not when it is cached
     from matplotlib.figure import Figure
+
+# Report figures per check: check name -> builder(CheckResult) -> [report_figure(...), ...].
+# The built-in checks' builders register in singaudit.reports.context; third parties add theirs
+# with CHECK_FIGURES.add(name, builder) or the ``singaudit.figures`` entry-point group.
+CHECK_FIGURES: Registry[Callable[..., list]] = Registry("report figures")
+_entry_points_loaded = False
+
+
+def figure_builder(check_name: str) -> Callable[..., list] | None:
+    """The figure builder registered for a check name, or None (the check has no figures)."""
+    global _entry_points_loaded
+    if not _entry_points_loaded:
+        _entry_points_loaded = True
+        CHECK_FIGURES.add_entry_points("singaudit.figures")
+    return CHECK_FIGURES.get(check_name) if check_name in CHECK_FIGURES else None
+
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
