@@ -97,11 +97,10 @@ def _spec(models: list[dict], store: Path | None = None):
     document = {
         "version": 1, "kind": "singaudit/audit", "name": AUDIT, "models": models,
         "joint_space": {"id": "calibration:joint"},
-        "data": {"id": "calibration:audit", "options": {"images_per_class": 40, "seed": 0},
+        "data": {"id": "calibration:audit", "options": {"scenes": 240},
                  "classes": "all", "images_per_class": 30, "seed": 0},
         "translator": {"arch": "linear", "heldout": 0.2,
-                       "fit": {"id": "calibration:validation",
-                               "options": {"images_per_class": 200, "seed": 0}}},
+                       "fit": {"id": "calibration:validation", "options": {"scenes": 1200}}},
         "checks": {"null_invariance": {}, "class_semantics": {}},
         "report": {"formats": ["json", "markdown"]},
         "device": "cpu", "seed": 0,

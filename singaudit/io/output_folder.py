@@ -25,7 +25,8 @@ MANIFEST = ".singaudit-output.json"
 STAGING_PREFIX = ".singaudit-staging-"
 RESULTS = "results.json"
 # What older singaudit versions wrote (before the manifest): such a folder is not foreign.
-KNOWN_OUTPUTS = frozenset({RESULTS, "artefacts", "report.html", "report.pdf", "junit.xml"})
+KNOWN_OUTPUTS = frozenset({RESULTS, "artefacts", "report.html", "report.pdf", "junit.xml",
+                           "report.md"})
 
 
 class OutputError(SingauditError):

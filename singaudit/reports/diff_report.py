@@ -11,6 +11,7 @@ import jinja2
 import numpy as np
 
 from singaudit.io.atomic import atomic_write_text
+from singaudit.io.output_folder import publish, staged_output
 from singaudit.regression.diff import OVERALL, Diff, per_image
 from singaudit.reports.context import data_uri
 from singaudit.reports.markdown import diff_markdown, number
@@ -32,26 +33,23 @@ def write_diff(diff: Diff, base: AuditResult, new: AuditResult, out_dir: Path,
     if unknown:
         raise ReportError(f"unknown diff format(s) {', '.join(map(repr, unknown))}; choose from "
                           f"{', '.join(DIFF_FORMATS)}")
-    written: dict[str, Path] = {}
     if not wanted:
-        return written
+        return {}
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if "json" in wanted:
-        written["json"] = out_dir / DIFF_NAMES["json"]
-        atomic_write_text(written["json"], diff.model_dump_json(indent=2))
-    if "markdown" in wanted:
-        written["markdown"] = out_dir / DIFF_NAMES["markdown"]
-        atomic_write_text(written["markdown"], diff_markdown(diff, report_url))
-    if "html" in wanted or "pdf" in wanted:
-        html = render_diff_html(diff, base, new, templates_dir)
-        if "html" in wanted:
-            written["html"] = out_dir / DIFF_NAMES["html"]
-            atomic_write_text(written["html"], html)
-        if "pdf" in wanted:
-            written["pdf"] = out_dir / DIFF_NAMES["pdf"]
-            write_pdf(html, written["pdf"])
-    return written
+    # The output-folder contract: staged, then published; only files singaudit wrote replaced.
+    with staged_output(out_dir) as staging:
+        if "json" in wanted:
+            atomic_write_text(staging / DIFF_NAMES["json"], diff.model_dump_json(indent=2))
+        if "markdown" in wanted:
+            atomic_write_text(staging / DIFF_NAMES["markdown"], diff_markdown(diff, report_url))
+        if "html" in wanted or "pdf" in wanted:
+            html = render_diff_html(diff, base, new, templates_dir)
+            if "html" in wanted:
+                atomic_write_text(staging / DIFF_NAMES["html"], html)
+            if "pdf" in wanted:
+                write_pdf(html, staging / DIFF_NAMES["pdf"])
+        publish(staging, out_dir, audit=f"diff {diff.new.name} vs {diff.base.name}")
+    return {fmt: out_dir / DIFF_NAMES[fmt] for fmt in wanted}
 
 
 def render_diff_html(diff: Diff, base: AuditResult, new: AuditResult,

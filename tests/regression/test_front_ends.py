@@ -176,3 +176,18 @@ def test_bad_baselines_are_one_clear_line_and_touch_nothing(runs, tmp_path, caps
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and "is not valid JSON" in errors[0] and "plain folder" in errors[1]
     assert not store.exists() and broken.read_text() == "{not json"
+
+
+def test_diff_writes_only_into_a_folder_of_its_own(runs, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "diff.md").write_text("my notes")
+    assert run_cli(["diff", str(runs["base"]), str(runs["new"]), "--out", str(mine),
+                    "--format", "markdown"]) == 4
+    assert "not written by singaudit" in capsys.readouterr().err
+    assert (mine / "diff.md").read_text() == "my notes"
+    out = tmp_path / "diff"
+    for formats in (["markdown", "json"], ["markdown"]):  # a second run replaces the first's set
+        run_cli(["diff", str(runs["base"]), str(runs["new"]), "--out", str(out),
+                 *[f"--format={f}" for f in formats]])
+    assert sorted(p.name for p in out.iterdir()) == [".singaudit-output.json", "diff.md"]
