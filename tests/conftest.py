@@ -39,7 +39,8 @@ def ray_cluster():
              *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     # address="local": a new cluster, never one another process left registered on the machine.
-    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
+             logging_level="ERROR",
              runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(paths),
                                        "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}})
     yield ray

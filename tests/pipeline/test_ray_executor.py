@@ -235,3 +235,15 @@ def test_a_two_node_cluster_runs_the_demo_audit(tmp_path):
     report = _scenario("two-nodes", str(tmp_path / "out"), str(tmp_path / "cache"))
     assert report == {"exit_code": 0, "nodes": 2}
     assert (tmp_path / "out" / "results.json").is_file()
+
+
+@pytest.mark.slow
+def test_a_model_the_workers_cannot_build_is_one_clear_error(ray_cluster):
+    from singaudit.errors import ClusterUnavailable
+
+    source = load_data("calibration:audit", scenes=6)
+    classifier = ModelRecipe("classifier", "calibration:clean").build()
+    broken = ModelRecipe("classifier", "calibration:clean", {"no_such_option": 1})
+    with pytest.raises(ClusterUnavailable, match="cannot build calibration:clean: .*no_such_option"):
+        extract(classifier, source, cache=None, progress=False,
+                executor=make_executor(ONE_WORKER), recipe=broken)

@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import queue
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -140,6 +141,12 @@ class RayExecutor:
             cause = _user_error(error)
             if cause is not None:
                 raise cause from None
+            if _failed_to_start(error):
+                raise ClusterUnavailable(
+                    f"the Ray workers cannot build {job.label.split(': ', 1)[-1]}: "
+                    f"{_last_line(error)} (every node needs singaudit, the model's source and "
+                    "its weights at the same paths)"
+                ) from None
             if isinstance(error, _Lost) or _is_cluster_loss(ray, error):
                 raise ClusterLost(
                     f"the Ray cluster was lost while computing {job.label}: "
@@ -150,7 +157,6 @@ class RayExecutor:
         if not assembler.complete:
             raise ClusterLost(f"the Ray cluster returned incomplete results for {job.label}; "
                               "finished chunks are cached, run again to compute the rest")
-
 
     def ridge_statistics(self, x: torch.Tensor, y: torch.Tensor, chunk_size: int):
         """Per-block statistics computed by Ray tasks, merged on the driver in block order
@@ -302,6 +308,17 @@ def _is_cluster_loss(ray, error: BaseException) -> bool:
             exceptions.ObjectLostError, exceptions.OwnerDiedError, exceptions.GetTimeoutError,
             exceptions.WorkerCrashedError, ConnectionError)
     return isinstance(error, lost) or not ray.is_initialized()
+
+
+def _failed_to_start(error: BaseException) -> bool:
+    """An actor whose constructor raised: the model could not be built on a worker."""
+    return "error raised in its creation task" in str(error)
+
+
+def _last_line(error: BaseException) -> str:
+    """The remote exception's own line, from the end of Ray's report (colour codes removed)."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(error).splitlines()]
+    return next((line for line in reversed(lines) if line), type(error).__name__)
 
 
 def _first_line(error: BaseException) -> str:
