@@ -6,11 +6,8 @@ Used by the audit loop, ``explain``, the CLI's translator commands and the bench
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,23 +16,16 @@ from singaudit.adapters import sources
 from singaudit.adapters.classifiers.base import Classifier
 from singaudit.adapters.joint_spaces.base import JointSpace
 from singaudit.errors import DataError, NotApplicable, SingauditError
-from singaudit.pipeline.translators import fit_translator
-from singaudit.runner import storage
-from singaudit.runner.memo import ArtefactStore
+from singaudit.runner import artefact_cache, storage
+from singaudit.runner.memo import ArtefactStore, digest
 from singaudit.runner.progress import ProgressReporter
 from singaudit.runner.provenance import RunFacts
 from singaudit.runner.selection import ImageSelection, select_images
-from singaudit.runner.storage import Rows
+from singaudit.runner.translator_artefacts import TranslatorArtefact, TranslatorArtefacts
 from singaudit.spec.models import AuditSpec, DataSpec
 
 
-@dataclass
-class TranslatorArtefact:
-    module: torch.nn.Module
-    info: dict[str, Any]
-
-
-class ArtefactBuilder:
+class ArtefactBuilder(TranslatorArtefacts):
     """The artefacts of one audit spec. ``store`` shares them between builders (a new private
     one by default); models load and artefacts compute on first use."""
 
@@ -131,16 +121,16 @@ class ArtefactBuilder:
             raise DataError(f"no readable images in {selection.source.id}")
         return selection.subset(keep)
 
-    def _rows(self, kind: str, model_id: str, encoder: Any, selection: ImageSelection) -> Rows:
+    def _rows(self, kind: str, model_id: str, encoder: Any, selection: ImageSelection) -> artefact_cache.Rows:
         key = ("rows", kind, model_id, encoder.info.weights_hash, encoder.preprocessing.describe,
                str(self.device), str(self.dtype), selection.source.id, tuple(selection.keys))
 
-        def compute() -> Rows:
+        def compute() -> artefact_cache.Rows:
             # The pipeline shows its own progress bar: no spinner here.
             with self.reporter.stage(f"{kind}:{model_id}",
                                      f"{kind} of {model_id} ({len(selection.keys)} images)",
                                      spinner=False):
-                rows = storage.extract_cached(
+                rows = artefact_cache.extract_cached(
                     encoder, selection, cache_dir=self.cache_dir,
                     batch_size=self.spec.execution.batch_size or self.spec.batch_size,
                     device=self.device, dtype=self.dtype, progress=self.store.progress,
@@ -167,7 +157,7 @@ class ArtefactBuilder:
     def text_embeddings(self, prompts: list[str]) -> torch.Tensor:
         """Joint-space embeddings of ``prompts``, one row each."""
         space = self.joint_space()
-        return storage.text_embeddings_cached(space, prompts, cache_dir=self.cache_dir,
+        return artefact_cache.text_embeddings_cached(space, prompts, cache_dir=self.cache_dir,
                                               memo=self.store.memo)
 
     def geometry(self, name: str):
@@ -177,7 +167,7 @@ class ArtefactBuilder:
 
         def compute():
             with self.reporter.stage(f"geometry:{name}", f"head geometry of {name}"):
-                return storage.geometry_cached(classifier, cache_dir=self.cache_dir)
+                return artefact_cache.geometry_cached(classifier, cache_dir=self.cache_dir)
 
         return self.store.memo(key, compute)
 
@@ -214,7 +204,7 @@ class ArtefactBuilder:
         jobs = [(encoder, selection) for selection in selections for encoder in encoders]
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             futures = [pool.submit(
-                storage.extract_cached, encoder, selection, cache_dir=self.cache_dir,
+                artefact_cache.extract_cached, encoder, selection, cache_dir=self.cache_dir,
                 batch_size=batch_size, device=self.device, dtype=self.dtype, progress=False,
                 executor=self.executor, recipe=self._recipes.get(id(encoder)))
                 for encoder, selection in jobs]
@@ -228,112 +218,6 @@ class ArtefactBuilder:
         return digest({"keys": images.keys, "labels": images.labels,
                        "classes": images.class_names,
                        "content": [images.source.content_hash(r) for r in images.records]})
-
-    # ---------------------------------------------------------------- translator
-
-    @cached_property
-    def fit_images(self) -> ImageSelection:
-        """The translator's fit data: its own spec, else the data source's unaudited images."""
-        fit = self.spec.translator.fit
-        with self.reporter.stage("data", "listing translator fit images"):
-            if fit is not None:
-                selection = select_images(self._data_source(fit), fit.classes,
-                                          fit.images_per_class, fit.seed)
-            else:
-                data = self.spec.data
-                audited = frozenset(self.audit_images.keys)
-                selection = select_images(self._data_source(data), "all",
-                                          self.spec.translator.fit_images_per_class, data.seed,
-                                          exclude=audited)
-                if len(selection.keys) < 4:
-                    raise DataError(
-                        f"no translator fit data: {data.id} has {len(selection.keys)} images "
-                        "besides the audited ones; set translator.fit (or translator.path)"
-                    )
-        return selection
-
-    def _fit_split(self, name: str) -> tuple[list[str], list[str], ImageSelection]:
-        """Readable fit images split (seeded) into train and held-out keys, once per model."""
-        if name in self._fit_splits:
-            return self._fit_splits[name]
-        fit = self.fit_images
-        classifier, space = self.classifier(name), self.joint_space()
-        self._rows("features", classifier.info.id, classifier, fit)
-        self._rows("embeddings", space.info.id, space, fit)
-        readable = self.readable(fit)
-        keys = readable.keys
-        order = torch.randperm(len(keys), generator=torch.Generator().manual_seed(self.spec.seed))
-        n_heldout = max(1, round(len(keys) * self.spec.translator.heldout))
-        heldout = sorted(order[:n_heldout].tolist())
-        train = sorted(order[n_heldout:].tolist())
-        if len(train) < 2:
-            raise DataError(f"too few translator fit images ({len(keys)}) for a held-out split")
-        split = [keys[i] for i in train], [keys[i] for i in heldout], readable
-        self._fit_splits[name] = split
-        return split
-
-    def translator_fit_data(self, name: str):
-        """(x_train, y_train, x_heldout, y_heldout): model ``name``'s features and joint
-        embeddings of the translator's fit images, split as the translator was fitted."""
-        train_keys, heldout_keys, fit = self._fit_split(name)
-        classifier, space = self.classifier(name), self.joint_space()
-        features = self._rows("features", classifier.info.id, classifier, fit)
-        embeddings = self._rows("embeddings", space.info.id, space, fit)
-        return (features.aligned(train_keys), embeddings.aligned(train_keys),
-                features.aligned(heldout_keys), embeddings.aligned(heldout_keys))
-
-    def translator(self, name: str) -> TranslatorArtefact:
-        """Model ``name``'s translator to the joint space: loaded, from the cache, or fitted."""
-        if name in self.translators:
-            return self.translators[name]
-        config = self.spec.translator
-        if config.path is not None:
-            artefact = self.translator_from_file(config.path, name)
-            self.translators[name] = artefact
-            return artefact
-        classifier, space = self.classifier(name), self.joint_space()
-        train_keys, heldout_keys, fit = self._fit_split(name)
-        used = set(train_keys) | set(heldout_keys)
-        content = [fit.source.content_hash(r) for r in fit.records if r.key in used]
-        fingerprint = digest({
-            "arch": config.arch, "options": config.options, "seed": self.spec.seed,
-            "classifier": [classifier.info.id, classifier.info.weights_hash],
-            "joint_space": [space.info.id, space.info.weights_hash],
-            "train": train_keys, "heldout": heldout_keys, "content": content,
-            "dtype": str(self.dtype),
-        })
-
-        def build() -> TranslatorArtefact:
-            with self.reporter.stage(f"translator:{name}", f"translator for {name}"):
-                cached = storage.load_cached_translator(self.cache_dir, fingerprint)
-                if cached is not None:
-                    module, info = cached
-                else:
-                    meta = {"classifier": classifier.info.id, "joint_space": space.info.id}
-                    fit_data = self.translator_fit_data(name)
-                    with self.reporter.stage(
-                            f"translator_fit:{name}",
-                            f"fitting the translator for {name} ({config.arch}, "
-                            f"{len(train_keys)} images of {fit.source.id})"):
-                        module, fitted = fit_translator(
-                            config.arch, config.options, *fit_data,
-                            seed=self.spec.seed, executor=self.executor)
-                    storage.save_cached_translator(self.cache_dir, fingerprint, module,
-                                                   {**meta, **fitted})
-                    info = {**meta, **fitted, "source": "fitted", "fingerprint": fingerprint}
-            info["fit_data"] = fit.source.id
-            return TranslatorArtefact(module, info)
-
-        artefact = self.store.memo(("translator", fingerprint), build)
-        self.translators[name] = artefact
-        return artefact
-
-    def translator_from_file(self, path: str | Path, name: str) -> TranslatorArtefact:
-        """A saved translator for model ``name``, refused when its dimensions do not fit."""
-        classifier, space = self.classifier(name), self.joint_space()
-        key = ("translator-file", str(path), classifier.info.id, space.info.id)
-        return self.store.memo(key, lambda: TranslatorArtefact(
-            *storage.load_translator_file(Path(path), classifier, space)))
 
     # ---------------------------------------------------------------- provenance
 
@@ -367,12 +251,6 @@ def _eval(model: Any) -> None:
 
 def _stable(options: dict[str, Any]) -> str:
     return json.dumps(options, sort_keys=True, default=str)
-
-
-def digest(payload: Any) -> str:
-    """A short sha256 of a JSON-able payload (cache keys and fingerprints)."""
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _executor(spec: AuditSpec):

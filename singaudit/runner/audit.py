@@ -15,8 +15,9 @@ from singaudit.errors import MissingDependency, NotApplicable, SingauditError, S
 from singaudit.io.versions import library_versions
 from singaudit.results import AuditResult, CheckResult, ModelResult
 from singaudit.runner import provenance, storage
-from singaudit.runner.artefacts import ArtefactBuilder, digest
+from singaudit.runner.artefacts import ArtefactBuilder
 from singaudit.runner.context import AuditModelContext
+from singaudit.runner.memo import digest
 from singaudit.runner.outputs import output_dir, publish, staged_output
 from singaudit.runner.regressions import with_regressions
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,3 +51,9 @@ class ArtefactStore:
 
     def clear(self) -> None:
         self._memo.clear()
+
+
+def digest(payload: Any) -> str:
+    """A short sha256 of a JSON-able payload (cache keys and fingerprints)."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

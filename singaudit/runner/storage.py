@@ -1,5 +1,6 @@
-"""The runner's on-disk artefacts: cached features, embeddings, text embeddings and translators,
-keyed by everything that determines them, so a warm re-run recomputes nothing."""
+"""The runner's cache folder: where it is, cached check results (with their artefact files and
+checksums), and listing or clearing what singaudit wrote there. Features, embeddings, geometry
+and translators are cached by ``singaudit.runner.artefact_cache``."""
 
 from __future__ import annotations
 
@@ -8,17 +9,11 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import torch
 
 from singaudit.errors import SingauditError
 from singaudit.results import CheckResult
-from singaudit.runner.selection import ImageSelection
 
 # Namespaces of the runner beside the pipeline cache's features, embeddings and text.
 TRANSLATORS = "translators"
@@ -30,136 +25,6 @@ def cache_root(configured: str | Path | None = None) -> Path:
     from singaudit.pipeline.cache import default_cache_dir
 
     return Path(configured).expanduser() if configured is not None else default_cache_dir()
-
-
-@dataclass
-class Rows:
-    """Vectors for the images that could be read, and why the others could not."""
-
-    keys: list[str]
-    values: torch.Tensor  # (len(keys), d) float32 on the CPU
-    failures: dict[str, str] = field(default_factory=dict)  # key -> reason
-
-    def aligned(self, keys: list[str]) -> torch.Tensor:
-        """Rows in the order of ``keys`` (every key must have a row)."""
-        position = {key: row for row, key in enumerate(self.keys)}
-        return self.values[[position[key] for key in keys]]
-
-
-def extract_cached(
-    model: Any,
-    selection: ImageSelection,
-    *,
-    cache_dir: Path,
-    batch_size: int,
-    device: torch.device,
-    dtype: torch.dtype,
-    progress: bool = False,
-    executor: Any = None,
-    recipe: Any = None,
-) -> Rows:
-    """Features (a Classifier) or image embeddings (a JointSpace) of the selection, through the
-    pipeline's chunked cache; unreadable images are left out and listed. ``executor`` and
-    ``recipe``: see ``pipeline.features.extract``."""
-    from singaudit.pipeline.cache import FeatureCache
-    from singaudit.pipeline.features import extract
-
-    extraction = extract(model, selection.source, selection.records,
-                         cache=FeatureCache(cache_dir), batch_size=batch_size, device=device,
-                         dtype=dtype, progress=None if progress else False,
-                         executor=executor, recipe=recipe)
-    return Rows(extraction.keys, extraction.values, dict(extraction.failed))
-
-
-def text_embeddings_cached(
-    space: Any,
-    prompts: list[str],
-    *,
-    cache_dir: Path,
-    memo: Callable[[tuple, Callable[[], Any]], Any],
-) -> torch.Tensor:
-    """Text embeddings per prompt list, memoised in the session and cached on disk."""
-    from singaudit.pipeline.cache import FeatureCache
-    from singaudit.pipeline.features import encode_text
-
-    key = ("text", space.info.id, space.info.weights_hash, tuple(prompts))
-    return memo(key, lambda: encode_text(space, prompts, cache=FeatureCache(cache_dir)))
-
-
-def geometry_cached(classifier: Any, *, cache_dir: Path) -> Any:
-    """The head's SVD geometry, cached on disk (a float64 SVD of a large head takes seconds)."""
-    from singaudit.io.versions import library_versions
-    from singaudit.maths.geometry import HeadGeometry, head_geometry
-    from singaudit.pipeline.cache import FeatureCache, make_key
-
-    key = make_key(kind="geometry", model=classifier.info.id,
-                   weights=classifier.info.weights_hash, versions=library_versions())
-    cache = FeatureCache(cache_dir)
-    entry = cache.load(GEOMETRY, key)
-    if entry is not None:
-        tensors, meta = entry
-        try:
-            return HeadGeometry(
-                singular_values=tensors["singular_values"],
-                principal_basis=tensors["principal_basis"], null_basis=tensors["null_basis"],
-                rank=int(meta["rank"]), feature_dim=int(meta["feature_dim"]),
-                num_classes=int(meta["num_classes"]), tolerance=float(meta["tolerance"]))
-        except (KeyError, ValueError):
-            pass  # an entry from another layout: recompute it
-    weight, _ = classifier.head()
-    geometry = head_geometry(weight.detach().to("cpu"))
-    cache.save(GEOMETRY, key, {
-        "singular_values": geometry.singular_values,
-        "principal_basis": geometry.principal_basis,
-        "null_basis": geometry.null_basis,
-    }, {"rank": str(geometry.rank), "feature_dim": str(geometry.feature_dim),
-        "num_classes": str(geometry.num_classes), "tolerance": repr(geometry.tolerance),
-        "model": classifier.info.id})
-    return geometry
-
-
-def load_cached_translator(cache_dir: Path, fingerprint: str
-                           ) -> tuple[torch.nn.Module, dict[str, Any]] | None:
-    """The translator fitted for ``fingerprint``, from the cache; None when absent or damaged."""
-    from singaudit.pipeline.translator_store import load_translator
-
-    folder = cache_dir / TRANSLATORS / fingerprint
-    if not (folder / "translator.json").is_file():
-        return None
-    try:
-        module, record = load_translator(folder)
-    except SingauditError:
-        return None  # a damaged entry: fit again and overwrite it
-    return module, {**record, "source": "cache", "fingerprint": fingerprint}
-
-
-def save_cached_translator(cache_dir: Path, fingerprint: str, module: torch.nn.Module,
-                           record: dict[str, Any]) -> None:
-    """Keep a fitted translator under ``fingerprint`` (an unwritable cache only warns)."""
-    from singaudit.pipeline.cache import mark_cache, write_failed
-    from singaudit.pipeline.translator_store import save_translator
-
-    try:
-        mark_cache(cache_dir)
-        save_translator(cache_dir / TRANSLATORS / fingerprint, module,
-                        {**record, "data_fingerprint": fingerprint})
-    except OSError as error:
-        write_failed(cache_dir, error)
-
-
-def load_translator_file(path: Path, classifier: Any, space: Any) -> tuple[torch.nn.Module, dict]:
-    """A saved translator, refused when its dimensions do not fit the classifier and joint space."""
-    from singaudit.pipeline.translator_store import load_translator
-
-    module, record = load_translator(path)
-    in_dim, out_dim = record.get("in_dim"), record.get("out_dim")
-    if in_dim != classifier.info.feature_dim or out_dim != space.info.embed_dim:
-        raise SingauditError(
-            f"translator {path} maps {in_dim} -> {out_dim} but {classifier.info.id} has "
-            f"{classifier.info.feature_dim}-d features and {space.info.id} "
-            f"{space.info.embed_dim}-d embeddings"
-        )
-    return module.float().eval(), {**record, "source": str(path)}
 
 
 CHECKS = "checks"  # cached check results, keyed by every input of the check
