@@ -69,6 +69,11 @@ class Tiers(BaseModel):
     mostly: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
     # Where the statistic is judged: over all images, within each class, or both (the default).
     scope: Literal["both", "overall", "per_class"] = "both"
+    # Per class, a level is crossed only when a one-sided test says so at this confidence,
+    # Holm-corrected over the classes judged (null: the point estimate alone decides) ...
+    confidence: float | None = Field(0.95, gt=0, lt=1)
+    # ... and a class with fewer images is "insufficient_data", not judged.
+    min_images: int = Field(10, ge=1)
 
 
 class Metric(BaseModel):
@@ -80,6 +85,9 @@ class Metric(BaseModel):
     tiers: Tiers | None = None
     status: Status | None = None  # set when tiers judged this metric
     ci: tuple[float, float] | None = None  # bootstrap confidence interval when computed
+    # Per-class verdicts: Holm-adjusted one-sided p-value that the statistic is beyond the
+    # tier's fail level (its warn level when it has no fail level).
+    p_value: float | None = None
     description: str | None = None
 
 

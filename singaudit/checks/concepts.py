@@ -216,9 +216,10 @@ class ConceptsCheck(Check[ConceptsParams]):
                                                           METRICS["own_class_in_top_k"])
             metrics["class_concepts_in_top_k"] = scalar_metric(class_in_top,
                                                                METRICS["class_concepts_in_top_k"])
-            observations["own_class_rank"] = Observations.of(ranks, class_index)
+            # One value per class (not a sample of images): judged as it is.
+            observations["own_class_rank"] = Observations.of(ranks, class_index, per_image=False)
             observations["own_class_in_top_k"] = Observations.of(
-                (ranks <= top_k).astype(float), class_index)
+                (ranks <= top_k).astype(float), class_index, per_image=False)
             observations["class_concepts_in_top_k"] = Observations.of([class_in_top])
 
         shown = ", ".join(f"{t['concept']} (z {t['z']:.2f})" for t in top[:5])

@@ -11,13 +11,20 @@ better). ``scope`` judges over all images, within each class, or both.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from singaudit.maths.stats import bootstrap_ci, is_statistic_name, statistic
-from singaudit.results import ClassResult, Metric, Tiers, worst_status
+from singaudit.maths.stats import (
+    bootstrap_ci,
+    exceedance_p_values,
+    holm_adjusted,
+    is_statistic_name,
+    statistic,
+)
+from singaudit.results import STATUS_ORDER, ClassResult, Metric, Tiers, worst_status
 
 
 @dataclass(frozen=True)
@@ -36,12 +43,15 @@ class Observations:
 
     values: np.ndarray  # (n,); a single value for a model-level metric
     labels: np.ndarray | None = None  # (n,) indices into the class names; None: no per-class view
+    # False: one value per class (e.g. a rank), judged as it is, not as a sample of images.
+    per_image: bool = True
 
     @classmethod
-    def of(cls, values: object, labels: object = None) -> Observations:
+    def of(cls, values: object, labels: object = None, *, per_image: bool = True
+           ) -> Observations:
         array = np.atleast_1d(np.asarray(_numpy(values), dtype=np.float64))
         label_array = None if labels is None else np.asarray(_numpy(labels), dtype=np.int64)
-        return cls(array, label_array)
+        return cls(array, label_array, per_image)
 
 
 @dataclass
@@ -164,15 +174,82 @@ def judge(
     if tiers.scope in ("both", "overall") or not labelled:
         overall = measure(values)
         scopes_judged.append(overall.status or "pass")
+    classes = ClassVerdicts([], [], [])
     if tiers.scope in ("both", "per_class") and labelled:
-        for index, name in enumerate(class_names):
-            members = values[observations.labels == index]
-            if members.size:
-                per_class[name] = measure(members)
-                scopes_judged.append(per_class[name].status or "pass")
+        groups = {name: values[observations.labels == index]
+                  for index, name in enumerate(class_names)}
+        groups = {name: members for name, members in groups.items() if members.size}
+        classes = class_verdicts(list(groups.values()), tiers, per_image=observations.per_image)
+        for (name, members), status, p_value in zip(groups.items(), classes.statuses,
+                                                    classes.p_values, strict=True):
+            per_class[name] = measure(members).model_copy(
+                update={"status": status, "p_value": p_value})
+            if status != "insufficient_data":
+                scopes_judged.append(status)
+        if not any(s != "insufficient_data" for s in classes.statuses) and overall is None:
+            scopes_judged.append("info")  # no class had enough images: measured, not judged
     status = worst_status(scopes_judged)
-    return Judgement(tiers, status, _message(tiers, overall, per_class, status, unit), overall,
-                     per_class, metric_key(tiers))
+    point = dict(zip(per_class, classes.point_statuses, strict=True))
+    return Judgement(tiers, status, _message(tiers, overall, per_class, status, unit, point),
+                     overall, per_class, metric_key(tiers))
+
+
+@dataclass
+class ClassVerdicts:
+    """Per class: the calibrated status, its Holm-adjusted p-value, the point estimate's status."""
+
+    statuses: list[str]
+    p_values: list[float | None]
+    point_statuses: list[str]
+
+
+def class_verdicts(groups: Sequence[np.ndarray], tiers: Tiers, *, per_image: bool = True
+                   ) -> ClassVerdicts:
+    """Judge each class (one array of per-image values each) against one tier, direction applied.
+
+    A class with fewer than ``tiers.min_images`` finite values is "insufficient_data". A judged
+    class crosses a level only when its point estimate does and a one-sided test
+    (maths.stats.exceedance_p_values) rejects "at or within the level" at ``tiers.confidence``
+    after Holm's correction over the classes judged, so an audit of 1,000 classes fails by
+    chance no more often than one of 16. Statistics without a test (max, min, std), values that
+    are not per image, and ``confidence: null`` are judged on the point estimate alone.
+    """
+    higher, warn, fail = _levels(tiers)
+    finite = [np.asarray(g, dtype=np.float64)[~np.isnan(g)] for g in groups]
+    counts = [g.size for g in finite]
+    padded = np.full((len(groups), max(counts, default=0)), np.nan)  # one row per class
+    for row, values in enumerate(finite):
+        padded[row, : values.size] = values
+    estimates = [statistic(g, tiers.statistic, bound=tiers.bound) for g in finite] if len(
+        groups) < 64 else _row_statistics(padded, tiers)
+    point = [_status(v, higher, warn, fail) for v in estimates]
+    statuses = [s if not per_image or n >= tiers.min_images else "insufficient_data"
+                for s, n in zip(point, counts, strict=True)]
+    p_values: list[float | None] = [None] * len(groups)
+    judged = [i for i, s in enumerate(statuses) if s not in ("insufficient_data", "error")]
+    if not per_image or tiers.confidence is None or not judged:
+        return ClassVerdicts(statuses, p_values, point)
+    matrix = padded[judged]
+    adjusted: dict[str, np.ndarray] = {}
+    for name, level in (("fail", fail), ("warn", warn)):
+        if level is None:
+            continue
+        p = exceedance_p_values(matrix, tiers.statistic, level, higher_is_better=higher,
+                                bound=tiers.bound)
+        if p is None:  # a statistic without a test: the point estimate decides
+            return ClassVerdicts(statuses, p_values, point)
+        adjusted[name] = holm_adjusted(p)
+    alpha = 1 - tiers.confidence
+    for row, i in enumerate(judged):
+        beyond = {name: bool(p[row] <= alpha) for name, p in adjusted.items()}
+        if point[i] == "fail" and beyond.get("fail"):
+            statuses[i] = "fail"
+        elif point[i] in ("fail", "warn") and beyond.get("warn", False):
+            statuses[i] = "warn"
+        else:
+            statuses[i] = "pass"
+        p_values[i] = float(adjusted["fail" if "fail" in adjusted else "warn"][row])
+    return ClassVerdicts(statuses, p_values, point)
 
 
 def judge_all(
@@ -236,7 +313,7 @@ def _status(value: float, higher: bool, warn: float | None, fail: float | None) 
 def _ci(values: np.ndarray, tiers: Tiers, n_boot: int, seed: int) -> tuple[float, float] | None:
     # A CI only where a bootstrap means something: several values and a smooth statistic.
     finite = values[np.isfinite(values)]
-    if finite.size < 5 or tiers.statistic in ("max", "min"):
+    if finite.size < 5 or tiers.statistic in ("max", "min") or n_boot == 0:
         return None
     bound = tiers.bound
     if tiers.statistic in ("median", "mean"):
@@ -256,8 +333,26 @@ def _statistic_words(tiers: Tiers) -> str:
     return tiers.statistic
 
 
+def _row_statistics(padded: np.ndarray, tiers: Tiers) -> list[float]:
+    """statistic() of every row at once (NaN = no value), for audits with many classes."""
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, as statistic()
+        name = tiers.statistic
+        if name == "fraction_within":
+            n = (~np.isnan(padded)).sum(axis=1)
+            values = np.where(n > 0, (padded <= tiers.bound).sum(axis=1) / np.maximum(n, 1),
+                              np.nan)
+        elif name in ("median", "mean", "max", "min"):
+            values = getattr(np, f"nan{name}")(padded, axis=1)
+        elif name == "std":
+            values = np.nanstd(padded, axis=1, ddof=1)
+        else:
+            values = np.nanpercentile(padded, float(name[1:]), axis=1)
+    return [float(v) for v in values]
+
+
 def _message(tiers: Tiers, overall: Metric | None, per_class: dict[str, Metric], status: str,
-             unit: str) -> str:
+             unit: str, point: dict[str, str] | None = None) -> str:
     higher, warn, fail = _levels(tiers)
     unit_text = f" {unit}" if unit and tiers.statistic != "fraction_within" else ""
 
@@ -270,22 +365,52 @@ def _message(tiers: Tiers, overall: Metric | None, per_class: dict[str, Metric],
         name, level = ("warn", warn) if warn is not None else ("fail", fail)
         return f"{'>=' if higher else '<='} {name} {format_number(level)}"
 
+    def listed(names: list[str]) -> str:
+        ranked = sorted(names, key=lambda n: -math.inf if per_class[n].value is None else (
+            per_class[n].value if higher else -per_class[n].value))
+        shown = ", ".join(f"{n} {format_number(per_class[n].value)}" for n in ranked[:5])
+        return shown + (f" and {len(ranked) - 5} more" if len(ranked) > 5 else "")
+
     head = f"{tiers.metric} {_statistic_words(tiers)}"
-    offenders = [(name, m.value) for name, m in per_class.items() if m.status == status]
-    offenders.sort(key=lambda item: -math.inf if item[1] is None else (item[1] if higher else -item[1]))
-    shown = ", ".join(f"{name} {format_number(value)}" for name, value in offenders[:5])
-    shown += f" and {len(offenders) - 5} more" if len(offenders) > 5 else ""
+    offenders = [name for name, m in per_class.items() if m.status == status]
+    classes = _class_note(tiers, per_class, point or {}, level_text, listed)
     if overall is None:
-        if offenders and status != "pass":
-            return f"{head} {level_text(status)} in classes: {shown}"
-        return f"{head} {level_text('pass')} in all {len(per_class)} classes"
+        if offenders and status not in ("pass", "info"):
+            return f"{head} {level_text(status)} in classes: {listed(offenders)}{classes}"
+        judged = [n for n, m in per_class.items() if m.status != "insufficient_data"]
+        if not judged:
+            return f"{head}: no class has {tiers.min_images} images to be judged{classes}"
+        return f"{head} {level_text('pass')} in every class judged{classes}"
     text = f"{head} {format_number(overall.value)}{unit_text} {level_text(overall.status)}"
     if offenders and status != "pass":
         if overall.status == status:
-            text += f" (classes: {shown})"
+            text += f" (classes: {listed(offenders)})"
         else:
-            text += f"; {level_text(status)} in classes: {shown}"
-    return text
+            text += f"; {level_text(status)} in classes: {listed(offenders)}"
+    return text + classes
+
+
+def _class_note(tiers: Tiers, per_class: dict[str, Metric], point: dict[str, str],
+                level_text: object, listed: object) -> str:
+    """How the classes were judged: how many, at what confidence, which were not judged and
+    which crossed a level only by their point estimate."""
+    if not per_class:
+        return ""
+    judged = [n for n, m in per_class.items() if m.status != "insufficient_data"]
+    calibrated = any(m.p_value is not None for m in per_class.values())
+    parts = [f"{len(judged)} of {len(per_class)} classes judged"]
+    if calibrated:
+        parts.append(f"{tiers.confidence:.0%} one-sided, Holm-corrected")
+    unproven = [n for n in judged if STATUS_ORDER[point.get(n, "pass")] >
+                STATUS_ORDER[per_class[n].status or "pass"]]
+    note = f" ({', '.join(parts)})"
+    if unproven:
+        note += f"; beyond a level but not significantly: {listed(unproven)}"  # type: ignore
+    scarce = [n for n, m in per_class.items() if m.status == "insufficient_data"]
+    if scarce:
+        note += (f"; insufficient data (< {tiers.min_images} images): "
+                 f"{', '.join(scarce[:5])}{' and more' if len(scarce) > 5 else ''}")
+    return note
 
 
 def _numpy(values: object) -> object:

@@ -143,3 +143,69 @@ def _clean(values: Any) -> np.ndarray:
         values = values.detach().cpu().double().numpy()
     array = np.asarray(values, dtype=np.float64).ravel()
     return array[~np.isnan(array)]
+
+
+def exceedance_p_values(
+    values: Any, name: str, level: float, *, higher_is_better: bool = False,
+    bound: float | None = None,
+) -> np.ndarray | None:
+    """One-sided p-values, one per row of ``values`` (groups; NaN = no value): small when the
+    row's population statistic ``name`` is beyond ``level`` (above it, or below it when higher
+    is better). None for statistics without a test here (max, min, std).
+
+    Quantiles (median, qNN) and fraction_within use the exact binomial (sign) test, free of any
+    distributional assumption; mean uses Student's one-sided t-test. H0 is the boundary case
+    (the statistic exactly at ``level``), the least favourable one.
+    """
+    array = np.atleast_2d(np.asarray(_numpy(values), dtype=np.float64))
+    present = ~np.isnan(array)
+    n = present.sum(axis=-1)
+    if name == "fraction_within":
+        if bound is None:
+            raise SpecError("statistic 'fraction_within' needs a bound")
+        within = (array <= bound).sum(axis=-1)  # NaN compares false
+        # Beyond: the true share within the bound is below ``level`` (always higher-is-better).
+        return scipy_stats.binom.cdf(within, n, level)
+    quantile = 0.5 if name == "median" else _quantile_of(name)
+    if quantile is not None:
+        if higher_is_better:  # beyond: the quantile is below level, so many values are below it
+            below = (array < level).sum(axis=-1)
+            return scipy_stats.binom.sf(below - 1, n, quantile)
+        at_most = (array <= level).sum(axis=-1)  # beyond: few values at or under level
+        return scipy_stats.binom.cdf(at_most, n, quantile)
+    if name == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nanmean(np.where(present, array, np.nan), axis=-1)
+            spread = np.nanstd(array, axis=-1, ddof=1) / np.sqrt(n)
+            excess = (level - mean) if higher_is_better else (mean - level)
+            t = excess / spread
+            p = scipy_stats.t.sf(t, np.maximum(n - 1, 1))
+        # No spread: the mean is known exactly (beyond or not); one value: nothing to test.
+        exact = np.where(excess > 0, 0.0, 1.0)
+        p = np.where(spread > 0, p, exact)
+        return np.where(n >= 2, p, 1.0)
+    return None
+
+
+def holm_adjusted(p_values: Any) -> np.ndarray:
+    """Holm's step-down adjustment: reject where adjusted <= alpha keeps the family-wise error
+    rate at alpha over all the tests, whatever their dependence."""
+    p = np.asarray(p_values, dtype=np.float64)
+    if p.size == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * (p.size - np.arange(p.size))
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    return adjusted
+
+
+def _quantile_of(name: str) -> float | None:
+    match = _QUANTILE.match(name)
+    return float(match.group(1)) / 100 if match else None
+
+
+def _numpy(values: Any) -> Any:
+    if hasattr(values, "detach"):
+        return values.detach().cpu().double().numpy()
+    return values

@@ -55,14 +55,17 @@ def test_per_class_scope_names_the_failing_classes():
     assert judgement.overall is None
     assert {k: m.status for k, m in judgement.per_class.items()} == {
         "circle": "pass", "star": "fail", "cross": "warn"}
-    assert judgement.message == "leak median > fail 4.00 in classes: star 12.00"
+    assert judgement.message == ("leak median > fail 4.00 in classes: star 12.00 (3 of 3 "
+                                 "classes judged, 95% one-sided, Holm-corrected)")
+    assert judgement.per_class["star"].p_value < 0.05 < judgement.per_class["circle"].p_value
 
 
 def test_both_scopes_report_overall_value_and_worse_classes():
     tiers = Tiers(metric="leak", statistic="median", warn=3, fail=4)
     judgement = judge(tiers, OBSERVED, NAMES, unit="deg")
     assert judgement.status == "fail" and judgement.overall.status == "warn"
-    assert judgement.message == "leak median 3.50 deg > warn 3.00; > fail 4.00 in classes: star 12.00"
+    assert judgement.message == ("leak median 3.50 deg > warn 3.00; > fail 4.00 in classes: "
+                                 "star 12.00 (3 of 3 classes judged, 95% one-sided, Holm-corrected)")
     lo, hi = judgement.overall.ci
     assert lo <= 3.5 <= hi
 
@@ -121,3 +124,72 @@ def test_validate_tiers_messages(tiers, message):
 def test_format_number():
     assert [format_number(v) for v in (9.123, 0.05, 1.2e-7, 12345.0, float("inf"), None)] == [
         "9.12", "0.05", "1.2e-07", "1.2e+04", "inf", "nan"]
+
+
+def _noisy_classes(n_classes: int, per_class: int, centre: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    values = centre + 3 * rng.standard_t(3, size=(n_classes, per_class))
+    return Observations.of(values.ravel(), np.repeat(np.arange(n_classes), per_class))
+
+
+@pytest.mark.parametrize("statistic", ["median", "mean", "q75"])
+def test_many_classes_at_the_bound_do_not_fail_by_chance(statistic):
+    """1,000 classes whose true statistic is exactly the fail level: the point estimate fails
+    about half of them; the calibrated verdict (one-sided, Holm over classes) fails none."""
+    names = [f"class{i}" for i in range(1000)]
+    centre = 4.0 if statistic != "q75" else 4.0 - 3 * 0.7649  # t3's 75th percentile
+    observed = _noisy_classes(1000, 30, centre)
+    tier = Tiers(metric="leak", statistic=statistic, fail=4, scope="per_class")
+    calibrated = judge(tier, observed, names, n_boot=0)
+    point = judge(tier.model_copy(update={"confidence": None}), observed, names, n_boot=0)
+    assert calibrated.status == "pass", calibrated.message
+    assert point.status == "fail"
+    assert sum(m.status == "fail" for m in point.per_class.values()) > 250
+    assert "1000 of 1000 classes judged, 95% one-sided, Holm-corrected" in calibrated.message
+    assert "beyond a level but not significantly" in calibrated.message
+
+
+def test_a_planted_leak_among_many_classes_is_still_found():
+    names = [f"class{i}" for i in range(100)]
+    rng = np.random.default_rng(1)
+    values = 1.0 + 3 * rng.standard_t(3, size=(100, 30))
+    values[7] += 10.0  # one class carries the leak
+    observed = Observations.of(values.ravel(), np.repeat(np.arange(100), 30))
+    judgement = judge(Tiers(metric="leak", statistic="median", warn=3, fail=4,
+                            scope="per_class"), observed, names, n_boot=0)
+    assert judgement.status == "fail"
+    assert [n for n, m in judgement.per_class.items() if m.status == "fail"] == ["class7"]
+    assert judgement.message.startswith("leak median > fail 4.00 in classes: class7")
+
+
+def test_classes_with_too_few_images_are_insufficient_data_not_judged():
+    values = np.concatenate([np.linspace(0.5, 1.5, 20), [50.0, 60.0, 70.0]])
+    labels = np.repeat([0, 1], [20, 3])
+    tier = Tiers(metric="leak", statistic="median", fail=4, scope="per_class")
+    judgement = judge(tier, Observations.of(values, labels), ["circle", "star"], n_boot=0)
+    assert judgement.per_class["star"].status == "insufficient_data"
+    assert judgement.per_class["star"].value == 60.0  # measured and shown, not judged
+    assert judgement.status == "pass"
+    assert "1 of 2 classes judged" in judgement.message
+    assert "insufficient data (< 10 images): star" in judgement.message
+    per_class: dict[str, ClassResult] = {}
+    judge_all([tier], {"leak": Observations.of(values, labels)},
+              {"leak": MetricSpec("leak")}, ["circle", "star"]).apply({}, per_class)
+    assert per_class["star"].status == "insufficient_data"
+    # min_images is the tier's: lowered, the 3 images are judged, yet 3 images cannot prove a
+    # median beyond the level at 95% (a sign test needs 5 at least): pass, and the message says.
+    lowered = judge(tier.model_copy(update={"min_images": 3}), Observations.of(values, labels),
+                    ["circle", "star"], n_boot=0)
+    assert lowered.per_class["star"].status == "pass"
+    assert "beyond a level but not significantly: star 60.00" in lowered.message
+    alone = judge(tier, Observations.of(values[20:], labels[20:]), ["circle", "star"], n_boot=0)
+    assert alone.status == "info" and "no class has 10 images" in alone.message  # not judged
+
+
+def test_values_that_are_not_per_image_are_judged_as_they_are():
+    ranks = Observations.of([1.0, 30.0], [0, 1], per_image=False)
+    tier = Tiers(metric="own_class_rank", statistic="min", fail=3, higher_is_better=True,
+                 scope="per_class")
+    judgement = judge(tier, ranks, ["circle", "star"], n_boot=0)
+    assert judgement.per_class["circle"].status == "fail"
+    assert judgement.per_class["star"].status == "pass"

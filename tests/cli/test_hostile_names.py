@@ -56,7 +56,7 @@ checks:
   null_invariance: {{}}
   class_semantics:
     n_boot: 20
-    thresholds: [{{metric: abs_as, statistic: median, fail: 0, scope: per_class}}]
+    thresholds: [{{metric: abs_as, statistic: median, fail: 0, scope: per_class, min_images: 1, confidence: null}}]
 report:
   formats: [html, json, junit]
 device: cpu

@@ -164,7 +164,8 @@ def test_a_model_without_null_space_expected_to_pass_fails_as_not_judged(tiny_pr
 
 def test_an_info_check_passes_with_a_note(tiny_project):
     text = tiny_project.write_spec().read_text().replace(
-        "    thresholds:\n      - {metric: null_energy, statistic: median, warn: 0.3, fail: 0.5}\n",
+        "    thresholds:\n      - {metric: null_energy, statistic: median, warn: 0.3, fail: 0.5, "
+        "min_images: 2, confidence: null}\n",
         "    thresholds: []\n")
     tiny_project.write_spec(text=text)
     result = tiny_project.run("-k", "quiet", "-rP", "--junitxml=junit.xml")

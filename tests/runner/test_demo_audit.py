@@ -14,8 +14,8 @@ from singaudit.spec import Overrides, load_spec
 DEMO = Path(__file__).resolve().parents[2] / "audits" / "demo.yaml"
 WEIGHTS = ("clean", "leaky", "natural", "joint", "decoder")
 SMALL = (
-    "data.images_per_class=8",
-    "data.options.scenes=72",
+    "data.images_per_class=12",  # at least min_images (10) per class, or no class is judged
+    "data.options.scenes=120",
     "translator.fit.options.scenes=360",
     "checks={null_invariance: {}, class_semantics: {n_boot: 100}}",
     "report.formats=[json]",

@@ -196,7 +196,7 @@ def test_a_crashing_check_is_an_error_and_the_audit_goes_on(tmp_path, extra_chec
     assert checks["explodes"].message == "RuntimeError: boom"
     assert "traceback" not in checks["explodes"].data
     assert checks["not_here"].status == "skip" and checks["not_here"].message == "nothing to see"
-    assert checks["class_semantics"].status in ("pass", "warn", "fail")
+    assert checks["class_semantics"].status in ("pass", "warn", "fail", "info")  # ran
     assert result.models[0].status == "error" and result.ok is False
 
 
