@@ -305,12 +305,20 @@ def validate(
 
       singaudit validate audits/ --set data.images_per_class=5
     """
+    from singaudit.adapters.resolution import spec_id_problems
+
+    failed = False
     for spec in _load_specs(specs, _overrides(data, device, None, sets)):
+        problems = spec_id_problems(spec)  # every id resolved offline, no model built
+        if problems:
+            failed = True
+            print(f"singaudit: {spec.source_path}: " + "; ".join(problems), file=sys.stderr)
+            continue
         checks = ", ".join(spec.checks)
         models = ", ".join(m.name for m in spec.models)
         _console().print(_plain(f"{spec.source_path}: ok ({spec.name}: models {models}; "
-                                f"checks {checks})"))
-    return EXIT_OK
+                                f"checks {checks}; every id resolved)"))
+    return EXIT_USAGE if failed else EXIT_OK
 
 
 @app.command()
@@ -338,20 +346,72 @@ def models(pattern: Annotated[str | None, typer.Argument(help="Glob or substring
       singaudit models
 
       singaudit models 'calibration:*'
+
+      singaudit models 'timm:resnet50*'
     """
     from rich.table import Table
 
-    from singaudit.adapters.classifiers.catalogue import list_presets
+    from singaudit.adapters.classifiers.catalogue import all_presets, list_presets
 
-    table = Table()
-    for column in ("name", "id", "features", "classes", "null dim", "top-1", "offline"):
-        table.add_column(column)
-    for preset in list_presets(pattern):
-        table.add_row(preset.name, preset.id, str(preset.feature_dim), str(preset.num_classes),
-                      str(preset.null_dim), "" if preset.top1 is None else f"{preset.top1:.1f}",
-                      "yes" if preset.offline else "")
-    _console().print(table)
+    console = _console()
+    presets = list_presets(pattern)
+    if presets:
+        table = Table()
+        for column in ("name", "id", "features", "classes", "null dim", "top-1", "offline"):
+            table.add_column(column)
+        for preset in presets:
+            table.add_row(preset.name, preset.id, str(preset.feature_dim),
+                          str(preset.num_classes), str(preset.null_dim),
+                          "" if preset.top1 is None else f"{preset.top1:.1f}",
+                          "yes" if preset.offline else "")
+        console.print(table)
+    if not pattern:
+        return EXIT_OK
+    # Beyond the presets, the libraries' own model lists (as `timm.list_models(pattern)`).
+    found = _library_models(pattern)
+    for library, names in found.items():
+        shown = ", ".join(names[:MAX_LISTED])
+        more = f" ... ({len(names)} in all)" if len(names) > MAX_LISTED else ""
+        console.print(_plain(f"{library} ({len(names)}): {shown}{more}"))
+    if not presets and not found:
+        from singaudit.adapters.resolution import nearest
+
+        pool = [text for p in all_presets() for text in (p.name, p.id)]
+        print(f"singaudit: no model preset, timm or open_clip model matches {pattern!r}"
+              f"{nearest(pattern.strip('*'), pool)}", file=sys.stderr)
     return EXIT_OK
+
+
+MAX_LISTED = 30
+
+
+def _library_models(pattern: str) -> dict[str, list[str]]:
+    """``timm:`` and ``open_clip:`` ids matching a glob or substring (libraries not installed are
+    left out)."""
+    import fnmatch
+
+    glob = pattern if any(c in pattern for c in "*?[") else f"*{pattern}*"
+    source, sep, rest = glob.partition(":")
+    found: dict[str, list[str]] = {}
+    for library in ("timm", "open_clip"):
+        if sep and source.strip("*") not in library:
+            continue
+        wanted = (rest if sep else glob).lower()
+        try:
+            if library == "timm":
+                import timm
+
+                names = timm.list_models(pretrained=True)
+            else:
+                import open_clip
+
+                names = [f"{arch}@{tag}" for arch, tag in open_clip.list_pretrained()]
+        except ImportError:
+            continue
+        matches = [f"{library}:{n}" for n in names if fnmatch.fnmatchcase(n.lower(), wanted)]
+        if matches:
+            found[library] = matches
+    return found
 
 
 def _spec_artefacts(spec_path: Path, model: str | None, data, device, sets, cache_dir):

@@ -346,3 +346,51 @@ def test_version_completion_and_examples_in_help(capsys):
                     ["translator", "fit"]):
         assert run_cli([*command, "--help"]) == 0
         assert "Examples" in capsys.readouterr().out, command
+
+
+def test_validate_resolves_every_id_offline_with_suggestions(spec_file, tmp_path, capsys):
+    calibration = ("models.0.id=calibration:leakyy", "data.id=calibration:audti",
+                   "data.options={}")
+    args = ["validate", str(spec_file)]
+    for override in calibration:
+        args += ["--set", override]
+    assert run_cli(args) == 4
+    err = capsys.readouterr().err
+    assert "models.0.id: no calibration classifier 'leakyy' (did you mean 'leaky'" in err
+    assert "data.id: no calibration split 'audti' (did you mean 'audit'?)" in err
+    missing = tmp_path / "no_such_folder"
+    assert run_cli(["validate", str(spec_file), "--set", f"data.id=folder:{missing}",
+                    "--set", "data.options={}", "--set", "models.1.id=timm:resnet5o"]) == 4
+    err = capsys.readouterr().err
+    assert f"data.id: no such folder {missing}" in err
+    assert "models.1.id: timm has no model 'resnet5o' (did you mean 'resnet50'" in err
+    # Hub weights absent offline (the tests run with HF_HUB_OFFLINE=1) are found before a run.
+    assert run_cli(["validate", str(spec_file), "--set", "models.1.id=timm:resnet50.a1_in1k"]) == 4
+    assert "not in the local Hugging Face cache and HF_HUB_OFFLINE=1" in capsys.readouterr().err
+    assert run_cli(["validate", str(spec_file), "--set",
+                    "models.1.id=python:no_such_module_here:build"]) == 4
+    assert "no module 'no_such_module_here' importable from" in capsys.readouterr().err
+
+
+def test_validate_finds_a_factory_in_the_working_folder(spec_file, tmp_path, monkeypatch,
+                                                        capsys):
+    (tmp_path / "my_factory_module.py").write_text("def build():\n    raise RuntimeError\n")
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(["validate", str(spec_file), "--set",
+                    "models.1.id=python:my_factory_module:build"]) == 0
+    assert "every id resolved" in capsys.readouterr().out
+
+
+def test_models_lists_library_models_and_never_an_empty_table(capsys):
+    assert run_cli(["models", "timm:resnet50.a1*"]) == 0
+    printed = capsys.readouterr().out
+    assert "timm:resnet50.a1_in1k" in printed and "┏" not in printed  # no preset, no table
+    assert run_cli(["models", "calibration_leakyy"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "no model preset, timm or open_clip model matches" in captured.err
+    assert "did you mean 'calibration_leaky'" in captured.err
+    assert run_cli(["models", "calibration:leaky"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if "calibration:leaky " in line)
+    assert row.split()[5:8] == ["22", "│", "6"]  # from the model's definition
