@@ -277,6 +277,9 @@ def _print_summary(console, result, target: Path) -> int:
         if model.expectation_met is False:
             console.print(f"[bold red]VIOLATED[/] {_plain(model.name)}: expect: {model.expect} "
                           f"is NOT met (model status {model.status})")
+    for short in result.data_issues.get("short_classes", []):
+        console.print(f"[yellow]warning[/]: class {_plain(repr(short['class']))} has "
+                      f"{short['images']} image(s), fewer than the {short['requested']} asked for")
     skipped = result.data_issues.get("skipped", 0)
     if skipped:
         console.print(f"{skipped} unreadable image(s) skipped (listed in results.json)")

@@ -179,6 +179,11 @@ class SpecFile(pytest.File):
             except SingauditError as error:
                 self._error = error
                 raise
+            for short in self._result.data_issues.get("short_classes", []):
+                warnings.warn_explicit(AuditWarning(
+                    f"{self.spec.name}: class {short['class']!r} has {short['images']} image(s), "
+                    f"fewer than the {short['requested']} asked for"), AuditWarning,
+                    str(self.path), 1)
         return self._result
 
 

@@ -127,13 +127,19 @@ class AuditRun:
 
     def _audit_result(self, models: list[ModelResult], started: float) -> AuditResult:
         failures = self.artefacts.failures
+        data_issues: dict[str, Any] = {
+            "skipped": len(failures),
+            "images": [{"key": k, "reason": r} for k, r in sorted(failures.items())],
+        }
+        listed = self.artefacts.listed_images
+        if listed is not None and listed.short_classes:
+            data_issues["short_classes"] = [
+                {"class": name, "images": found, "requested": self.spec.data.images_per_class}
+                for name, found in listed.short_classes]
         result = AuditResult.from_models(
             name=self.spec.name,
             models=models,
-            data_issues={
-                "skipped": len(failures),
-                "images": [{"key": k, "reason": r} for k, r in sorted(failures.items())],
-            },
+            data_issues=data_issues,
             provenance=provenance.collect(self.spec, self.artefacts.facts(self.cached_checks),
                                           started, models),
         )

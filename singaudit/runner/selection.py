@@ -18,6 +18,8 @@ class ImageSelection:
     records: tuple[ImageRecord, ...]
     labels: tuple[int, ...]
     class_names: tuple[str, ...]
+    # (class name, images found) for classes with fewer images than images_per_class asked for.
+    short_classes: tuple[tuple[str, int], ...] = ()
 
     @property
     def keys(self) -> list[str]:
@@ -29,6 +31,7 @@ class ImageSelection:
             tuple(self.records[i] for i in positions),
             tuple(self.labels[i] for i in positions),
             self.class_names,
+            self.short_classes,
         )
 
 
@@ -62,7 +65,9 @@ def select_images(
     exclude: set[str] | frozenset[str] = frozenset(),
 ) -> ImageSelection:
     """A seeded per-class sample in the source's stable order; unlabelled sources keep every image
-    (capped at ``images_per_class``)."""
+    (capped at ``images_per_class``). A requested class without any image is a DataError (unless
+    images are excluded: the rest of a source after the audit may lack some classes); classes
+    with fewer images than asked for are listed in ``short_classes``."""
     records = [record for record in source.records() if record.key not in exclude]
     rng = random.Random(seed)
     if not source.class_names:  # unlabelled images
@@ -76,6 +81,13 @@ def select_images(
     for row, record in enumerate(records):
         if record.label in by_class:
             by_class[record.label].append(row)
+    empty = [source.class_names[index] for index in class_indices if not by_class[index]]
+    if empty and not exclude:
+        raise DataError(f"{source.id} has no images of the requested class(es) "
+                        f"{', '.join(map(repr, empty))}")
+    short = tuple((source.class_names[index], len(by_class[index])) for index in class_indices
+                  if images_per_class is not None and len(by_class[index]) < images_per_class
+                  and not exclude)
     kept: list[int] = []
     for index in class_indices:
         rows = by_class[index]
@@ -90,4 +102,5 @@ def select_images(
         tuple(records[row] for row in kept),
         tuple(position[records[row].label] for row in kept),
         tuple(source.class_names[index] for index in class_indices),
+        short,
     )

@@ -162,3 +162,36 @@ def test_sigterm_is_handled_like_sigint(spec_file, tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 2 and "interrupted" in err
     assert not out.exists()  # staging removed; the folder it created for it too
+
+
+# ---------------------------------------------------------------- classes the data lacks
+
+
+def test_a_requested_class_without_images_is_an_error(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    (tmp_path / "list.csv").write_text("path,label\n" + "".join(
+        f"{i}.png,{name}\n" for i, name in enumerate(["red", "red", "blue", "blue"])))
+    for i in range(4):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(runner_world.SPEC.replace(
+        "  id: runnerworld:audit\n  options: {per_class: 6}\n",
+        f"  id: \"list:{tmp_path / 'list.csv'}\"\n  options: {{classes: [red, blue, green]}}\n"
+        "  classes: [red, green]\n"))
+    assert run(spec, tmp_path / "out") == 4
+    assert "no images of the requested class(es) 'green'" in capsys.readouterr().err
+
+
+def test_a_class_with_fewer_images_than_asked_is_a_warning_in_cli_results_and_report(
+        spec_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run(spec_file, out, "--set", "data.options.per_class=3",
+               "--set", "report.formats=[json, html]") == 0
+    printed = capsys.readouterr().out
+    assert "warning: class 'red' has 3 image(s), fewer than the 5 asked for" in printed
+    result = json.loads((out / "results.json").read_text())
+    assert result["data_issues"]["short_classes"][0] == {"class": "red", "images": 3,
+                                                         "requested": 5}
+    assert "short_classes" in (out / "report.html").read_text()

@@ -174,3 +174,9 @@ def test_an_info_check_passes_with_a_note(tiny_project):
     root = ElementTree.parse(tiny_project.path / "junit.xml").getroot()
     properties = {p.get("name"): p.get("value") for p in root.iter("property")}
     assert properties["status"] == "info"
+
+
+def test_a_class_with_fewer_images_than_asked_warns(tiny_project):
+    tiny_project.write_spec()
+    result = tiny_project.run("--singaudit-set=data.options={images_per_class: 1}", "-k", "quiet")
+    result.stdout.fnmatch_lines(["*class 'circle' has 1 image(s), fewer than the 2 asked for*"])
