@@ -140,7 +140,8 @@ def _remove_check_entry(folder: Path) -> int:
 
 # ---------------------------------------------------------------- the whole cache (cache ls/clear)
 
-KINDS = ("features", "embeddings", "text", GEOMETRY, TRANSLATORS, CHECKS)
+FIGURES = "figures"  # rendered report figures (reports.figures), by content hash
+KINDS = ("features", "embeddings", "text", GEOMETRY, TRANSLATORS, CHECKS, FIGURES)
 TRANSLATOR_FILES = ("translator.safetensors", "translator.json")
 
 
@@ -160,6 +161,11 @@ def _check_entries(root: Path) -> list[Path]:
                   and _is_hex(p.name, 32) and (p / "result.json").is_file())
 
 
+def _figure_entries(root: Path) -> list[Path]:
+    return sorted(p for p in (root / FIGURES).glob("*.*") if p.is_file() and not p.is_symlink()
+                  and _is_hex(p.name.partition(".")[0], 64))
+
+
 def cache_contents(root: Path) -> list[tuple[str, int, int]]:
     """(kind, entries, bytes) for every kind of entry singaudit keeps in a cache folder."""
     from singaudit.pipeline.cache import NAMESPACES, FeatureCache
@@ -173,6 +179,8 @@ def cache_contents(root: Path) -> list[tuple[str, int, int]]:
                           (CHECKS, _check_entries(root))):
         size = sum(f.stat().st_size for p in entries for f in p.rglob("*") if f.is_file())
         rows.append((kind, len(entries), size))
+    figures = _figure_entries(root)
+    rows.append((FIGURES, len(figures), sum(p.stat().st_size for p in figures)))
     return rows
 
 
@@ -210,7 +218,11 @@ def clear_cache(root: Path) -> tuple[int, int]:
         name = stale.name[1:].partition(".")[0]
         if stale.is_dir() and not stale.is_symlink() and _is_hex(name, 32):
             shutil.rmtree(stale, ignore_errors=True)
-    for kind in (TRANSLATORS, CHECKS):
+    for path in [*_figure_entries(root), *(root / FIGURES).glob(".*.tmp")]:
+        freed += path.stat().st_size
+        path.unlink()
+        count += path.suffix != ".tmp"
+    for kind in (TRANSLATORS, CHECKS, FIGURES):
         _remove_if_empty(root / kind)
     return count, freed
 

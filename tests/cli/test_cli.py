@@ -119,7 +119,8 @@ def test_cache_ls_and_clear(spec_file, tmp_path, capsys):
     assert run_cli(["cache", "ls", "--cache-dir", str(cache)]) == 0
     listing = {line.split()[0]: int(line.split()[1]) for line in
                capsys.readouterr().out.splitlines()[1:]}
-    assert set(listing) == {"features", "embeddings", "text", "geometry", "translators", "checks"}
+    assert set(listing) == {"features", "embeddings", "text", "geometry", "translators", "checks",
+                            "figures"}
     assert listing["checks"] == 4 and listing["translators"] == 2 and listing["geometry"] == 2
     assert run_cli(["cache", "clear", "--yes", "--cache-dir", str(cache)]) == 0
     assert not list((cache / "features").rglob("*.safetensors"))
@@ -138,7 +139,10 @@ def test_cache_clear_deletes_only_what_singaudit_wrote(spec_file, tmp_path, caps
     cache = tmp_path / "shared"
     assert run_cli(["run", str(spec_file), "--out", str(tmp_path / "o"),
                     "--cache-dir", str(cache)]) == 0
-    mine = [cache / "notes.txt", cache / "translators" / "README", cache / "translators" /
+    (cache / "figures").mkdir()
+    (cache / "figures" / f"{'a' * 64}.png").write_bytes(b"png")  # as reports.figures stores them
+    mine = [cache / "notes.txt", cache / "figures" / "logo.png", cache / "translators" / "README",
+            cache / "translators" /
             "my_model" / "weights.pt", cache / "checks" / "todo.txt",
             cache / "features" / "ab" / "holiday.safetensors",
             cache / "features" / "mine.safetensors"]
