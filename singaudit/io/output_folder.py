@@ -180,6 +180,9 @@ def publish(staging: Path, out_dir: str | Path, *, audit: str | None = None) -> 
 def _remove_written(out: Path, relative: str) -> None:
     """Delete one file an earlier run wrote, then the folders it leaves empty (up to ``out``)."""
     path = out / relative
+    root = out.resolve()
+    if path.parent.resolve() != root and root not in path.parent.resolve().parents:
+        return  # a folder replaced by a link elsewhere: what is there is not ours
     try:
         if path.is_symlink() or path.is_file():
             path.unlink()

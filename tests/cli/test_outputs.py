@@ -195,3 +195,16 @@ def test_a_class_with_fewer_images_than_asked_is_a_warning_in_cli_results_and_re
     assert result["data_issues"]["short_classes"][0] == {"class": "red", "images": 3,
                                                          "requested": 5}
     assert "short_classes" in (out / "report.html").read_text()
+
+
+def test_a_hand_edited_manifest_cannot_delete_files_outside_the_folder(spec_file, tmp_path):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    assert run(spec_file, out) == 0
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("mine")
+    (out / "linked").symlink_to(elsewhere)
+    manifest = json.loads((out / MANIFEST).read_text())
+    manifest["files"] += ["../elsewhere/keep.txt", str(elsewhere / "keep.txt"), "linked/keep.txt"]
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    assert run(spec_file, out) == 0
+    assert (elsewhere / "keep.txt").read_text() == "mine"
