@@ -165,7 +165,8 @@ def class_scores(ctx: ModelContext) -> ClassScores:
 class ClassSemanticsParams(CheckParams):
     """Bootstrap settings for the confidence intervals of the medians."""
 
-    n_boot: int = Field(1000, ge=0, description="bootstrap resamples for the median CIs")
+    n_boot: int = Field(1000, ge=0, le=100_000,  # more would allocate resamples x images at once
+                        description="bootstrap resamples for the median CIs")
     ci: float = Field(0.95, gt=0, lt=1, description="confidence level of the intervals")
 
 

@@ -65,7 +65,7 @@ class TranslatorFidelityParams(CheckParams):
     epochs: int = Field(100, ge=1, description="maximum epochs for MLPs (early stopping)")
     batch_size: int = Field(256, ge=1)
     patience: int = Field(10, ge=1)
-    hidden: int | None = Field(None, ge=1, description="hidden width of MLPs")
+    hidden: int | None = Field(None, ge=1, le=65_536, description="hidden width of MLPs")
 
 
 class TranslatorFidelityCheck(Check[TranslatorFidelityParams]):

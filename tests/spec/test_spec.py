@@ -409,3 +409,9 @@ def test_warn_beyond_fail_is_a_spec_error_in_the_metrics_direction():
     fine = VALID.replace("{metric: abs_as, statistic: median, warn: 3, fail: 4}",
                          "{metric: ratio, statistic: min, warn: 5, fail: 2, scope: overall}")
     assert parse_spec_text(fine).checks["class_semantics"].thresholds[0].warn == 5
+
+
+@pytest.mark.parametrize("override", ["checks.class_semantics.n_boot=1000000000",
+                                      "checks.translator_fidelity={hidden: 1000000000}"])
+def test_check_parameters_that_would_allocate_without_bound_are_spec_errors(override):
+    assert "less than or equal to" in error_of(VALID, Overrides(sets=(override,)))
