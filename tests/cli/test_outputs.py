@@ -178,7 +178,7 @@ def test_a_requested_class_without_images_is_an_error(tmp_path, capsys):
     spec = tmp_path / "spec.yaml"
     spec.write_text(runner_world.SPEC.replace(
         "  id: runnerworld:audit\n  options: {per_class: 6}\n",
-        f"  id: \"list:{tmp_path / 'list.csv'}\"\n  options: {{classes: [red, blue, green]}}\n"
+        f"  id: \"list:{tmp_path / 'list.csv'}\"\n  options: {{class_names: [red, blue, green]}}\n"
         "  classes: [red, green]\n"))
     assert run(spec, tmp_path / "out") == 4
     assert "no images of the requested class(es) 'green'" in capsys.readouterr().err

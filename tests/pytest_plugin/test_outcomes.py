@@ -178,5 +178,5 @@ def test_an_info_check_passes_with_a_note(tiny_project):
 
 def test_a_class_with_fewer_images_than_asked_warns(tiny_project):
     tiny_project.write_spec()
-    result = tiny_project.run("--singaudit-set=data.options={images_per_class: 1}", "-k", "quiet")
+    result = tiny_project.run("--singaudit-set=data.options={scenes: 6}", "-k", "quiet")
     result.stdout.fnmatch_lines(["*class 'circle' has 1 image(s), fewer than the 2 asked for*"])
