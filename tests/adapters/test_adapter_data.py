@@ -59,7 +59,11 @@ def test_plain_folder_names_and_corrupt_images(tmp_path):
         source.load(broken)
 
 
-def test_truncated_image_is_a_data_error(tmp_path):
+@pytest.mark.parametrize("pil_global", [False, True])  # True: as importing weasyprint sets it
+def test_truncated_image_is_a_data_error(tmp_path, monkeypatch, pil_global):
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", pil_global)
     good = write_image(tmp_path / "x" / "full.png", (9, 9, 9), size=(64, 64))
     data = good.read_bytes()
     (tmp_path / "x" / "cut.png").write_bytes(data[: len(data) // 2])

@@ -6,10 +6,11 @@ import hashlib
 import os
 import stat
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from singaudit.adapters.data.base import ImageRecord, ImageSource
 from singaudit.errors import DataError
@@ -29,13 +30,25 @@ def _regular_file(path: str | Path) -> None:
         raise DataError(f"cannot read image {path}: not a regular file")
 
 
+@contextmanager
+def _truncated_images_fail() -> Iterator[None]:
+    """Truncated files raise while decoding, whatever the process-wide PIL setting says
+    (importing weasyprint, to write a PDF, sets it to load them padded with grey)."""
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
 def read_image(path: str | Path) -> Image.Image:
     """The decoded RGB image at ``path``; ``DataError`` if it is missing, truncated or not one."""
     _regular_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(path) as image, _truncated_images_fail():
                 image.load()  # decode now, so truncated files fail here
                 # Phone photos store their rotation in EXIF: show them the way people see them.
                 upright = ImageOps.exif_transpose(image)
