@@ -191,3 +191,18 @@ def test_diff_writes_only_into_a_folder_of_its_own(runs, tmp_path, capsys):
         run_cli(["diff", str(runs["base"]), str(runs["new"]), "--out", str(out),
                  *[f"--format={f}" for f in formats]])
     assert sorted(p.name for p in out.iterdir()) == [".singaudit-output.json", "diff.md"]
+
+
+def test_a_model_baseline_is_a_path_a_run_folder_or_a_name_in_the_store(runs, tmp_path):
+    from singaudit.runner.regressions import baseline_path
+
+    store = tmp_path / "store"
+    spec = _spec(3, regression={"store": str(store)})
+    assert baseline_path(spec, "first") == store / "tiny" / "results.json"  # the audit's name
+    spec.models[0].baseline = "accepted"
+    assert baseline_path(spec, "first") == store / "accepted" / "results.json"
+    spec.models[0].baseline = str(runs["base"].parent)
+    assert baseline_path(spec, "first") == runs["base"]
+    spec.models[0].baseline = str(runs["base"])
+    assert baseline_path(spec, "first") == runs["base"]
+    assert baseline_path(_spec(3), "first") is None  # no baseline, no store: nothing judged
