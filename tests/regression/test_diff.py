@@ -112,7 +112,7 @@ def test_models_without_a_common_name_need_pairs():
     assert diff.models[0].new_model == "b" and diff.status == "fail"
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(st.lists(st.floats(-20, 20), min_size=6, max_size=30),
        st.floats(-5, 5))
 def test_swapping_the_runs_negates_a_paired_change(values, shift):
