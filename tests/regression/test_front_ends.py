@@ -119,20 +119,25 @@ def test_a_pipe_in_a_name_cannot_break_a_table():
 
 
 def test_markdown_is_a_report_format_with_the_first_screen(runs, tmp_path):
+    audit = AuditResult.read(runs["new"])
+    first = audit.models[0]
+    failed = first.checks[-1].model_copy(update={"status": "fail", "message": "too | leaky"})
+    first = first.model_copy(update={"checks": [*first.checks[:-1], failed], "status": "fail",
+                                     "expectation_met": False})
+    audit = audit.model_copy(update={"models": [first, *audit.models[1:]], "status": "fail",
+                                     "ok": False})
     folder = tmp_path / "run"
     folder.mkdir()
-    (folder / "results.json").write_text(runs["new"].read_text())
-    written = render_reports(folder / "results.json", ["markdown"])
-    markdown = written["markdown"].read_text()
-    audit = AuditResult.read(runs["new"])
+    audit.write(folder / "results.json")
+    markdown = render_reports(folder / "results.json", ["markdown"])["markdown"].read_text()
     attention, statuses = _tables(markdown)
     # What needs a look first (as the HTML's first screen), then every model x check.
     assert attention[0] == ["model", "check", "outcome", "how badly"]
     assert attention[1][:3] == ["first", "expectation", "fail"]
-    assert ["first", "class_semantics", "failed"] in [row[:3] for row in attention]
-    assert statuses[0] == ["model", "expect", "null_invariance", "class_semantics"]
+    assert attention[2] == ["first", failed.name, "failed", "too | leaky"]
+    assert statuses[0] == ["model", "expect", *(c.name for c in first.checks)]
     assert [row[0] for row in statuses[1:]] == [m.name for m in audit.models]
-    assert statuses[1][3] == audit.models[0].checks[1].status == "fail"
+    assert statuses[1][-1] == "fail" and statuses[1][1] == "pass: VIOLATED"
     assert "**NOT OK" in markdown
 
 
