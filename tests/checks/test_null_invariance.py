@@ -52,9 +52,36 @@ def test_absolute_budget_and_custom_tiers(tmp_path):
                  thresholds=strict)
     assert result.status == "fail"
     assert "separation_random min" in result.message and "< fail 1.0e+30" in result.message
-    norms = np.linalg.norm(ctx.features.numpy(), axis=1)
-    assert not np.allclose(norms, 0.5)  # the budget really was absolute: logit change scale differs
     assert np.median(result.data["logit_change_principal"]) > 0
+
+
+def _leading_sigma(ctx) -> float:
+    return float(torch.linalg.matrix_norm(ctx.classifier.weight.double(), ord=2))
+
+
+@pytest.mark.parametrize("relative", [True, False], ids=["relative", "absolute"])
+def test_perturbation_norms_are_the_budget(tmp_path, relative):
+    """A leading-direction delta of norm r changes the logits by exactly sigma_1 * r: the
+    principal logit change reads each perturbation's norm back, budget * ||f|| or budget."""
+    ctx = make_world(tmp_path)
+    budgets = [0.5, 2.0]
+    result = run(ctx, budgets=budgets, relative=relative, principal_direction="leading")
+    feature_norms = np.linalg.norm(ctx.features.double().numpy(), axis=1)
+    assert not np.allclose(feature_norms, 1.0, rtol=0.05)  # the two budgets read differently
+    sigma = _leading_sigma(ctx)
+    for budget in budgets:
+        changes = result.data["by_budget"][f"{budget:g}"]
+        norms = np.asarray(changes["principal"]) / sigma
+        expected = budget * feature_norms if relative else np.full(len(feature_norms), budget)
+        np.testing.assert_allclose(norms, expected, rtol=1e-5)
+        # Random deltas of the same norm: ||W d|| <= sigma_1 ||d||, equal only along v_1.
+        random = np.asarray(changes["random"])
+        assert (random <= sigma * expected * (1 + 1e-5)).all()
+        assert np.median(random) > 0.05 * sigma * np.median(expected)
+        # Null deltas of that norm move the logits by round-off only.
+        assert np.max(np.asarray(changes["null"]) / expected) < 1e-5 * sigma
+    np.testing.assert_allclose(result.data["logit_change_principal"],
+                               result.data["by_budget"]["0.5"]["principal"])
 
 
 def test_no_null_space_is_not_applicable(tmp_path):
