@@ -25,13 +25,22 @@ def test_fitted_translator_reports_heldout_fidelity(tmp_path):
     assert "held-out split" in result.message and "linear translator" in result.message
 
 
+# The world's embeddings are linear in its features, so a trained MLP can only approach the
+# ridge fit. Measured (seeds 0, 1; these settings; lr 1e-4): linear 0.929 / 0.928, mlp3
+# 0.840 / 0.831; 3 epochs at batch 256 reach only 0.01-0.04. Margin 0.15 below linear.
+MLP_MARGIN = 0.15
+
+
 def test_compare_architectures_side_by_side(tmp_path):
     ctx = make_world(tmp_path)
-    result = run(ctx, compare=["linear", "mlp3"], epochs=3, hidden=16)
+    result = run(ctx, compare=["linear", "mlp3"], epochs=8, hidden=64, batch_size=16,
+                 loss="mse+cos")
     # The comparison's ridge refit on the same split is the translator in use.
-    assert result.metrics["linear_mean_cosine"].value == pytest.approx(
-        ctx.translator_info["mean_cosine"], abs=1e-5)
-    assert -1 < result.metrics["mlp3_mean_cosine"].value < 1
+    linear = result.metrics["linear_mean_cosine"].value
+    assert linear == pytest.approx(ctx.translator_info["mean_cosine"], abs=1e-5)
+    mlp = result.metrics["mlp3_mean_cosine"].value
+    assert linear - MLP_MARGIN <= mlp <= linear + 0.02, (mlp, linear)
+    assert np.mean(result.data["cosine_by_architecture"]["mlp3"]) == pytest.approx(mlp)
     assert set(result.data["cosine_by_architecture"]) == {"linear", "mlp3"}
     assert "compared: linear" in result.message
 
