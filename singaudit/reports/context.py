@@ -57,6 +57,7 @@ def _tier_limits(check: CheckResult, names: tuple[str, ...], sign: float) -> lis
     return []
 
 
+@figures.CHECK_FIGURES.register("class_semantics")
 def _class_semantics_figures(check: CheckResult) -> list[dict | None]:
     return [_figure(
         "Per-class IS, signed AS, |AS| and specific leak" if "specific_leak" in check.data
@@ -74,17 +75,20 @@ def _class_semantics_figures(check: CheckResult) -> list[dict | None]:
     )]
 
 
+@figures.CHECK_FIGURES.register("null_invariance")
 def _null_invariance_figures(check: CheckResult) -> list[dict | None]:
     return [_figure("Logit change under matched-norm perturbations",
                     figures.logit_change(check.data),
                     "Null-space perturbations should change the logits only by round-off.")]
 
 
+@figures.CHECK_FIGURES.register("translator_fidelity")
 def _fidelity_figures(check: CheckResult) -> list[dict | None]:
     return [_figure("Translator fidelity (cosine)",
                     figures.fidelity_histogram(check.data))]
 
 
+@figures.CHECK_FIGURES.register("concepts")
 def _concept_figures(check: CheckResult) -> list[dict | None]:
     classes = check.data.get("top_per_class")
     shown = ""
@@ -99,17 +103,9 @@ def _concept_figures(check: CheckResult) -> list[dict | None]:
     ]
 
 
+@figures.CHECK_FIGURES.register("steering")
 def _steering_figures(check: CheckResult) -> list[dict | None]:
     return [_figure("Null-space steering", figures.steering_plot(check.data))]
-
-
-for _name, _builder in (("class_semantics", _class_semantics_figures),
-                        ("null_invariance", _null_invariance_figures),
-                        ("translator_fidelity", _fidelity_figures),
-                        ("concepts", _concept_figures),
-                        ("steering", _steering_figures)):
-    if _name not in figures.CHECK_FIGURES:
-        figures.CHECK_FIGURES.add(_name, _builder)
 
 
 def _check_figures(check: CheckResult) -> list[dict[str, str]]:
