@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -41,3 +42,19 @@ def like_input(result: torch.Tensor, reference: Any, dtype: torch.dtype | None =
         return result.detach().to("cpu", dtype).numpy()
     device = reference.device if isinstance(reference, torch.Tensor) else result.device
     return result.to(device=device, dtype=dtype)
+
+
+def require_finite(values: Any, keys: Sequence[str], what: str) -> None:
+    """Raise DataError naming how many rows of ``values`` hold NaN or infinity and which images
+    (their keys): a non-finite feature or embedding would poison every score silently."""
+    from singaudit.errors import DataError
+
+    rows = as_tensor(values)
+    if rows.numel() == 0 or bool(torch.isfinite(rows).all()):
+        return
+    bad = (~torch.isfinite(rows.reshape(len(rows), -1))).any(dim=1).nonzero().flatten().tolist()
+    shown = ", ".join(str(keys[i]) for i in bad[:5]) + (f" and {len(bad) - 5} more"
+                                                         if len(bad) > 5 else "")
+    raise DataError(f"{what}: {len(bad)} of {len(rows)} rows are not finite (NaN or infinity), "
+                    f"images: {shown}; the model or its preprocessing produced them (try "
+                    "dtype: float32), and they are never dropped silently")

@@ -64,13 +64,19 @@ def _project(f64: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
     return (f64 @ basis) @ basis.T
 
 
+# The epsilon of the default rank tolerance (see head_geometry).
+RANK_EPSILON = torch.finfo(torch.float32).eps
+
+
 def head_geometry(
     weight: Any, *, rtol: float | None = None, atol: float | None = None
 ) -> HeadGeometry:
     """SVD of W in float64; rank counts singular values above the tolerance.
 
     Tolerance = max(atol, rtol * sigma_max), as torch.linalg.matrix_rank: by default
-    rtol = max(c, m) * eps(W's dtype) (NumPy's rule) and atol = 0; giving only atol sets rtol = 0.
+    rtol = max(c, m) * eps(float32) (NumPy's rule with float32's epsilon whatever W's storage
+    dtype: float16's would exceed 1 for a 1000x2048 head and give it rank 0, and the features W
+    acts on are float32) and atol = 0; giving only atol sets rtol = 0.
     """
     weight_tensor = as_tensor(weight)
     if weight_tensor.ndim != 2:
@@ -78,7 +84,6 @@ def head_geometry(
             f"a head weight is 2-D (classes, features); got shape {tuple(weight_tensor.shape)}"
         )
     num_classes, feature_dim = weight_tensor.shape
-    source_dtype = weight_tensor.dtype if weight_tensor.dtype.is_floating_point else torch.float64
     w64 = to_float64(weight_tensor).detach().cpu()
     # V must be square (m, m); a full U (c x c) would be huge for 21k-class heads: only if c < m.
     _, singular_values, vh = torch.linalg.svd(w64, full_matrices=num_classes < feature_dim)
@@ -87,7 +92,7 @@ def head_geometry(
         rtol = (
             0.0
             if atol is not None
-            else max(num_classes, feature_dim) * torch.finfo(source_dtype).eps
+            else max(num_classes, feature_dim) * RANK_EPSILON
         )
     tolerance = max(atol or 0.0, rtol * sigma_max)
     rank = int((singular_values > tolerance).sum())

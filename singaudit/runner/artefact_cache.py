@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from singaudit.errors import SingauditError
+from singaudit.maths._arrays import require_finite
 from singaudit.runner.selection import ImageSelection
 from singaudit.runner.storage import GEOMETRY, TRANSLATORS
 
@@ -52,6 +53,8 @@ def extract_cached(
                          cache=FeatureCache(cache_dir), batch_size=batch_size, device=device,
                          dtype=dtype, progress=None if progress else False,
                          executor=executor, recipe=recipe)
+    kind = "features" if hasattr(model, "head") else "image embeddings"
+    require_finite(extraction.values, extraction.keys, f"{kind} of {model.info.id}")
     return Rows(extraction.keys, extraction.values, dict(extraction.failed))
 
 
@@ -70,14 +73,16 @@ def text_embeddings_cached(
     return memo(key, lambda: encode_text(space, prompts, cache=FeatureCache(cache_dir)))
 
 
-def geometry_cached(classifier: Any, *, cache_dir: Path) -> Any:
+def geometry_cached(classifier: Any, *, cache_dir: Path, rank_tolerance: float | None = None
+                    ) -> Any:
     """The head's SVD geometry, cached on disk (a float64 SVD of a large head takes seconds)."""
     from singaudit.io.versions import library_versions
-    from singaudit.maths.geometry import HeadGeometry, head_geometry
+    from singaudit.maths.geometry import RANK_EPSILON, HeadGeometry, head_geometry
     from singaudit.pipeline.cache import FeatureCache, make_key
 
     key = make_key(kind="geometry", model=classifier.info.id,
-                   weights=classifier.info.weights_hash, versions=library_versions())
+                   weights=classifier.info.weights_hash, versions=library_versions(),
+                   rtol=rank_tolerance, epsilon=RANK_EPSILON)
     cache = FeatureCache(cache_dir)
     entry = cache.load(GEOMETRY, key)
     if entry is not None:
@@ -91,7 +96,7 @@ def geometry_cached(classifier: Any, *, cache_dir: Path) -> Any:
         except (KeyError, ValueError):
             pass  # an entry from another layout: recompute it
     weight, _ = classifier.head()
-    geometry = head_geometry(weight.detach().to("cpu"))
+    geometry = head_geometry(weight.detach().to("cpu"), rtol=rank_tolerance)
     cache.save(GEOMETRY, key, {
         "singular_values": geometry.singular_values,
         "principal_basis": geometry.principal_basis,

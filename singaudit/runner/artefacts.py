@@ -163,11 +163,13 @@ class ArtefactBuilder(TranslatorArtefacts):
     def geometry(self, name: str):
         """The head geometry (principal and null bases) of model ``name``."""
         classifier = self.classifier(name)
-        key = ("geometry", classifier.info.id, classifier.info.weights_hash)
+        tolerance = self.spec.geometry.rank_tolerance
+        key = ("geometry", classifier.info.id, classifier.info.weights_hash, tolerance)
 
         def compute():
             with self.reporter.stage(f"geometry:{name}", f"head geometry of {name}"):
-                return artefact_cache.geometry_cached(classifier, cache_dir=self.cache_dir)
+                return artefact_cache.geometry_cached(classifier, cache_dir=self.cache_dir,
+                                                      rank_tolerance=tolerance)
 
         return self.store.memo(key, compute)
 

@@ -216,6 +216,7 @@ class AuditRun:
             "images": artefacts.audit_fingerprint,
             "prompts": ctx.prompts.templates,
             "null_removal": ctx.null_removal,
+            "geometry": spec.geometry.model_dump(mode="json"),
             "seed": spec.seed, "device": artefacts.device.type, "dtype": str(artefacts.dtype),
         })
 

@@ -363,6 +363,14 @@ def _validate_checks(raw: Any) -> dict[str, CheckParams]:
     return validated
 
 
+class GeometrySpec(_Strict):
+    """How the head's rank (and so its null space) is decided."""
+
+    # Relative tolerance on singular values (rank counts those above rank_tolerance * sigma_max);
+    # None: max(classes, features) * float32's epsilon.
+    rank_tolerance: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+
+
 class AuditSpec(_Strict):
     """A whole audit file (``kind: singaudit/audit``, ``version: 1``)."""
 
@@ -378,6 +386,7 @@ class AuditSpec(_Strict):
     # What null removal leaves in the null space: "mean" (P_p f + P_n mu, mu the translator-fit
     # images' mean feature; immune to a constant offset there) or "zero" (the paper's P_p f).
     null_removal: Literal["zero", "mean"] = "mean"
+    geometry: GeometrySpec = Field(default_factory=GeometrySpec)
     checks: Annotated[dict[str, SerializeAsAny[CheckParams]], Field(min_length=1)]
     generator: GeneratorSpec | None = None
     # Regression tiers against baselines (models[].baseline, or the store's run of this audit).

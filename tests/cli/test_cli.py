@@ -398,3 +398,16 @@ def test_models_lists_library_models_and_never_an_empty_table(capsys):
     row = next(line for line in capsys.readouterr().out.splitlines()
                if "calibration:leaky " in line)
     assert row.split()[5:8] == ["22", "│", "6"]  # from the model's definition
+
+
+def test_the_rank_tolerance_passes_through_the_spec(spec_file, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli(["run", str(spec_file), "--out", str(out), "--only", "first::null_invariance",
+                    "--set", "geometry.rank_tolerance=0.99"]) in (0, 1)
+    info = json.loads((out / "results.json").read_text())["models"][0]["info"]
+    default = run_cli(["run", str(spec_file), "--out", str(tmp_path / "default"),
+                       "--only", "first::null_invariance"])
+    assert default in (0, 1)
+    base = json.loads((tmp_path / "default" / "results.json").read_text())["models"][0]["info"]
+    assert info["rank"] < base["rank"] and info["null_dim"] > base["null_dim"]
+    assert info["rank_tolerance"] > base["rank_tolerance"]

@@ -415,3 +415,11 @@ def test_warn_beyond_fail_is_a_spec_error_in_the_metrics_direction():
                                       "checks.translator_fidelity={hidden: 1000000000}"])
 def test_check_parameters_that_would_allocate_without_bound_are_spec_errors(override):
     assert "less than or equal to" in error_of(VALID, Overrides(sets=(override,)))
+
+
+def test_geometry_rank_tolerance_is_validated():
+    assert parse_spec_text(VALID + "geometry: {rank_tolerance: 1.0e-3}\n").geometry \
+        .rank_tolerance == 1e-3
+    assert parse_spec_text(VALID).geometry.rank_tolerance is None
+    assert "geometry.rank_tolerance" in error_of(VALID + "geometry: {rank_tolerance: .nan}\n")
+    assert "geometry.rank_tolerance" in error_of(VALID + "geometry: {rank_tolerance: 2}\n")
