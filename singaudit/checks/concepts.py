@@ -37,7 +37,7 @@ from singaudit.checks.thresholds import (
     format_number,
     scalar_metric,
 )
-from singaudit.errors import SpecError
+from singaudit.errors import NotApplicable, SpecError
 from singaudit.maths.scores import angle, concept_attribute_scores
 from singaudit.results import ClassResult, Metric, Tiers
 
@@ -163,6 +163,7 @@ class ConceptsCheck(Check[ConceptsParams]):
         def ranking(rows: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
             mean_z = _mean_where_present(z[rows], present[rows])
             order = np.argsort(mean_z, kind="stable")
+            order = order[np.isfinite(mean_z[order])]  # too few images show it: not ranked
             top = [{"concept": concepts[i], "category": vocabulary.categories[i],
                     "z": float(mean_z[i]), "percentile": float(percentile[rows, i].mean()),
                     "as": float(np.median(attribute[rows, i])),
@@ -172,6 +173,9 @@ class ConceptsCheck(Check[ConceptsParams]):
 
         everything = np.ones(len(labels), dtype=bool)
         order, top = ranking(everything)
+        if not top:
+            raise NotApplicable(f"no concept is shown by {MIN_SUPPORT} or more audit images: "
+                                "nothing to rank")
         mean_z = _mean_where_present(z, present)
         # A category's score: per image its most carried member, averaged (each image has its
         # own colour, so a mean over the members would dilute a carried category).
@@ -184,16 +188,21 @@ class ConceptsCheck(Check[ConceptsParams]):
         per_class: dict[str, ClassResult] = {}
         top_per_class: dict[str, list[dict[str, Any]]] = {}
         own_rank: dict[int, float] = {}
+        ranked_per_class: dict[str, int] = {}  # concepts shown by enough of the class's images
         for index, class_name in enumerate(ctx.class_names):
             rows = labels == index
             if not rows.any():
                 continue
             class_order, class_top = ranking(rows)
             top_per_class[class_name] = class_top
+            ranked_per_class[class_name] = len(class_order)
+            if not class_top:  # no concept shown by enough of this class's images
+                per_class[class_name] = ClassResult(n=int(rows.sum()))
+                continue
             metrics = {"top_z": scalar_metric(class_top[0]["z"], METRICS["top_z"])}
             metrics["top_z"].description = f"most null-carried concept: {class_top[0]['concept']!r}"
             position = class_positions[index]
-            if position is not None:
+            if position is not None and position in class_order:
                 own_rank[index] = float(np.flatnonzero(class_order == position)[0] + 1)
                 metrics["own_class_rank"] = scalar_metric(own_rank[index], METRICS["own_class_rank"])
             per_class[class_name] = ClassResult(n=int(rows.sum()), metrics=metrics)
@@ -240,17 +249,18 @@ class ConceptsCheck(Check[ConceptsParams]):
                 "concepts": list(concepts),
                 "categories": list(vocabulary.categories),
                 "as": np.median(attribute, axis=0).tolist(),
-                "z": mean_z.tolist(),
+                "z": [float(v) if np.isfinite(v) else None for v in mean_z],
                 "percentile": percentile.mean(axis=0).tolist(),
                 "angle_orig": np.median(angle_orig, axis=0).tolist(),
                 "angle_eq": np.median(angle_eq, axis=0).tolist(),
                 "top": top,
                 "top_per_class": top_per_class,
+                "ranked_per_class": ranked_per_class,
                 "category_z": category_z,
                 "top_category": top_category,
                 "similarity": similarity.tolist(),
                 "similarity_concepts": [concepts[i] for i in similar],
-                "similarity_z": [float(mean_z[i]) for i in similar],
+                "similarity_z": [float(mean_z[i]) for i in similar],  # ranked: finite
                 "support": present.sum(axis=0).tolist(),
             },
         )
@@ -303,12 +313,13 @@ def _present(angles: np.ndarray, categories: list[str]) -> np.ndarray:
 
 
 def _mean_where_present(z: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """Mean z per concept over the images showing it; concepts shown by fewer than
-    MIN_SUPPORT images (or 2% of them) rank last (z 0, never "carried")."""
+    """Mean z per concept over the images showing it; NaN (excluded from the ranking, never a
+    z of 0 that would rank it among the rest) for concepts shown by fewer than MIN_SUPPORT
+    images (or 2% of them)."""
     support = present.sum(axis=0)
     enough = support >= max(MIN_SUPPORT, 0.02 * len(z))
     total = np.where(present, z, 0.0).sum(axis=0)
-    return np.where(enough, total / np.maximum(support, 1), 0.0)
+    return np.where(enough, total / np.maximum(support, 1), np.nan)
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:

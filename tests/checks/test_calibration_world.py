@@ -83,7 +83,10 @@ def test_concepts_put_shapes_on_top_for_leaky_and_nuisance_for_clean(audit):
                for row in clean.data["top"]), clean.data["top"]
     leaky_ranks = [c.metrics["own_class_rank"].value for c in leaky.per_class.values()]
     assert sum(rank <= 3 for rank in leaky_ranks) >= 5, leaky_ranks
-    assert min(c.metrics["own_class_rank"].value for c in clean.per_class.values()) > 20
+    # clean's own class names rank in the lower half of the concepts its images show
+    ranked = clean.data["ranked_per_class"]
+    assert all(c.metrics["own_class_rank"].value > ranked[name] / 2
+               for name, c in clean.per_class.items()), (ranked, clean.per_class)
     assert clean.data["top_category"] != "shapes"
 
 

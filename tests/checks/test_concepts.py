@@ -93,3 +93,16 @@ def test_bad_vocabularies_are_spec_errors():
         params(vocabulary=["red", "blue"])
     with pytest.raises(ValueError, match="placeholder"):
         params(template="an image")
+
+
+def test_concepts_shown_by_too_few_images_are_excluded_from_rankings():
+    from singaudit.checks.concepts import _mean_where_present
+
+    z = np.array([[-2.0, 0.5, 1.0]] * 10)
+    present = np.zeros_like(z, dtype=bool)
+    present[:, 1] = True
+    present[:2, 0] = True  # the most negative z, but only 2 images show it
+    mean_z = _mean_where_present(z, present)
+    assert np.isnan(mean_z[0]) and np.isnan(mean_z[2])  # excluded, never a z of 0
+    assert mean_z[1] == 0.5
+
