@@ -210,9 +210,18 @@ def verify_linear_head(classifier: Classifier, size: int, *, tolerance: float = 
     """Refuse a model whose logits are not ``features @ W.T + b`` (one random image)."""
     generator = torch.Generator().manual_seed(0)
     images = torch.randn(1, 3, size, size, generator=generator)
-    with torch.inference_mode():
-        expected = classifier.forward(images).float()
-        got = classifier.logits(classifier.features(images).float())
+    try:
+        with torch.inference_mode():
+            expected = classifier.forward(images).float()
+            got = classifier.logits(classifier.features(images).float())
+    except RuntimeError as error:  # e.g. "mat1 and mat2 shapes cannot be multiplied"
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UnsupportedModel(
+            f"the model fails on the input its preprocessing makes, a (1, 3, {size}, {size}) "
+            f"tensor ({classifier.preprocessing.describe}): {first}. If it expects another "
+            "input size, give it its own preprocessing (a python: factory returns "
+            "{'module': ..., 'head': ..., 'preprocessing': singaudit.Preprocessing(...)})"
+        ) from None
     if expected.shape != got.shape:
         raise UnsupportedModel(
             f"the head reading gives logits of shape {tuple(got.shape)} but the model returns "

@@ -9,11 +9,15 @@ arguments. It returns either
   ``preprocessing`` (a ``Preprocessing``) and ``class_names``; it is then read like ``hook:``
   (features = the head's input, checked once against the model's logits).
 
-The package must be importable (installed, or on ``PYTHONPATH``).
+The package must be importable: installed, on ``PYTHONPATH``, or in the working folder (put on
+``sys.path`` while the factory is imported, as pytest does with its rootdir). The contract, with
+a worked example, is in examples/custom_model/README.md.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping
 
 from torch import nn
@@ -26,10 +30,18 @@ from singaudit.registry import RegistryError, load_object
 
 def load(ident: str, **options) -> Classifier:
     """Call the factory ``package.module:function`` with ``options`` and adapt what it returns."""
+    working_folder = os.getcwd()
+    added = working_folder not in sys.path
+    if added:
+        sys.path.insert(0, working_folder)
     try:
         factory = load_object(ident.strip())
     except RegistryError as error:
-        raise SpecError(f"python:{ident}: {error}") from None
+        raise SpecError(f"python:{ident}: {error} (looked in the working folder "
+                        f"{working_folder} and on PYTHONPATH)") from None
+    finally:
+        if added and working_folder in sys.path:
+            sys.path.remove(working_folder)
     if not callable(factory):
         raise SpecError(f"python:{ident} is not callable")
     made = factory(**options)
