@@ -10,7 +10,9 @@ overall, the medians of
   specific  the class-specific leak (contrast over images; the default verdict's statistic)
   probe     cross-validated accuracy of a linear probe on P_n f (no joint space; chance 1/6)
 
-with the verdict the default tiers give and the Spearman rank correlation across classes between
+with the verdict the default tiers give on the medians (an audit also asks a class to cross a level
+with one-sided confidence, which matters only near a level) and the Spearman rank correlation
+across classes between
 the specific leak and the probe. The real-backbone world runs EfficientNet-Lite0 at 224 px (a few
 scenes per CPU-second): it uses fewer scenes and takes minutes.
 
@@ -143,7 +145,7 @@ def summary(measured: dict, warn: float, fail: float) -> list[str]:
 
     columns = ["model", "must", "\\|AS\\| zero (paper)", "leak zero (previous default)",
                "specific zero", "specific mean (default)", "probe (chance 0.17)",
-               "default verdict", "Spearman over classes"]
+               "default tiers on the medians", "Spearman over classes"]
     lines = ["worst class / overall median, degrees", "",
              "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for name, truth in measured.items():
