@@ -558,15 +558,39 @@ def explain(
     console.print(f"{_plain(result.image)}: IS {result.image_score:.2f} deg, null energy "
                   f"{result.null_energy:.3f} ({_plain(result.model)} -> "
                   f"{_plain(result.joint_space)}); null reference: {result.null_reference}")
+    _print_translator_fidelity(console, result.translator)
     for row in result.top_classes:
         console.print(f"  class {_plain(repr(row['name']))}: p={row['probability']:.3f}  "
                       f"AS {row['as']:+.2f} deg")
     for row in result.concepts:
+        unknown = row.get("unknown_words") or []
+        flag = (f"  [bold red]UNREPRESENTABLE[/]: {_plain(', '.join(map(repr, unknown)))} "
+                "unknown to the joint space's text tower" if unknown else "")
         console.print(f"  concept {_plain(repr(row['concept']))}: AS {row['as']:+.2f} deg "
-                      f"(z {row['z']:+.2f})")
+                      f"(z {row['z']:+.2f}){flag}")
     for path in result.evidence:
         console.print(f"  evidence: {_plain(path)}")
     return EXIT_OK
+
+
+def _print_translator_fidelity(console, info: dict) -> None:
+    """The translator's held-out fidelity, and a warning below translator_fidelity's bounds."""
+    from singaudit.checks import CHECKS
+
+    cosine = info.get("mean_cosine")
+    if not isinstance(cosine, (int, float)):
+        console.print("  translator: no held-out fidelity recorded")
+        return
+    bounds = {tier.metric: tier for tier in CHECKS.get("translator_fidelity").default_tiers}
+    tier = bounds.get("cosine")
+    line = (f"  translator: {info.get('architecture', '?')}, held-out mean cosine {cosine:.3f} "
+            f"over {info.get('n_heldout', '?')} images")
+    if tier is not None and tier.fail is not None and cosine < tier.fail:
+        line += (f" [bold red]below the audit's fail bound {tier.fail:g}[/]: the angles below "
+                 "are not trustworthy; fit on more (and more similar) images")
+    elif tier is not None and tier.warn is not None and cosine < tier.warn:
+        line += f" [yellow]below the audit's warn bound {tier.warn:g}[/]: read with care"
+    console.print(line)
 
 
 @cache_app.command("ls")

@@ -111,7 +111,10 @@ def explain_image(
         spread = float(scores.std()) if len(vocabulary) > 1 else 0.0
         z = (scores - scores.mean()) / spread if spread > 0 else torch.zeros_like(scores)
         order = z.abs().argsort(descending=True)[:top].tolist()
-        concept_rows = [{"concept": vocabulary[i], "as": float(scores[i]), "z": float(z[i])}
+        space = run.joint_space()
+        concept_rows = [{"concept": vocabulary[i], "as": float(scores[i]), "z": float(z[i]),
+                         # words the text tower maps to its unknown token: a score of nothing
+                         "unknown_words": space.unknown_words(vocabulary[i])}
                         for i in order]
     energy = geometry.null_energy(features)
     explanation = Explanation(

@@ -9,6 +9,7 @@ import sys
 
 import runner_world
 
+from singaudit.adapters.sources import load_data as load_data_source
 from singaudit.checks import CHECKS
 from singaudit.checks.base import Check
 from singaudit.cli.main import run_cli
@@ -205,6 +206,34 @@ def test_explain_one_image(tmp_path, capsys):
     assert paper["image_score"] != explanation["image_score"]  # the reference is really used
     assert run_cli([*args, "--null-removal", "median"]) == 4
     assert "null removal must be one of zero, mean" in capsys.readouterr().err
+    # Without --json: the translator's held-out fidelity, judged against the audit's bounds.
+    assert run_cli(args[:-1]) == 0
+    printed = capsys.readouterr().out
+    fidelity = explanation["translator"]["mean_cosine"]
+    assert f"translator: linear, held-out mean cosine {fidelity:.3f}" in printed
+    assert ("below the audit's" in printed) == (fidelity < 0.7)
+
+
+def test_words_a_closed_vocabulary_cannot_represent_are_flagged(tmp_path, capsys):
+    from singaudit.adapters.sources import load_joint_space
+
+    space = load_joint_space("calibration:joint")
+    assert space.unknown_words("Kerry blue terrier") == ["kerry", "terrier"]
+    assert space.unknown_words("a red circle") == []
+    assert load_joint_space("runnerworld:joint").unknown_words("anything at all") == []
+    image = tmp_path / "scene.png"
+    source = load_data_source("calibration:audit", scenes=6)
+    source.load(source.records()[0]).save(image)
+    args = ["explain", str(image), "--model", "calibration:leaky", "--joint", "calibration:joint",
+            "--fit-data", "calibration:validation", "--fit-images-per-class", "3",
+            "--concepts", "Kerry blue terrier,circle"]
+    assert run_cli([*args, "--json"]) == 0
+    rows = {r["concept"]: r for r in json.loads(capsys.readouterr().out)["concepts"]}
+    assert rows["Kerry blue terrier"]["unknown_words"] == ["kerry", "terrier"]
+    assert rows["circle"]["unknown_words"] == []
+    assert run_cli(args) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if "Kerry" in l)
+    assert "UNREPRESENTABLE: 'kerry', 'terrier'" in line
 
 
 def test_explain_needs_a_translator(tmp_path, capsys):

@@ -32,6 +32,11 @@ class JointSpace(abc.ABC):
     def encode_text(self, prompts: Sequence[str]) -> torch.Tensor:
         """Unnormalised text embeddings (n, k)."""
 
+    def unknown_words(self, text: str) -> list[str]:
+        """Words of ``text`` the text tower cannot represent (a closed vocabulary maps them to one
+        unknown token); sub-word tokenizers represent any text, hence [] by default."""
+        return []
+
     def to(self, device: str | torch.device, dtype: torch.dtype | None = None) -> JointSpace:
         module = getattr(self, "module", None)
         if module is not None:

@@ -34,6 +34,10 @@ class CalibrationJointSpace(JointSpace):
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
         return self.module.image(images)
 
+    def unknown_words(self, text: str) -> list[str]:
+        known = set(captions.VOCABULARY)
+        return [word for word in captions._words(text) if word not in known]
+
     @torch.no_grad()
     def encode_text(self, prompts: Sequence[str]) -> torch.Tensor:
         device = next(self.module.parameters()).device
