@@ -118,10 +118,34 @@ def _format_errors(
             node = _node_at(root, loc)
             where = f"{source}:{node.start_mark.line + 1}" if node is not None else source
         message = detail["msg"].removeprefix("Value error, ")
+        if detail["type"] == "extra_forbidden" and loc:
+            message += _did_you_mean(str(loc[-1]))
         lines.append(f"{where}: {key_path}: {message}")
     count = len(lines)
     header = f"invalid audit spec ({count} error{'s' if count > 1 else ''}):"
     return "\n".join([header, *("  " + line for line in lines)])
+
+
+def _did_you_mean(key: str) -> str:
+    """" (did you mean 'top_k'?)" from every key the spec schema knows, checks included."""
+    from singaudit.adapters.resolution import nearest
+    from singaudit.spec.models import spec_json_schema
+
+    names: set[str] = set()
+
+    def collect(node: object) -> None:
+        if isinstance(node, dict):
+            properties = node.get("properties")
+            if isinstance(properties, dict):
+                names.update(properties)
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(spec_json_schema())
+    return nearest(key, sorted(names), count=1)
 
 
 # A spec is a few hundred nodes; aliases may share a node many times, but expanding them past this

@@ -440,3 +440,12 @@ def test_the_rank_tolerance_passes_through_the_spec(spec_file, tmp_path):
     base = json.loads((tmp_path / "default" / "results.json").read_text())["models"][0]["info"]
     assert info["rank"] < base["rank"] and info["null_dim"] > base["null_dim"]
     assert info["rank_tolerance"] > base["rank_tolerance"]
+
+
+def test_a_misspelt_key_gets_the_nearest_known_key(spec_file, capsys):
+    assert run_cli(["validate", str(spec_file), "--set", "checks.class_semantics.nboot=3",
+                    "--set", "data.imags_per_class=3"]) == 4
+    err = capsys.readouterr().err
+    assert "checks.class_semantics.nboot: Extra inputs are not permitted (did you mean " \
+           "'n_boot'?)" in err
+    assert "(did you mean 'images_per_class'?)" in err
