@@ -83,9 +83,64 @@ def test_rank_bases_and_tolerance(head):
     )
     w64 = weight.to(torch.float64)
     assert torch.linalg.matrix_norm(w64 @ geometry.null_basis, ord=2) <= geometry.tolerance + 1e-12
-    eps = RANK_EPSILON
-    sigma_max = float(geometry.singular_values.max()) if geometry.singular_values.numel() else 0.0
-    assert geometry.tolerance == pytest.approx(max(classes, features) * eps * sigma_max)
+    # The tolerance itself: test_rank_of_planted_heads_in_reduced_precision (NumPy sigma_max).
+
+
+REDUCED = [torch.float32, torch.float16, torch.bfloat16]
+
+
+@st.composite
+def planted_heads(draw):
+    """(W in a reduced dtype, its rank by construction, the documented tolerance).
+
+    Exactly representable in every dtype, so the rank is known without trusting an SVD: an
+    integer block A B with A = [I_r; ints], B = [I_r, ints] (entries in {-1, 0, 1}: rank exactly
+    r), beside planted diagonal entries that are powers of two just above the documented
+    tolerance t = max(c, m) * eps(float32) * sigma_max (in [2t, 4t)), just below it (in
+    (t/4, t/2]) or far below (2^-24, float16's smallest), rows and columns then permuted.
+    """
+    dtype = draw(st.sampled_from(REDUCED))
+    classes, features = draw(st.integers(8, 60)), draw(st.integers(17, 300))
+    above, below, far = (draw(st.integers(0, 2)) for _ in range(3))
+    rank = draw(st.integers(1, min(classes, features) - above - below - far))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    block_rows, block_cols = classes - above - below - far, features - above - below - far
+    left = np.vstack([np.eye(rank), rng.integers(-1, 2, (block_rows - rank, rank))])
+    right = np.hstack([np.eye(rank), rng.integers(-1, 2, (rank, block_cols - rank))])
+    scale = 2.0 ** draw(st.integers(0 if dtype == torch.float16 else -8, 4))
+    block = scale * left @ right
+    sigma_max = float(np.linalg.svd(block, compute_uv=False)[0])  # NumPy's SVD, not ours
+    tolerance = max(classes, features) * float(np.finfo(np.float32).eps) * sigma_max
+    planted = (
+        [2.0 ** np.ceil(np.log2(2 * tolerance))] * above
+        + [2.0 ** np.floor(np.log2(tolerance / 2))] * below
+        + [2.0**-24] * far
+    )
+    exact = np.zeros((classes, features))
+    exact[:block_rows, :block_cols] = block
+    for i, value in enumerate(planted):
+        exact[block_rows + i, block_cols + i] = value
+    exact = exact[rng.permutation(classes)][:, rng.permutation(features)]
+    weight = torch.from_numpy(exact).to(dtype)
+    assert np.array_equal(weight.double().numpy(), exact)  # the cast is exact: rank is known
+    return weight, rank + above, tolerance
+
+
+@settings(max_examples=80, deadline=None)
+@given(planted_heads())
+def test_rank_of_planted_heads_in_reduced_precision(head):
+    """The rank is the construction's, in float32, float16 and bfloat16, next to the tolerance,
+    for heads wider than 16 features."""
+    weight, rank, tolerance = head
+    geometry = head_geometry(weight)
+    assert geometry.rank == rank
+    assert geometry.null_dim == weight.shape[1] - rank
+    assert geometry.tolerance == pytest.approx(tolerance, rel=1e-9)
+    # The null basis holds what the head (nearly) ignores: below tolerance, nothing more.
+    w64 = weight.double()
+    assert torch.linalg.matrix_norm(w64 @ geometry.null_basis, ord=2) < tolerance / 2 + 1e-12
+    if weight.dtype == torch.float32 and rank == min(weight.shape):  # NumPy agrees (its own eps)
+        assert np.linalg.matrix_rank(weight.numpy()) == rank
 
 
 @settings(max_examples=60, deadline=None)
