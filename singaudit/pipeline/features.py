@@ -25,6 +25,7 @@ from singaudit.pipeline.device import choose_device, choose_dtype, dtype_name
 from singaudit.pipeline.encoders import ImageEncoder, image_encoder
 from singaudit.pipeline.executors import EncodeJob, Executor, ModelRecipe, local_executor
 from singaudit.pipeline.executors.local import module_device as _module_device
+from singaudit.pipeline.layout import choose_layout
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "Extraction", "ImageEncoder", "encode_text", "extract",
            "image_encoder"]
@@ -72,6 +73,7 @@ def extract(
     chunk_size, batch_size = max(int(chunk_size), 1), max(int(batch_size), 1)
     target_device = choose_device(device)
     target_dtype = choose_dtype(target_device, dtype)
+    layout = choose_layout(view.module)
     if num_workers is None:
         num_workers = min(8, (os.cpu_count() or 1) - 1) if target_device.type == "cuda" else 0
 
@@ -92,6 +94,7 @@ def extract(
         "preprocessing": view.preprocessing.describe,
         "layer": view.layer,
         "dtype": dtype_name(target_dtype),
+        "layout": layout,  # channels_last features differ from contiguous ones by ~1e-6
         "versions": library_versions(),
     }
     results: dict[int, torch.Tensor] = {}  # chunk number -> (ok rows, d)
@@ -125,6 +128,7 @@ def extract(
             dtype=target_dtype,
             num_workers=num_workers,
             progress=progress,
+            layout=layout,
         )
         for number, values, chunk_failed in (executor or local_executor()).encode_chunks(job):
             results[number] = values

@@ -70,6 +70,7 @@ class EncodeJob:
     dtype: torch.dtype
     num_workers: int = 0
     progress: bool | None = None
+    layout: str = "contiguous"  # the input's memory layout (pipeline.layout); part of the cache key
 
     def batches(self) -> list[list[int]]:
         """Positions in ``flat()`` per batch: each chunk cut into ``batch_size`` pieces."""
@@ -155,10 +156,19 @@ class ChunkAssembler:
 
 
 def encode_batch(encode: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
-                 device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """One forward pass, float32 on the CPU (reduced precision by autocast only)."""
+                 device: torch.device, dtype: torch.dtype,
+                 layout: str = "contiguous") -> torch.Tensor:
+    """One forward pass, float32 on the CPU (reduced precision by autocast only).
+
+    ``layout``: the batch's memory layout; with channels_last input the convolutions run in
+    channels_last whatever the weights' layout, so every executor computes the same values.
+    """
+    from singaudit.pipeline.layout import as_layout
+
+    # Pinned host memory (the DataLoader's, on CUDA) lets the copy overlap the previous batch.
+    images = images.to(device=device, non_blocking=device.type == "cuda")
     with torch.inference_mode(), precision(device, dtype):
-        return encode(images.to(device=device)).float().cpu()
+        return encode(as_layout(images, layout)).float().cpu()
 
 
 def precision(device: torch.device, dtype: torch.dtype):

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from singaudit.pipeline.encoders import image_encoder
+from singaudit.pipeline.layout import model_layout
 from singaudit.pipeline.executors.base import (
     ChunkAssembler,
     ChunkResult,
@@ -31,7 +32,8 @@ class LocalExecutor:
         try:
             if view.move is not None:
                 view.move(job.device)  # weights stay float32: autocast does the rest
-            yield from self._compute(view, job)
+            with model_layout(view.module, job.layout):
+                yield from self._compute(view, job)
         finally:
             if view.move is not None:
                 view.move(restore)
@@ -40,12 +42,12 @@ class LocalExecutor:
         flat = job.flat()
         dataset = _Images(job.source, [job.records[i] for i in flat], view.preprocessing.transform)
         loader = DataLoader(dataset, batch_sampler=job.batches(), num_workers=job.num_workers,
-                            collate_fn=_collate)
+                            collate_fn=_collate, pin_memory=job.device.type == "cuda")
         assembler = ChunkAssembler(job)
         with progress_bar(job.progress, len(flat), job.label) as advance:
             for positions, good, images, failures in loader:
                 if images is not None:
-                    out = encode_batch(view.encode, images, job.device, job.dtype)
+                    out = encode_batch(view.encode, images, job.device, job.dtype, job.layout)
                     for row, position in enumerate(good):
                         assembler.add(position, out[row])
                 for position, reason in failures:

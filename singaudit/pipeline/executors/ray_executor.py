@@ -119,6 +119,7 @@ class RayExecutor:
                     "model": [model],  # inside a list: passed as is, resolved by the actor
                     "source": [source],
                     "dtype": job.dtype,
+                    "layout": job.layout,
                     "use_gpu": self.config.gpus_per_worker > 0,
                     "threads": max(1, int(self.config.cpus_per_worker)),
                 },
@@ -240,7 +241,7 @@ class _EncodeActor:
     """One model per actor, loaded once; called with one batch of image records at a time."""
 
     def __init__(self, model: list, source: list, dtype: torch.dtype, use_gpu: bool,
-                 threads: int) -> None:
+                 threads: int, layout: str = "contiguous") -> None:
         import ray
 
         from singaudit.pipeline.encoders import image_encoder
@@ -256,7 +257,11 @@ class _EncodeActor:
         if self.view.move is not None:
             self.view.move(self.device)
         self.source = ray.get(source[0])
-        self.dtype = dtype
+        self.dtype, self.layout = dtype, layout
+        if self.view.module is not None and layout != "contiguous":  # the actor's own copy
+            from singaudit.pipeline.layout import as_layout_module
+
+            as_layout_module(self.view.module, layout)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from singaudit.adapters.data.base import ImageRecord
@@ -274,7 +279,7 @@ class _EncodeActor:
         values: list[bytes] = [b""] * len(positions)
         if good:
             out = encode_batch(self.view.encode, torch.stack([tensors[i] for i in good]),
-                               self.device, self.dtype)
+                               self.device, self.dtype, self.layout)
             for row, i in enumerate(good):
                 values[i] = out[row].numpy().astype(np.float32).tobytes()
         return {

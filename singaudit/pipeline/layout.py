@@ -1,0 +1,57 @@
+"""Memory layout of the forward pass: channels_last where a model is convolutional.
+
+Measured on this project's 2-core CPU (fp32, batch 32, random-weight timm models; see
+benchmarks/throughput.py): channels_last runs EfficientNet-Lite0 2.1x, ResNet-50 1.5x and
+ConvNeXt-T 1.2x faster than the contiguous layout. Its features differ from the contiguous ones
+by about 1e-6 relative (other kernels, other summation order), so the layout is part of the
+feature cache key: cached features are reused only when they were computed the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+import torch
+from torch import nn
+
+Layout = Literal["contiguous", "channels_last"]
+LAYOUTS: tuple[str, ...] = ("contiguous", "channels_last")
+
+_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+
+
+def choose_layout(module: nn.Module | None) -> Layout:
+    """``channels_last`` for a convolutional model (two or more 2-d convolutions), else
+    ``contiguous``: a transformer's single patch-embedding convolution gains nothing from it."""
+    if module is None:
+        return "contiguous"
+    convolutions = sum(isinstance(m, nn.Conv2d) for m in module.modules())
+    return "channels_last" if convolutions >= 2 else "contiguous"
+
+
+def as_layout(images: torch.Tensor, layout: str) -> torch.Tensor:
+    """A 4-d image batch in ``layout`` (other shapes unchanged)."""
+    if images.ndim != 4:
+        return images
+    return images.contiguous(memory_format=_FORMATS[layout])
+
+
+def as_layout_module(module: nn.Module, layout: str) -> nn.Module:
+    """``module`` with its 4-d weights in ``layout``, in place (values unchanged)."""
+    return module.to(memory_format=_FORMATS[layout])
+
+
+@contextmanager
+def model_layout(module: nn.Module | None, layout: str) -> Iterator[None]:
+    """``module``'s 4-d weights in ``layout`` for the duration, restored to contiguous after
+    (the values are unchanged: only their order in memory is)."""
+    if module is None or layout == "contiguous":
+        yield
+        return
+    as_layout_module(module, layout)
+    try:
+        yield
+    finally:
+        module.to(memory_format=torch.contiguous_format)
