@@ -21,7 +21,7 @@ ROOT = Path(singaudit.__file__).parent
 # ``__version__`` and exports its public API lazily (by name, on first attribute access).
 LAYERS: dict[str, int] = {
     "errors": 0,
-    "io": 1, "registry": 1,
+    "io": 1, "registry": 1, "wording": 1,
     "maths": 2, "results": 2,
     "calibration": 3,
     "adapters": 4,

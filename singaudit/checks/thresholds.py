@@ -25,6 +25,7 @@ from singaudit.maths.stats import (
     statistic,
 )
 from singaudit.results import STATUS_ORDER, ClassResult, Metric, Tiers, worst_status
+from singaudit.wording import number as format_number  # the one wording of numbers
 
 
 @dataclass(frozen=True)
@@ -275,22 +276,6 @@ def judge_all(
     status = worst_status([j.status for j in judgements]) if judgements else "info"
     worst = [j.message for j in judgements if j.status == status]
     return Verdict(status, "; ".join(worst), judgements)
-
-
-def format_number(value: float | None) -> str:
-    """Short and readable: 9.12, 0.05, 1.2e-07, inf."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if 1 <= magnitude < 1e4:
-        return f"{value:.2f}"
-    if 0.001 <= magnitude < 1:
-        return f"{value:.3g}"
-    return f"{value:.1e}"
 
 
 def _levels(tiers: Tiers) -> tuple[bool, float | None, float | None]:

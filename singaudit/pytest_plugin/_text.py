@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from singaudit.results import STATUS_ORDER, CheckResult, Metric, ModelResult
+from singaudit.wording import describe_tiers, number, with_unit
 
 WORST_CLASSES_SHOWN = 3
-
-
-def number(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float) and math.isfinite(value):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def with_unit(value: Any, unit: str | None) -> str:
-    suffix = {"deg": "°", "degrees": "°"}.get(unit or "", f" {unit}" if unit else "")
-    return number(value) + (suffix if value is not None and unit != "ratio" else "")
 
 
 def threshold_text(metric: Metric) -> str:
     tiers = metric.tiers
     if tiers is None:
         return "informational"
-    worse = "<" if tiers.higher_is_better else ">"
-    parts = [f"{level} if {worse} {with_unit(bound, metric.unit)}"
-             for level, bound in (("warn", tiers.warn), ("fail", tiers.fail)) if bound is not None]
-    if tiers.statistic == "fraction_within":
-        parts.append(f"images within {number(tiers.bound)}, mostly {number(tiers.mostly)}")
-    return ", ".join(parts) or "informational"
+    return describe_tiers(tiers, metric.unit, subject=False)
 
 
 def metric_line(name: str, metric: Metric) -> str:

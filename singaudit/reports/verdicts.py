@@ -2,64 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from singaudit.results import CheckResult, Metric, ModelResult, Tiers
+from singaudit.results import CheckResult, Metric, ModelResult
+from singaudit.wording import describe_tiers, number, with_unit
 
-# Units worth printing; counts, ranks, z-scores and ratios read better bare.
-UNIT_SUFFIX = {"deg": "°", "degrees": "°", "%": " %", "s": " s"}
 MAX_LIST_ITEMS = 12
 
-
-def format_number(value: Any) -> str:
-    """Compact and stable: 3 significant digits, scientific for tiny or huge magnitudes."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "∞" if value > 0 else "−∞"
-        if value == 0:
-            return "0"
-        magnitude = abs(value)
-        if magnitude < 1e-3 or magnitude >= 1e5:
-            return f"{value:.2e}"
-        return f"{value:.3g}" if magnitude < 100 else f"{value:.1f}"
-    return str(value)
-
-
-def format_value(value: Any, unit: str | None = None) -> str:
-    text = format_number(value)
-    if value is None or unit not in UNIT_SUFFIX:
-        return text
-    return text + UNIT_SUFFIX[unit]
-
-
-def describe_tiers(tiers: Tiers, unit: str | None = None) -> str:
-    """E.g. "warn if median(abs_as) > 3°, fail if > 4°"."""
-    if tiers.statistic == "fraction_within":
-        subject = f"fraction of images with {tiers.metric} within {format_value(tiers.bound, unit)}"
-        unit = None
-    else:
-        subject = f"{tiers.statistic}({tiers.metric})"
-    comparison = "<" if tiers.higher_is_better else ">"
-    parts = []
-    if tiers.warn is not None:
-        parts.append(f"warn if {comparison} {format_value(tiers.warn, unit)}")
-    if tiers.fail is not None:
-        parts.append(f"fail if {comparison} {format_value(tiers.fail, unit)}")
-    if tiers.mostly is not None:
-        parts.append(f"at least {format_number(tiers.mostly)} required")
-    if not parts:
-        return f"{subject}: informational"
-    return f"{subject}: " + ", ".join(parts)
+# One wording for numbers, units and thresholds (singaudit.wording), under the names the
+# report modules use.
+format_number = number
+format_value = with_unit
 
 
 def describe_metric(name: str, metric: Metric) -> str:

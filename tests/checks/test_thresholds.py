@@ -45,7 +45,7 @@ def test_fraction_within_uses_mostly_as_fail_level():
     assert judgement.status == "fail"
     assert judgement.per_class["circle"].value == 1.0 and judgement.per_class["circle"].status == "pass"
     assert judgement.per_class["star"].value == 0.0 and judgement.per_class["star"].status == "fail"
-    assert "fraction within 4.00 0.667 < fail 0.8" in judgement.message
+    assert "fraction within 4 0.667 < fail 0.8" in judgement.message
     assert "(classes: star 0)" in judgement.message
 
 
@@ -55,7 +55,7 @@ def test_per_class_scope_names_the_failing_classes():
     assert judgement.overall is None
     assert {k: m.status for k, m in judgement.per_class.items()} == {
         "circle": "pass", "star": "fail", "cross": "warn"}
-    assert judgement.message == ("leak median > fail 4.00 in classes: star 12.00 (3 of 3 "
+    assert judgement.message == ("leak median > fail 4 in classes: star 12 (3 of 3 "
                                  "classes judged, 95% one-sided, Holm-corrected)")
     assert judgement.per_class["star"].p_value < 0.05 < judgement.per_class["circle"].p_value
 
@@ -64,8 +64,8 @@ def test_both_scopes_report_overall_value_and_worse_classes():
     tiers = Tiers(metric="leak", statistic="median", warn=3, fail=4)
     judgement = judge(tiers, OBSERVED, NAMES, unit="deg")
     assert judgement.status == "fail" and judgement.overall.status == "warn"
-    assert judgement.message == ("leak median 3.50 deg > warn 3.00; > fail 4.00 in classes: "
-                                 "star 12.00 (3 of 3 classes judged, 95% one-sided, Holm-corrected)")
+    assert judgement.message == ("leak median 3.50 deg > warn 3; > fail 4 in classes: "
+                                 "star 12 (3 of 3 classes judged, 95% one-sided, Holm-corrected)")
     lo, hi = judgement.overall.ci
     assert lo <= 3.5 <= hi
 
@@ -121,9 +121,18 @@ def test_validate_tiers_messages(tiers, message):
         validate_tiers([tiers], {"leak": MetricSpec("leak")})
 
 
-def test_format_number():
-    assert [format_number(v) for v in (9.123, 0.05, 1.2e-7, 12345.0, float("inf"), None)] == [
-        "9.12", "0.05", "1.2e-07", "1.2e+04", "inf", "nan"]
+def test_format_number_is_the_one_wording_of_numbers():
+    from singaudit.pytest_plugin import _text
+    from singaudit.reports import verdicts
+    from singaudit.wording import number
+
+    values = (9.123, 0.05, 1.2e-7, 12345.0, 4.0, float("inf"), None, float("nan"))
+    expected = ["9.12", "0.05", "1.2e-07", "1.2e+04", "4", "inf", "n/a", "n/a"]
+    # check messages, the reports and the pytest plugin word numbers alike
+    for wording in (format_number, verdicts.format_number, _text.number, number):
+        assert [wording(v) for v in values] == expected
+    assert verdicts.format_value(3.0, "deg") == _text.with_unit(3.0, "deg") == "3°"
+    assert verdicts.format_value(None, "deg") == "n/a"
 
 
 def _noisy_classes(n_classes: int, per_class: int, centre: float, seed: int = 0):
@@ -159,7 +168,7 @@ def test_a_planted_leak_among_many_classes_is_still_found():
                             scope="per_class"), observed, names, n_boot=0)
     assert judgement.status == "fail"
     assert [n for n, m in judgement.per_class.items() if m.status == "fail"] == ["class7"]
-    assert judgement.message.startswith("leak median > fail 4.00 in classes: class7")
+    assert judgement.message.startswith("leak median > fail 4 in classes: class7")
 
 
 def test_classes_with_too_few_images_are_insufficient_data_not_judged():
@@ -181,7 +190,7 @@ def test_classes_with_too_few_images_are_insufficient_data_not_judged():
     lowered = judge(tier.model_copy(update={"min_images": 3}), Observations.of(values, labels),
                     ["circle", "star"], n_boot=0)
     assert lowered.per_class["star"].status == "pass"
-    assert "beyond a level but not significantly: star 60.00" in lowered.message
+    assert "beyond a level but not significantly: star 60" in lowered.message
     alone = judge(tier, Observations.of(values[20:], labels[20:]), ["circle", "star"], n_boot=0)
     assert alone.status == "info" and "no class has 10 images" in alone.message  # not judged
 

@@ -1,0 +1,84 @@
+"""One way to word numbers, units, thresholds and statuses: check messages, the HTML/PDF and
+JUnit reports, the CLI and the pytest plugin all print through here (pure, no singaudit
+imports, so every layer may use it).
+
+One rule for missing values: None and NaN both read "n/a".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+NOT_AVAILABLE = "n/a"
+# Units worth printing; counts, ranks, z-scores and ratios read better bare.
+UNIT_SUFFIX = {"deg": "°", "degrees": "°", "%": " %", "s": " s"}
+STATUS_MEANING = {
+    "pass": "judged, within every threshold",
+    "warn": "judged, beyond a warn threshold",
+    "fail": "judged, beyond a fail threshold",
+    "error": "the check could not be computed",
+    "skip": "not applicable (never a pass)",
+    "info": "measured and shown, not judged (never a pass, never a failure)",
+    "insufficient_data": "too few images to be judged",
+}
+
+
+def number(value: Any) -> str:
+    """Short and stable: 9.12, 4, 0.0523, 1.2e-07, 2.5e+04, inf, n/a (None or NaN), yes/no."""
+    if value is None:
+        return NOT_AVAILABLE
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if not isinstance(value, float):
+        try:
+            value = float(value)  # numpy scalars
+        except (TypeError, ValueError):
+            return str(value)
+    if math.isnan(value):
+        return NOT_AVAILABLE
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if value.is_integer() and magnitude < 1e4:  # thresholds and counts: 4, not 4.00
+        return str(int(value))
+    if 1 <= magnitude < 1e4:
+        return f"{value:.2f}"
+    if 0.001 <= magnitude < 1:
+        return f"{value:.3g}"
+    return f"{value:.1e}"
+
+
+def with_unit(value: Any, unit: str | None = None) -> str:
+    """number() with the unit's suffix (degrees as °); bare for missing values."""
+    text = number(value)
+    if text == NOT_AVAILABLE or unit not in UNIT_SUFFIX:
+        return text
+    return text + UNIT_SUFFIX[unit]
+
+
+def describe_tiers(tiers: Any, unit: str | None = None, *, subject: bool = True) -> str:
+    """A tier in words, e.g. "median(leak): warn if > 3°, fail if > 4°" (duck-typed Tiers);
+    without the subject where the line already names the metric and statistic."""
+    if tiers.statistic == "fraction_within":
+        what = f"fraction of images with {tiers.metric} within {with_unit(tiers.bound, unit)}"
+        unit = None
+    else:
+        what = f"{tiers.statistic}({tiers.metric})"
+    comparison = "<" if tiers.higher_is_better else ">"
+    parts = [f"{level} if {comparison} {with_unit(bound, unit)}"
+             for level, bound in (("warn", tiers.warn), ("fail", tiers.fail)) if bound is not None]
+    if getattr(tiers, "mostly", None) is not None:
+        parts.append(f"at least {number(tiers.mostly)} required")
+    if not parts:
+        return f"{what}: informational" if subject else "informational"
+    return (f"{what}: " if subject else "") + ", ".join(parts)
+
+
+def describe_status(status: str | None) -> str:
+    """What a status means, for legends and notes."""
+    return STATUS_MEANING.get(status or "", status or NOT_AVAILABLE)
