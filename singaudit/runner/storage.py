@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -232,3 +233,47 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
     except OSError:
         pass  # not empty: files singaudit did not write stay
+
+
+@dataclass
+class CacheItem:
+    """One cache entry as `cache ls` lists it: kind, model (when recorded), images, files."""
+
+    kind: str
+    model: str
+    images: int
+    size: int
+    modified: float  # last written, seconds since the epoch
+    paths: list[Path]
+
+
+def cache_items(root: Path) -> list[CacheItem]:
+    """Every entry singaudit wrote in a cache folder, with what it records about itself."""
+    from singaudit.pipeline.cache import NAMESPACES, FeatureCache
+
+    cache = FeatureCache(root)
+    items = []
+    for kind in (*NAMESPACES, GEOMETRY):
+        for entry in cache.entries(kind):
+            rows = entry.metadata.get("size", "")
+            items.append(CacheItem(kind, entry.metadata.get("model", ""),
+                                   int(rows) if rows.isdigit() and kind != "text" else 0,
+                                   entry.size, entry.modified, [entry.path]))
+    for folder in _translator_entries(root):
+        files = [f for f in folder.rglob("*") if f.is_file()]
+        try:
+            record = json.loads((folder / "translator.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            record = {}
+        images = record.get("n_train", 0) if isinstance(record, dict) else 0
+        items.append(CacheItem(TRANSLATORS, str(record.get("classifier", "")) if isinstance(
+            record, dict) else "", images if isinstance(images, int) else 0,
+            sum(f.stat().st_size for f in files), max(f.stat().st_mtime for f in files), [folder]))
+    for folder in _check_entries(root):
+        files = [f for f in folder.rglob("*") if f.is_file()]
+        items.append(CacheItem(CHECKS, "", 0, sum(f.stat().st_size for f in files),
+                               max(f.stat().st_mtime for f in files), [folder]))
+    for path in _figure_entries(root):
+        stat = path.stat()
+        items.append(CacheItem(FIGURES, "", 0, stat.st_size, stat.st_mtime, [path]))
+    return items

@@ -112,23 +112,31 @@ def test_report_rerenders_without_recomputing(spec_file, tmp_path):
     assert runner_world.CALLS == before
 
 
+def _cache_rows(printed: str) -> list[list[str]]:
+    """The rows of `cache ls`'s table (model, kind, entries, [images,] size, MB, date, time)."""
+    return [line.split() for line in printed.splitlines()
+            if line.split() and line.split()[0].startswith(("runnerworld:", "-"))
+            and not line.startswith("─")]
+
+
 def test_cache_ls_and_clear(spec_file, tmp_path, capsys):
     cache = tmp_path / "own_cache"
     assert run_cli(["run", str(spec_file), "--out", str(tmp_path / "o"),
                     "--cache-dir", str(cache)]) == 0
     capsys.readouterr()
     assert run_cli(["cache", "ls", "--cache-dir", str(cache)]) == 0
-    listing = {line.split()[0]: int(line.split()[1]) for line in
-               capsys.readouterr().out.splitlines()[1:]}
-    assert set(listing) == {"features", "embeddings", "text", "geometry", "translators", "checks",
-                            "figures"}
+    listing: dict[str, int] = {}
+    for line in _cache_rows(capsys.readouterr().out):  # model, kind, entries, ...
+        listing[line[1]] = listing.get(line[1], 0) + int(line[2])
+    assert set(listing) == {"features", "embeddings", "text", "geometry", "translators", "checks"}
     assert listing["checks"] == 4 and listing["translators"] == 2 and listing["geometry"] == 2
     assert run_cli(["cache", "clear", "--yes", "--cache-dir", str(cache)]) == 0
     assert not list((cache / "features").rglob("*.safetensors"))
     assert not (cache / "translators").exists() and not (cache / "checks").exists()
     capsys.readouterr()
     assert run_cli(["cache", "ls", "--cache-dir", str(cache)]) == 0
-    assert all(line.split()[1] == "0" for line in capsys.readouterr().out.splitlines()[1:])
+    printed = capsys.readouterr().out
+    assert not _cache_rows(printed) and printed.splitlines()[-1] == "0 entries, 0.0 MB"
     # Clear means clear: the next run reuses no verdict.
     assert run_cli(["run", str(spec_file), "--out", str(tmp_path / "o2"),
                     "--cache-dir", str(cache)]) == 0
@@ -449,3 +457,28 @@ def test_a_misspelt_key_gets_the_nearest_known_key(spec_file, capsys):
     assert "checks.class_semantics.nboot: Extra inputs are not permitted (did you mean " \
            "'n_boot'?)" in err
     assert "(did you mean 'images_per_class'?)" in err
+
+
+def test_cache_ls_lists_entries_and_clear_removes_only_the_selection(spec_file, tmp_path,
+                                                                      capsys):
+    cache = tmp_path / "cache"
+    assert run_cli(["run", str(spec_file), "--out", str(tmp_path / "out"),
+                    "--cache-dir", str(cache)]) == 0
+    capsys.readouterr()
+    assert run_cli(["cache", "ls", "--cache-dir", str(cache)]) == 0
+    rows = {tuple(line.split()[:2]): line.split() for line in capsys.readouterr().out.splitlines()
+            if line.startswith("runnerworld:")}
+    assert ("runnerworld:seed1", "features") in rows and ("runnerworld:seed2", "features") in rows
+    assert int(rows[("runnerworld:seed1", "features")][3]) > 0  # images
+    assert run_cli(["cache", "clear", "--cache-dir", str(cache), "--model", "runnerworld:seed1",
+                    "--kind", "features", "--yes"]) == 0
+    said = capsys.readouterr().out
+    assert "removed from" in said and "features" in said and "translators" not in said
+    assert run_cli(["cache", "ls", "--cache-dir", str(cache), "--kind", "features"]) == 0
+    listed = capsys.readouterr().out
+    assert "runnerworld:seed1" not in listed and "runnerworld:seed2" in listed
+    assert run_cli(["cache", "ls", "--cache-dir", str(cache), "--kind", "feature"]) == 4
+    assert "choose from features, embeddings" in capsys.readouterr().err
+    assert run_cli(["cache", "clear", "--cache-dir", str(cache), "--older-than", "365",
+                    "--yes"]) == 0
+    assert "nothing selected; nothing removed" in capsys.readouterr().out
