@@ -8,6 +8,8 @@ from singaudit.errors import WeightsNotFound
 from singaudit.runner import run_audit
 from singaudit.spec import parse_spec_text
 
+LEAK_TOLERANCE = 0.75  # degrees; see test_clean_passes_and_leaky_fails_class_semantics
+
 SPEC = """
 version: 1
 kind: singaudit/audit
@@ -53,10 +55,14 @@ def test_clean_passes_and_leaky_fails_class_semantics(audit):
     assert clean.status == "pass", clean.message
     assert leaky.status == "fail", leaky.message
     assert leaky.metrics["leak"].value > 4 and clean.metrics["leak"].value < 2
-    # The world's own ground truth (measured at training time on other scenes) agrees.
+    # The world's own ground truth (measured at training time on other scenes) agrees within the
+    # sampling spread: scripts/calibration_leak_spread.py --seeds 8 re-runs this audit on 8 scene
+    # seeds: sd 0.19 (clean) and 0.23 deg (leaky), largest |leak - truth| 0.52 deg. 0.75 deg is
+    # about 3 sd around the seeds' mean (which is itself 0.1-0.2 deg off the truth).
     truth = zoo.load_metadata()["ground_truth"]
     for name, check in (("clean", clean), ("leaky", leaky)):
-        assert check.metrics["leak"].value == pytest.approx(truth[name]["median_neg_as"], abs=1.5)
+        expected = truth[name]["median_neg_as"]
+        assert check.metrics["leak"].value == pytest.approx(expected, abs=LEAK_TOLERANCE)
 
 
 def test_null_invariance_holds_for_both(audit):
