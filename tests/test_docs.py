@@ -22,7 +22,7 @@ from singaudit.cli.main import app, run_cli
 ROOT = Path(__file__).parents[1]
 DOCS = sorted([ROOT / "README.md", *ROOT.glob("audits/**/README.md"), *ROOT.glob("docs/*.md"),
                *ROOT.glob("examples/*/README.md"), *ROOT.glob("singaudit/**/README.md")])
-FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 # Programs a docs shell block may call besides singaudit (checked by their own projects).
 OTHER_PROGRAMS = {"make", "pytest", "pip", "cd", "python", "git", "ray", "export"}
 
@@ -42,8 +42,7 @@ def _commands() -> list[tuple[str, list[str]]]:
         logical = re.sub(r"\\\n\s*", " ", text)  # continuation lines
         for line in logical.splitlines():
             line = line.split(" #", 1)[0].strip()
-            if line.startswith("$ "):
-                line = line[2:]
+            line = line.removeprefix("$ ")
             if line and not line.startswith("#"):
                 commands.append((where, shlex.split(line)))
     return commands
