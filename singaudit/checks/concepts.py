@@ -145,7 +145,8 @@ class ConceptsCheck(Check[ConceptsParams]):
     requires_null_space = True
 
     def measure(self, ctx: ModelContext, params: ConceptsParams) -> Measurements:
-        vocabulary = _resolve(params.vocabulary, ctx.class_names)
+        vocabulary, unrepresentable = _representable(
+            _resolve(params.vocabulary, ctx.class_names), ctx.joint_space)
         texts = _concept_embeddings(ctx, vocabulary, params.template)
         pair = equivalent_translations(ctx)
         attribute = as_array(concept_attribute_scores(pair.original, pair.equivalent, texts))
@@ -239,6 +240,11 @@ class ConceptsCheck(Check[ConceptsParams]):
         )
         if own_rank:
             summary += f"; best rank of a class's own name: {int(min(own_rank.values()))}"
+        if unrepresentable:
+            left_out = ", ".join(list(unrepresentable)[:5])
+            summary += (f"; {len(unrepresentable)} concept(s) left out, unknown to the joint "
+                        f"space's text tower: {left_out}"
+                        + (" ..." if len(unrepresentable) > 5 else ""))
         similar = order[:top_k]
         unit = torch.nn.functional.normalize(texts.double(), dim=-1)
         similarity = (unit[similar] @ unit[similar].T).numpy()
@@ -247,6 +253,7 @@ class ConceptsCheck(Check[ConceptsParams]):
             data={
                 "vocabulary": vocabulary.name,
                 "concepts": list(concepts),
+                "unrepresentable": unrepresentable,  # concept -> its unknown words
                 "categories": list(vocabulary.categories),
                 "as": np.median(attribute, axis=0).tolist(),
                 "z": [float(v) if np.isfinite(v) else None for v in mean_z],
@@ -264,6 +271,26 @@ class ConceptsCheck(Check[ConceptsParams]):
                 "support": present.sum(axis=0).tolist(),
             },
         )
+
+
+def _representable(vocabulary: Vocabulary, space: Any) -> tuple[Vocabulary, dict[str, list[str]]]:
+    """Leave out concepts with words the joint space cannot represent (a closed vocabulary maps
+    them all to one unknown token, so their scores would be scores of nothing)."""
+    unknown_words = getattr(space, "unknown_words", None)
+    if unknown_words is None:
+        return vocabulary, {}
+    unknown = {c: words for c in vocabulary.concepts if (words := unknown_words(c))}
+    if not unknown:
+        return vocabulary, {}
+    keep = [i for i, c in enumerate(vocabulary.concepts) if c not in unknown]
+    if len(keep) < 3:
+        examples = ", ".join(list(unknown)[:3])
+        raise NotApplicable(
+            f"the joint space {space.info.id} cannot represent {len(unknown)} of the "
+            f"{len(vocabulary.concepts)} concepts of the {vocabulary.name} vocabulary (e.g. "
+            f"{examples}): choose a vocabulary in its words")
+    return Vocabulary(vocabulary.name, [vocabulary.concepts[i] for i in keep],
+                      [vocabulary.categories[i] for i in keep], vocabulary.templates), unknown
 
 
 def _resolve(vocabulary: str | list[str] | dict[str, list[str]], class_names: list[str]

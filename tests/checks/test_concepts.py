@@ -106,3 +106,22 @@ def test_concepts_shown_by_too_few_images_are_excluded_from_rankings():
     assert np.isnan(mean_z[0]) and np.isnan(mean_z[2])  # excluded, never a z of 0
     assert mean_z[1] == 0.5
 
+
+
+def test_concepts_a_joint_space_cannot_represent_are_left_out_and_named(tmp_path):
+    from singaudit.errors import NotApplicable
+
+    ctx = make_world(tmp_path, striped_class=CLASSES.index("star"))
+    known = set(ctx.joint_space.words)
+    # The test space ignores unknown words; saying which ones it cannot represent is its job.
+    ctx.joint_space.unknown_words = lambda text: [w for w in text.split() if w not in known]
+    vocabulary = [c for concepts in VOCABULARY.values() for c in concepts] + ["Kerry blue terrier"]
+    result = run(ctx, vocabulary=vocabulary, template="an image of a {concept}", top_k=3)
+    assert "Kerry blue terrier" not in result.data["concepts"]
+    expected = [w for w in ("Kerry", "blue", "terrier") if w not in known]
+    assert "Kerry" in expected and result.data["unrepresentable"] == {"Kerry blue terrier": expected}
+    assert "1 concept(s) left out, unknown to the joint space's text tower: Kerry blue terrier" \
+        in result.message
+    with pytest.raises(NotApplicable, match="cannot represent 3 of the"):
+        run(ctx, vocabulary=["Kerry blue", "Irish setter", "basset hound"],
+            template="an image of a {concept}", top_k=1)
