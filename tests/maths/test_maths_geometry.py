@@ -97,7 +97,7 @@ def planted_heads(draw):
     integer block A B with A = [I_r; ints], B = [I_r, ints] (entries in {-1, 0, 1}: rank exactly
     r), beside planted diagonal entries that are powers of two just above the documented
     tolerance t = max(c, m) * eps(float32) * sigma_max (in [2t, 4t)), just below it (in
-    (t/4, t/2]) or far below (2^-24, float16's smallest), rows and columns then permuted.
+    (t/4, t/2]) or far below (t/64, or float16's least 2^-24), rows and columns permuted.
     """
     dtype = draw(st.sampled_from(REDUCED))
     classes, features = draw(st.integers(8, 60)), draw(st.integers(17, 300))
@@ -111,10 +111,13 @@ def planted_heads(draw):
     block = scale * left @ right
     sigma_max = float(np.linalg.svd(block, compute_uv=False)[0])  # NumPy's SVD, not ours
     tolerance = max(classes, features) * float(np.finfo(np.float32).eps) * sigma_max
+    far_below = 2.0 ** np.floor(np.log2(tolerance / 64))
+    if dtype == torch.float16:  # its least subnormal; t >= 17 * eps(float32) as scale >= 1
+        far_below = max(far_below, 2.0**-24)
     planted = (
         [2.0 ** np.ceil(np.log2(2 * tolerance))] * above
         + [2.0 ** np.floor(np.log2(tolerance / 2))] * below
-        + [2.0**-24] * far
+        + [far_below] * far
     )
     exact = np.zeros((classes, features))
     exact[:block_rows, :block_cols] = block
