@@ -93,7 +93,9 @@ def test_lite0_models_share_one_backbone_pass_and_keep_the_linear_head_contract(
 
 
 @pytest.mark.parametrize(
-    "variant,null_dim", [("lite0_clean", 32), ("lite0_leaky", 32), ("lite0_natural", 1274)]
+    # lite0_natural's 6th singular value is 1.7e-8 of the first: below float32's epsilon, so
+    # the rank tolerance (float32's epsilon whatever the dtype) counts it in the null space.
+    "variant,null_dim", [("lite0_clean", 32), ("lite0_leaky", 32), ("lite0_natural", 1275)]
 )
 def test_lite0_heads_read_the_logits_block_only(lite0, variant, null_dim):
     classifier = lite0[variant]
