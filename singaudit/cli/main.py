@@ -174,24 +174,14 @@ def _output_targets(specs: list, out: Path | None, force: bool) -> list[Path]:
 
 def _check_only(specs: list, only: list[str]) -> None:
     """Every --only selector must name a model or check of some spec (before anything runs)."""
-    import fnmatch
-
-
-    def matches(pattern: str, names) -> bool:
-        return any(fnmatch.fnmatchcase(name, pattern) for name in names)
+    from singaudit.runner.audit import selector_matches
 
     for selector in only:
-        left, sep, right = selector.partition("::")
-        if sep:
-            found = any(matches(left, [m.name for m in spec.models]) and matches(right, spec.checks)
-                        for spec in specs)
-        else:
-            found = any(matches(selector, [m.name for m in spec.models])
-                        or matches(selector, spec.checks) for spec in specs)
-        if not found:
+        if not any(selector_matches(selector, [m.name for m in spec.models], list(spec.checks))
+                   for spec in specs):
             models = sorted({m.name for spec in specs for m in spec.models})
             checks = sorted({name for spec in specs for name in spec.checks})
-            kind = "model::check" if sep else "model or check"
+            kind = "model::check" if "::" in selector else "model or check"
             raise SpecError(f"--only {selector} names no {kind} of the audit; models: "
                             f"{', '.join(models)}; checks: {', '.join(checks)}")
 

@@ -20,6 +20,7 @@ from singaudit.runner.context import AuditModelContext
 from singaudit.runner.memo import digest
 from singaudit.runner.outputs import output_dir, publish, staged_output
 from singaudit.runner.regressions import with_regressions
+from singaudit.spec.models import AuditSpec
 
 # The translator facts a model's results carry (the full record stays in the cache).
 TRANSLATOR_SUMMARY = ("architecture", "alpha", "mean_cosine", "mse", "r2", "n_train", "n_heldout",
@@ -46,6 +47,29 @@ def selector_is_check(selector: str) -> bool:
     return any(fnmatch.fnmatchcase(name, selector) for name in CHECKS.names())
 
 
+def selector_matches(selector: str, models: Sequence[str], checks: Sequence[str]) -> bool:
+    """Whether an ``only`` selector (name, glob or model::check) names a model or check."""
+    def matches(pattern: str, names: Sequence[str]) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for name in names)
+
+    left, sep, right = selector.partition("::")
+    if sep:
+        return matches(left, models) and matches(right, checks)
+    return matches(selector, models) or matches(selector, checks)
+
+
+def check_selectors(spec: AuditSpec, only: Sequence[str] | None) -> None:
+    """SpecError for a selector that names no model or check of ``spec`` (before anything runs:
+    a typo must not run zero checks and pass)."""
+    models = [m.name for m in spec.models]
+    checks = list(spec.checks)
+    for selector in only or []:
+        if not selector_matches(selector, models, checks):
+            kind = "model::check" if "::" in selector else "model or check"
+            raise SpecError(f"{spec.name}: --only {selector} names no {kind} of the audit; "
+                            f"models: {', '.join(models)}; checks: {', '.join(checks)}")
+
+
 class AuditRun:
     """One audit spec run over its selected models and checks, on an artefact builder."""
 
@@ -63,6 +87,7 @@ class AuditRun:
         started = time.time()
         spec = self.spec
         out_dir = output_dir(spec, out_dir)
+        check_selectors(spec, self.only)
         models = [m.name for m in spec.models if selected(self.only, m.name)]
         if not models:
             raise SpecError(f"{spec.name}: --only {' '.join(self.only or [])} selects no model "

@@ -204,8 +204,11 @@ def test_only_selects_models_and_checks(tmp_path):
     result = run(make_spec(*FAST), tmp_path, only=["second::null_invariance"])
     assert [m.name for m in result.models] == ["second"]
     assert [c.name for c in result.models[0].checks] == ["null_invariance"]
-    with pytest.raises(SpecError, match="selects no model"):
-        run(make_spec(*FAST), tmp_path, only=["third"])
+    for typo in (["third"], ["first::typo"], ["first", "clas_semantics"]):
+        # Through the API (and so the pytest fixture) as through the CLI: a typo runs nothing.
+        with pytest.raises(SpecError, match=r"names no (model::check|model or check).*checks:"):
+            run(make_spec(*FAST), tmp_path, "typo", only=typo)
+        assert not (tmp_path / "typo").exists()
     assert selected(["class_*"], "first", "class_semantics")
     assert not selected(["first"], "second", "class_semantics")
 
