@@ -24,8 +24,22 @@ STATUS_MEANING = {
 }
 
 
-def number(value: Any) -> str:
-    """Short and stable: 9.12, 4, 0.0523, 1.2e-07, 2.5e+04, inf, n/a (None or NaN), yes/no."""
+def number(value: Any, signed: bool = False) -> str:
+    """Short and stable: 9.12, 4, 0.0523, 1.2e-07, 2.5e+04, inf, n/a (None or NaN), yes/no;
+    ``signed`` puts "+" before positive numbers (changes, deltas)."""
+    text = _unsigned_number(value)
+    positive = not isinstance(value, bool) and _is_positive(value)
+    return "+" + text if signed and positive else text
+
+
+def _is_positive(value: Any) -> bool:
+    try:
+        return float(value) > 0  # NaN compares False
+    except (TypeError, ValueError):
+        return False
+
+
+def _unsigned_number(value: Any) -> str:
     if value is None:
         return NOT_AVAILABLE
     if isinstance(value, bool):

@@ -794,7 +794,7 @@ def diff(
 def _print_diff(console, result) -> None:
     from rich.table import Table
 
-    from singaudit.reports.markdown import number
+    from singaudit.wording import number
 
     for mismatch in result.mismatches:
         console.print(f"[yellow]compared despite a difference[/]: {_plain(mismatch.describe())}")

@@ -14,9 +14,10 @@ from singaudit.io.atomic import atomic_write_text
 from singaudit.io.output_folder import publish, staged_output
 from singaudit.regression.diff import OVERALL, Diff, per_image
 from singaudit.reports.context import data_uri
-from singaudit.reports.markdown import diff_markdown, number
+from singaudit.reports.markdown import diff_markdown
 from singaudit.reports.render import ReportError, template_environment, write_pdf
 from singaudit.results import STATUS_ORDER, AuditResult, CheckResult
+from singaudit.wording import number
 
 DIFF_FORMATS = ("json", "markdown", "html", "pdf")
 DIFF_NAMES = {"json": "diff.json", "markdown": "diff.md", "html": "diff.html", "pdf": "diff.pdf"}

@@ -4,13 +4,13 @@ every cell is escaped, so names cannot break a table."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from singaudit.regression.diff import OVERALL, Delta, Diff
 from singaudit.reports.context import first_screen
 from singaudit.results import STATUS_ORDER, AuditResult
+from singaudit.wording import number
 
 REPORT_LINK = "REPORT_URL"  # replaced with --report-url, else left for the CI to fill in
 MAX_ROWS = 20  # rows of a table before "and N more": a PR comment stays short
@@ -30,18 +30,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
              "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return lines
-
-
-def number(value: Any, signed: bool = False) -> str:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return "n/a" if value is None else str(value)
-    if isinstance(value, int):
-        return f"{value:+d}" if signed else str(value)
-    if not math.isfinite(value):
-        return str(value)
-    if value != 0 and (abs(value) < 0.005 or abs(value) >= 1e5):
-        return f"{value:+.3g}" if signed else f"{value:.3g}"
-    return f"{value:+.2f}" if signed else f"{value:.2f}"
 
 
 def _link(report_url: str | None, label: str = "Full report") -> str:

@@ -133,6 +133,9 @@ def test_format_number_is_the_one_wording_of_numbers():
         assert [wording(v) for v in values] == expected
     assert verdicts.format_value(3.0, "deg") == _text.with_unit(3.0, "deg") == "3°"
     assert verdicts.format_value(None, "deg") == "n/a"
+    # deltas (the regression diff, its Markdown and the CLI table) are signed by the same rule
+    signed = [number(v, signed=True) for v in (0.37, -0.37, 0.0, 2.0, None, float("inf"))]
+    assert signed == ["+0.37", "-0.37", "0", "+2", "n/a", "+inf"]
 
 
 def _noisy_classes(n_classes: int, per_class: int, centre: float, seed: int = 0):
