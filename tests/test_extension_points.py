@@ -94,3 +94,28 @@ def test_the_registries_read_entry_points(acme_site, monkeypatch):
     loaded = registry.get("acme")
     assert loaded.__name__ == "load_classifier"
     assert loaded("5").info.id == "acme:5"
+
+
+def test_every_source_group_reads_its_entry_points(tmp_path):
+    """The joint-space, data and generator groups work like the classifier group: a third-party
+    distribution's entry point becomes a ``source:id`` whose loader receives the id."""
+    site = tmp_path / "site"
+    (site / "zoo_sources").mkdir(parents=True)
+    (site / "zoo_sources" / "__init__.py").write_text(
+        "def load(ident, **options):\n    return ('zoo', ident, options)\n")
+    info = site / "zoo_sources-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-sources\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("".join(
+        f"[{group}]\nzoo = zoo_sources:load\n\n"
+        for group in ("singaudit.joint_spaces", "singaudit.data", "singaudit.generators")))
+    script = (
+        "import json\nfrom singaudit.adapters import sources\n"
+        "print(json.dumps([sources.load_joint_space('zoo:space', size=2),"
+        " sources.load_data('zoo:images'), sources.load_generator('zoo:painter')]))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(site)])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [
+        ["zoo", "space", {"size": 2}], ["zoo", "images", {}], ["zoo", "painter", {}]]
