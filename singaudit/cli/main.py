@@ -745,8 +745,10 @@ def report(
 
 @app.command()
 def diff(
-    base: Annotated[Path, typer.Argument(help="The baseline's results.json (or its folder).")],
-    new: Annotated[Path, typer.Argument(help="The candidate's results.json (or its folder).")],
+    base: Annotated[str, typer.Argument(
+        help="The baseline's results.json (or its folder, or an http(s) URL to it).")],
+    new: Annotated[str, typer.Argument(
+        help="The candidate's results.json (or its folder, or an http(s) URL to it).")],
     formats: Annotated[list[str] | None, typer.Option(
         "--format", help="Also write markdown, html, pdf or json into --out (repeatable).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for the diff files.")] = Path(

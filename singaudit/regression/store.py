@@ -19,27 +19,62 @@ class BaselineError(SingauditError):
     """A baseline that cannot be read or stored."""
 
 
+MAX_FETCHED_BYTES = 256 * 2**20  # a results.json of 1,000 classes x 50,000 images fits
+
+
+def is_url(reference: str | Path) -> bool:
+    return isinstance(reference, str) and reference.startswith(("http://", "https://"))
+
+
 def read_results(path: str | Path) -> AuditResult:
-    """A results.json (or the folder holding one); every problem is one BaselineError."""
+    """A results.json (or the folder holding one, or an http(s) URL to one); every problem is
+    one BaselineError."""
+    if is_url(path):
+        return _parse(_fetch(str(path)), str(path))
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS
     if not path.is_file():
         raise BaselineError(f"no results file at {path}")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
         raise BaselineError(f"{path} is not valid JSON: {error}") from None
+    return _parse(text, str(path))
+
+
+def _fetch(url: str, timeout: float = 30.0) -> str:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only
+            body = response.read(MAX_FETCHED_BYTES + 1)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise BaselineError(f"cannot fetch the baseline {url}: {error}") from None
+    if len(body) > MAX_FETCHED_BYTES:
+        raise BaselineError(f"the baseline {url} is larger than {MAX_FETCHED_BYTES >> 20} MiB")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BaselineError(f"{url} is not valid JSON: {error}") from None
+
+
+def _parse(text: str, where: str) -> AuditResult:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BaselineError(f"{where} is not valid JSON: {error}") from None
     version = raw.get("schema_version") if isinstance(raw, dict) else None
     if isinstance(version, int) and version > SCHEMA_VERSION:
-        raise BaselineError(f"{path} has schema_version {version}; this singaudit reads up to "
+        raise BaselineError(f"{where} has schema_version {version}; this singaudit reads up to "
                             f"{SCHEMA_VERSION}: upgrade singaudit")
     try:
         return AuditResult.model_validate(raw)
     except pydantic.ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise BaselineError(f"{path} is not a singaudit results file: {where}: "
+        loc = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise BaselineError(f"{where} is not a singaudit results file: {loc}: "
                             f"{first['msg']}") from None
 
 
@@ -56,8 +91,11 @@ def accept(results: str | Path, store: str | Path, name: str | None = None) -> P
     return target
 
 
-def resolve(reference: str, store: str | Path) -> Path:
-    """A baseline reference: a results.json path, a run folder, or a name in the store."""
+def resolve(reference: str, store: str | Path) -> Path | str:
+    """A baseline reference: an http(s) URL to a results.json (returned as is), a results.json
+    path, a run folder, or a name in the store."""
+    if is_url(reference):
+        return reference
     path = Path(reference)
     if path.suffix == ".json" or path.is_dir() and (path / RESULTS).is_file():
         return path if path.suffix == ".json" else path / RESULTS

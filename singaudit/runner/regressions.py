@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from singaudit.errors import SingauditError
 from singaudit.regression.comparability import mismatches
 from singaudit.regression.diff import OVERALL, ModelDiff, compare_models
-from singaudit.regression.store import read_results, resolve
+from singaudit.regression.store import is_url, read_results, resolve
 from singaudit.regression.tiers import DEFAULT_STORE, RegressionSpec
 from singaudit.results import (
     AuditResult,
@@ -27,7 +27,12 @@ if TYPE_CHECKING:
 CHECK_NAME = "regression"
 
 
-def baseline_path(spec: AuditSpec, model_name: str) -> Path | None:
+def _exists(path: Path | str) -> bool:
+    """A URL is fetched (and its problems reported); a path must name an existing file."""
+    return is_url(path) or Path(path).is_file()
+
+
+def baseline_path(spec: AuditSpec, model_name: str) -> Path | str | None:
     """Where a model's baseline run is, or None when the model has none."""
     model = spec.model_by_name(model_name)
     regression = spec.regression
@@ -55,14 +60,14 @@ def judge_baselines(audit: AuditResult, spec: AuditSpec) -> None:
     """Append a ``regression`` check to each model of ``audit`` that has a baseline (in place;
     the statuses are left to the caller)."""
     regression = spec.regression or RegressionSpec()
-    baselines: dict[Path, AuditResult | SingauditError] = {}
+    baselines: dict[Path | str, AuditResult | SingauditError] = {}
     for model in audit.models:
         path = baseline_path(spec, model.name)
         if path is None:
             continue
         if path not in baselines:
             try:
-                baselines[path] = read_results(path) if path.is_file() else SingauditError(
+                baselines[path] = read_results(path) if _exists(path) else SingauditError(
                     f"no baseline at {path} yet; accept a run with `singaudit baseline accept "
                     "reports/NAME/results.json`")
             except SingauditError as error:
@@ -71,9 +76,9 @@ def judge_baselines(audit: AuditResult, spec: AuditSpec) -> None:
 
 
 def _judge(model: ModelResult, spec: AuditSpec, baseline: AuditResult | SingauditError,
-           audit: AuditResult, path: Path, regression: RegressionSpec) -> CheckResult:
+           audit: AuditResult, path: Path | str, regression: RegressionSpec) -> CheckResult:
     if isinstance(baseline, SingauditError):
-        missing = not path.is_file()
+        missing = not _exists(path)
         return CheckResult(name=CHECK_NAME, status="skip" if missing else "error",
                            message=str(baseline), data={"baseline": str(path)})
     name = spec.model_by_name(model.name).baseline_model or model.name
@@ -93,7 +98,7 @@ def _judge(model: ModelResult, spec: AuditSpec, baseline: AuditResult | Singaudi
     return as_check(diff, path, [m.describe() for m in found])
 
 
-def as_check(diff: ModelDiff, path: Path, mismatched: list[str]) -> CheckResult:
+def as_check(diff: ModelDiff, path: Path | str, mismatched: list[str]) -> CheckResult:
     """A model's diff as a check result: judged changes as metrics, overall and per class."""
     metrics: dict[str, Metric] = {}
     per_class: dict[str, ClassResult] = {}

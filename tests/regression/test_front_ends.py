@@ -211,3 +211,37 @@ def test_a_model_baseline_is_a_path_a_run_folder_or_a_name_in_the_store(runs, tm
     spec.models[0].baseline = str(runs["base"])
     assert baseline_path(spec, "first") == runs["base"]
     assert baseline_path(_spec(3), "first") is None  # no baseline, no store: nothing judged
+
+
+@pytest.fixture
+def served(runs):
+    """The baseline run's folder served over HTTP on the loopback interface."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                                directory=str(runs["base"].parent))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_baseline_can_be_a_url(runs, served, tmp_path, capsys):
+    from singaudit.runner.regressions import baseline_path
+
+    spec = _spec(3)
+    spec.models[1].baseline = f"{served}/results.json"
+    assert baseline_path(spec, "second") == f"{served}/results.json"  # fetched, never a path
+    result = run_audit(spec, out_dir=tmp_path / "judged", progress=False,
+                       cache_dir=runs["root"] / "cache")
+    regression = next(c for c in result.models[1].checks if c.name == "regression")
+    assert regression.status == "fail" and "red" in regression.message
+    # diff reads URLs too; a URL that answers 404 is one clear line, exit 4
+    assert run_cli(["diff", f"{served}/results.json", str(runs["new"])]) == 1
+    assert run_cli(["diff", f"{served}/missing.json", str(runs["new"])]) == 4
+    assert "cannot fetch the baseline" in capsys.readouterr().err
