@@ -48,7 +48,7 @@ def _fetch(url: str, timeout: float = 30.0) -> str:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             body = response.read(MAX_FETCHED_BYTES + 1)
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise BaselineError(f"cannot fetch the baseline {url}: {error}") from None

@@ -8,7 +8,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from singaudit.pipeline.encoders import image_encoder
-from singaudit.pipeline.layout import model_layout
 from singaudit.pipeline.executors.base import (
     ChunkAssembler,
     ChunkResult,
@@ -18,6 +17,7 @@ from singaudit.pipeline.executors.base import (
     local_ridge_statistics,
     progress_bar,
 )
+from singaudit.pipeline.layout import model_layout
 
 
 class LocalExecutor:
