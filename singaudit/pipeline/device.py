@@ -41,15 +41,32 @@ def choose_device(requested: str | torch.device | None = None) -> torch.device:
     return device
 
 
+# Whether the calibration worlds give every verdict identically, and every angle within 0.1 deg,
+# in bfloat16 as in float32: set from tests/pipeline/test_precision_policy.py, which checks it.
+AUTO_BFLOAT16_KEEPS_VERDICTS = False
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """A CUDA device with bfloat16 support, or a CPU with native bfloat16 instructions."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(getattr(torch.backends.mkldnn, "is_available", lambda: False)()) and \
+            torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return False
+
+
 def choose_dtype(device: torch.device, requested: str | torch.dtype | None = None) -> torch.dtype:
-    """``None``/"auto": bfloat16 on a CUDA device that supports it, else float32.
+    """``None``/"auto": bfloat16 on a device with native bfloat16, but only if the calibration
+    worlds showed it keeps every verdict (``AUTO_BFLOAT16_KEEPS_VERDICTS``); else float32.
+    ``bfloat16`` and ``float16`` are always available on request (the report states the dtype).
 
     Reduced precision only speeds up the forward passes; features leave the pipeline as float32.
     """
     if isinstance(requested, torch.dtype):
         return requested
     if requested in (None, "", "auto"):
-        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        if AUTO_BFLOAT16_KEEPS_VERDICTS and native_bfloat16(device):
             return torch.bfloat16
         return torch.float32
     try:

@@ -1,0 +1,132 @@
+"""Extraction throughput against the best raw forward pass, measured in one process.
+
+For each architecture (random weights of real timm architectures; the cost of a forward pass
+does not depend on the weights' values):
+
+- raw contiguous: images/s of ``features`` on preprocessed tensors already in memory, contiguous
+  layout (what extraction did before channels_last), fp32, ``inference_mode``;
+- raw best: the same with the best exact layout (channels_last where it is faster), fp32;
+- extraction: images/s of ``singaudit.pipeline.features.extract`` on a folder of real JPEG files
+  (crops of scikit-image and scikit-learn sample photos, 256 px, resized to 224 by the model's
+  preprocessing), decoding included, no cache;
+
+and the ratio extraction / raw best (target >= 0.85). The raw forward runs before and after the
+extraction and the better of the two counts, so a load spike on a shared machine does not flatter
+the ratio. Run: ``python benchmarks/throughput.py [--models resnet50,tf_efficientnet_lite0]
+[--images 128] [--batch-size 32] [--threads 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from singaudit.adapters.sources import load_classifier, load_data
+from singaudit.pipeline.features import extract
+from singaudit.pipeline.layout import as_layout, choose_layout, model_layout
+
+DEFAULT_MODELS = "tf_efficientnet_lite0,resnet50,convnext_tiny,vit_small_patch16_224"
+
+
+def bundled_photos() -> list[np.ndarray]:
+    """Real RGB photos shipped by scikit-image and scikit-learn (no download)."""
+    from skimage import data
+    from sklearn.datasets import load_sample_images
+
+    names = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble_deep_field",
+             "immunohistochemistry", "retina", "cat", "colorwheel")
+    photos = []
+    for name in names:
+        loader = getattr(data, name, None)
+        try:
+            image = loader() if loader is not None else None
+        except Exception:  # an optional data file not installed: skip it
+            image = None
+        if image is not None and image.ndim == 3 and image.shape[2] == 3:
+            photos.append(np.ascontiguousarray(image))
+    photos.extend(load_sample_images().images)
+    return photos
+
+
+def jpeg_folder(folder: Path, count: int, size: int = 256, seed: int = 0) -> Path:
+    """``count`` random ``size`` px crops of the bundled photos as JPEG files, two classes."""
+    rng = np.random.default_rng(seed)
+    photos = bundled_photos()
+    for index in range(count):
+        photo = photos[index % len(photos)]
+        side = int(rng.integers(size // 2, min(photo.shape[:2]) + 1))
+        top = int(rng.integers(0, photo.shape[0] - side + 1))
+        left = int(rng.integers(0, photo.shape[1] - side + 1))
+        crop = Image.fromarray(photo[top : top + side, left : left + side]).resize((size, size))
+        target = folder / f"class_{index % 2}"
+        target.mkdir(parents=True, exist_ok=True)
+        crop.save(target / f"{index:05d}.jpg", quality=90)
+    return folder
+
+
+def raw_rate(classifier, batches: list[torch.Tensor], layout: str) -> float:
+    """Images/s of the forward pass alone over ``batches`` (one warm-up batch first)."""
+    with model_layout(classifier.module, layout), torch.inference_mode():
+        classifier.features(as_layout(batches[0], layout))
+        start = time.perf_counter()
+        for batch in batches:
+            classifier.features(as_layout(batch, layout))
+        elapsed = time.perf_counter() - start
+    return sum(len(b) for b in batches) / elapsed
+
+
+def measure(name: str, folder: Path, batch_size: int) -> dict[str, float | str]:
+    torch.manual_seed(0)
+    classifier = load_classifier(f"timm:{name}", pretrained=False, verify=False)
+    classifier.module.eval()
+    source = load_data(f"folder:{folder}")
+    records = list(source.records())
+    tensors = torch.stack([classifier.preprocessing.transform(source.load(r)) for r in records])
+    batches = list(tensors.split(batch_size))
+    layout = choose_layout(classifier.module)
+    contiguous = raw_rate(classifier, batches, "contiguous")
+    best_before = raw_rate(classifier, batches, layout)
+    extract(classifier, source, records[:batch_size], batch_size=batch_size, progress=False)
+    start = time.perf_counter()
+    extract(classifier, source, records, batch_size=batch_size, progress=False)
+    extraction = len(records) / (time.perf_counter() - start)
+    best = max(best_before, raw_rate(classifier, batches, layout))
+    return {"model": name, "layout": layout, "contiguous": contiguous, "best": best,
+            "extraction": extraction}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=DEFAULT_MODELS)
+    parser.add_argument("--images", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.images} JPEG images at "
+          f"224 px, batch {args.batch_size}, fp32; load average {load:.1f} at start")
+    header = (f"{'model':<24} {'layout':<14} {'raw contig.':>11} {'raw best':>9} "
+              f"{'extraction':>10} {'best/contig.':>12} {'extr./best':>10}")
+    print(header)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = jpeg_folder(Path(scratch) / "jpegs", args.images)
+        for name in args.models.split(","):
+            row = measure(name.strip(), folder, args.batch_size)
+            print(f"{row['model']:<24} {row['layout']:<14} {row['contiguous']:>11.1f} "
+                  f"{row['best']:>9.1f} {row['extraction']:>10.1f} "
+                  f"{row['best'] / row['contiguous']:>11.2f}x {row['extraction'] / row['best']:>9.2f}x",
+                  flush=True)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"(images/s; load average {load:.1f} at the end)")
+
+
+if __name__ == "__main__":
+    main()
