@@ -39,8 +39,14 @@ def as_layout(images: torch.Tensor, layout: str) -> torch.Tensor:
 
 
 def as_layout_module(module: nn.Module, layout: str) -> nn.Module:
-    """``module`` with its 4-d weights in ``layout``, in place (values unchanged)."""
-    return module.to(memory_format=_FORMATS[layout])
+    """``module`` with its 4-d weights in ``layout``, in place (values unchanged); only those
+    tensors are touched (``module.to`` visits every one: 0.5 s for a 600-tensor model here)."""
+    memory_format = _FORMATS[layout]
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            if tensor.ndim == 4:
+                tensor.data = tensor.data.contiguous(memory_format=memory_format)
+    return module
 
 
 @contextmanager
@@ -54,4 +60,4 @@ def model_layout(module: nn.Module | None, layout: str) -> Iterator[None]:
     try:
         yield
     finally:
-        module.to(memory_format=torch.contiguous_format)
+        as_layout_module(module, "contiguous")
