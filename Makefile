@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test test-all install clean
+.PHONY: demo test test-all install clean mutation
 
 install: $(STAMP)
 
@@ -23,6 +23,14 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q
+
+# Mutation testing of singaudit/maths against tests/maths ([tool.mutmut] in pyproject.toml); a
+# developer command, not part of `make test`. Scope it: make mutation MUTANTS='singaudit.maths.geometry*'
+MUTANTS ?=
+mutation: $(STAMP)
+	$(PY) -m pip install -q 'mutmut>=3.8,<4'
+	-OMP_NUM_THREADS=1 timeout $${MUTATION_TIMEOUT:-3600} $(VENV)/bin/mutmut run $(MUTANTS)
+	$(PY) scripts/mutation_score.py
 
 clean:
 	rm -rf $(VENV) reports/*/
