@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.special
 import torch
 
 from singaudit.errors import SpecError
@@ -14,6 +15,7 @@ from singaudit.maths.scores import (
     attribute_score,
     concept_attribute_scores,
     ensemble_text,
+    evidence_change,
     image_score,
     model_ratio,
 )
@@ -158,3 +160,34 @@ def test_concept_matrix_handles_large_vocabularies_without_a_cube():
     np.testing.assert_allclose(
         matrix[:, 7], attribute_score(t_orig, t_eq, texts[7]).numpy(), atol=1e-4
     )
+
+
+def _reference_log_softmax_of_cosines(rows: np.ndarray, texts: np.ndarray, scale: float):
+    cosines = np.array([[r @ t / (np.linalg.norm(r) * np.linalg.norm(t)) for t in texts]
+                        for r in rows])
+    return scipy.special.log_softmax(scale * cosines, axis=1)
+
+
+def test_evidence_change_against_a_row_by_row_reference():
+    """Rows, prompts and dimensions of different sizes and norms (mutation testing found the
+    square, unit-norm example blind to normalising along the wrong axis and to the scale)."""
+    rng = np.random.default_rng(3)
+    t_orig, t_eq = rng.normal(size=(6, 5)) * 3, rng.normal(size=(6, 5)) * 0.5
+    texts = rng.normal(size=(4, 5)) * rng.uniform(0.5, 4, size=(4, 1))
+    labels = np.array([0, 3, 1, 2, -1, 3], dtype=np.int32)
+    change = evidence_change(torch.tensor(t_orig), torch.tensor(t_eq), torch.tensor(texts),
+                             labels)  # default logit scale: CLIP's 100
+    before = _reference_log_softmax_of_cosines(t_orig, texts, 100.0)
+    after = _reference_log_softmax_of_cosines(t_eq, texts, 100.0)
+    expected = [before[i, k] - after[i, k] if k >= 0 else np.nan for i, k in enumerate(labels)]
+    np.testing.assert_allclose(change.numpy(), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_ensemble_text_against_a_row_by_row_reference():
+    rng = np.random.default_rng(4)
+    embeddings = rng.normal(size=(2, 3, 5)) * rng.uniform(0.5, 4, size=(2, 3, 1))
+    result = ensemble_text(torch.tensor(embeddings))
+    assert result.shape == (2, 5)
+    for batch in range(2):
+        mean = np.mean([e / np.linalg.norm(e) for e in embeddings[batch]], axis=0)
+        np.testing.assert_allclose(result[batch].numpy(), mean / np.linalg.norm(mean), rtol=1e-12)
