@@ -12,6 +12,7 @@ from singaudit.errors import NotApplicable
 from singaudit.maths.equivalence import (
     logit_change,
     null_perturbation,
+    null_reference,
     perturbation_norms,
     principal_perturbation,
     random_perturbation,
@@ -297,3 +298,26 @@ def test_half_precision_head_keeps_its_rank(dtype):
     assert full.rank == 600
     # The tolerance can be passed through (the spec's geometry.rank_tolerance).
     assert head_geometry(weight, rtol=0.99).rank < 600
+
+
+def test_seeded_perturbations_are_reproducible_and_seed_dependent():
+    """The check seeds one generator per audit: same seed, same deltas; another seed, others."""
+    geometry = head_geometry(torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0]]))
+    features = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
+    norms = perturbation_norms(features, 0.5, relative=True)
+    for perturb in (
+        lambda g: null_perturbation(features, geometry, norms, generator=g),
+        lambda g: random_perturbation(features, norms, generator=g),
+    ):
+        first = perturb(torch.Generator().manual_seed(7))
+        torch.testing.assert_close(perturb(torch.Generator().manual_seed(7)), first)
+        assert not torch.allclose(perturb(torch.Generator().manual_seed(8)), first)
+        torch.testing.assert_close(torch.linalg.vector_norm(first, dim=1), norms)
+
+
+@pytest.mark.parametrize("rows", [torch.ones(4), torch.ones(0, 4), torch.ones(3, 5)],
+                         ids=["1-D", "no rows", "wrong width"])
+def test_mean_null_reference_needs_rows_of_the_feature_width(rows):
+    geometry = head_geometry(torch.tensor([[1.0, 0.0, 0.0, 0.0]]))
+    with pytest.raises(ValueError, match=r"a mean reference needs \(n >= 1, 4\) features"):
+        null_reference("mean", geometry, rows)
