@@ -321,3 +321,11 @@ def test_mean_null_reference_needs_rows_of_the_feature_width(rows):
     geometry = head_geometry(torch.tensor([[1.0, 0.0, 0.0, 0.0]]))
     with pytest.raises(ValueError, match=r"a mean reference needs \(n >= 1, 4\) features"):
         null_reference("mean", geometry, rows)
+
+
+def test_only_an_absolute_tolerance_drops_the_relative_one():
+    """The docstring's rule (mutation testing found it untested): atol alone sets rtol = 0."""
+    weight = torch.diag(torch.tensor([1.0, 1e-9]))  # 1e-9 is null under the default rtol
+    assert head_geometry(weight).rank == 1
+    assert head_geometry(weight, atol=1e-12).rank == 2
+    assert head_geometry(weight, atol=1e-12).tolerance == 1e-12
