@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-import torch
 from pydantic import AfterValidator, Field
 
 from singaudit.checks.base import (
@@ -28,7 +27,7 @@ from singaudit.checks.thresholds import (
     summary_metric,
 )
 from singaudit.maths.translators import fidelity, row_cosines
-from singaudit.pipeline.translators import get_architecture, validate_options
+from singaudit.pipeline.translators import fit_translator, get_architecture
 from singaudit.results import Tiers
 
 
@@ -86,7 +85,8 @@ class TranslatorFidelityCheck(Check[TranslatorFidelityParams]):
         audit = fidelity(audit_predicted, ctx.image_embeddings)
 
         if heldout.get("mean_cosine") is not None:
-            source = f"held-out split of the translator's fit ({info.get('n_heldout', '?')} images)"
+            source = (f"held-out split of the translator's fit data ({info.get('n_heldout', '?')} "
+                      "images used neither to fit nor to select it)")
             cosines = np.asarray(heldout.get("row_cosines") or [heldout["mean_cosine"]], float)
             scores = {k: float(heldout[k]) for k in ("mean_cosine", "mse", "r2") if k in heldout}
         else:  # a loaded translator without recorded fidelity: the audit images are held out too
@@ -136,20 +136,16 @@ class TranslatorFidelityCheck(Check[TranslatorFidelityParams]):
 
 
 def _compare(ctx: ModelContext, params: Any) -> dict[str, dict[str, Any]]:
-    """Fit each architecture on the translator's fit split; fidelity on its held-out part."""
-    x_train, y_train, x_held, y_held = ctx.fit_data()
+    """Fit each architecture as the audit's translator is fitted (train and selection rows of the
+    fit split); fidelity on its held-out rows, used neither to fit nor to select."""
+    x_fit, y_fit, x_held, y_held = ctx.fit_data()
     rows: dict[str, dict[str, Any]] = {}
     for arch in params.compare:
         architecture = get_architecture(arch)
         settings = {"loss": params.loss, "epochs": params.epochs, "batch_size": params.batch_size,
                     "patience": params.patience, "hidden": params.hidden}
-        options = validate_options(arch, {k: v for k, v in settings.items()
-                                          if k in architecture.options.model_fields})
-        model, _ = architecture.fit(x_train, y_train, x_held, y_held, options, seed=ctx.seed)
-        model.eval()
-        with torch.inference_mode():
-            predicted = model(x_held.to(torch.float32))
-        rows[arch] = {**fidelity(predicted, y_held),
-                      "cosine": as_array(row_cosines(predicted, y_held)).tolist()}
+        options = {k: v for k, v in settings.items() if k in architecture.options.model_fields}
+        _, info = fit_translator(arch, options, x_fit, y_fit, x_held, y_held, seed=ctx.seed)
+        rows[arch] = {**{k: info[k] for k in ("mean_cosine", "mse", "r2")},
+                      "cosine": info["row_cosines"]}
     return rows
-

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
-from singaudit.errors import SpecError
+from singaudit.errors import DataError, SpecError
 from singaudit.maths import translators as maths
 from singaudit.registry import Registry, RegistryError
 
@@ -62,10 +62,12 @@ def _fit_linear(x_train, y_train, x_heldout, y_heldout, options: LinearOptions, 
     from singaudit.pipeline.executors import local_executor
 
     train = (executor or local_executor()).ridge_statistics(x_train, y_train, options.chunk_size)
-    heldout = maths.RidgeAccumulator(x_train.shape[1], y_train.shape[1])
-    heldout.update(x_heldout, y_heldout)
-    module, alpha, metrics = maths.fit_ridge(train, heldout, options.alphas)
-    return module, {"alpha": alpha, "curve": metrics["curve"]}
+    select = maths.RidgeAccumulator(x_train.shape[1], y_train.shape[1])
+    select.update(x_heldout, y_heldout)
+    _, alpha, metrics = maths.fit_ridge(train, select, options.alphas)
+    # alpha chosen on the selection rows, the final map is refitted on train + selection rows
+    merged = train.merge(select)
+    return merged.solve(alpha), {"alpha": alpha, "curve": metrics["curve"], "fitted_rows": merged.n}
 
 
 def _gradient_fitter(build: Callable[[int, int, int | None], maths.Translator]) -> Fitter:
@@ -141,23 +143,36 @@ def validate_options(arch: str, options: dict[str, Any]) -> BaseModel:
 def fit_translator(
     arch: str,
     options: dict[str, Any],
-    x_train: torch.Tensor,
-    y_train: torch.Tensor,
-    x_heldout: torch.Tensor,
-    y_heldout: torch.Tensor,
+    x_fit: torch.Tensor,
+    y_fit: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
     *,
     seed: int = 0,
+    select_fraction: float = 0.2,
     executor: Any = None,
 ) -> tuple[maths.Translator, dict[str, Any]]:
-    """Fit ``arch`` on the train rows; held-out fidelity (mean cosine, MSE, R^2, per-row
-    cosines) in ``info``. ``executor`` reduces the ridge statistics (default: this process)."""
+    """Fit ``arch`` on the fit rows, split (seeded) into train and selection rows (ridge alpha,
+    early stopping); fidelity (mean cosine, MSE, R^2, per-row cosines) in ``info`` comes from the
+    test rows, used neither to fit nor to select. ``executor`` reduces the ridge statistics."""
     architecture = get_architecture(arch)
-    module, info = architecture.fit(x_train, y_train, x_heldout, y_heldout,
+    train, select = selection_split(len(x_fit), select_fraction, seed)
+    module, info = architecture.fit(x_fit[train], y_fit[train], x_fit[select], y_fit[select],
                                     validate_options(arch, options), seed=seed, executor=executor)
     module.eval()
     with torch.inference_mode():
-        predicted = module(x_heldout.to(torch.float32))
-    info.update(maths.fidelity(predicted, y_heldout))
-    info["row_cosines"] = maths.row_cosines(predicted, y_heldout).tolist()
-    info.update(n_train=len(x_train), n_heldout=len(x_heldout), architecture=architecture.name)
+        predicted = module(x_test.to(torch.float32))
+    info.update(maths.fidelity(predicted, y_test))
+    info["row_cosines"] = maths.row_cosines(predicted, y_test).tolist()
+    info.update(n_train=info.pop("fitted_rows", len(train)), n_select=len(select),
+                n_heldout=len(x_test), architecture=architecture.name)
     return module, info
+
+
+def selection_split(n: int, select_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded (train, selection) row indices of ``n`` fit rows, each sorted."""
+    n_select = max(1, round(n * select_fraction))
+    if n - n_select < 2:
+        raise DataError(f"too few translator fit images ({n}) to fit and select a translator")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return order[n_select:].sort().values, order[:n_select].sort().values

@@ -23,8 +23,8 @@ from singaudit.runner.regressions import with_regressions
 from singaudit.spec.models import AuditSpec
 
 # The translator facts a model's results carry (the full record stays in the cache).
-TRANSLATOR_SUMMARY = ("architecture", "alpha", "mean_cosine", "mse", "r2", "n_train", "n_heldout",
-                      "source", "fingerprint", "fit_data", "best_epoch", "epochs")
+TRANSLATOR_SUMMARY = ("architecture", "alpha", "mean_cosine", "mse", "r2", "n_train", "n_select",
+                      "n_heldout", "source", "fingerprint", "fit_data", "best_epoch", "epochs")
 
 
 def selected(only: Sequence[str] | None, model: str, check: str | None = None) -> bool:

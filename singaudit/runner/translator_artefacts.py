@@ -52,7 +52,8 @@ class TranslatorArtefacts:
         return selection
 
     def _fit_split(self, name: str) -> tuple[list[str], list[str], ImageSelection]:
-        """Readable fit images split (seeded) into train and held-out keys, once per model."""
+        """Readable fit images split (seeded) into fit keys (train and alpha selection, split again
+        by the fitter) and held-out keys used for fidelity only, once per model."""
         if name in self._fit_splits:
             return self._fit_splits[name]
         fit = self.fit_images
@@ -99,7 +100,7 @@ class TranslatorArtefacts:
             "classifier": [classifier.info.id, classifier.info.weights_hash],
             "joint_space": [space.info.id, space.info.weights_hash],
             "train": train_keys, "heldout": heldout_keys, "content": content,
-            "dtype": str(self.dtype),
+            "dtype": str(self.dtype), "selection": "inner split of the fit keys",
         })
 
         def build() -> TranslatorArtefact:
@@ -115,8 +116,8 @@ class TranslatorArtefacts:
                             f"fitting the translator for {name} ({config.arch}, "
                             f"{len(train_keys)} images of {fit.source.id})"):
                         module, fitted = fit_translator(
-                            config.arch, config.options, *fit_data,
-                            seed=self.spec.seed, executor=self.executor)
+                            config.arch, config.options, *fit_data, seed=self.spec.seed,
+                            select_fraction=config.heldout, executor=self.executor)
                     artefact_cache.save_cached_translator(self.cache_dir, fingerprint, module,
                                                    {**meta, **fitted})
                     info = {**meta, **fitted, "source": "fitted", "fingerprint": fingerprint}

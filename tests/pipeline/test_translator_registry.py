@@ -35,7 +35,10 @@ def test_every_architecture_builds_fits_and_round_trips(tmp_path, name):
     module, info = fit_translator(name, {"epochs": 30, "lr": 1e-2} if name != "linear" else {},
                                   *_data(), seed=0)
     assert info["architecture"] == name == module.config()["architecture"]
-    assert info["n_train"] == 96 and info["n_heldout"] == 24
+    # 96 fit rows: 19 select alpha / stop training (20%), the linear map is refitted on all 96;
+    # the 24 held-out rows only measure fidelity
+    assert info["n_select"] == 19 and info["n_heldout"] == 24
+    assert info["n_train"] == (96 if name == "linear" else 77)
     assert info["mean_cosine"] > 0.5  # a near-linear map: every architecture learns something
     save_translator(tmp_path / name, module, {"architecture": name})
     loaded, _ = load_translator(tmp_path / name)
@@ -104,3 +107,18 @@ def test_a_registered_architecture_is_accepted_everywhere():
         assert info["architecture"] == "scaled_lstsq" and info["mean_cosine"] > 0.9
     finally:
         TRANSLATOR_ARCHITECTURES._entries.pop("scaled_lstsq")
+
+
+@pytest.mark.parametrize("name", ["linear", "mlp3"])
+def test_held_out_rows_measure_fidelity_and_never_choose_the_translator(name):
+    """Three-way split: replacing the held-out targets by noise changes the fidelity figures
+    but not the translator (its alpha or early stopping read the selection rows only)."""
+    x_fit, y_fit, x_held, y_held = _data()
+    options = {"epochs": 30, "lr": 1e-2} if name != "linear" else {}
+    noise = torch.randn(y_held.shape, generator=torch.Generator().manual_seed(1))
+    module, info = fit_translator(name, options, x_fit, y_fit, x_held, y_held, seed=0)
+    other, noisy = fit_translator(name, options, x_fit, y_fit, x_held, noise, seed=0)
+    with torch.inference_mode():
+        torch.testing.assert_close(other(x_held), module(x_held))
+    assert info.get("alpha") == noisy.get("alpha")
+    assert noisy["mean_cosine"] < 0.5 < info["mean_cosine"]
