@@ -96,6 +96,8 @@ def extract(
         "dtype": dtype_name(target_dtype),
         "layout": layout,  # channels_last features differ from contiguous ones by ~1e-6
         "versions": library_versions(),
+        # torch.compile's kernels change features by ~1e-7: such features are cached apart
+        **({"compiled": True} if getattr(executor, "compile", False) else {}),
     }
     results: dict[int, torch.Tensor] = {}  # chunk number -> (ok rows, d)
     cached = 0

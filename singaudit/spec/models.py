@@ -302,11 +302,14 @@ class ExecutionSpec(_Strict):
     cpus_per_worker: Annotated[float, Field(gt=0)] = 1.0  # also each actor's torch threads
     gpus_per_worker: Annotated[float, Field(ge=0)] = 0.0  # > 0: actors use CUDA where present
     batch_size: Annotated[int, Field(gt=0)] | None = None  # None: the spec's batch_size
+    compile: bool = False  # torch.compile the forward pass (engine: local); features keyed apart
 
     @model_validator(mode="after")
     def _ray_only(self) -> ExecutionSpec:
         if self.engine == "local" and (self.address is not None or self.gpus_per_worker > 0):
             raise ValueError("address and gpus_per_worker apply only to engine: ray")
+        if self.engine == "ray" and self.compile:
+            raise ValueError("compile applies only to engine: local")
         return self
 
 

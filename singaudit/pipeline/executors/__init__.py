@@ -26,7 +26,7 @@ def local_executor() -> LocalExecutor:
 def make_executor(config: ExecutionConfig | None) -> Executor:
     """The executor for ``config`` (None: local); the Ray one joins or starts its cluster lazily."""
     if config is None or config.engine == "local":
-        return _LOCAL
+        return LocalExecutor(compile=True) if config is not None and config.compile else _LOCAL
     from singaudit.pipeline.executors.ray_executor import RayExecutor
 
     return RayExecutor(config)

@@ -31,6 +31,7 @@ class ExecutionConfig:
     cpus_per_worker: float = 1.0  # also the torch threads of each actor
     gpus_per_worker: float = 0.0
     batch_size: int | None = None  # None: the spec's batch_size
+    compile: bool = False  # torch.compile the forward pass (local engine)
 
 
 @dataclass(frozen=True)
