@@ -482,3 +482,21 @@ def test_cache_ls_lists_entries_and_clear_removes_only_the_selection(spec_file, 
     assert run_cli(["cache", "clear", "--cache-dir", str(cache), "--older-than", "365",
                     "--yes"]) == 0
     assert "nothing selected; nothing removed" in capsys.readouterr().out
+
+
+def test_a_check_that_judges_nothing_is_info_in_the_terminal_never_a_pass(
+        spec_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["run", str(spec_file), "--out", str(out), "--only", "first",
+            "--set", "checks.null_invariance.thresholds=[]"]  # measured, not judged
+    assert run_cli(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if line.startswith("first "))
+    assert "info" in row
+    outcome = lines[-2]
+    assert "1 info" in outcome and outcome.startswith("tiny: ")
+    # class_semantics is judged (a pass), null_invariance only measured (info): one pass, not two
+    assert "1 passed" in outcome
+    result = json.loads((out / "results.json").read_text())
+    statuses = {c["name"]: c["status"] for c in result["models"][0]["checks"]}
+    assert statuses["null_invariance"] == "info"
