@@ -237,8 +237,11 @@ def _per_class_table(check: CheckResult) -> dict[str, Any] | None:
         cells = []
         for column in columns:
             metric = result.metrics.get(column)
+            text = format_value(metric.value, metric.unit) if metric else ""
+            if metric is not None and metric.p_value is not None:  # judged with a one-sided test
+                text += f" (p {format_number(metric.p_value)})"
             cells.append({
-                "text": format_value(metric.value, metric.unit) if metric else "",
+                "text": text,
                 "status": (metric.status or "") if metric else "",
                 "title": describe_metric(column, metric) if metric else "",
             })

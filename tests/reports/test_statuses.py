@@ -68,3 +68,26 @@ def test_html_shows_info_and_the_unjudged_model_note(tmp_path):
     assert "expected pass: VIOLATED (model status skip)" in summary
     assert "not judged: null_dim is 0" in summary
     assert document.xpath("//td[@class='status-info']//span[@class='badge info']")
+
+
+def test_a_per_class_verdict_shows_its_p_value_and_the_insufficient_class(tmp_path):
+    from singaudit.results import ClassResult, Metric, Tiers
+
+    tiers = Tiers(metric="specific_leak", statistic="median", warn=2, fail=3, scope="per_class")
+    per_class = {
+        "circle": ClassResult(status="fail", n=30, metrics={"specific_leak": Metric(
+            value=16.9, statistic="median", unit="deg", tiers=tiers, status="fail",
+            p_value=0.004)}),
+        "square": ClassResult(status="insufficient_data", n=3, metrics={
+            "specific_leak": Metric(value=9.0, statistic="median", unit="deg")}),
+    }
+    check = CheckResult(name="class_semantics", status="fail", message="circle", per_class=per_class)
+    audit = AuditResult(name="p", status="fail", ok=True, models=[ModelResult(
+        name="m", id="x:m", expect="fail", status="fail", expectation_met=True, checks=[check])])
+    audit.write(tmp_path / "results.json")
+    html = render_reports(tmp_path / "results.json", formats=("html",))["html"].read_text()
+    cells = [etree.tostring(td, method="text", encoding="unicode").strip()
+             for td in lxml.html.fromstring(html).xpath("//td")]
+    assert "16.90° (p 0.004)" in cells  # judged: the one-sided test's p-value beside the median
+    assert "9°" in cells and "(p " not in cells[cells.index("9°")]  # not judged: no p-value
+    assert "insufficient" in html
