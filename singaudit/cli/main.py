@@ -268,6 +268,17 @@ def _print_summary(console, result, target: Path) -> int:
         if model.expectation_met is False:
             console.print(f"[bold red]VIOLATED[/] {_plain(model.name)}: expect: {model.expect} "
                           f"is NOT met (model status {model.status})")
+    for model in result.models:
+        accuracy = model.info.get("accuracy") or {}
+        if accuracy.get("unmatched_classes"):
+            console.print(f"[yellow]warning[/]: {_plain(model.name)} has no class named "
+                          f"{_plain(', '.join(map(repr, accuracy['unmatched_classes'])))} "
+                          "(data and model class names differ: accuracy and prompts may be wrong)")
+        if accuracy.get("top1") is not None:
+            worst = sorted(accuracy["top1_per_class"].items(), key=lambda item: item[1])[:3]
+            console.print(f"{_plain(model.name)}: top-1 accuracy on the audit images "
+                          f"{accuracy['top1']:.3f} (lowest: "
+                          + ", ".join(f"{_plain(c)} {a:.2f}" for c, a in worst) + ")")
     for short in result.data_issues.get("short_classes", []):
         console.print(f"[yellow]warning[/]: class {_plain(repr(short['class']))} has "
                       f"{short['images']} image(s), fewer than the {short['requested']} asked for")

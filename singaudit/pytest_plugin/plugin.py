@@ -179,6 +179,13 @@ class SpecFile(pytest.File):
             except SingauditError as error:
                 self._error = error
                 raise
+            for model in self._result.models:
+                unmatched = (model.info.get("accuracy") or {}).get("unmatched_classes")
+                if unmatched:
+                    warnings.warn_explicit(AuditWarning(
+                        f"{self.spec.name}: model {model.name!r} has no class named "
+                        f"{', '.join(map(repr, unmatched))} (data and model class names "
+                        "differ)"), AuditWarning, str(self.path), 1)
             for short in self._result.data_issues.get("short_classes", []):
                 warnings.warn_explicit(AuditWarning(
                     f"{self.spec.name}: class {short['class']!r} has {short['images']} image(s), "

@@ -15,6 +15,7 @@ from singaudit.errors import MissingDependency, NotApplicable, SingauditError, S
 from singaudit.io.versions import library_versions
 from singaudit.results import AuditResult, CheckResult, ModelResult
 from singaudit.runner import provenance, storage
+from singaudit.runner.accuracy import audit_accuracy
 from singaudit.runner.artefacts import ArtefactBuilder
 from singaudit.runner.context import AuditModelContext
 from singaudit.runner.memo import digest
@@ -128,6 +129,8 @@ class AuditRun:
                                     f"artefacts/{name}")
             results = [self._run_check(ctx, check_name, params) for check_name, params in checks]
             info = self._model_info(name)
+            info["accuracy"] = audit_accuracy(classifier.logits(ctx.features), ctx.labels,
+                                              ctx.class_names, classifier.info.class_names)
         return ModelResult.from_checks(name=name, id=model.id, expect=model.expect,
                                        checks=results, info=info)
 

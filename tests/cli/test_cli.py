@@ -365,6 +365,11 @@ def test_summary_reads_like_pytest_fits_80_columns_and_ends_with_the_report(
     assert any(line.startswith("SKIPPED second::") and " - " in line for line in lines)
     assert lines[-2].startswith("tiny: ") and "xfailed" in lines[-2] and "(exit 0)" in lines[-2]
     assert lines[-1] == f"report: {out / 'report.html'}"
+    # the model's accuracy on its audit images is shown and recorded
+    assert any(line.startswith("first: top-1 accuracy on the audit images ") for line in lines)
+    accuracy = json.loads((out / "results.json").read_text())["models"][0]["info"]["accuracy"]
+    assert 0 <= accuracy["top1"] <= 1 and accuracy["unmatched_classes"] == []
+    assert "accuracy.top1_per_class" in (out / "report.html").read_text()
 
 
 def test_piped_progress_is_plain_timed_lines(spec_file, tmp_path, capsys):
