@@ -71,28 +71,34 @@ def jpeg_folder(folder: Path, count: int, size: int = 256, seed: int = 0) -> Pat
     return folder
 
 
-def raw_rate(classifier, batches: list[torch.Tensor], layout: str) -> tuple[float, float]:
+def raw_rate(classifier, batches: list[torch.Tensor], layout: str,
+             forward=None) -> tuple[float, float]:
     """(images per wall second, per CPU second) of the forward pass alone over ``batches``
     (one warm-up batch first)."""
+    forward = forward or classifier.features
     with model_layout(classifier.module, layout), torch.inference_mode():
-        classifier.features(as_layout(batches[0], layout))
+        for batch in batches[:2]:  # warm-up (and compilation, for both batch sizes)
+            forward(as_layout(batch, layout))
         wall, cpu = time.perf_counter(), time.process_time()
         for batch in batches:
-            classifier.features(as_layout(batch, layout))
+            forward(as_layout(batch, layout))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     images = sum(len(b) for b in batches)
     return images / wall, images / cpu
 
 
-def extraction_rate(classifier, source, records, batch_size: int) -> tuple[float, float]:
+def extraction_rate(classifier, source, records, batch_size: int,
+                    executor=None) -> tuple[float, float]:
     """(images per wall second, per CPU second) of ``extract``, decoding included, no cache."""
     wall, cpu = time.perf_counter(), time.process_time()
-    extract(classifier, source, records, batch_size=batch_size, progress=False)
+    extract(classifier, source, records, batch_size=batch_size, progress=False,
+            executor=executor)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return len(records) / wall, len(records) / cpu
 
 
-def measure(name: str, folder: Path, batch_size: int, rounds: int) -> dict[str, float | str]:
+def measure(name: str, folder: Path, batch_size: int, rounds: int,
+            compiled: bool = False) -> dict[str, float | str]:
     """Raw forward and extraction alternate for ``rounds``; the best round of each counts, so
     load spikes on a shared machine hit neither side more than the other."""
     torch.manual_seed(0)
@@ -110,9 +116,20 @@ def measure(name: str, folder: Path, batch_size: int, rounds: int) -> dict[str, 
         best.append(raw_rate(classifier, batches, layout))
         extraction.append(extraction_rate(classifier, source, records, batch_size))
     top = lambda rates, i: max(r[i] for r in rates)  # noqa: E731
-    return {"model": name, "layout": layout, "contiguous": top(contiguous, 0),
-            "best": top(best, 0), "extraction": top(extraction, 0),
-            "best_cpu": top(best, 1), "extraction_cpu": top(extraction, 1)}
+    row = {"model": name, "layout": layout, "contiguous": top(contiguous, 0),
+           "best": top(best, 0), "extraction": top(extraction, 0),
+           "best_cpu": top(best, 1), "extraction_cpu": top(extraction, 1)}
+    if compiled:  # execution: {compile: true}; compilation itself is outside the timings
+        from singaudit.pipeline.executors import LocalExecutor
+
+        executor = LocalExecutor(compile=True)
+        extract(classifier, source, records, batch_size=batch_size, progress=False,
+                executor=executor)  # compiles (full and last-batch sizes) before timing
+        row["compiled"] = raw_rate(classifier, batches, layout,
+                                   torch.compile(classifier.features))[0]
+        row["compiled_extraction"] = extraction_rate(classifier, source, records, batch_size,
+                                                     executor)[0]
+    return row
 
 
 def main() -> None:
@@ -121,6 +138,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--compile", action="store_true",
+                        help="also time torch.compile (execution: {compile: true})")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -133,12 +152,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = jpeg_folder(Path(scratch) / "jpegs", args.images)
         for name in args.models.split(","):
-            row = measure(name.strip(), folder, args.batch_size, args.rounds)
+            row = measure(name.strip(), folder, args.batch_size, args.rounds, args.compile)
             print(f"{row['model']:<24} {row['layout']:<14} {row['contiguous']:>11.1f} "
                   f"{row['best']:>9.1f} {row['extraction']:>10.1f} "
                   f"{row['best'] / row['contiguous']:>11.2f}x {row['extraction'] / row['best']:>9.2f}x "
                   f"{row['extraction_cpu'] / row['best_cpu']:>7.2f}x",
                   flush=True)
+            if "compiled" in row:
+                print(f"{'':<24} {'+ torch.compile':<14} {'':>11} {row['compiled']:>9.1f} "
+                      f"{row['compiled_extraction']:>10.1f} "
+                      f"{row['compiled'] / row['best']:>11.2f}x "
+                      f"{row['compiled_extraction'] / row['compiled']:>9.2f}x", flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"(images/s; load average {load:.1f} at the end)")
 

@@ -24,8 +24,8 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, compile: bool = False) -> None:
-        # torch.compile of the forward pass: Lite0 1.7x on 2 CPU cores after a 67 s compile;
-        # its features differ by ~1e-7 relative, so extraction keys them apart.
+        # torch.compile of the forward pass (opt-in: no reliable gain measured on 2 CPU cores,
+        # see README); its features differ by ~1e-7 relative, so extraction keys them apart.
         self.compile = compile
 
     def ridge_statistics(self, x: torch.Tensor, y: torch.Tensor, chunk_size: int):
