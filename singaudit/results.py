@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from singaudit.errors import SingauditError
+
 # 2: statuses info and insufficient_data, ModelResult.note; provenance null_removal;
 # class_semantics specific_leak, prompt_contrast, evidence_change; the null_probe check.
 SCHEMA_VERSION = 2
@@ -169,6 +171,33 @@ class AuditResult(BaseModel):
     @classmethod
     def read(cls, path: Path) -> AuditResult:
         return cls.model_validate_json(Path(path).read_text())
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> AuditResult:
+        """A results.json's text; every problem is one ResultsFileError naming ``where``."""
+        import json
+
+        import pydantic
+
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ResultsFileError(f"{where} is not valid JSON: {error}") from None
+        version = raw.get("schema_version") if isinstance(raw, dict) else None
+        if isinstance(version, int) and version > SCHEMA_VERSION:
+            raise ResultsFileError(f"{where} has schema_version {version}; this singaudit reads "
+                                   f"up to {SCHEMA_VERSION}: upgrade singaudit")
+        try:
+            return cls.model_validate(raw)
+        except pydantic.ValidationError as error:
+            first = error.errors()[0]
+            loc = ".".join(str(part) for part in first["loc"]) or "(top level)"
+            raise ResultsFileError(f"{where} is not a singaudit results file: {loc}: "
+                                   f"{first['msg']} ({error.error_count()} problem(s))") from None
+
+
+class ResultsFileError(SingauditError):
+    """A results.json that cannot be read as one."""
 
 
 def comparison(models: list[ModelResult]) -> dict[str, Any]:

@@ -3,14 +3,11 @@ included), written by ``singaudit baseline accept`` and read by specs and pytest
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-import pydantic
 
 from singaudit.errors import SingauditError
 from singaudit.io.atomic import atomic_write_text
-from singaudit.results import SCHEMA_VERSION, AuditResult
+from singaudit.results import AuditResult, ResultsFileError
 
 RESULTS = "results.json"
 
@@ -62,20 +59,9 @@ def _fetch(url: str, timeout: float = 30.0) -> str:
 
 def _parse(text: str, where: str) -> AuditResult:
     try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise BaselineError(f"{where} is not valid JSON: {error}") from None
-    version = raw.get("schema_version") if isinstance(raw, dict) else None
-    if isinstance(version, int) and version > SCHEMA_VERSION:
-        raise BaselineError(f"{where} has schema_version {version}; this singaudit reads up to "
-                            f"{SCHEMA_VERSION}: upgrade singaudit")
-    try:
-        return AuditResult.model_validate(raw)
-    except pydantic.ValidationError as error:
-        first = error.errors()[0]
-        loc = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise BaselineError(f"{where} is not a singaudit results file: {loc}: "
-                            f"{first['msg']}") from None
+        return AuditResult.parse(text, where)
+    except ResultsFileError as error:
+        raise BaselineError(str(error)) from None
 
 
 def accept(results: str | Path, store: str | Path, name: str | None = None) -> Path:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 import jinja2
-import pydantic
 
 import singaudit
 from singaudit.errors import SingauditError
@@ -15,7 +13,7 @@ from singaudit.io.atomic import atomic_path, atomic_write_text
 from singaudit.io.output_folder import record_outputs
 from singaudit.reports.context import build_context
 from singaudit.reports.junit import junit_xml
-from singaudit.results import SCHEMA_VERSION, AuditResult
+from singaudit.results import AuditResult, ResultsFileError
 
 FORMATS = ("html", "pdf", "junit", "markdown")
 OUTPUT_NAMES = {"html": "report.html", "pdf": "report.pdf", "junit": "junit.xml",
@@ -63,20 +61,13 @@ def load_results(results_path: Path) -> AuditResult:
     if not path.is_file():
         raise ReportError(f"no results file at {path}; run `singaudit run SPEC` first")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
         raise ReportError(f"{path} is not valid JSON: {error}") from None
-    version = raw.get("schema_version") if isinstance(raw, dict) else None
-    if isinstance(version, int) and version > SCHEMA_VERSION:
-        raise ReportError(f"{path} has schema_version {version}; this singaudit reads up to "
-                          f"{SCHEMA_VERSION}: upgrade singaudit")
     try:
-        return AuditResult.model_validate(raw)
-    except pydantic.ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise ReportError(f"{path} is not a singaudit results file: {where}: {first['msg']} "
-                          f"({error.error_count()} problem(s))") from None
+        return AuditResult.parse(text, str(path))
+    except ResultsFileError as error:
+        raise ReportError(str(error)) from None
 
 
 def render_html(audit: AuditResult, results_dir: Path, templates_dir: Path | None = None,
