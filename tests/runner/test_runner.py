@@ -237,3 +237,16 @@ def test_a_geometry_only_audit_needs_no_joint_space(tmp_path):
     assert checks["null_invariance"].status == "pass"
     assert checks["class_semantics"].status == "skip"
     assert "joint_space" in checks["class_semantics"].message
+
+
+def test_the_translator_is_fitted_on_the_audited_classes_with_disjoint_images(tmp_path):
+    from singaudit.runner import ArtefactBuilder, ArtefactStore
+
+    builder = ArtefactBuilder(make_spec(*FAST), ArtefactStore(cache_dir=tmp_path / "cache",
+                                                              progress=False))
+    audit, fit = builder.audit_images, builder.fit_images
+    assert not set(audit.keys) & set(fit.keys)  # never an audited image
+    fit_classes = {fit.class_names[label] for label in fit.labels}
+    assert {audit.class_names[label] for label in audit.labels} <= fit_classes
+    train, heldout, _ = builder._fit_split("first")
+    assert not set(train) & set(heldout) and set(train) | set(heldout) <= set(fit.keys)
