@@ -366,6 +366,16 @@ def train_calibration(
     return metadata
 
 
+def _ground_truths(reading, classifiers: dict, joint, seed: int, config: dict,
+                   **sizes: int) -> dict:
+    """``reading`` (a verify function) of every classifier; scene counts from ``config`` unless
+    given."""
+    counts = {"n_fit": config.get("verify_fit"), "n_validation": config.get("verify_eval"),
+              "n_eval": config.get("verify_eval"), **sizes}
+    return {name: reading(model, joint, seed=seed, **counts)
+            for name, model in classifiers.items()}
+
+
 def _save_world(out: Path, phase: str, classifiers: dict, metadata: dict, started) -> dict:
     """Write a world's weights and ``metadata_<phase>.json`` (hashes, sizes, timing)."""
     metadata["weights"] = {}
@@ -449,17 +459,10 @@ def _lite0_world(out: Path, seed: int, scale: str, config: dict, log) -> dict:
         for name, model in classifiers.items()
     }
     joint = _part(out, "joint")
-    metadata["ground_truth"] = {
-        name: verify.world_ground_truth(
-            model,
-            joint,
-            seed=seed,
-            n_fit=config["lite0_fit"],
-            n_validation=config["lite0_validation"],
-            n_eval=config["lite0_eval_per_class"] * len(scenes.SHAPES),
-        )
-        for name, model in classifiers.items()
-    }
+    metadata["ground_truth"] = _ground_truths(
+        verify.world_ground_truth, classifiers, joint, seed, config, n_fit=config["lite0_fit"],
+        n_validation=config["lite0_validation"],
+        n_eval=config["lite0_eval_per_class"] * len(scenes.SHAPES))
     return _save_world(out, "lite0", classifiers, metadata, started)
 
 
@@ -486,17 +489,7 @@ def _uncentred_world(out: Path, seed: int, scale: str, config: dict, log) -> dic
     metadata["classifier_accuracy"] = {
         name: accuracy(model, test[0], test[1].shape) for name, model in classifiers.items()
     }
-    metadata["ground_truth"] = {
-        name: verify.world_ground_truth(
-            model,
-            joint,
-            seed=seed,
-            n_fit=config["verify_fit"],
-            n_validation=config["verify_eval"],
-            n_eval=config["verify_eval"],
-        )
-        for name, model in classifiers.items()
-    }
+    metadata["ground_truth"] = _ground_truths(verify.world_ground_truth, classifiers, joint, seed, config)
     return _save_world(out, "uncentred", classifiers, metadata, started)
 
 
@@ -539,17 +532,7 @@ def _evaluate(out: Path, seed: int, scale: str, config: dict, timing: dict, log)
     metadata["nuisance_block"] = _nuisance_report(nuisance, seed, config["verify_fit"], test)
     metadata["decoder"] = _decoder_report(decoder, joint, natural, *test)
     log("verifying the ground truth")
-    metadata["ground_truth"] = {
-        name: verify.ground_truth(
-            model,
-            joint,
-            seed=seed,
-            n_fit=config["verify_fit"],
-            n_validation=config["verify_eval"],
-            n_eval=config["verify_eval"],
-        )
-        for name, model in classifiers.items()
-    }
+    metadata["ground_truth"] = _ground_truths(verify.ground_truth, classifiers, joint, seed, config)
     modules = {"joint": joint, "decoder": decoder, **classifiers}
     metadata["weights"] = {}
     for name in SHIPPED:

@@ -43,16 +43,9 @@ def _encode(classifier, joint, images: np.ndarray, batch: int = 256):
 
 
 @torch.no_grad()
-def ground_truth(
-    classifier: torch.nn.Module,
-    joint: models.JointModel,
-    *,
-    seed: int = 0,
-    n_fit: int = 3000,
-    n_validation: int = 600,
-    n_eval: int = 600,
-) -> dict:
-    """Signed/absolute class AS medians, IS, and concept ranks for one classifier."""
+def _translated_world(classifier, joint, seed: int, n_fit: int, n_validation: int, n_eval: int):
+    """A ridge translator fitted on ``train`` scenes (alpha on ``validation``), the head's
+    geometry and the encoded ``audit`` scenes: what every ground-truth reading starts from."""
     classifier.eval()
     joint.eval()
     # Translator data come from offsets the classifiers' training stream never reached.
@@ -64,10 +57,24 @@ def ground_truth(
     fit = RidgeAccumulator(f_fit.shape[1], e_fit.shape[1]).update(f_fit, e_fit)
     val = RidgeAccumulator(f_fit.shape[1], e_fit.shape[1]).update(f_val, e_val)
     translator, alpha, fit_metrics = fit_ridge(fit, val, dtype=torch.float64)
-
-    weight = classifier.head.weight.detach().double()
-    geometry = head_geometry(weight)
+    geometry = head_geometry(classifier.head.weight.detach().double())
     f_eval, e_eval = _encode(classifier, joint, eval_images)
+    return f_fit, translator, alpha, fit_metrics, geometry, f_eval, e_eval, eval_params
+
+
+@torch.no_grad()
+def ground_truth(
+    classifier: torch.nn.Module,
+    joint: models.JointModel,
+    *,
+    seed: int = 0,
+    n_fit: int = 3000,
+    n_validation: int = 600,
+    n_eval: int = 600,
+) -> dict:
+    """Signed/absolute class AS medians, IS, and concept ranks for one classifier."""
+    (_, translator, alpha, fit_metrics, geometry, f_eval, e_eval,
+     eval_params) = _translated_world(classifier, joint, seed, n_fit, n_validation, n_eval)
     f_eq = geometry.project_principal(f_eval)
     t_orig, t_eq = translator(f_eval), translator(f_eq)
     cosine = torch.nn.functional.cosine_similarity(t_orig, e_eval).mean().item()
@@ -177,18 +184,8 @@ def world_ground_truth(
     from singaudit.maths.equivalence import null_reference, remove_null
     from singaudit.maths.probe import cross_validated_probe, null_coordinates
 
-    classifier.eval()
-    joint.eval()
-    fit_images, _ = scenes.generate("train", seed + 7919, 0, n_fit)
-    val_images, _ = scenes.generate("validation", seed, 0, n_validation)
-    eval_images, eval_params = scenes.generate("audit", seed, 0, n_eval)
-    f_fit, e_fit = _encode(classifier, joint, fit_images)
-    f_val, e_val = _encode(classifier, joint, val_images)
-    fit = RidgeAccumulator(f_fit.shape[1], e_fit.shape[1]).update(f_fit, e_fit)
-    val = RidgeAccumulator(f_fit.shape[1], e_fit.shape[1]).update(f_val, e_val)
-    translator, alpha, fit_metrics = fit_ridge(fit, val, dtype=torch.float64)
-    geometry = head_geometry(classifier.head.weight.detach().double())
-    f_eval, e_eval = _encode(classifier, joint, eval_images)
+    (f_fit, translator, alpha, fit_metrics, geometry, f_eval, e_eval,
+     eval_params) = _translated_world(classifier, joint, seed, n_fit, n_validation, n_eval)
     t_orig = translator(f_eval)
     labels = np.asarray(eval_params.shape)
     class_prompts = [captions.ZERO_SHOT_TEMPLATES["shape"].format(s) for s in scenes.SHAPES]
