@@ -100,7 +100,11 @@ def test_lite0_models_share_one_backbone_pass_and_keep_the_linear_head_contract(
 def test_lite0_heads_read_the_logits_block_only(lite0, variant, null_dim):
     classifier = lite0[variant]
     weight, _ = classifier.head()
-    assert head_geometry(weight.double()).null_dim == null_dim
+    geometry = head_geometry(weight.double())
+    assert geometry.null_dim == null_dim
+    # The shipped metadata records the geometry the code computes.
+    recorded = zoo.load_metadata(phase="lite0")["ground_truth"][variant]
+    assert (recorded["rank"], recorded["null_dim"]) == (geometry.rank, geometry.null_dim)
     # Only the small layers are shipped: no backbone tensor in the state dict.
     assert all(not key.startswith("backbone") for key in classifier.module.state_dict())
     assert sum(t.numel() for t in classifier.module.state_dict().values()) < 100_000
