@@ -21,7 +21,6 @@ import numpy as np
 import torch
 import yaml
 from pydantic import Field, field_validator
-from scipy.stats import rankdata
 
 from singaudit.checks.base import (
     Check,
@@ -145,6 +144,8 @@ class ConceptsCheck(Check[ConceptsParams]):
     requires_null_space = True
 
     def measure(self, ctx: ModelContext, params: ConceptsParams) -> Measurements:
+        from scipy.stats import rankdata  # lazy: scipy.stats costs ~1.5 s to import
+
         vocabulary, unrepresentable = _representable(
             _resolve(params.vocabulary, ctx.class_names), ctx.joint_space)
         texts = _concept_embeddings(ctx, vocabulary, params.template)

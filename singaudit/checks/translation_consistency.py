@@ -12,11 +12,6 @@ from typing import ClassVar
 import numpy as np
 import torch
 from pydantic import Field
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import recall_score
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from singaudit.checks.base import (
     Check,
@@ -63,6 +58,13 @@ class TranslationConsistencyCheck(Check[TranslationConsistencyParams]):
     requires_null_space = False
 
     def measure(self, ctx: ModelContext, params: TranslationConsistencyParams) -> Measurements:
+        # lazy: scikit-learn costs ~0.5 s to import, paid only when this check measures
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import recall_score
+        from sklearn.model_selection import train_test_split
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
         all_labels = ctx.labels.cpu().numpy().astype(np.int64)
         labelled = np.flatnonzero(all_labels >= 0)  # unlabelled images (-1) cannot train a probe
         labels = all_labels[labelled]

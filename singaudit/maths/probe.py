@@ -8,17 +8,14 @@ stratified k-fold cross-validation so every image is predicted by a probe that n
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from singaudit.errors import NotApplicable
-from singaudit.maths._arrays import to_float64
-from singaudit.maths.geometry import HeadGeometry
+
+if TYPE_CHECKING:
+    from singaudit.maths.geometry import HeadGeometry
 
 
 @dataclass(frozen=True)
@@ -47,6 +44,8 @@ class ProbeResult:
 
 def null_coordinates(features: Any, geometry: HeadGeometry) -> np.ndarray:
     """V_n^T f per row as float64 numpy (n, null_dim): P_n f in the null basis."""
+    from singaudit.maths._arrays import to_float64  # lazy: torch is not needed to import this
+
     geometry.require_null_space()
     f64 = to_float64(features)
     return (f64 @ geometry.null_basis.to(f64.device)).detach().cpu().numpy()
@@ -58,6 +57,12 @@ def cross_validated_probe(
 ) -> ProbeResult:
     """Standardised logistic regression, stratified ``folds``-fold: every row predicted once by a
     probe trained on the other folds (fewer folds when the smallest class has fewer images)."""
+    # lazy: scikit-learn costs ~0.5 s to import, paid only when a probe runs
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     labels = np.asarray(labels, dtype=np.int64)
     counts = np.bincount(labels)
     present = counts[counts > 0]

@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from singaudit.errors import SpecError
 
@@ -82,6 +81,8 @@ def bootstrap_ci(
     if array.size == 1 or np.all(array == array[0]):
         value = float(statistic(array))
         return value, value
+    from scipy import stats as scipy_stats  # lazy: scipy.stats costs ~1.5 s to import
+
     result = scipy_stats.bootstrap(
         (array,),
         statistic,
@@ -157,6 +158,8 @@ def exceedance_p_values(
     distributional assumption; mean uses Student's one-sided t-test. H0 is the boundary case
     (the statistic exactly at ``level``), the least favourable one.
     """
+    from scipy import stats as scipy_stats  # lazy: scipy.stats costs ~1.5 s to import
+
     array = np.atleast_2d(np.asarray(_numpy(values), dtype=np.float64))
     present = ~np.isnan(array)
     n = present.sum(axis=-1)
