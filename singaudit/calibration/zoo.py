@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from singaudit.calibration import models
 from singaudit.errors import WeightsNotFound
-from singaudit.io.state_dicts import load_state_dict
+
+if TYPE_CHECKING:  # torch loads when a network is built; the names below need none (validate)
+    import torch
+
+    from singaudit.calibration import models
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # Which ignored blocks each block classifier carries in its null space.
@@ -34,6 +36,8 @@ def mix_seed(seed: int, variant: str) -> int:
 
 
 def build_classifier(variant: str, seed: int = 0) -> torch.nn.Module:
+    from singaudit.calibration import models
+
     if variant == "natural":
         return models.NaturalNet()
     if variant not in CLASSIFIER_VARIANTS:
@@ -58,6 +62,8 @@ def build_classifier(variant: str, seed: int = 0) -> torch.nn.Module:
 
 
 def _load(module: torch.nn.Module, name: str, weights_dir: Path | None) -> torch.nn.Module:
+    from singaudit.io.state_dicts import load_state_dict
+
     path = Path(weights_dir or WEIGHTS_DIR) / f"{name}.safetensors"
     if not path.is_file():
         raise WeightsNotFound(f"calibration weights {path} are missing; {RETRAIN_HINT}")
@@ -82,10 +88,14 @@ def load_classifier(variant: str, weights_dir: Path | None = None) -> torch.nn.M
 
 
 def load_joint(weights_dir: Path | None = None) -> models.JointModel:
+    from singaudit.calibration import models
+
     return _load(models.JointModel(), "joint", weights_dir)
 
 
 def load_decoder(weights_dir: Path | None = None) -> models.Decoder:
+    from singaudit.calibration import models
+
     return _load(models.Decoder(), "decoder", weights_dir)
 
 

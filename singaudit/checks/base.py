@@ -8,18 +8,21 @@ import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
-import torch
-from PIL import Image
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from singaudit.adapters.classifiers.base import Classifier
-from singaudit.adapters.generators.base import Generator
-from singaudit.adapters.joint_spaces.base import JointSpace
 from singaudit.checks.thresholds import MetricSpec, Observations, judge_all, validate_tiers
 from singaudit.results import CheckResult, ClassResult, Metric, Tiers, worst_status
+
+if TYPE_CHECKING:  # torch loads when a check measures, never to read or validate a spec
+    import torch
+    from PIL import Image
+
+    from singaudit.adapters.classifiers.base import Classifier
+    from singaudit.adapters.generators.base import Generator
+    from singaudit.adapters.joint_spaces.base import JointSpace
 
 T = TypeVar("T")
 
@@ -173,6 +176,8 @@ class Check(Generic[P]):
 
 def as_array(values: object) -> np.ndarray:
     """float64 numpy values of a tensor or array-like (the form checks measure in)."""
+    import torch
+
     if isinstance(values, torch.Tensor):
         return values.detach().cpu().double().numpy()
     return np.asarray(values, dtype=np.float64)

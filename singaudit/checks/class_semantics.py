@@ -12,10 +12,9 @@ class and overall.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import torch
 from pydantic import Field
 
 from singaudit.checks.base import (
@@ -33,17 +32,11 @@ from singaudit.checks.thresholds import (
     summary_metric,
 )
 from singaudit.errors import DataError, NotApplicable
-from singaudit.maths.equivalence import null_reference, remove_null
-from singaudit.maths.scores import (
-    evidence_change,
-    image_score,
-    model_ratio,
-    prompt_contrast,
-    prompt_leaks,
-    specific_leak,
-)
 from singaudit.maths.stats import bootstrap_ci
 from singaudit.results import ClassResult, Metric, Tiers
+
+if TYPE_CHECKING:  # torch loads when a check measures, not to validate a spec
+    import torch
 
 # The metric the default verdict reads (chosen by measurement: scripts/verdict_candidates.py).
 DEFAULT_VERDICT_METRIC = "specific_leak"
@@ -104,6 +97,8 @@ def equivalent_features(ctx: ModelContext) -> EquivalentFeatures:
     """The spec's null removal applied to the audit features, once per model for every check."""
 
     def compute() -> EquivalentFeatures:
+        from singaudit.maths.equivalence import null_reference, remove_null  # lazy: torch
+
         geometry = ctx.geometry.require_null_space()
         removal = ctx.null_removal
         if removal == "zero":
@@ -135,6 +130,14 @@ def class_scores(ctx: ModelContext) -> ClassScores:
     """Every per-image class score, shared (e.g. with the evidence check)."""
 
     def compute() -> ClassScores:
+        from singaudit.maths.scores import (  # lazy: torch
+            evidence_change,
+            image_score,
+            prompt_contrast,
+            prompt_leaks,
+            specific_leak,
+        )
+
         pair = equivalent_translations(ctx)
         labels = ctx.labels.cpu()
         n = len(labels)
@@ -184,6 +187,8 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
     requires_null_space = True
 
     def measure(self, ctx: ModelContext, params: ClassSemanticsParams) -> Measurements:
+        from singaudit.maths.scores import model_ratio  # lazy: scores imports torch
+
         all_scores = class_scores(ctx)
         labelled = ctx.labels.cpu().numpy() >= 0
         if not labelled.any() or not ctx.class_names:

@@ -15,10 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import torch
 import yaml
 from pydantic import Field, field_validator
 
@@ -37,8 +36,10 @@ from singaudit.checks.thresholds import (
     scalar_metric,
 )
 from singaudit.errors import NotApplicable, SpecError
-from singaudit.maths.scores import angle, concept_attribute_scores
 from singaudit.results import ClassResult, Metric, Tiers
+
+if TYPE_CHECKING:  # torch loads when a check measures, not to validate a spec
+    import torch
 
 CLASSES_VOCABULARY = "classes"
 MIN_SUPPORT = 3  # images that must show a concept before its mean z means anything
@@ -144,7 +145,10 @@ class ConceptsCheck(Check[ConceptsParams]):
     requires_null_space = True
 
     def measure(self, ctx: ModelContext, params: ConceptsParams) -> Measurements:
+        import torch
         from scipy.stats import rankdata  # lazy: scipy.stats costs ~1.5 s to import
+
+        from singaudit.maths.scores import angle, concept_attribute_scores  # lazy: torch
 
         vocabulary, unrepresentable = _representable(
             _resolve(params.vocabulary, ctx.class_names), ctx.joint_space)
@@ -308,6 +312,8 @@ def _resolve(vocabulary: str | list[str] | dict[str, list[str]], class_names: li
 def _concept_embeddings(ctx: ModelContext, vocabulary: Vocabulary, template: str | None
                         ) -> torch.Tensor:
     """(V, k) text embeddings: one template for all, per-category templates, or the spec's."""
+    import torch
+
     rows: list[torch.Tensor | None] = [None] * len(vocabulary.concepts)
     plain = []
     by_prompt: dict[int, str] = {}

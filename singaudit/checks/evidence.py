@@ -8,21 +8,23 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import torch
 from PIL import Image
 from pydantic import Field
 
-from singaudit.adapters.generators.base import Generator
-from singaudit.adapters.generators.retrieval import Gallery, Match
 from singaudit.checks.base import Check, CheckParams, Measurements, MetricSpec, ModelContext
 from singaudit.checks.class_semantics import ClassScores, class_scores, equivalent_translations
 from singaudit.errors import DataError, NotApplicable, SpecError
 from singaudit.io.atomic import atomic_path
-from singaudit.maths.scores import rescale_to_reference
 from singaudit.results import Metric
+
+if TYPE_CHECKING:  # torch loads when a check measures, not to validate a spec
+    import torch
+
+    from singaudit.adapters.generators.base import Generator
+    from singaudit.adapters.generators.retrieval import Gallery, Match
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ class EvidenceCheck(Check[EvidenceParams]):
     requires_null_space = True
 
     def measure(self, ctx: ModelContext, params: EvidenceParams) -> Measurements:
+        from singaudit.maths.scores import rescale_to_reference  # lazy: torch
+
         require_joint_space = getattr(ctx, "require_joint_space", None)
         if require_joint_space is not None:
             require_joint_space()
@@ -194,6 +198,8 @@ def _configured_generator(ctx: ModelContext) -> tuple[Generator | None, str]:
 
 
 def _gallery(ctx: ModelContext, params: EvidenceParams) -> Gallery:
+    from singaudit.adapters.generators.retrieval import Gallery  # lazy: torch
+
     if params.gallery is not None:
         return Gallery.from_folder(Path(params.gallery), ctx.joint_space)
     return Gallery(ctx.image_embeddings, ctx.image_keys, ctx.load_image, name="audit images")
@@ -207,6 +213,8 @@ def _render_pairs(
     size: int,
 ) -> tuple[list[list[Image.Image]], list[list[Image.Image]]]:
     """Renders of T(f) and T_hat(f_eq) in one call, so each seed's noise is shared by the pair."""
+    import torch
+
     if generator.info.embed_dim != original.shape[1]:
         raise SpecError(
             f"generator {generator.info.id!r} decodes {generator.info.embed_dim}-d embeddings but "

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 import numpy as np
-import torch
 from pydantic import Field, field_validator
 
 from singaudit.checks.base import (
@@ -26,14 +25,6 @@ from singaudit.checks.thresholds import (
     format_number,
     scalar_metric,
     summary_metric,
-)
-from singaudit.maths.equivalence import (
-    logit_change,
-    null_perturbation,
-    perturbation_norms,
-    principal_perturbation,
-    random_perturbation,
-    remove_null,
 )
 from singaudit.results import ClassResult, Tiers
 
@@ -93,6 +84,18 @@ class NullInvarianceCheck(Check[NullInvarianceParams]):
     requires_null_space = True
 
     def measure(self, ctx: ModelContext, params: NullInvarianceParams) -> Measurements:
+        # lazy: torch and the tensor maths load when a check measures, not to validate a spec
+        import torch
+
+        from singaudit.maths.equivalence import (
+            logit_change,
+            null_perturbation,
+            perturbation_norms,
+            principal_perturbation,
+            random_perturbation,
+            remove_null,
+        )
+
         geometry = ctx.geometry.require_null_space()
         weight, bias = ctx.classifier.head()
         features = ctx.features

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import torch
 from pydantic import Field
 
 from singaudit.checks.base import (
@@ -28,7 +27,6 @@ from singaudit.checks.thresholds import (
     scalar_metric,
     summary_metric,
 )
-from singaudit.maths.steering import steer_toward
 from singaudit.results import ClassResult, Tiers
 
 METRICS: dict[str, MetricSpec] = {
@@ -69,6 +67,11 @@ class SteeringCheck(Check[SteeringParams]):
     requires_null_space = True
 
     def measure(self, ctx: ModelContext, params: SteeringParams) -> Measurements:
+        # lazy: torch and the tensor maths load when a check measures, not to validate a spec
+        import torch
+
+        from singaudit.maths.steering import steer_toward
+
         geometry = ctx.geometry.require_null_space()
         labels_all = ctx.labels.cpu().numpy().astype(np.int64)
         chosen = balanced_selection(labels_all, params.max_images, ctx.seed)

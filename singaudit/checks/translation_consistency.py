@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import torch
 from pydantic import Field
 
 from singaudit.checks.base import (
@@ -59,6 +58,7 @@ class TranslationConsistencyCheck(Check[TranslationConsistencyParams]):
 
     def measure(self, ctx: ModelContext, params: TranslationConsistencyParams) -> Measurements:
         # lazy: scikit-learn costs ~0.5 s to import, paid only when this check measures
+        import torch
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import recall_score
         from sklearn.model_selection import train_test_split

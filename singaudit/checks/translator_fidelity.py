@@ -26,7 +26,6 @@ from singaudit.checks.thresholds import (
     scalar_metric,
     summary_metric,
 )
-from singaudit.maths.translators import fidelity, row_cosines
 from singaudit.pipeline.translators import fit_translator, get_architecture
 from singaudit.results import Tiers
 
@@ -78,6 +77,8 @@ class TranslatorFidelityCheck(Check[TranslatorFidelityParams]):
     requires_null_space = False
 
     def measure(self, ctx: ModelContext, params: TranslatorFidelityParams) -> Measurements:
+        from singaudit.maths.translators import fidelity, row_cosines  # lazy: torch
+
         info = dict(ctx.translator_info or {})
         heldout = {**info, **(info.get("heldout") or {})}
         audit_predicted = ctx.translate(ctx.features)

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
 from singaudit.errors import DataError, SpecError
-from singaudit.maths import translators as maths
 from singaudit.registry import Registry, RegistryError
 
-FitData = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # x, y train; x, y held
-Fitter = Callable[..., tuple[maths.Translator, dict[str, Any]]]
+if TYPE_CHECKING:  # torch is imported when a translator is built or fitted, not to validate a spec
+    import torch
+
+    from singaudit.maths import translators as maths
+
+Fitter = Callable[..., "tuple[maths.Translator, dict[str, Any]]"]
 
 
 class LinearOptions(BaseModel):
@@ -59,6 +61,7 @@ class TranslatorArchitecture:
 
 def _fit_linear(x_train, y_train, x_heldout, y_heldout, options: LinearOptions, *, seed: int = 0,
                 executor: Any = None) -> tuple[maths.Translator, dict[str, Any]]:
+    from singaudit.maths import translators as maths
     from singaudit.pipeline.executors import local_executor
 
     train = (executor or local_executor()).ridge_statistics(x_train, y_train, options.chunk_size)
@@ -73,6 +76,8 @@ def _fit_linear(x_train, y_train, x_heldout, y_heldout, options: LinearOptions, 
 def _gradient_fitter(build: Callable[[int, int, int | None], maths.Translator]) -> Fitter:
     def fit(x_train, y_train, x_heldout, y_heldout, options: GradientOptions, *, seed: int = 0,
             executor: Any = None) -> tuple[maths.Translator, dict[str, Any]]:
+        from singaudit.maths import translators as maths
+
         settings = options.model_dump()
         hidden = settings.pop("hidden")
         module, history = maths.train_translator(
@@ -85,14 +90,23 @@ def _gradient_fitter(build: Callable[[int, int, int | None], maths.Translator]) 
 
 
 def _linear(in_dim: int, out_dim: int, hidden: int | None = None) -> maths.Translator:
+    from singaudit.maths import translators as maths
+
     return maths.AffineTranslator(in_dim, out_dim)
 
 
 def _mlp(depth: int) -> Callable[[int, int, int | None], maths.Translator]:
-    return lambda in_dim, out_dim, hidden=None: maths.MLPTranslator(in_dim, out_dim, hidden, depth)
+    def build(in_dim: int, out_dim: int, hidden: int | None = None) -> maths.Translator:
+        from singaudit.maths import translators as maths
+
+        return maths.MLPTranslator(in_dim, out_dim, hidden, depth)
+
+    return build
 
 
 def _residual(in_dim: int, out_dim: int, hidden: int | None = None) -> maths.Translator:
+    from singaudit.maths import translators as maths
+
     return maths.ResidualMLPTranslator(in_dim, out_dim, hidden)
 
 
@@ -155,6 +169,10 @@ def fit_translator(
     """Fit ``arch`` on the fit rows, split (seeded) into train and selection rows (ridge alpha,
     early stopping); fidelity (mean cosine, MSE, R^2, per-row cosines) in ``info`` comes from the
     test rows, used neither to fit nor to select. ``executor`` reduces the ridge statistics."""
+    import torch
+
+    from singaudit.maths import translators as maths
+
     architecture = get_architecture(arch)
     train, select = selection_split(len(x_fit), select_fraction, seed)
     module, info = architecture.fit(x_fit[train], y_fit[train], x_fit[select], y_fit[select],
@@ -171,6 +189,8 @@ def fit_translator(
 
 def selection_split(n: int, select_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeded (train, selection) row indices of ``n`` fit rows, each sorted."""
+    import torch
+
     n_select = max(1, round(n * select_fraction))
     if n - n_select < 2:
         raise DataError(f"too few translator fit images ({n}) to fit and select a translator")

@@ -1,0 +1,47 @@
+"""`singaudit validate` stays light: it resolves every id without importing the libraries that
+build or run models (they cost seconds to import), checked in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("torch", "torchvision", "timm", "open_clip", "scipy", "sklearn", "matplotlib",
+         "weasyprint", "diffusers", "transformers")
+
+
+def _validate_in_fresh_process(*args: str, cwd: Path = ROOT) -> tuple[int, list[str], str]:
+    """Exit code, heavy modules imported and stderr of ``singaudit validate ARGS``."""
+    script = (
+        "import json, sys\n"
+        "from singaudit.cli.main import run_cli\n"
+        f"code = run_cli(['validate', *{list(args)!r}])\n"
+        f"heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
+        "print('HEAVY=' + json.dumps([code, heavy]))\n"
+    )
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    marker = [line for line in done.stdout.splitlines() if line.startswith("HEAVY=")]
+    assert marker, done.stdout + done.stderr
+    code, heavy = json.loads(marker[-1].removeprefix("HEAVY="))
+    return code, heavy, done.stderr
+
+
+def test_validate_of_the_demo_spec_imports_no_model_library():
+    code, heavy, errors = _validate_in_fresh_process("audits/demo.yaml")
+    assert code == 0, errors
+    assert heavy == []
+
+
+def test_validate_of_a_bad_calibration_id_suggests_without_torch():
+    code, heavy, errors = _validate_in_fresh_process(
+        "audits/demo.yaml", "--set", "models.1.id=calibration:leakyy")
+    assert code == 4
+    assert "did you mean 'leaky'" in errors
+    assert heavy == []
