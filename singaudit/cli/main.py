@@ -146,8 +146,9 @@ def run(
     console = _console()
     codes = []
     for spec, target in zip(loaded, targets, strict=True):
-        result = session.run(spec, out_dir=target, only=only, force=force)
-        _render(spec.report.formats, target, templates)
+        with _pdf_worker(spec.report.formats) as pdf_worker:  # imports weasyprint meanwhile
+            result = session.run(spec, out_dir=target, only=only, force=force)
+            _render(spec.report.formats, target, templates, pdf_worker)
         codes.append(_print_summary(console, result, target))
     return max(codes, default=EXIT_OK)
 
@@ -186,7 +187,18 @@ def _check_only(specs: list, only: list[str]) -> None:
                             f"{', '.join(models)}; checks: {', '.join(checks)}")
 
 
-def _render(formats, target: Path, templates: Path | None) -> None:
+def _pdf_worker(formats):
+    """A process that renders the PDF on another core (started early), or nothing."""
+    import contextlib
+
+    if "pdf" not in formats:
+        return contextlib.nullcontext()
+    from singaudit.reports.pdf import PdfWorker
+
+    return PdfWorker()
+
+
+def _render(formats, target: Path, templates: Path | None, pdf_worker=None) -> None:
     """The spec's report formats beside results.json: a spinner on a terminal, a line in a log."""
     import time
 
@@ -197,11 +209,11 @@ def _render(formats, target: Path, templates: Path | None) -> None:
         return
     if sys.stderr.isatty():
         with _console(stderr=True).status(f"rendering {', '.join(wanted)}"):
-            render_reports(target / "results.json", wanted, templates)
+            render_reports(target / "results.json", wanted, templates, pdf_worker=pdf_worker)
         return
     start = time.perf_counter()
     print(f"rendering {', '.join(wanted)}", file=sys.stderr, flush=True)
-    render_reports(target / "results.json", wanted, templates)
+    render_reports(target / "results.json", wanted, templates, pdf_worker=pdf_worker)
     print(f"rendered in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
 
 
@@ -747,7 +759,9 @@ def report(
     """
     from singaudit.reports import render_reports
 
-    written = render_reports(results, formats or ("html", "pdf", "junit"), templates)
+    formats = formats or ["html", "pdf", "junit"]
+    with _pdf_worker(formats) as pdf_worker:
+        written = render_reports(results, formats, templates, pdf_worker=pdf_worker)
     for fmt, path in written.items():
         note = " (valid; results.json is the JSON report)" if fmt == "json" else ""
         _console().print(f"{fmt}: {_plain(path)}{note}")

@@ -9,10 +9,11 @@ import jinja2
 
 import singaudit
 from singaudit.errors import SingauditError
-from singaudit.io.atomic import atomic_path, atomic_write_text
+from singaudit.io.atomic import atomic_write_text
 from singaudit.io.output_folder import record_outputs
 from singaudit.reports.context import build_context
 from singaudit.reports.junit import junit_xml
+from singaudit.reports.pdf import PdfWorker, write_pdf
 from singaudit.results import AuditResult, ResultsFileError
 
 FORMATS = ("html", "pdf", "junit", "markdown")
@@ -83,38 +84,17 @@ def render_html(audit: AuditResult, results_dir: Path, templates_dir: Path | Non
         raise ReportError(f"report template error: {error}") from None
 
 
-def _data_only_fetcher():
-    """A weasyprint URL fetcher that serves data: URIs only, so rendering never goes online."""
-    try:
-        from weasyprint.urls import URLFetcher
-    except ImportError:  # weasyprint < 66 takes a plain function
-        from weasyprint import default_url_fetcher
-
-        def fetch(url: str, *args: object, **kwargs: object) -> dict:
-            if not url.startswith("data:"):
-                raise ValueError(f"singaudit reports embed everything; refusing {url}")
-            return default_url_fetcher(url, *args, **kwargs)
-
-        return fetch
-    return URLFetcher(allowed_protocols={"data"})
-
-
-def write_pdf(html: str, path: Path) -> None:
-    """The HTML report as a PDF, written atomically; print CSS lays out the pages."""
-    import weasyprint
-
-    document = weasyprint.HTML(string=html, url_fetcher=_data_only_fetcher())
-    with atomic_path(path) as tmp:
-        document.write_pdf(target=str(tmp))
-
-
 def render_reports(
     results_path: Path | str,
     formats: Iterable[str] = FORMATS,
     templates_dir: Path | str | None = None,
+    *,
+    pdf_worker: PdfWorker | None = None,
 ) -> dict[str, Path]:
     """Write report.html / report.pdf / junit.xml beside ``results_path``; returns format -> path.
-    "json" names results.json itself: it is validated and returned, never rewritten."""
+    "json" names results.json itself: it is validated and returned, never rewritten.
+    ``pdf_worker`` (started early by the caller) lays out the PDF while the other formats are
+    written here; without one the PDF is rendered in this process."""
     wanted = [f for f in dict.fromkeys(formats) if f != "json"]
     unknown = [f for f in wanted if f not in OUTPUT_NAMES]
     if unknown:
@@ -130,10 +110,14 @@ def render_reports(
     # Listed before writing, so even a report a crash left half-done is replaced by the next run.
     record_outputs(out_dir, [out_dir / OUTPUT_NAMES[f] for f in wanted])
     context = build_context(audit, out_dir) if "html" in wanted or "pdf" in wanted else None
+    if "pdf" in wanted and pdf_worker is not None:  # first, so its layout overlaps the rest
+        written["pdf"] = out_dir / OUTPUT_NAMES["pdf"]
+        pdf_worker.submit(render_html(audit, out_dir, templates, paged=True, context=context),
+                          written["pdf"])
     if "html" in wanted:
         written["html"] = out_dir / OUTPUT_NAMES["html"]
         atomic_write_text(written["html"], render_html(audit, out_dir, templates, context=context))
-    if "pdf" in wanted:
+    if "pdf" in wanted and pdf_worker is None:
         written["pdf"] = out_dir / OUTPUT_NAMES["pdf"]
         write_pdf(render_html(audit, out_dir, templates, paged=True, context=context),
                   written["pdf"])
@@ -145,4 +129,7 @@ def render_reports(
 
         written["markdown"] = out_dir / OUTPUT_NAMES["markdown"]
         atomic_write_text(written["markdown"], run_markdown(audit))
-    return written
+    if "pdf" in wanted and pdf_worker is not None:
+        pdf_worker.wait()
+    order = ["json", *OUTPUT_NAMES]
+    return dict(sorted(written.items(), key=lambda item: order.index(item[0])))
