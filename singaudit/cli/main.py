@@ -404,8 +404,10 @@ MAX_LISTED = 30
 
 def _library_models(pattern: str) -> dict[str, list[str]]:
     """``timm:`` and ``open_clip:`` ids matching a glob or substring (libraries not installed are
-    left out)."""
+    left out), from their lists cached per library version (no torch import)."""
     import fnmatch
+
+    from singaudit.adapters.model_lists import open_clip_models, timm_models
 
     glob = pattern if any(c in pattern for c in "*?[") else f"*{pattern}*"
     source, sep, rest = glob.partition(":")
@@ -416,13 +418,9 @@ def _library_models(pattern: str) -> dict[str, list[str]]:
         wanted = (rest if sep else glob).lower()
         try:
             if library == "timm":
-                import timm
-
-                names = timm.list_models(pretrained=True)
+                names = timm_models()["pretrained"]
             else:
-                import open_clip
-
-                names = [f"{arch}@{tag}" for arch, tag in open_clip.list_pretrained()]
+                names = [f"{arch}@{tag}" for arch, tag in open_clip_models()["pretrained"]]
         except ImportError:
             continue
         matches = [f"{library}:{n}" for n in names if fnmatch.fnmatchcase(n.lower(), wanted)]

@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from singaudit.io.atomic import atomic_write_bytes, atomic_write_text
+from singaudit.io.cache_dir import ENV_VAR, default_cache_dir  # noqa: F401 - re-exported
 
-ENV_VAR = "SINGAUDIT_CACHE"
 NAMESPACES = ("features", "embeddings", "text")
 MARKER = ".singaudit-cache"
 ENTRY_SUFFIX = ".safetensors"
@@ -54,16 +54,6 @@ def is_entry_file(path: Path) -> bool:
     """``<namespace>/<key[:2]>/<key>.safetensors`` as ``FeatureCache`` names its files."""
     key = path.name.removesuffix(ENTRY_SUFFIX)
     return path.name.endswith(ENTRY_SUFFIX) and len(key) > 2 and path.parent.name == key[:2]
-
-
-def default_cache_dir() -> Path:
-    """``$SINGAUDIT_CACHE`` if set, else the platform's user cache folder for singaudit."""
-    override = os.environ.get(ENV_VAR)
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("singaudit"))
 
 
 def make_key(**parts: object) -> str:

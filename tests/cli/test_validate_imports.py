@@ -45,3 +45,21 @@ def test_validate_of_a_bad_calibration_id_suggests_without_torch():
     assert code == 4
     assert "did you mean 'leaky'" in errors
     assert heavy == []
+
+
+def test_validate_of_library_ids_reads_their_cached_lists_without_the_libraries():
+    from singaudit.adapters import model_lists
+
+    for listing in (model_lists.timm_models, model_lists.open_clip_models,
+                    model_lists.torchvision_models):
+        listing.cache_clear()
+        listing()  # built once here (the libraries import torch), read by the fresh process
+    code, heavy, errors = _validate_in_fresh_process(
+        "audits/demo.yaml", "--set", "models.0.id=timm:resnet5o",
+        "--set", "models.1.id=torchvision:resnet50@IMAGENET1K_V9",
+        "--set", "joint_space.id=open_clip:ViT-B-32@opnai")
+    assert code == 4
+    assert "timm has no model 'resnet5o' (did you mean 'resnet50'" in errors
+    assert "torchvision:resnet50 has no weights 'IMAGENET1K_V9' (did you mean" in errors
+    assert "open_clip:ViT-B-32 has no pretrained tag 'opnai' (did you mean 'openai'" in errors
+    assert heavy == []

@@ -19,13 +19,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from torch import nn
-
-from singaudit.adapters.classifiers.base import Classifier
-from singaudit.adapters.classifiers.hook_source import from_module
 from singaudit.errors import SpecError, UnsupportedModel
 from singaudit.registry import RegistryError, load_object
+
+if TYPE_CHECKING:  # torch loads with the factory; `validate` reads load()'s signature without it
+    from singaudit.adapters.classifiers.base import Classifier
 
 
 def load(ident: str, **options) -> Classifier:
@@ -44,6 +44,11 @@ def load(ident: str, **options) -> Classifier:
             sys.path.remove(working_folder)
     if not callable(factory):
         raise SpecError(f"python:{ident} is not callable")
+    from torch import nn
+
+    from singaudit.adapters.classifiers.base import Classifier
+    from singaudit.adapters.classifiers.hook_source import from_module
+
     made = factory(**options)
     name = f"python:{ident.strip()}"
     if isinstance(made, Classifier):
