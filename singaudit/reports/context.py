@@ -270,9 +270,19 @@ def _check_context(model: ModelResult, check: CheckResult, results_dir: Path
         "per_class": _per_class_table(check),
         "figures": _check_figures(check),
         "evidence": _evidence(check, results_dir),
+        "unrepresentable": _unrepresentable(check),
         "other_artefacts": flatten({k: v for k, v in check.artefacts.items()
                                     if k not in ("items", "generator", "seeds")}),
     }
+
+
+def _unrepresentable(check: CheckResult) -> list[dict[str, Any]]:
+    """Concepts left out because the joint space cannot represent them, each with its words."""
+    left_out = check.data.get("unrepresentable")
+    if not isinstance(left_out, Mapping):
+        return []
+    return [{"concept": str(concept), "words": [str(w) for w in _as_list(words)]}
+            for concept, words in left_out.items()]
 
 
 def _anchor(*parts: str) -> str:
@@ -420,6 +430,10 @@ def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
         "angles_shown": any(c.name in ANGLE_KINDS
                             for m in audit.models for c in m.checks),
         "data_issues": _data_issues(audit),
+        "unrepresentable": [
+            {"model": model["name"], "check": check["name"], "anchor": f"{check['anchor']}-unknown",
+             "concepts": check["unrepresentable"]}
+            for model in models for check in model["checks"] if check["unrepresentable"]],
         "models": models,
         "comparison": _comparison(audit),
         "scale": {

@@ -1,0 +1,86 @@
+"""Concepts a joint space cannot represent are flagged, one by one, in the HTML and PDF reports.
+
+A real audit on the calibration world, whose joint space has a closed vocabulary: "Kerry blue
+terrier" and "Irish setter" hold words its tokenizer maps to its unknown token (ground truth:
+its word list), "red" and "circle" do not.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from singaudit.reports import render_reports
+from singaudit.runner import AuditSession
+from singaudit.spec import load_spec
+
+SPEC = """
+version: 1
+kind: singaudit/audit
+name: unknown_words
+models: [{name: clean, id: "calibration:clean", expect: none}]
+joint_space: {id: "calibration:joint"}
+data: {id: "calibration:audit", options: {scenes: 60}, images_per_class: 10}
+translator: {arch: linear, fit: {id: "calibration:validation", options: {scenes: 300}}}
+checks:
+  concepts:
+    vocabulary: [red, blue, green, circle, square, Kerry blue terrier, Irish setter]
+    top_k: 3
+report: {formats: [json]}
+"""
+LEFT_OUT = {"Kerry blue terrier": "kerry, terrier", "Irish setter": "irish, setter"}
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("unknown_words")
+    (folder / "spec.yaml").write_text(SPEC, encoding="utf-8")
+    result = AuditSession(progress=False).run(load_spec(folder / "spec.yaml"),
+                                              out_dir=folder / "out")
+    concepts = result.models[0].checks[0]
+    assert concepts.data["unrepresentable"] == {c: w.split(", ") for c, w in LEFT_OUT.items()}
+    return render_reports(folder / "out" / "results.json", ["html", "pdf"])
+
+
+def _rows(table: str) -> dict[str, str]:
+    cells = re.findall(r"<tr[^>]*><td>(.*?)</td><td>(.*?)</td></tr>", table)
+    return dict(cells)
+
+
+def test_the_html_lists_each_unknown_concept_with_its_words_in_its_check(reports) -> None:
+    html = reports["html"].read_text(encoding="utf-8")
+    section = re.search(r'<div class="unrepresentable" id="(c-clean-concepts)-unknown">(.*?)</div>',
+                        html, re.DOTALL)
+    assert section, "the concepts check lists what it left out"
+    assert _rows(section.group(2)) == LEFT_OUT  # every unknown concept, nothing representable
+    summary = re.search(r'<details class="check[^"]*" id="c-clean-concepts".*?</summary>', html,
+                        re.DOTALL).group(0)
+    assert "2 unknown</span>" in summary  # visible while the check is folded
+
+
+def test_the_first_screen_flags_them_before_any_model(reports) -> None:
+    html = reports["html"].read_text(encoding="utf-8")
+    first_screen = html.split('<section id="models">', 1)[0]
+    flagged = first_screen.split('id="unrepresentable"', 1)[1]
+    assert 'href="#c-clean-concepts-unknown"' in flagged
+    for concept, words in LEFT_OUT.items():
+        assert f"<strong>{concept}</strong> ({words})" in flagged
+
+
+def test_the_pdf_prints_them_although_the_check_is_folded_there(reports) -> None:
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(reports["pdf"]).pages)
+    text = " ".join(text.split())
+    in_check = text.split("Left out: 2 concepts the joint space cannot represent", 1)
+    assert len(in_check) == 2, "the folded check prints its left-out concepts"
+    for concept, words in LEFT_OUT.items():
+        assert f"{concept} {words}" in in_check[1]  # the per-concept table
+        assert f"{concept} ({words})" in in_check[0]  # the first screen
+
+
+def test_a_report_without_unknown_concepts_flags_none(rendered) -> None:
+    html = rendered["html"].read_text(encoding="utf-8")
+    assert "concepts" in html and 'id="unrepresentable"' not in html
+    assert "cannot represent" not in html
