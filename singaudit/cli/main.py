@@ -242,6 +242,17 @@ def _report_path(target: Path) -> Path:
     return target / "results.json"
 
 
+def _warn_unrepresentable(console, where: str, left_out: dict, shown: int = 10) -> None:
+    """One line naming each concept a joint space cannot represent, with its unknown words."""
+    if not left_out:
+        return
+    named = [f"{_plain(repr(concept))} ({_plain(', '.join(words))})"
+             for concept, words in list(left_out.items())[:shown]]
+    more = f" and {len(left_out) - shown} more (in the report)" if len(left_out) > shown else ""
+    console.print(f"[yellow]warning[/]: {_plain(where)}: {len(left_out)} concept(s) left out, "
+                  f"unknown to the joint space's text tower: {', '.join(named)}{more}")
+
+
 def _print_summary(console, result, target: Path) -> int:
     """pytest's summary for an audit: a model table that fits 80 columns, one short line per
     check that is not a plain pass (skip reasons included), the outcome, the report's path."""
@@ -291,6 +302,10 @@ def _print_summary(console, result, target: Path) -> int:
             console.print(f"{_plain(model.name)}: top-1 accuracy on the audit images "
                           f"{accuracy['top1']:.3f} (lowest: "
                           + ", ".join(f"{_plain(c)} {a:.2f}" for c, a in worst) + ")")
+    for model in result.models:
+        for check in model.checks:
+            _warn_unrepresentable(console, f"{model.name}::{check.name}",
+                                  check.data.get("unrepresentable") or {})
     for short in result.data_issues.get("short_classes", []):
         console.print(f"[yellow]warning[/]: class {_plain(repr(short['class']))} has "
                       f"{short['images']} image(s), fewer than the {short['requested']} asked for")

@@ -1,4 +1,5 @@
-"""Concepts a joint space cannot represent are flagged, one by one, in the HTML and PDF reports.
+"""Concepts a joint space cannot represent are flagged, one by one, in the terminal and in the
+HTML and PDF reports.
 
 A real audit on the calibration world, whose joint space has a closed vocabulary: "Kerry blue
 terrier" and "Irish setter" hold words its tokenizer maps to its unknown token (ground truth:
@@ -7,15 +8,15 @@ its word list), "red" and "circle" do not.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
-from pathlib import Path
 
 import pypdf
 import pytest
 
-from singaudit.reports import render_reports
-from singaudit.runner import AuditSession
-from singaudit.spec import load_spec
+from singaudit.cli.main import run_cli
+from singaudit.results import AuditResult
 
 SPEC = """
 version: 1
@@ -29,20 +30,24 @@ checks:
   concepts:
     vocabulary: [red, blue, green, circle, square, Kerry blue terrier, Irish setter]
     top_k: 3
-report: {formats: [json]}
+report: {formats: [json, html, pdf]}
 """
 LEFT_OUT = {"Kerry blue terrier": "kerry, terrier", "Irish setter": "irish, setter"}
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def audit(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One `singaudit run`: its terminal output and its reports."""
     folder = tmp_path_factory.mktemp("unknown_words")
     (folder / "spec.yaml").write_text(SPEC, encoding="utf-8")
-    result = AuditSession(progress=False).run(load_spec(folder / "spec.yaml"),
-                                              out_dir=folder / "out")
-    concepts = result.models[0].checks[0]
+    terminal = io.StringIO()
+    with contextlib.redirect_stdout(terminal):
+        code = run_cli(["run", str(folder / "spec.yaml"), "--out", str(folder / "out")])
+    assert code == 0, terminal.getvalue()
+    concepts = AuditResult.read(folder / "out" / "results.json").models[0].checks[0]
     assert concepts.data["unrepresentable"] == {c: w.split(", ") for c, w in LEFT_OUT.items()}
-    return render_reports(folder / "out" / "results.json", ["html", "pdf"])
+    return {"terminal": terminal.getvalue(), "html": folder / "out" / "report.html",
+            "pdf": folder / "out" / "report.pdf"}
 
 
 def _rows(table: str) -> dict[str, str]:
@@ -50,8 +55,8 @@ def _rows(table: str) -> dict[str, str]:
     return dict(cells)
 
 
-def test_the_html_lists_each_unknown_concept_with_its_words_in_its_check(reports) -> None:
-    html = reports["html"].read_text(encoding="utf-8")
+def test_the_html_lists_each_unknown_concept_with_its_words_in_its_check(audit) -> None:
+    html = audit["html"].read_text(encoding="utf-8")
     section = re.search(r'<div class="unrepresentable" id="(c-clean-concepts)-unknown">(.*?)</div>',
                         html, re.DOTALL)
     assert section, "the concepts check lists what it left out"
@@ -61,8 +66,8 @@ def test_the_html_lists_each_unknown_concept_with_its_words_in_its_check(reports
     assert "2 unknown</span>" in summary  # visible while the check is folded
 
 
-def test_the_first_screen_flags_them_before_any_model(reports) -> None:
-    html = reports["html"].read_text(encoding="utf-8")
+def test_the_first_screen_flags_them_before_any_model(audit) -> None:
+    html = audit["html"].read_text(encoding="utf-8")
     first_screen = html.split('<section id="models">', 1)[0]
     flagged = first_screen.split('id="unrepresentable"', 1)[1]
     assert 'href="#c-clean-concepts-unknown"' in flagged
@@ -70,14 +75,22 @@ def test_the_first_screen_flags_them_before_any_model(reports) -> None:
         assert f"<strong>{concept}</strong> ({words})" in flagged
 
 
-def test_the_pdf_prints_them_although_the_check_is_folded_there(reports) -> None:
-    text = " ".join(page.extract_text() for page in pypdf.PdfReader(reports["pdf"]).pages)
+def test_the_pdf_prints_them_although_the_check_is_folded_there(audit) -> None:
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(audit["pdf"]).pages)
     text = " ".join(text.split())
     in_check = text.split("Left out: 2 concepts the joint space cannot represent", 1)
     assert len(in_check) == 2, "the folded check prints its left-out concepts"
     for concept, words in LEFT_OUT.items():
         assert f"{concept} {words}" in in_check[1]  # the per-concept table
         assert f"{concept} ({words})" in in_check[0]  # the first screen
+
+
+def test_the_terminal_names_each_unknown_concept_with_its_words(audit) -> None:
+    warning = next(line for line in audit["terminal"].splitlines() if "left out" in line
+                   and line.startswith("warning"))
+    assert warning.startswith("warning: clean::concepts: 2 concept(s) left out")
+    for concept, words in LEFT_OUT.items():
+        assert f"'{concept}' ({words})" in warning
 
 
 def test_a_report_without_unknown_concepts_flags_none(rendered) -> None:
