@@ -2,7 +2,8 @@
 
 Fenced blocks are extracted from the Markdown (README.md, audits/**/README.md, docs/*.md,
 examples/*/README.md, singaudit/**/README.md), and so are the example commands of the exit-code
-table in audits/README.md. Every `singaudit ...` line is parsed by the real command line. Then
+table in audits/README.md and whole `singaudit ...` commands in running text (every argument
+given, no placeholder). Every `singaudit ...` line is parsed by the real command line. Then
 each block's commands run in order, offline, in a fresh copy of the folders the docs refer to
 (audits, examples, scripts, docs, README.md, Makefile; `/tmp/...` paths mapped into the test's
 own folder), sharing the session's cache, and must end with the exit code the docs give: 0 in
@@ -66,6 +67,12 @@ NOT_RUN_HERE = {
         "a Ray cluster at a real address (tests/runner/test_ray_demo.py runs the demo on a "
         "local one)",
     "pip install ../..": "installs singaudit into the environment running these tests",
+    "singaudit zoo train calibration": "retrains the calibration world (about 10 CPU-minutes) "
+                                       "into the shipped weights folder",
+    "singaudit baseline accept reports/demo/results.json":
+        "the demo's output, which `make demo` writes (the model_ci block accepts its own run)",
+    "singaudit cache clear": "asks for confirmation, then empties the cache these tests share "
+                             "(audits/README.md's `cache clear --yes --cache-dir` block runs)",
     "singaudit run audits/demo.yaml  # exit 2":
         "an interruption (Ctrl-C during the run; tests/cli/test_cli.py interrupts a real run)",
 }
@@ -161,7 +168,6 @@ def _exit_code_examples() -> list[tuple[str, list[Command]]]:
 
 BLOCKS = _all_blocks()
 COMMANDS = [(b.where, list(c.argv)) for b in BLOCKS for c in b.commands]
-RUNS = [(b.where, b.commands) for b in BLOCKS if b.commands] + _exit_code_examples()
 
 
 def _parse(argv: list[str]):
@@ -174,6 +180,39 @@ def _parse(argv: list[str]):
         context = sub.make_context(name, rest, parent=context)
         command = sub
     return command
+
+
+# A word standing for a value (SPEC, BASE.json, <name>, [PATTERN]): a pattern, not a command.
+PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]*(\.\w+)?$|[<>]|^\[.*\]$")
+
+
+def _inline_commands() -> list[tuple[str, list[Command]]]:
+    """`singaudit ...` in running text that is a whole command: it parses, with every argument
+    given and none a placeholder (`singaudit run` or `singaudit validate SPEC` only name one).
+    The exit-code table is read by _exit_code_examples."""
+    found = []
+    for path in DOCS:
+        text = FENCE.sub("", path.read_text(encoding="utf-8"))
+        if path == ROOT / "audits" / "README.md":
+            before, _, rest = text.partition("## Exit codes")
+            text = before + "\n## ".join(rest.split("\n## ")[1:])
+        commands = []
+        for span in dict.fromkeys(re.findall(r"`(singaudit [^`\n]+)`", text)):
+            argv = shlex.split(span)
+            if any(PLACEHOLDER.search(a) for a in argv):
+                continue
+            try:
+                _parse(argv[1:])
+            except click_exceptions.ClickException:
+                continue  # a command's name or a fragment of one
+            commands.append(Command(" ".join(argv), tuple(argv)))
+        if commands:
+            found.append((f"{path.relative_to(ROOT)}: in the text", commands))
+    return found
+
+
+RUNS = ([(b.where, b.commands) for b in BLOCKS if b.commands] + _exit_code_examples()
+        + _inline_commands())
 
 
 def _python_key(text: str) -> str:
