@@ -3,17 +3,22 @@
 For each architecture (random weights of real timm architectures; the cost of a forward pass
 does not depend on the weights' values):
 
-- raw contiguous: images/s of ``features`` on preprocessed tensors already in memory, contiguous
-  layout (what extraction did before channels_last), fp32, ``inference_mode``;
-- raw best: the same with the best exact layout (channels_last where it is faster), fp32;
+- raw contiguous / raw channels_last: images/s of ``features`` on preprocessed tensors already
+  in memory, in each layout, fp32, ``inference_mode``; "raw best" is the faster of the two, and
+  the row says whether ``choose_layout`` picked it;
 - extraction: images/s of ``singaudit.pipeline.features.extract`` on a folder of real JPEG files
   (crops of scikit-image and scikit-learn sample photos, 256 px, resized to 224 by the model's
-  preprocessing), decoding included, no cache;
+  preprocessing), decoding included, no cache, for each ``--workers`` count (DataLoader worker
+  processes decoding while the model runs; 0: decoded in this process between batches);
+  ``--per-image`` also times the previous decoding path (each image finished to a float tensor,
+  then stacked and converted to the layout) for comparison;
 
-and the ratio extraction / raw best (target >= 0.85), by wall time and by this process's CPU time.
-Raw forward and extraction alternate for ``--rounds`` and the best round of each counts, so load
-spikes on a shared machine hit neither side more than the other. Run: ``python benchmarks/throughput.py [--models resnet50,tf_efficientnet_lite0]
-[--images 128] [--batch-size 32] [--threads 2]``.
+and the ratio extraction (first ``--workers`` value) / raw best (target >= 0.85), by wall time
+and by this process's CPU time (worker processes' CPU not counted). Raw forward and extraction
+alternate for ``--rounds`` and the best round of each counts, so load spikes on a shared machine
+hit neither side more than the other. Run: ``python benchmarks/throughput.py [--models
+resnet50,tf_efficientnet_lite0] [--images 128] [--batch-size 32] [--threads 2] [--workers 0,1,2]
+[--per-image]``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import argparse
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +36,7 @@ from PIL import Image
 
 from singaudit.adapters.sources import load_classifier, load_data
 from singaudit.pipeline.features import extract
-from singaudit.pipeline.layout import as_layout, choose_layout, model_layout
+from singaudit.pipeline.layout import LAYOUTS, as_layout, choose_layout, model_layout
 
 DEFAULT_MODELS = "tf_efficientnet_lite0,resnet50,convnext_tiny,vit_small_patch16_224"
 
@@ -47,7 +53,7 @@ def bundled_photos() -> list[np.ndarray]:
         loader = getattr(data, name, None)
         try:
             image = loader() if loader is not None else None
-        except Exception:  # an optional data file not installed: skip it
+        except Exception:  # noqa: BLE001 -- an optional data file not installed: skip it
             image = None
         if image is not None and image.ndim == 3 and image.shape[2] == 3:
             photos.append(np.ascontiguousarray(image))
@@ -87,18 +93,31 @@ def raw_rate(classifier, batches: list[torch.Tensor], layout: str,
     return images / wall, images / cpu
 
 
-def extraction_rate(classifier, source, records, batch_size: int,
-                    executor=None) -> tuple[float, float]:
+def extraction_rate(classifier, source, records, batch_size: int, executor=None,
+                    num_workers: int = 0) -> tuple[float, float]:
     """(images per wall second, per CPU second) of ``extract``, decoding included, no cache."""
     wall, cpu = time.perf_counter(), time.process_time()
     extract(classifier, source, records, batch_size=batch_size, progress=False,
-            executor=executor)
+            executor=executor, num_workers=num_workers)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return len(records) / wall, len(records) / cpu
 
 
-def measure(name: str, folder: Path, batch_size: int, rounds: int,
-            compiled: bool = False) -> dict[str, float | str]:
+@contextmanager
+def per_image_decoding():
+    """The previous decoding path: no batched preprocessing tail."""
+    from singaudit.pipeline.executors import local
+
+    batched = local.batched_preprocessing
+    local.batched_preprocessing = lambda transform: None
+    try:
+        yield
+    finally:
+        local.batched_preprocessing = batched
+
+
+def measure(name: str, folder: Path, batch_size: int, rounds: int, workers: list[int],
+            compiled: bool = False, per_image: bool = False) -> dict:
     """Raw forward and extraction alternate for ``rounds``; the best round of each counts, so
     load spikes on a shared machine hit neither side more than the other."""
     torch.manual_seed(0)
@@ -110,15 +129,27 @@ def measure(name: str, folder: Path, batch_size: int, rounds: int,
     batches = list(tensors.split(batch_size))
     layout = choose_layout(classifier.module)
     extract(classifier, source, records[:batch_size], batch_size=batch_size, progress=False)
-    contiguous, best, extraction = [], [], []
+    raw = {name: [] for name in LAYOUTS}
+    extraction = {count: [] for count in workers}
+    previous = []
     for _ in range(rounds):
-        contiguous.append(raw_rate(classifier, batches, "contiguous"))
-        best.append(raw_rate(classifier, batches, layout))
-        extraction.append(extraction_rate(classifier, source, records, batch_size))
-    top = lambda rates, i: max(r[i] for r in rates)  # noqa: E731
-    row = {"model": name, "layout": layout, "contiguous": top(contiguous, 0),
-           "best": top(best, 0), "extraction": top(extraction, 0),
-           "best_cpu": top(best, 1), "extraction_cpu": top(extraction, 1)}
+        for name_ in LAYOUTS:
+            raw[name_].append(raw_rate(classifier, batches, name_))
+        for count in workers:
+            extraction[count].append(
+                extraction_rate(classifier, source, records, batch_size, num_workers=count))
+        if per_image:
+            with per_image_decoding():
+                previous.append(extraction_rate(classifier, source, records, batch_size))
+    top = lambda rates, i: max(r[i] for r in rates)
+    fastest = max(LAYOUTS, key=lambda name_: top(raw[name_], 0))
+    row = {"model": name, "layout": layout, "fastest": fastest,
+           "contiguous": top(raw["contiguous"], 0), "channels_last": top(raw["channels_last"], 0),
+           "best": top(raw[fastest], 0), "best_cpu": top(raw[fastest], 1),
+           "extraction": {count: top(extraction[count], 0) for count in workers},
+           "extraction_cpu": top(extraction[workers[0]], 1)}
+    if per_image:
+        row["per_image"] = top(previous, 0)
     if compiled:  # execution: {compile: true}; compilation itself is outside the timings
         from singaudit.pipeline.executors import LocalExecutor
 
@@ -138,30 +169,41 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", default="0",
+                        help="comma-separated DataLoader worker counts to time extraction with")
+    parser.add_argument("--per-image", action="store_true",
+                        help="also time the previous per-image decoding path")
     parser.add_argument("--compile", action="store_true",
                         help="also time torch.compile (execution: {compile: true})")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
+    workers = [int(w) for w in args.workers.split(",")]
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"torch {torch.__version__}, {args.threads} threads, {args.images} JPEG images at "
-          f"224 px, batch {args.batch_size}, fp32; load average {load:.1f} at start")
-    header = (f"{'model':<24} {'layout':<14} {'raw contig.':>11} {'raw best':>9} "
-              f"{'extraction':>10} {'best/contig.':>12} {'extr./best':>10} {'(CPU-s)':>8}")
-    print(header)
+          f"224 px, batch {args.batch_size}, fp32, best of {args.rounds} rounds; load average "
+          f"{load:.1f} at start")
+    extraction_heads = "".join(f" {f'extr. w={w}':>10}" for w in workers)
+    print(f"{'model':<24} {'chosen':<14} {'raw contig.':>11} {'raw ch.last':>11} "
+          f"{'best/contig.':>12}{extraction_heads} {'extr./best':>10} {'(CPU-s)':>8}"
+          + (f" {'per-image':>10}" if args.per_image else ""))
     with tempfile.TemporaryDirectory() as scratch:
         folder = jpeg_folder(Path(scratch) / "jpegs", args.images)
         for name in args.models.split(","):
-            row = measure(name.strip(), folder, args.batch_size, args.rounds, args.compile)
-            print(f"{row['model']:<24} {row['layout']:<14} {row['contiguous']:>11.1f} "
-                  f"{row['best']:>9.1f} {row['extraction']:>10.1f} "
-                  f"{row['best'] / row['contiguous']:>11.2f}x {row['extraction'] / row['best']:>9.2f}x "
-                  f"{row['extraction_cpu'] / row['best_cpu']:>7.2f}x",
-                  flush=True)
+            row = measure(name.strip(), folder, args.batch_size, args.rounds, workers,
+                          args.compile, args.per_image)
+            chosen = row["layout"] + ("" if row["layout"] == row["fastest"] else " (slower!)")
+            rates = "".join(f" {row['extraction'][w]:>10.1f}" for w in workers)
+            first = row["extraction"][workers[0]]
+            print(f"{row['model']:<24} {chosen:<14} {row['contiguous']:>11.1f} "
+                  f"{row['channels_last']:>11.1f} {row['best'] / row['contiguous']:>11.2f}x"
+                  f"{rates} {first / row['best']:>9.2f}x "
+                  f"{row['extraction_cpu'] / row['best_cpu']:>7.2f}x"
+                  + (f" {row['per_image']:>10.1f}" if "per_image" in row else ""), flush=True)
             if "compiled" in row:
-                print(f"{'':<24} {'+ torch.compile':<14} {'':>11} {row['compiled']:>9.1f} "
-                      f"{row['compiled_extraction']:>10.1f} "
+                print(f"{'':<24} {'+ torch.compile':<14} {'':>11} {row['compiled']:>11.1f} "
                       f"{row['compiled'] / row['best']:>11.2f}x "
+                      f"{row['compiled_extraction']:>10.1f} "
                       f"{row['compiled_extraction'] / row['compiled']:>9.2f}x", flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"(images/s; load average {load:.1f} at the end)")

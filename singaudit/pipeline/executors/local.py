@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from singaudit.pipeline.decoding import batched_preprocessing
 from singaudit.pipeline.encoders import image_encoder
 from singaudit.pipeline.executors.base import (
     ChunkAssembler,
@@ -45,9 +47,13 @@ class LocalExecutor:
 
     def _compute(self, view, job: EncodeJob) -> Iterator[ChunkResult]:
         flat = job.flat()
-        dataset = _Images(job.source, [job.records[i] for i in flat], view.preprocessing.transform)
+        # Batches leave the loader finished, in the job's layout (pipeline.decoding).
+        batched = batched_preprocessing(view.preprocessing.transform)
+        transform = batched.image if batched is not None else view.preprocessing.transform
+        dataset = _Images(job.source, [job.records[i] for i in flat], transform)
         loader = DataLoader(dataset, batch_sampler=job.batches(), num_workers=job.num_workers,
-                            collate_fn=_collate, pin_memory=job.device.type == "cuda")
+                            collate_fn=partial(_collate, batched, job.layout),
+                            pin_memory=job.device.type == "cuda")
         assembler = ChunkAssembler(job)
         encode = torch.compile(view.encode) if self.compile else view.encode
         with progress_bar(job.progress, len(flat), job.label) as advance:
@@ -94,11 +100,19 @@ class _Images(Dataset):
         return position, tensor, reason
 
 
-def _collate(batch):
+def _collate(batched, layout: str, batch):
+    """(positions, good positions, input batch or None, failures); ``batched``: the
+    preprocessing's per-batch tail (None: the images are finished tensors already)."""
     positions = [p for p, _, _ in batch]
     good = [(p, x) for p, x, _ in batch if x is not None]
     failures = [(p, reason) for p, x, reason in batch if x is None]
-    stacked = torch.stack([x for _, x in good]) if good else None
+    images = [x for _, x in good]
+    if not images:
+        stacked = None
+    elif batched is not None:
+        stacked = batched.batch(images, layout)
+    else:
+        stacked = torch.stack(images)
     return positions, [p for p, _ in good], stacked, failures
 
 
