@@ -191,3 +191,43 @@ def test_ensemble_text_against_a_row_by_row_reference():
     for batch in range(2):
         mean = np.mean([e / np.linalg.norm(e) for e in embeddings[batch]], axis=0)
         np.testing.assert_allclose(result[batch].numpy(), mean / np.linalg.norm(mean), rtol=1e-12)
+
+
+def test_summarize_passes_its_interval_settings_on_and_its_empty_summary_is_all_nan():
+    values = np.random.default_rng(4).normal(size=60)
+    summary = summarize(values, ci=0.5, n_boot=40, seed=3)
+    assert (summary.ci_low, summary.ci_high) == bootstrap_ci(values, np.median, ci=0.5, n_boot=40,
+                                                             seed=3)
+    assert summary.ci_high - summary.ci_low < np.subtract(
+        *reversed(bootstrap_ci(values, np.median, ci=0.95, n_boot=40, seed=3)))
+    assert summarize(values, ci=0.5, n_boot=40, seed=4) != summary
+    assert summarize([1.0, 4.0]).std == pytest.approx(np.std([1.0, 4.0], ddof=1))
+    empty = summarize([])
+    assert all(math.isnan(v) for k, v in empty.as_dict().items() if k != "n")
+
+
+def test_bootstrap_ci_defaults_constant_samples_and_two_values():
+    values = np.random.default_rng(5).normal(size=50)
+    assert bootstrap_ci(values) == bootstrap_ci(values, np.median, ci=0.95, n_boot=1000, seed=0)
+    assert bootstrap_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)  # no spread: a zero-width interval
+    low, high = bootstrap_ci([1.0, 3.0], np.mean, n_boot=200)
+    assert low < high
+
+
+def test_bootstrap_ci_matches_an_independent_percentile_bootstrap():
+    # The percentile interval of resampled medians, drawn here with NumPy (20,000 resamples).
+    rng = np.random.default_rng(6)
+    values = rng.normal(size=81)
+    medians = np.median(values[rng.integers(0, values.size, (20_000, values.size))], axis=1)
+    expected = np.quantile(medians, [0.05, 0.95])
+    np.testing.assert_allclose(bootstrap_ci(values, np.median, ci=0.9, n_boot=4000, seed=1),
+                               expected, atol=0.03)
+    low, high = bootstrap_ci(values, np.median, ci=0.9, n_boot=20, seed=1)
+    assert (low, high) != bootstrap_ci(values, np.median, ci=0.9, n_boot=4000, seed=1)
+
+
+def test_statistic_of_one_value_and_of_gradient_tracking_bfloat16_tensors():
+    assert statistic([2.0], "median") == 2.0 and statistic([np.nan, 5.0], "max") == 5.0
+    values = torch.tensor([1.0, 2.0, 4.0], dtype=torch.bfloat16, requires_grad=True)
+    assert statistic(values, "mean") == pytest.approx(7.0 / 3.0)
+    assert summarize(values, n_boot=20).median == 2.0
