@@ -189,10 +189,11 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
     def measure(self, ctx: ModelContext, params: ClassSemanticsParams) -> Measurements:
         from singaudit.maths.scores import model_ratio  # lazy: scores imports torch
 
-        all_scores = class_scores(ctx)
         labelled = ctx.labels.cpu().numpy() >= 0
         if not labelled.any() or not ctx.class_names:
             raise NotApplicable("class_semantics needs labelled images (the data has no classes)")
+        _refuse_unrepresentable_classes(ctx)
+        all_scores = class_scores(ctx)
         labels = ctx.labels.cpu().numpy().astype(np.int64)[labelled]
         scores = all_scores
         attribute = all_scores.attribute_score[labelled]
@@ -259,6 +260,21 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
                 "null_reference": scores.null_reference,
             },
         )
+
+
+def _refuse_unrepresentable_classes(ctx: ModelContext, shown: int = 10) -> None:
+    """A class prompt with words the joint space maps to its unknown token scores nothing:
+    refuse the check, naming each such class and its unknown words."""
+    unknown = {name: words for name in ctx.class_names
+               if (words := ctx.joint_space.unknown_words(name))}
+    if not unknown:
+        return
+    named = ", ".join(f"{name!r} ({', '.join(words)})" for name, words in list(unknown.items())[:shown])
+    more = f" and {len(unknown) - shown} more" if len(unknown) > shown else ""
+    raise NotApplicable(
+        f"the joint space {ctx.joint_space.info.id} cannot represent {len(unknown)} of the "
+        f"{len(ctx.class_names)} class names (their prompts would be scores of nothing): "
+        f"{named}{more}; use a joint space whose text tower knows them")
 
 
 def _ratio_ci(image: np.ndarray, attribute: np.ndarray, *, n_boot: int, seed: int, ci: float

@@ -124,6 +124,10 @@ class SteeringCheck(Check[SteeringParams]):
         else:
             summary = (f"no image reached IS {params.target_is:g} deg when steered toward "
                        f"{params.target!r}")
+        unknown = ctx.joint_space.unknown_words(params.target)
+        if unknown:  # a closed vocabulary scores these words as one unknown token
+            summary += (f"; the target has words the joint space's text tower cannot represent "
+                        f"({', '.join(unknown)}): |AS| toward it measures nothing")
         too_few = converged.mean() < params.min_converged
         if too_few:
             summary = (f"only {int(converged.sum())} of {len(chosen)} images reached the target "
@@ -133,6 +137,7 @@ class SteeringCheck(Check[SteeringParams]):
             floor="warn" if too_few else None,
             data={
                 "target": params.target,
+                "unrepresentable": {params.target: unknown} if unknown else {},
                 "target_is": params.target_is,
                 "as": attribute.tolist(),
                 "abs_as": np.abs(attribute).tolist(),

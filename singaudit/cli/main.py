@@ -242,15 +242,18 @@ def _report_path(target: Path) -> Path:
     return target / "results.json"
 
 
-def _warn_unrepresentable(console, where: str, left_out: dict, shown: int = 10) -> None:
-    """One line naming each concept a joint space cannot represent, with its unknown words."""
-    if not left_out:
+def _warn_unrepresentable(console, where: str, unknown: dict, left_out: bool,
+                          shown: int = 10) -> None:
+    """One line naming each text a joint space cannot represent, with its unknown words."""
+    if not unknown:
         return
-    named = [f"{_plain(repr(concept))} ({_plain(', '.join(words))})"
-             for concept, words in list(left_out.items())[:shown]]
-    more = f" and {len(left_out) - shown} more (in the report)" if len(left_out) > shown else ""
-    console.print(f"[yellow]warning[/]: {_plain(where)}: {len(left_out)} concept(s) left out, "
-                  f"unknown to the joint space's text tower: {', '.join(named)}{more}")
+    named = [f"{_plain(repr(text))} ({_plain(', '.join(words))})"
+             for text, words in list(unknown.items())[:shown]]
+    more = f" and {len(unknown) - shown} more (in the report)" if len(unknown) > shown else ""
+    what = (f"{len(unknown)} concept(s) left out, unknown to the joint space's text tower"
+            if left_out else "words unknown to the joint space's text tower, scored anyway "
+            "(its angles toward them measure nothing)")
+    console.print(f"[yellow]warning[/]: {_plain(where)}: {what}: {', '.join(named)}{more}")
 
 
 def _print_summary(console, result, target: Path) -> int:
@@ -305,7 +308,8 @@ def _print_summary(console, result, target: Path) -> int:
     for model in result.models:
         for check in model.checks:
             _warn_unrepresentable(console, f"{model.name}::{check.name}",
-                                  check.data.get("unrepresentable") or {})
+                                  check.data.get("unrepresentable") or {},
+                                  left_out=check.name == "concepts")
     for short in result.data_issues.get("short_classes", []):
         console.print(f"[yellow]warning[/]: class {_plain(repr(short['class']))} has "
                       f"{short['images']} image(s), fewer than the {short['requested']} asked for")

@@ -271,6 +271,7 @@ def _check_context(model: ModelResult, check: CheckResult, results_dir: Path
         "figures": _check_figures(check),
         "evidence": _evidence(check, results_dir),
         "unrepresentable": _unrepresentable(check),
+        "left_out": check.name == "concepts",  # it drops them; other checks score them anyway
         "other_artefacts": flatten({k: v for k, v in check.artefacts.items()
                                     if k not in ("items", "generator", "seeds")}),
     }
@@ -432,7 +433,7 @@ def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
         "data_issues": _data_issues(audit),
         "unrepresentable": [
             {"model": model["name"], "check": check["name"], "anchor": f"{check['anchor']}-unknown",
-             "concepts": check["unrepresentable"]}
+             "concepts": check["unrepresentable"], "left_out": check["left_out"]}
             for model in models for check in model["checks"] if check["unrepresentable"]],
         "models": models,
         "comparison": _comparison(audit),

@@ -30,7 +30,20 @@ checks:
   concepts:
     vocabulary: [red, blue, green, circle, square, Kerry blue terrier, Irish setter]
     top_k: 3
+  steering: {max_images: 6}  # the default target, "an image of a jellyfish"
 report: {formats: [json, html, pdf]}
+"""
+# Class names the joint space cannot represent: class_semantics refuses (its prompts).
+FOREIGN_CLASSES = """
+version: 1
+kind: singaudit/audit
+name: foreign_classes
+models: [{name: clean, id: "calibration:clean", expect: none}]
+joint_space: {id: "calibration:joint"}
+data: {id: "folder:images", images_per_class: 10}
+translator: {arch: linear, fit: {id: "calibration:validation", options: {scenes: 300}}}
+checks: {class_semantics: {}}
+report: {formats: [json, html]}
 """
 LEFT_OUT = {"Kerry blue terrier": "kerry, terrier", "Irish setter": "irish, setter"}
 
@@ -46,6 +59,8 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert code == 0, terminal.getvalue()
     concepts = AuditResult.read(folder / "out" / "results.json").models[0].checks[0]
     assert concepts.data["unrepresentable"] == {c: w.split(", ") for c, w in LEFT_OUT.items()}
+    steering = AuditResult.read(folder / "out" / "results.json").models[0].checks[1]
+    assert steering.data["unrepresentable"] == {"an image of a jellyfish": ["jellyfish"]}
     return {"terminal": terminal.getvalue(), "html": folder / "out" / "report.html",
             "pdf": folder / "out" / "report.pdf"}
 
@@ -97,3 +112,37 @@ def test_a_report_without_unknown_concepts_flags_none(rendered) -> None:
     html = rendered["html"].read_text(encoding="utf-8")
     assert "concepts" in html and 'id="unrepresentable"' not in html
     assert "cannot represent" not in html
+
+
+def test_the_steering_target_is_flagged_where_it_is_scored(audit) -> None:
+    html = audit["html"].read_text(encoding="utf-8")
+    section = re.search(r'<div class="unrepresentable" id="c-clean-steering-unknown">(.*?)</div>',
+                        html, re.DOTALL)
+    assert section and _rows(section.group(1)) == {"an image of a jellyfish": "jellyfish"}
+    assert "measure nothing" in section.group(1)
+    assert "clean::steering: words unknown to the joint space's text tower, scored anyway" \
+        in audit["terminal"]
+
+
+def test_class_names_the_joint_space_cannot_represent_are_refused_by_name(tmp_path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    generator = np.random.default_rng(0)
+    for name in ("circle", "square", "Kerry blue terrier"):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for index in range(10):
+            pixels = generator.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / name / f"{index}.png")
+    (tmp_path / "spec.yaml").write_text(FOREIGN_CLASSES, encoding="utf-8")
+    terminal = io.StringIO()
+    with contextlib.chdir(tmp_path), contextlib.redirect_stdout(terminal):
+        code = run_cli(["run", "spec.yaml", "--out", "out"])
+    assert code == 0, terminal.getvalue()
+    check = AuditResult.read(tmp_path / "out" / "results.json").models[0].checks[0]
+    assert check.name == "class_semantics" and check.status == "skip"
+    assert "cannot represent 1 of the 3 class names" in check.message
+    assert "'Kerry blue terrier' (kerry, terrier)" in check.message
+    assert "'circle'" not in check.message  # only the names it cannot represent
+    assert "Kerry blue terrier" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "SKIPPED clean::class_semantics" in terminal.getvalue()
