@@ -183,3 +183,21 @@ def test_images_are_read_in_their_exif_orientation_and_only_rotated_ones_change_
     assert source.content_hash(plain) == hashlib.sha256(plain_bytes).hexdigest()
     phone_bytes = (tmp_path / "phone.jpg").read_bytes()
     assert source.content_hash(phone) != hashlib.sha256(phone_bytes).hexdigest()
+
+
+def test_calibration_scenes_hash_without_rendering_and_render_the_same_scenes():
+    """A warm run only hashes the scenes: rendering waits for the first image loaded."""
+    from singaudit.adapters.data import calibration_source
+    from singaudit.calibration import scenes
+
+    source = calibration_source.load("audit", scenes=40, scene_seed=3)
+    records = source.records()
+    hashes = [source.content_hash(r) for r in records]
+    assert "pixels" not in vars(source)
+    assert len(set(hashes)) == len(records)
+    assert hashes == [source.params.row_hash(i) for i in range(len(records))]
+    expected, _ = scenes.generate("audit", 3, 0, 40)
+    assert np.array_equal(np.asarray(source.load(records[7])), expected[7])
+    assert np.array_equal(source.pixels, expected)
+    other = calibration_source.load("audit", scenes=40, scene_seed=4)
+    assert other.content_hash(other.records()[7]) != hashes[7]

@@ -1,12 +1,16 @@
 """``calibration:<split>``: labelled synthetic scenes of the calibration world (label = shape).
 
-Scenes are rendered in bulk once and served from memory. Splits draw from disjoint seed streams;
+Scenes are rendered in bulk on first load and served from memory (a warm run, which only hashes
+them, renders none). Splits draw from disjoint seed streams;
 the calibration models are trained on ``train`` (and selected on ``validation``) only, so audits
 should use ``audit`` (the default) or ``test``.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
+
+import numpy as np
 from PIL import Image
 
 from singaudit.adapters.data.base import ImageRecord, ImageSource
@@ -34,11 +38,17 @@ class CalibrationScenes(ImageSource):
                             f"{needed / 1024**3:.0f} GiB of scenes in memory (at most "
                             f"{MAX_BYTES // 1024**3} GiB: {MAX_BYTES // (needed // count):,} "
                             "scenes)")
-        self.pixels, self.params = scenes.generate(split, self.seed, 0, count)
+        self.params = scenes.sample_params(split, self.seed, 0, count)
+        self._hashes: dict[int, str] = {}
         self._records = [
             ImageRecord(f"calibration/{split}/seed={self.seed}/{i}", int(self.params.shape[i]))
             for i in range(count)
         ]
+
+    @cached_property
+    def pixels(self) -> np.ndarray:
+        """Every scene, uint8 (count, size, size, 3), rendered at once on first use."""
+        return scenes.render(self.params)
 
     def records(self) -> list[ImageRecord]:
         return list(self._records)
@@ -58,7 +68,10 @@ class CalibrationScenes(ImageSource):
         return Image.fromarray(self.pixels[self._index(record)])
 
     def content_hash(self, record: ImageRecord) -> str:
-        return self.params.row_hash(self._index(record))
+        index = self._index(record)
+        if index not in self._hashes:  # asked for by every extraction and fingerprint
+            self._hashes[index] = self.params.row_hash(index)
+        return self._hashes[index]
 
 
 def load(
