@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 
 CLI = [sys.executable, "-m", "singaudit.cli"]
+# Issue 16's targets on a 2-core machine (wall seconds).
+TARGETS = {"warm run, every format of the spec": 4.0, "singaudit report --format html": 1.5,
+           "singaudit report --format pdf": 3.0}
 
 
 def timed_command(args: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -91,6 +94,10 @@ def main() -> None:
     print(f"figure cache: HTML render {cold[0] / warm[0]:.1f}x faster warm "
           f"({cold[0]:.2f} s -> {warm[0]:.2f} s)")
     print(f"PDF pages: {pages}; HTML size: {height / 1e6:.2f} MB")
+    for name, target in TARGETS.items():
+        wall = by_name[name][0]
+        verdict = "met" if wall <= target else f"missed by {wall - target:.2f} s"
+        print(f"target {name} <= {target:g} s: {wall:.2f} s, {verdict}")
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores")
 

@@ -18,11 +18,13 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from singaudit.io.atomic import atomic_write_bytes, atomic_write_text
 from singaudit.io.cache_dir import ENV_VAR, default_cache_dir  # noqa: F401 - re-exported
+
+if TYPE_CHECKING:  # torch is imported where tensors are read or hashed: a warm run needs none
+    import torch
 
 NAMESPACES = ("features", "embeddings", "text")
 MARKER = ".singaudit-cache"
@@ -63,6 +65,8 @@ def make_key(**parts: object) -> str:
 
 
 def tensors_checksum(tensors: dict[str, torch.Tensor]) -> str:
+    import torch
+
     digest = hashlib.sha256()
     for name in sorted(tensors):
         tensor = tensors[name].detach().cpu().contiguous()

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import sys
 import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from singaudit.checks import CHECKS
 from singaudit.errors import MissingDependency, NotApplicable, SingauditError, SpecError
 from singaudit.io.versions import library_versions
 from singaudit.results import AuditResult, CheckResult, ModelResult
-from singaudit.runner import provenance, storage
-from singaudit.runner.accuracy import audit_accuracy
-from singaudit.runner.artefacts import ArtefactBuilder
-from singaudit.runner.context import AuditModelContext
+from singaudit.runner import provenance, storage, warm
 from singaudit.runner.memo import digest
 from singaudit.runner.outputs import output_dir, publish, staged_output
 from singaudit.runner.regressions import with_regressions
 from singaudit.spec.models import AuditSpec
+
+if TYPE_CHECKING:  # the builder, contexts and accuracy import torch: only a computing run needs it
+    from singaudit.runner.artefacts import ArtefactBuilder
+    from singaudit.runner.context import AuditModelContext
 
 # The translator facts a model's results carry (the full record stays in the cache).
 TRANSLATOR_SUMMARY = ("architecture", "alpha", "mean_cosine", "mse", "r2", "n_train", "n_select",
@@ -71,6 +73,67 @@ def check_selectors(spec: AuditSpec, only: Sequence[str] | None) -> None:
                             f"models: {', '.join(models)}; checks: {', '.join(checks)}")
 
 
+def replay_run(spec: AuditSpec, store: Any, *, only: Sequence[str] | None = None,
+               out_dir: str | Path | None = None, force: bool = False) -> AuditResult | None:
+    """The run of ``spec`` replayed from its run record (``singaudit.runner.warm``) when every
+    input is unchanged since it was computed: no model loaded, no torch imported. Writes the same
+    outputs as ``AuditRun.execute``; None (nothing written) when a computing run is needed."""
+    started = time.time()
+    cache_dir = storage.cache_root(store.cache_dir or spec.cache_dir)
+    key = warm.record_key(spec, only, cache_dir, store.device)
+    record = warm.load_record(cache_dir, key) if key is not None else None
+    if record is None:
+        return None
+    out_dir = output_dir(spec, out_dir)
+    check_selectors(spec, only)
+    try:
+        with staged_output(out_dir, force=force) as staging:
+            models = [_replayed_model(spec, entry, cache_dir, staging)
+                      for entry in record["models"]]
+            facts = provenance.RunFacts(**{
+                **record["facts"],
+                "cached_checks": [f"{m.name}::{c.name}" for m in models for c in m.checks]})
+            result = with_regressions(AuditResult.from_models(
+                name=spec.name, models=models, data_issues=record["data_issues"],
+                provenance=provenance.collect(spec, facts, started, models)), spec)
+            result.write(staging / "results.json")
+            publish(staging, out_dir, audit=spec.name)
+    except _NotReplayable:
+        return None
+    if store.progress:
+        print(f"{spec.name}: inputs unchanged since a computed run; its {len(facts.cached_checks)} "
+              "check results replayed from the cache", file=sys.stderr, flush=True)
+    return result
+
+
+class _NotReplayable(Exception):
+    """A run record that does not fit the cache or spec any more: compute instead."""
+
+
+def _replayed_model(spec: AuditSpec, entry: dict[str, Any], cache_dir: Path,
+                    staging: Path) -> ModelResult:
+    try:
+        model = spec.model_by_name(entry["name"])
+    except (KeyError, SpecError):
+        raise _NotReplayable from None
+    artefact_dir = staging / "artefacts" / model.name
+    artefact_dir.mkdir(parents=True, exist_ok=True)
+    checks = []
+    for item in entry["checks"]:
+        start = time.perf_counter()
+        if "key" in item:
+            result = storage.load_check_result(cache_dir, item["key"], artefact_dir)
+            if result is None:
+                raise _NotReplayable  # removed or damaged since: the check runs again
+        else:
+            result = CheckResult.model_validate(item["result"])
+        result.name = item["name"]
+        result.duration_s = round(time.perf_counter() - start, 4)
+        checks.append(result)
+    return ModelResult.from_checks(name=model.name, id=model.id, expect=model.expect,
+                                   checks=checks, info=entry["info"])
+
+
 class AuditRun:
     """One audit spec run over its selected models and checks, on an artefact builder."""
 
@@ -81,6 +144,9 @@ class AuditRun:
         self.only = list(only) if only else None
         self.debug = debug
         self.cached_checks: list[str] = []  # model::check results reused from the cache
+        # How each check result can be found again ({"key": ...} or the result itself), for the
+        # run record; None once a result cannot be replayed (an error, no key).
+        self._replay: dict[str, list[dict[str, Any]]] | None = {}
 
     def execute(self, *, out_dir: str | Path | None = None, force: bool = False) -> AuditResult:
         """Run the audit; write results.json and the artefacts to ``out_dir`` atomically,
@@ -98,8 +164,28 @@ class AuditRun:
             model_results = [self._model_result(name, staging, prepared_error) for name in models]
             result = self._audit_result(model_results, started)
             result.write(staging / "results.json")
+            self._save_record(model_results)
             publish(staging, out_dir, audit=spec.name)
         return result
+
+    def _save_record(self, models: list[ModelResult]) -> None:
+        """Keep what a later run with the same inputs needs to replay this one without torch."""
+        artefacts = self.artefacts
+        key = warm.record_key(self.spec, self.only, artefacts.cache_dir, artefacts.store.device)
+        if key is None or self._replay is None:
+            return
+        facts = artefacts.facts(self.cached_checks)
+        infos = {m.name: json.loads(json.dumps(m.info, default=str)) for m in models}
+        for info in infos.values():  # a replay takes the translator this run cached
+            if isinstance(info.get("translator"), dict) and info["translator"].get(
+                    "source") == "fitted":
+                info["translator"]["source"] = "cache"
+        warm.save_record(artefacts.cache_dir, key, {
+            "models": [{"name": m.name, "info": infos[m.name], "checks": self._replay[m.name]}
+                       for m in models],
+            "data_issues": self._data_issues(),
+            "facts": {**vars(facts), "timings_s": {}, "cached_checks": []},
+        })
 
     def _try_prepare(self, models: list[str]) -> str | None:
         try:
@@ -122,8 +208,12 @@ class AuditRun:
         results: list[CheckResult] = []
         info: dict[str, Any] = {}
         if prepared_error is not None:
+            self._replay = None
             results = [CheckResult(name=c, status="error", message=prepared_error) for c, _ in checks]
         else:
+            from singaudit.runner.accuracy import audit_accuracy
+            from singaudit.runner.context import AuditModelContext
+
             classifier = self.artefacts.classifier(name)
             ctx = AuditModelContext(self.artefacts, name, classifier, artefact_dir,
                                     f"artefacts/{name}")
@@ -153,7 +243,7 @@ class AuditRun:
                                   if k in TRANSLATOR_SUMMARY}
         return info
 
-    def _audit_result(self, models: list[ModelResult], started: float) -> AuditResult:
+    def _data_issues(self) -> dict[str, Any]:
         failures = self.artefacts.failures
         data_issues: dict[str, Any] = {
             "skipped": len(failures),
@@ -164,10 +254,13 @@ class AuditRun:
             data_issues["short_classes"] = [
                 {"class": name, "images": found, "requested": self.spec.data.images_per_class}
                 for name, found in listed.short_classes]
+        return data_issues
+
+    def _audit_result(self, models: list[ModelResult], started: float) -> AuditResult:
         result = AuditResult.from_models(
             name=self.spec.name,
             models=models,
-            data_issues=data_issues,
+            data_issues=self._data_issues(),
             provenance=provenance.collect(self.spec, self.artefacts.facts(self.cached_checks),
                                           started, models),
         )
@@ -178,7 +271,7 @@ class AuditRun:
 
     def _run_check(self, ctx: AuditModelContext, check_name: str, params: Any) -> CheckResult:
         start = time.perf_counter()
-        key = None
+        key = stored = None  # stored: the check-cache key the result is kept under
         try:
             with self.artefacts.reporter.stage(f"check:{ctx.name}:{check_name}",
                                                f"check {ctx.name}::{check_name}"):
@@ -190,7 +283,7 @@ class AuditRun:
                 cached = key and storage.load_check_result(cache_dir, key, ctx.artefact_dir)
                 if cached:
                     self.cached_checks.append(f"{ctx.name}::{check_name}")
-                    result = cached
+                    result, stored = cached, key
                 else:
                     before = _files(ctx.artefact_dir)
                     result = check.run(ctx, params)
@@ -199,9 +292,11 @@ class AuditRun:
                                    if before.get(p) != stamp]
                         storage.save_check_result(cache_dir, key, result, ctx.artefact_dir,
                                                   written)
+                        stored = key
         except NotApplicable as reason:
             result = CheckResult(name=check_name, status="skip", message=str(reason))
         except MissingDependency as reason:
+            self._replay = None  # installing the library changes the result
             result = CheckResult(name=check_name, status="skip", message=str(reason))
         except (KeyboardInterrupt, SystemExit):
             raise
@@ -214,7 +309,23 @@ class AuditRun:
                 traceback.print_exc(file=sys.stderr)
         result.name = check_name
         result.duration_s = round(time.perf_counter() - start, 4)
+        self._remember(ctx.name, check_name, stored, result)
         return result
+
+    def _remember(self, model: str, check_name: str, stored: str | None,
+                  result: CheckResult) -> None:
+        """Note how a run record finds this result again: by its check-cache key, or as itself
+        (a skip, which writes no files); an error or an unstored result ends the record."""
+        if self._replay is None:
+            return
+        if stored is not None:
+            entry = {"name": check_name, "key": stored}
+        elif result.status == "skip":
+            entry = {"name": check_name, "result": result.model_dump(mode="json")}
+        else:
+            self._replay = None
+            return
+        self._replay.setdefault(model, []).append(entry)
 
     def _check_key(self, ctx: AuditModelContext, check_name: str, check: Any,
                    params: Any) -> str | None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from singaudit.results import AuditResult
-from singaudit.runner.artefacts import ArtefactBuilder
-from singaudit.runner.audit import AuditRun
+from singaudit.runner.audit import AuditRun, replay_run
 from singaudit.runner.memo import ArtefactStore
 from singaudit.spec.models import AuditSpec
+
+if TYPE_CHECKING:
+    from singaudit.runner.artefacts import ArtefactBuilder
 
 
 class AuditSession(ArtefactStore):
@@ -17,6 +21,8 @@ class AuditSession(ArtefactStore):
 
     def artefacts(self, spec: AuditSpec) -> ArtefactBuilder:
         """The artefact builder of ``spec``, sharing this session's memory."""
+        from singaudit.runner.artefacts import ArtefactBuilder  # torch: only when computing
+
         return ArtefactBuilder(spec, self)
 
     def run(
@@ -30,6 +36,9 @@ class AuditSession(ArtefactStore):
         """Run one audit and write results.json and its artefacts atomically (reports are the
         front ends' job: ``singaudit.reports.render_reports``); ``force`` writes into a folder
         singaudit did not create (deleting nothing of it)."""
+        replayed = replay_run(spec, self, only=only, out_dir=out_dir, force=force)
+        if replayed is not None:  # every input unchanged: no model loaded, no torch imported
+            return replayed
         run = AuditRun(self.artefacts(spec), only=only, debug=self.debug)
         return run.execute(out_dir=out_dir, force=force)
 

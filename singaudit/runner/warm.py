@@ -1,0 +1,154 @@
+"""Run records: what a computing run needs to replay itself without loading a model or importing
+torch, when every input is unchanged.
+
+A run record is keyed by everything a run's results depend on that can be told without loading
+a model: the spec (but its report section), ``--only``, every file of the singaudit package
+(code and shipped weights), library versions, the device the run would pick, the cache folder,
+and each source's identity. Only sources whose identity is known without loading them take
+part (the built-in ``calibration:`` sources, whose content is singaudit's own code and shipped
+weights, or the files of a ``weights_dir``); any other source means a computing run, as before.
+A record names each check result by its check-cache key, so a replay reads the same verified
+entries (result, artefact files, checksums) a computing warm run reuses.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from singaudit.io.versions import library_versions
+from singaudit.runner.memo import digest
+from singaudit.spec.models import AuditSpec
+
+RUNS = "runs"  # cache namespace of run records
+RECORD_VERSION = 1
+# Calibration classifiers that load a packaged backbone (another distribution's weights).
+_EXTERNAL_WEIGHTS = ("lite0",)
+
+
+@cache
+def package_fingerprint() -> str:
+    """sha256 of every file of the singaudit package (code, vocabularies, shipped weights)."""
+    import singaudit
+
+    root = Path(singaudit.__file__).resolve().parent
+    digest_ = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if "__pycache__" in path.parts or not path.is_file():
+            continue
+        digest_.update(path.relative_to(root).as_posix().encode())
+        digest_.update(path.read_bytes())
+    return digest_.hexdigest()
+
+
+def _folder_hashes(folder: str | Path) -> dict[str, str] | None:
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        return None
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(path.iterdir()) if p.is_file()}
+
+
+def source_identity(name: str, options: dict[str, Any]) -> Any | None:
+    """What a source's content is, told without loading it; None when it cannot be told."""
+    source, _, ident = name.partition(":")
+    if source != "calibration" or ident.strip().startswith(_EXTERNAL_WEIGHTS):
+        return None
+    identity: dict[str, Any] = {"id": name, "options": options}
+    if options.get("weights_dir") is not None:
+        hashes = _folder_hashes(options["weights_dir"])
+        if hashes is None:
+            return None
+        identity["weights"] = hashes
+    return identity
+
+
+def device_probe(requested: str) -> dict[str, Any]:
+    """What decides the device and default dtype a run picks, read without torch."""
+    cpu_flags = ""
+    if Path("/proc/cpuinfo").is_file():
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            cpu_flags = next((line for line in info if line.startswith("flags")), "")
+    return {
+        "requested": requested,
+        "gpus": sorted(glob.glob("/dev/nvidia[0-9]*")) + sorted(glob.glob("/dev/dri/renderD*")),
+        "visible": {k: v for k, v in os.environ.items()
+                    if k in ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES")},
+        "platform": [sys.platform, platform.machine(), platform.processor()],
+        "cpu_flags": hashlib.sha256(cpu_flags.encode()).hexdigest(),
+    }
+
+
+def record_key(spec: AuditSpec, only: Sequence[str] | None, cache_dir: Path,
+               device: str | None) -> str | None:
+    """The run record key of ``spec``; None when some input's identity cannot be told."""
+    sources: list[tuple[str, dict[str, Any]]] = [(m.id, m.options) for m in spec.models]
+    sources.append((spec.data.id, spec.data.options))
+    if spec.joint_space is not None:
+        sources.append((spec.joint_space.id, spec.joint_space.options))
+    if spec.translator.fit is not None:
+        sources.append((spec.translator.fit.id, spec.translator.fit.options))
+    if spec.generator is not None and spec.generator.id is not None:
+        sources.append((spec.generator.id, spec.generator.options))
+    elif spec.generator is not None:
+        return None  # the joint space's default generator: named only by the loaded space
+    identities = [source_identity(name, dict(options)) for name, options in sources]
+    if any(identity is None for identity in identities):
+        return None
+    translator_file = None
+    if spec.translator.path is not None:
+        path = Path(spec.translator.path).expanduser()
+        hashes = _folder_hashes(path) if path.is_dir() else (
+            {path.name: hashlib.sha256(path.read_bytes()).hexdigest()} if path.is_file() else None)
+        if hashes is None:
+            return None
+        translator_file = hashes
+    return digest({
+        "record": RECORD_VERSION,
+        "spec": spec.model_dump(mode="json", exclude={"report"}),
+        "only": sorted(only) if only else None,
+        "package": package_fingerprint(),
+        "versions": library_versions(),
+        "device": device_probe(device or spec.device),
+        "cache_dir": str(cache_dir.absolute()),
+        "sources": identities,
+        "translator_file": translator_file,
+        "python": sys.version,
+    })
+
+
+def record_path(cache_dir: Path, key: str) -> Path:
+    return cache_dir / RUNS / f"{key}.json"
+
+
+def load_record(cache_dir: Path, key: str) -> dict[str, Any] | None:
+    """A run record, or None when absent, unreadable or of another layout."""
+    try:
+        record = json.loads(record_path(cache_dir, key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
+        return None
+    return record
+
+
+def save_record(cache_dir: Path, key: str, record: dict[str, Any]) -> None:
+    """Keep a run record (an unwritable cache only warns, once)."""
+    from singaudit.io.atomic import atomic_write_text
+    from singaudit.pipeline.cache import mark_cache, write_failed
+
+    try:
+        mark_cache(cache_dir)
+        path = record_path(cache_dir, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps({"version": RECORD_VERSION, **record}))
+    except OSError as error:
+        write_failed(cache_dir, error)
