@@ -142,7 +142,8 @@ def _remove_check_entry(folder: Path) -> int:
 # ---------------------------------------------------------------- the whole cache (cache ls/clear)
 
 FIGURES = "figures"  # rendered report figures (reports.figures), by content hash
-KINDS = ("features", "embeddings", "text", GEOMETRY, TRANSLATORS, CHECKS, FIGURES)
+RUNS = "runs"  # run records (runner.warm): which check results replay an unchanged run
+KINDS = ("features", "embeddings", "text", GEOMETRY, TRANSLATORS, CHECKS, FIGURES, RUNS)
 TRANSLATOR_FILES = ("translator.safetensors", "translator.json")
 
 
@@ -167,6 +168,11 @@ def _figure_entries(root: Path) -> list[Path]:
                   and _is_hex(p.name.partition(".")[0], 64))
 
 
+def _run_entries(root: Path) -> list[Path]:
+    return sorted(p for p in (root / RUNS).glob("*.json") if p.is_file() and not p.is_symlink()
+                  and _is_hex(p.stem, 32))
+
+
 def cache_contents(root: Path) -> list[tuple[str, int, int]]:
     """(kind, entries, bytes) for every kind of entry singaudit keeps in a cache folder."""
     from singaudit.pipeline.cache import NAMESPACES, FeatureCache
@@ -182,6 +188,8 @@ def cache_contents(root: Path) -> list[tuple[str, int, int]]:
         rows.append((kind, len(entries), size))
     figures = _figure_entries(root)
     rows.append((FIGURES, len(figures), sum(p.stat().st_size for p in figures)))
+    runs = _run_entries(root)
+    rows.append((RUNS, len(runs), sum(p.stat().st_size for p in runs)))
     return rows
 
 
@@ -223,7 +231,11 @@ def clear_cache(root: Path) -> tuple[int, int]:
         freed += path.stat().st_size
         path.unlink()
         count += path.suffix != ".tmp"
-    for kind in (TRANSLATORS, CHECKS, FIGURES):
+    for path in [*_run_entries(root), *(root / RUNS).glob(".*.tmp")]:
+        freed += path.stat().st_size
+        path.unlink()
+        count += path.suffix != ".tmp"
+    for kind in (TRANSLATORS, CHECKS, FIGURES, RUNS):
         _remove_if_empty(root / kind)
     return count, freed
 
@@ -273,7 +285,8 @@ def cache_items(root: Path) -> list[CacheItem]:
         files = [f for f in folder.rglob("*") if f.is_file()]
         items.append(CacheItem(CHECKS, "", 0, sum(f.stat().st_size for f in files),
                                max(f.stat().st_mtime for f in files), [folder]))
-    for path in _figure_entries(root):
-        stat = path.stat()
-        items.append(CacheItem(FIGURES, "", 0, stat.st_size, stat.st_mtime, [path]))
+    for kind, paths in ((FIGURES, _figure_entries(root)), (RUNS, _run_entries(root))):
+        for path in paths:
+            stat = path.stat()
+            items.append(CacheItem(kind, "", 0, stat.st_size, stat.st_mtime, [path]))
     return items

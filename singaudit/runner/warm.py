@@ -26,9 +26,9 @@ from typing import Any
 
 from singaudit.io.versions import library_versions
 from singaudit.runner.memo import digest
+from singaudit.runner.storage import RUNS
 from singaudit.spec.models import AuditSpec
 
-RUNS = "runs"  # cache namespace of run records
 RECORD_VERSION = 1
 # Calibration classifiers that load a packaged backbone (another distribution's weights).
 _EXTERNAL_WEIGHTS = ("lite0",)

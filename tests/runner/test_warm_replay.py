@@ -160,3 +160,16 @@ def test_sources_without_a_cheap_identity_always_compute() -> None:
     assert warm.source_identity("timm:resnet50", {}) is None
     assert warm.source_identity("calibration:clean", {"weights_dir": "/no/such/folder"}) is None
     assert warm.source_identity("calibration:clean", {}) is not None
+
+
+def test_cache_listing_and_clearing_include_run_records(computed: dict[str, Path],
+                                                        tmp_path: Path) -> None:
+    from singaudit.runner.storage import RUNS, cache_contents, cache_items, clear_cache
+
+    cache = tmp_path / "cache"
+    shutil.copytree(computed["cache"], cache)
+    rows = {kind: count for kind, count, _ in cache_contents(cache)}
+    assert rows[RUNS] == 1
+    assert [item.kind for item in cache_items(cache)].count(RUNS) == 1
+    clear_cache(cache)
+    assert not (cache / RUNS).exists()
