@@ -72,10 +72,12 @@ def load_results(results_path: Path) -> AuditResult:
 
 
 def render_html(audit: AuditResult, results_dir: Path, templates_dir: Path | None = None,
-                paged: bool = False, context: dict | None = None) -> str:
+                paged: bool = False, context: dict | None = None,
+                environment: jinja2.Environment | None = None) -> str:
     """The self-contained HTML report; ``paged`` gives the PDF's source, in which folded
-    sections are their summary line only (weasyprint's time grows with what it parses)."""
-    environment = template_environment(templates_dir)
+    sections are their summary line only (weasyprint's time grows with what it parses).
+    ``environment``: one shared by several renderings, so templates compile once."""
+    environment = environment or template_environment(templates_dir)
     try:
         template = environment.get_template(MAIN_TEMPLATE)
         context = context if context is not None else build_context(audit, Path(results_dir))
@@ -109,18 +111,22 @@ def render_reports(
     templates = Path(templates_dir) if templates_dir else None
     # Listed before writing, so even a report a crash left half-done is replaced by the next run.
     record_outputs(out_dir, [out_dir / OUTPUT_NAMES[f] for f in wanted])
-    context = build_context(audit, out_dir) if "html" in wanted or "pdf" in wanted else None
+    context = environment = None
+    if "html" in wanted or "pdf" in wanted:
+        context = build_context(audit, out_dir)
+        environment = template_environment(templates)
+    def page(paged: bool) -> str:
+        return render_html(audit, out_dir, paged=paged, context=context, environment=environment)
+
     if "pdf" in wanted and pdf_worker is not None:  # first, so its layout overlaps the rest
         written["pdf"] = out_dir / OUTPUT_NAMES["pdf"]
-        pdf_worker.submit(render_html(audit, out_dir, templates, paged=True, context=context),
-                          written["pdf"])
+        pdf_worker.submit(page(paged=True), written["pdf"])
     if "html" in wanted:
         written["html"] = out_dir / OUTPUT_NAMES["html"]
-        atomic_write_text(written["html"], render_html(audit, out_dir, templates, context=context))
+        atomic_write_text(written["html"], page(paged=False))
     if "pdf" in wanted and pdf_worker is None:
         written["pdf"] = out_dir / OUTPUT_NAMES["pdf"]
-        write_pdf(render_html(audit, out_dir, templates, paged=True, context=context),
-                  written["pdf"])
+        write_pdf(page(paged=True), written["pdf"])
     if "junit" in wanted:
         written["junit"] = out_dir / OUTPUT_NAMES["junit"]
         atomic_write_text(written["junit"], junit_xml(audit))
