@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import importlib
+import importlib.util
+import inspect
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -29,6 +33,47 @@ def load_object(reference: str) -> object:
         except AttributeError as error:
             raise RegistryError(f"{module_name!r} has no attribute {attribute!r}") from error
     return obj
+
+
+def source_signature(reference: str) -> inspect.Signature | None:
+    """The parameters (names and kinds) of a ``"package.module:function"`` read from the module's
+    source, without importing it (a source module may import torch); None when they cannot be
+    read so: not a plain top-level function, or no Python source."""
+    module_name, sep, attribute = reference.partition(":")
+    if not sep or not attribute.isidentifier():
+        return None
+    try:
+        spec = importlib.util.find_spec(module_name)
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8")) if (
+            spec is not None and spec.origin and spec.origin.endswith(".py")) else None
+    except (ImportError, ValueError, OSError, SyntaxError, UnicodeDecodeError):
+        return None
+    if tree is None:
+        return None
+    bound = [node for node in tree.body if attribute in _bound_names(node)]
+    definition = bound[-1] if bound else None  # the last binding is what an import would give
+    if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+            or definition.decorator_list:  # a decorator may change the signature
+        return None
+    arguments, kind = definition.args, inspect.Parameter
+    parameters = [*(kind(a.arg, kind.POSITIONAL_ONLY) for a in arguments.posonlyargs),
+                  *(kind(a.arg, kind.POSITIONAL_OR_KEYWORD) for a in arguments.args)]
+    if arguments.vararg:
+        parameters.append(kind(arguments.vararg.arg, kind.VAR_POSITIONAL))
+    parameters += [kind(a.arg, kind.KEYWORD_ONLY) for a in arguments.kwonlyargs]
+    if arguments.kwarg:
+        parameters.append(kind(arguments.kwarg.arg, kind.VAR_KEYWORD))
+    return inspect.Signature(parameters)
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
+    """Names a top-level statement binds (definitions, assignments, imports)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+    return {n.id for t in targets if t is not None for n in ast.walk(t) if isinstance(n, ast.Name)}
 
 
 class Registry(Generic[T]):
@@ -68,6 +113,11 @@ class Registry(Generic[T]):
             self._check_type(name, entry)
             self._entries[name] = entry
         return entry  # type: ignore[return-value]
+
+    def reference(self, name: str) -> str | None:
+        """The ``"module:object"`` of an entry not imported yet; None otherwise."""
+        entry = self._entries.get(name)
+        return entry if isinstance(entry, str) else None
 
     def _check_type(self, name: str, entry: object) -> None:
         if self.base is None:

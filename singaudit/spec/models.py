@@ -51,15 +51,20 @@ def _known_source(registry_name: str):
 
 def accepted_options(registry_name: str, source: str) -> frozenset[str] | None:
     """Option names a source's ``load(ident, **options)`` accepts; None: any (it takes
-    ``**kwargs``, or it cannot be imported, which the run reports)."""
+    ``**kwargs``, or it cannot be imported, which the run reports). A built-in loader's signature
+    is read from its source, so validating imports no model library."""
     import inspect
 
     from singaudit.adapters import sources
-    from singaudit.registry import RegistryError
+    from singaudit.registry import RegistryError, source_signature
 
+    registry = getattr(sources, registry_name)
+    reference = registry.reference(source) if source in registry else None
+    signature = source_signature(reference) if reference else None
     try:
-        loader = getattr(sources, registry_name).get(source)
-        parameters = list(inspect.signature(loader).parameters.values())[1:]  # after ident
+        if signature is None:
+            signature = inspect.signature(registry.get(source))
+        parameters = list(signature.parameters.values())[1:]  # after ident
     except (RegistryError, TypeError, ValueError):
         return None
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):

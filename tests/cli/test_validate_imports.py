@@ -47,13 +47,19 @@ def test_validate_of_a_bad_calibration_id_suggests_without_torch():
     assert heavy == []
 
 
-def test_validate_of_library_ids_reads_their_cached_lists_without_the_libraries():
+def _cache_the_model_lists() -> None:
+    """Build the libraries' model lists in this process (they import torch), in the test's cache
+    folder, for the fresh process to read."""
     from singaudit.adapters import model_lists
 
     for listing in (model_lists.timm_models, model_lists.open_clip_models,
                     model_lists.torchvision_models):
         listing.cache_clear()
-        listing()  # built once here (the libraries import torch), read by the fresh process
+        listing()
+
+
+def test_validate_of_library_ids_reads_their_cached_lists_without_the_libraries():
+    _cache_the_model_lists()
     code, heavy, errors = _validate_in_fresh_process(
         "audits/demo.yaml", "--set", "models.0.id=timm:resnet5o",
         "--set", "models.1.id=torchvision:resnet50@IMAGENET1K_V9",
@@ -62,4 +68,14 @@ def test_validate_of_library_ids_reads_their_cached_lists_without_the_libraries(
     assert "timm has no model 'resnet5o' (did you mean 'resnet50'" in errors
     assert "torchvision:resnet50 has no weights 'IMAGENET1K_V9' (did you mean" in errors
     assert "open_clip:ViT-B-32 has no pretrained tag 'opnai' (did you mean 'openai'" in errors
+    assert heavy == []
+
+
+def test_validate_checks_a_library_sources_options_without_importing_it():
+    _cache_the_model_lists()
+    code, heavy, errors = _validate_in_fresh_process(
+        "audits/demo.yaml", "--set", "models.0.id=torchvision:resnet50",
+        "--set", "models.0.options={wieghts: resnet50.pth}")
+    assert code == 4
+    assert "unknown option 'wieghts' for classifier source 'torchvision'" in errors
     assert heavy == []
