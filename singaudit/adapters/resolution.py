@@ -33,14 +33,16 @@ def _offline() -> bool:
 
 
 def _hub_cached(repo: str) -> bool:
-    """Whether a Hugging Face repo has any file in the local cache."""
+    """Whether a Hugging Face model repo has a snapshot in the local cache (its own folder is
+    looked at, not a scan of the whole cache, which grows with every download)."""
     try:
-        from huggingface_hub import scan_cache_dir
+        from huggingface_hub import constants
     except ImportError:
         return True  # cannot tell: do not refuse
+    snapshots = Path(constants.HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}" / "snapshots"
     try:
-        return any(r.repo_id == repo for r in scan_cache_dir().repos)
-    except Exception:  # noqa: BLE001 - no cache folder at all
+        return any(snapshots.iterdir())
+    except OSError:  # no such folder: nothing of the repo was downloaded
         return False
 
 

@@ -79,3 +79,19 @@ def test_validate_checks_a_library_sources_options_without_importing_it():
     assert code == 4
     assert "unknown option 'wieghts' for classifier source 'torchvision'" in errors
     assert heavy == []
+
+
+def test_hub_weights_count_as_cached_once_their_snapshot_is_in_the_hub_cache(
+        spec_file, tmp_path, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    from singaudit.cli.main import run_cli
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    args = ["validate", str(spec_file), "--set", "models.1.id=timm:resnet50.a1_in1k"]
+    assert run_cli(args) == 4
+    assert "timm/resnet50.a1_in1k) are not in the local Hugging Face cache" in capsys.readouterr().err
+    snapshot = tmp_path / "hub" / "models--timm--resnet50.a1_in1k" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    (snapshot / "model.safetensors").write_bytes(b"")
+    assert run_cli(args) == 0
