@@ -4,8 +4,9 @@ For each architecture (random weights of real timm architectures; the cost of a 
 does not depend on the weights' values):
 
 - raw contiguous / raw channels_last: images/s of ``features`` on preprocessed tensors already
-  in memory, in each layout, fp32, ``inference_mode``; "raw best" is the faster of the two, and
-  the row says whether ``choose_layout`` picked it;
+  in memory, in each layout (interleaved batch by batch), fp32, ``inference_mode``; "raw best"
+  is the faster of the two by CPU time (also printed: channels_last / contiguous images per CPU
+  second), and the row says whether ``choose_layout`` picked it;
 - extraction: images/s of ``singaudit.pipeline.features.extract`` on a folder of real JPEG files
   (crops of scikit-image and scikit-learn sample photos, 256 px, resized to 224 by the model's
   preprocessing), decoding included, no cache, for each ``--workers`` count (DataLoader worker
@@ -13,8 +14,9 @@ does not depend on the weights' values):
   ``--per-image`` also times the previous decoding path (each image finished to a float tensor,
   then stacked and converted to the layout) for comparison;
 
-and the ratio extraction (first ``--workers`` value) / raw best (target >= 0.85), by wall time
-and by this process's CPU time (worker processes' CPU not counted). Raw forward and extraction
+and the ratio extraction (first ``--workers`` value) / raw best (target >= 0.85): best rounds by
+wall time, by this process's CPU time (worker processes' CPU not counted), and the median over
+rounds of each round's extraction / the raw forward timed just before it ("paired"). Raw forward and extraction
 alternate for ``--rounds`` and the best round of each counts, so load spikes on a shared machine
 hit neither side more than the other. Run: ``python benchmarks/throughput.py [--models
 resnet50,tf_efficientnet_lite0] [--images 128] [--batch-size 32] [--threads 2] [--workers 0,1,2]
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from contextlib import contextmanager
@@ -93,6 +96,25 @@ def raw_rate(classifier, batches: list[torch.Tensor], layout: str,
     return images / wall, images / cpu
 
 
+def raw_rates(classifier, batches: list[torch.Tensor]) -> dict[str, tuple[float, float]]:
+    """``raw_rate`` for each layout, interleaved batch by batch (in alternating order), so load
+    that changes during the measurement hits both layouts alike."""
+    wall, cpu = dict.fromkeys(LAYOUTS, 0.0), dict.fromkeys(LAYOUTS, 0.0)
+    with torch.inference_mode():
+        for layout in LAYOUTS:  # warm-up
+            with model_layout(classifier.module, layout):
+                classifier.features(as_layout(batches[0], layout))
+        for index, batch in enumerate(batches):
+            for layout in LAYOUTS if index % 2 == 0 else LAYOUTS[::-1]:
+                with model_layout(classifier.module, layout):
+                    start, start_cpu = time.perf_counter(), time.process_time()
+                    classifier.features(as_layout(batch, layout))
+                    wall[layout] += time.perf_counter() - start
+                    cpu[layout] += time.process_time() - start_cpu
+    images = sum(len(b) for b in batches)
+    return {layout: (images / wall[layout], images / cpu[layout]) for layout in LAYOUTS}
+
+
 def extraction_rate(classifier, source, records, batch_size: int, executor=None,
                     num_workers: int = 0) -> tuple[float, float]:
     """(images per wall second, per CPU second) of ``extract``, decoding included, no cache."""
@@ -133,8 +155,8 @@ def measure(name: str, folder: Path, batch_size: int, rounds: int, workers: list
     extraction = {count: [] for count in workers}
     previous = []
     for _ in range(rounds):
-        for name_ in LAYOUTS:
-            raw[name_].append(raw_rate(classifier, batches, name_))
+        for name_, rates in raw_rates(classifier, batches).items():
+            raw[name_].append(rates)
         for count in workers:
             extraction[count].append(
                 extraction_rate(classifier, source, records, batch_size, num_workers=count))
@@ -142,12 +164,18 @@ def measure(name: str, folder: Path, batch_size: int, rounds: int, workers: list
             with per_image_decoding():
                 previous.append(extraction_rate(classifier, source, records, batch_size))
     top = lambda rates, i: max(r[i] for r in rates)
-    fastest = max(LAYOUTS, key=lambda name_: top(raw[name_], 0))
+    # By CPU time: descheduling by other processes inflates wall times, not CPU times.
+    fastest = max(LAYOUTS, key=lambda name_: top(raw[name_], 1))
     row = {"model": name, "layout": layout, "fastest": fastest,
            "contiguous": top(raw["contiguous"], 0), "channels_last": top(raw["channels_last"], 0),
+           "layout_cpu": top(raw["channels_last"], 1) / top(raw["contiguous"], 1),
            "best": top(raw[fastest], 0), "best_cpu": top(raw[fastest], 1),
            "extraction": {count: top(extraction[count], 0) for count in workers},
-           "extraction_cpu": top(extraction[workers[0]], 1)}
+           "extraction_cpu": top(extraction[workers[0]], 1),
+           # Each round's extraction over the raw forward timed just before it: robust to load
+           # that changes between rounds.
+           "paired": statistics.median(e[0] / r[0] for e, r in zip(extraction[workers[0]],
+                                                                    raw[fastest]))}
     if per_image:
         row["per_image"] = top(previous, 0)
     if compiled:  # execution: {compile: true}; compilation itself is outside the timings
@@ -185,7 +213,7 @@ def main() -> None:
           f"{load:.1f} at start")
     extraction_heads = "".join(f" {f'extr. w={w}':>10}" for w in workers)
     print(f"{'model':<24} {'chosen':<14} {'raw contig.':>11} {'raw ch.last':>11} "
-          f"{'best/contig.':>12}{extraction_heads} {'extr./best':>10} {'(CPU-s)':>8}"
+          f"{'best/contig.':>12} {'CL/c. CPU':>9}{extraction_heads} {'extr./best':>10} {'(CPU-s)':>8} {'(paired)':>8}"
           + (f" {'per-image':>10}" if args.per_image else ""))
     with tempfile.TemporaryDirectory() as scratch:
         folder = jpeg_folder(Path(scratch) / "jpegs", args.images)
@@ -196,9 +224,10 @@ def main() -> None:
             rates = "".join(f" {row['extraction'][w]:>10.1f}" for w in workers)
             first = row["extraction"][workers[0]]
             print(f"{row['model']:<24} {chosen:<14} {row['contiguous']:>11.1f} "
-                  f"{row['channels_last']:>11.1f} {row['best'] / row['contiguous']:>11.2f}x"
+                  f"{row['channels_last']:>11.1f} {row['best'] / row['contiguous']:>11.2f}x "
+                  f"{row['layout_cpu']:>8.2f}x"
                   f"{rates} {first / row['best']:>9.2f}x "
-                  f"{row['extraction_cpu'] / row['best_cpu']:>7.2f}x"
+                  f"{row['extraction_cpu'] / row['best_cpu']:>7.2f}x {row['paired']:>7.2f}x"
                   + (f" {row['per_image']:>10.1f}" if "per_image" in row else ""), flush=True)
             if "compiled" in row:
                 print(f"{'':<24} {'+ torch.compile':<14} {'':>11} {row['compiled']:>11.1f} "
