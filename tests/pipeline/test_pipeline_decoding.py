@@ -88,3 +88,37 @@ def test_extraction_values_identical_with_and_without_batched_preprocessing(
     per_image = extract(classifier, source, batch_size=4, progress=False)
     assert batched.values.shape == (10, model.num_features)
     assert torch.equal(batched.values, per_image.values)
+
+
+def decode_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "singaudit-decode"]
+
+
+def test_decoding_ahead_keeps_order_and_threads_and_stops_with_its_consumer():
+    torch.set_num_threads(2)
+    batches = [torch.full((2,), float(i)) for i in range(5)]
+    seen = []
+    for batch in local._decoded(batches, num_workers=0):
+        seen.append(batch)
+        assert torch.get_num_threads() == 2  # the model's thread keeps its intra-op threads
+    assert [b[0].item() for b in seen] == [0, 1, 2, 3, 4]
+    assert torch.get_num_threads() == 2
+    early = local._decoded(iter(batches), num_workers=0)
+    assert next(early)[0].item() == 0
+    early.close()  # the consumer stops (an error in the forward pass): the thread ends too
+    assert not decode_threads()
+
+
+def test_a_decoding_error_reaches_the_caller_and_leaves_no_thread():
+    class Broken:
+        def __iter__(self):
+            yield torch.zeros(1)
+            raise RuntimeError("disk vanished")
+
+    got = []
+    with pytest.raises(RuntimeError, match="disk vanished"):
+        for batch in local._decoded(Broken(), num_workers=0):
+            got.append(batch)
+    assert len(got) == 1 and not decode_threads()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from functools import partial
 
@@ -68,22 +70,56 @@ class LocalExecutor:
                 yield from assembler.finished()
 
 
+_END = object()
+
+
 def _decoded(loader: DataLoader, num_workers: int) -> Iterator:
-    """The loader's batches; decoded in this process with one intra-op thread (as DataLoader
-    workers do): per-image tensor ops split over threads of a busy machine wait on each other
-    (ToTensor + Normalize of a 224 px image: 0.3 ms on one thread, 90 ms on two under load)."""
-    batches = iter(loader)
-    while True:
+    """The loader's batches. Without worker processes, a thread decodes one batch ahead while
+    this one runs the model: the forward pass leaves part of the cores idle (Lite0 on 2 cores:
+    1.25 cores busy), so decoding costs almost nothing (measured: 0.87x the raw forward decoded
+    in turn, 1.0x ahead). The thread runs one intra-op thread (OpenMP's setting is per thread):
+    per-image tensor ops split over threads of a busy machine wait on each other."""
+    if num_workers > 0:
+        yield from loader
+        return
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item) -> None:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def decode() -> None:
         threads = torch.get_num_threads()
-        if num_workers == 0 and threads > 1:
-            torch.set_num_threads(1)
+        torch.set_num_threads(1)
         try:
-            batch = next(batches, None)
+            for batch in loader:
+                if stop.is_set():
+                    return
+                hand_over((batch, None))
+            hand_over((_END, None))
+        except BaseException as error:  # noqa: BLE001 -- raised again in the consumer
+            hand_over((None, error))
         finally:
-            torch.set_num_threads(threads)
-        if batch is None:
-            return
-        yield batch
+            torch.set_num_threads(threads)  # new threads start from the last value set
+
+    thread = threading.Thread(target=decode, name="singaudit-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            batch, error = ready.get()
+            if error is not None:
+                raise error
+            if batch is _END:
+                return
+            yield batch
+    finally:
+        stop.set()
+        thread.join()
 
 
 class _Images(Dataset):
