@@ -4,7 +4,7 @@ For each architecture (random weights of real timm architectures; the cost of a 
 does not depend on the weights' values):
 
 - raw contiguous / raw channels_last: images/s of ``features`` on preprocessed tensors already
-  in memory, in each layout (interleaved batch by batch), fp32, ``inference_mode``; "raw best"
+  in memory, in each layout (their order alternating by round), fp32, ``inference_mode``; "raw best"
   is the faster of the two by CPU time (also printed: channels_last / contiguous images per CPU
   second), and the row says whether ``choose_layout`` picked it;
 - extraction: images/s of ``singaudit.pipeline.features.extract`` on a folder of real JPEG files
@@ -16,11 +16,11 @@ does not depend on the weights' values):
 
 and the ratio extraction (first ``--workers`` value) / raw best (target >= 0.85): best rounds by
 wall time, by this process's CPU time (worker processes' CPU not counted), and the median over
-rounds of each round's extraction / the raw forward timed just before it ("paired"). Raw forward and extraction
-alternate for ``--rounds`` and the best round of each counts, so load spikes on a shared machine
-hit neither side more than the other. Run: ``python benchmarks/throughput.py [--models
-resnet50,tf_efficientnet_lite0] [--images 128] [--batch-size 32] [--threads 2] [--workers 0,1,2]
-[--per-image]``.
+rounds of each round's extraction / the raw forward timed just before it ("paired"). Raw forward
+and extraction alternate for ``--rounds`` and the best round of each counts, so load spikes on a
+shared machine hit neither side more than the other. Run: ``python benchmarks/throughput.py
+[--models resnet50,tf_efficientnet_lite0] [--images 128] [--batch-size 32] [--threads 2]
+[--workers 0,1,2] [--per-image]``.
 """
 
 from __future__ import annotations
@@ -96,25 +96,6 @@ def raw_rate(classifier, batches: list[torch.Tensor], layout: str,
     return images / wall, images / cpu
 
 
-def raw_rates(classifier, batches: list[torch.Tensor]) -> dict[str, tuple[float, float]]:
-    """``raw_rate`` for each layout, interleaved batch by batch (in alternating order), so load
-    that changes during the measurement hits both layouts alike."""
-    wall, cpu = dict.fromkeys(LAYOUTS, 0.0), dict.fromkeys(LAYOUTS, 0.0)
-    with torch.inference_mode():
-        for layout in LAYOUTS:  # warm-up
-            with model_layout(classifier.module, layout):
-                classifier.features(as_layout(batches[0], layout))
-        for index, batch in enumerate(batches):
-            for layout in LAYOUTS if index % 2 == 0 else LAYOUTS[::-1]:
-                with model_layout(classifier.module, layout):
-                    start, start_cpu = time.perf_counter(), time.process_time()
-                    classifier.features(as_layout(batch, layout))
-                    wall[layout] += time.perf_counter() - start
-                    cpu[layout] += time.process_time() - start_cpu
-    images = sum(len(b) for b in batches)
-    return {layout: (images / wall[layout], images / cpu[layout]) for layout in LAYOUTS}
-
-
 def extraction_rate(classifier, source, records, batch_size: int, executor=None,
                     num_workers: int = 0) -> tuple[float, float]:
     """(images per wall second, per CPU second) of ``extract``, decoding included, no cache."""
@@ -154,9 +135,11 @@ def measure(name: str, folder: Path, batch_size: int, rounds: int, workers: list
     raw = {name: [] for name in LAYOUTS}
     extraction = {count: [] for count in workers}
     previous = []
-    for _ in range(rounds):
-        for name_, rates in raw_rates(classifier, batches).items():
-            raw[name_].append(rates)
+    for round_ in range(rounds):
+        # Whole passes per layout (switching the weights' layout between batches would make
+        # oneDNN reorder them again each time), in alternating order from round to round.
+        for name_ in LAYOUTS if round_ % 2 == 0 else LAYOUTS[::-1]:
+            raw[name_].append(raw_rate(classifier, batches, name_))
         for count in workers:
             extraction[count].append(
                 extraction_rate(classifier, source, records, batch_size, num_workers=count))
