@@ -4,15 +4,16 @@ For each architecture (random weights of real timm architectures; the cost of a 
 does not depend on the weights' values):
 
 - raw contiguous / raw channels_last: images/s of ``features`` on preprocessed tensors already
-  in memory, in each layout (their order alternating by round), fp32, ``inference_mode``; "raw best"
-  is the faster of the two by CPU time (also printed: channels_last / contiguous images per CPU
+  in memory, in each layout (their order alternating by round), fp32, ``inference_mode``;
+  "raw best" is the faster of the two by CPU time (also printed: channels_last / contiguous images per CPU
   second), and the row says whether ``choose_layout`` picked it;
 - extraction: images/s of ``singaudit.pipeline.features.extract`` on a folder of real JPEG files
   (crops of scikit-image and scikit-learn sample photos, 256 px, resized to 224 by the model's
   preprocessing), decoding included, no cache, for each ``--workers`` count (DataLoader worker
-  processes decoding while the model runs; 0: decoded in this process between batches);
-  ``--per-image`` also times the previous decoding path (each image finished to a float tensor,
-  then stacked and converted to the layout) for comparison;
+  processes decoding while the model runs; 0: a thread of this process decodes one batch
+  ahead); ``--per-image`` also times extraction with per-image preprocessing (each image
+  finished to a float tensor, then stacked and converted to the layout: the path before
+  ``pipeline.decoding``) for comparison;
 
 and the ratio extraction (first ``--workers`` value) / raw best (target >= 0.85): best rounds by
 wall time, by this process's CPU time (worker processes' CPU not counted), and the median over
