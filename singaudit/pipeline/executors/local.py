@@ -21,6 +21,7 @@ from singaudit.pipeline.executors.base import (
     local_ridge_statistics,
     progress_bar,
 )
+from singaudit.pipeline.executors.memory import freed_memory_retained
 from singaudit.pipeline.layout import model_layout
 
 
@@ -41,7 +42,7 @@ class LocalExecutor:
         try:
             if view.move is not None:
                 view.move(job.device)  # weights stay float32: autocast does the rest
-            with model_layout(view.module, job.layout):
+            with model_layout(view.module, job.layout), freed_memory_retained():
                 yield from self._compute(view, job)
         finally:
             if view.move is not None:
