@@ -113,8 +113,10 @@ class RayExecutor:
                 _EncodeActor,
                 batch_size=1,  # one row is one of the local executor's batches
                 batch_format="numpy",
-                # From one actor up to ``workers``: concurrent models share the cluster.
-                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers),
+                # ``workers`` actors from the start (Ray Data's default of one, grown on a backlog,
+                # left half of a 2-worker run on one actor); concurrent models may shrink it to one.
+                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers,
+                                                   initial_size=workers),
                 fn_constructor_kwargs={
                     "model": [model],  # inside a list: passed as is, resolved by the actor
                     "source": [source],
@@ -246,8 +248,10 @@ class _EncodeActor:
 
         from singaudit.pipeline.encoders import image_encoder
         from singaudit.pipeline.executors.base import ModelRecipe
+        from singaudit.pipeline.executors.memory import retain_freed_memory
 
         torch.set_num_threads(threads)
+        retain_freed_memory()  # this process only runs forward passes: no re-faulted activations
         loaded = model[0]
         loaded = ray.get(loaded) if isinstance(loaded, ray.ObjectRef) else loaded
         loaded = loaded.build() if isinstance(loaded, ModelRecipe) else loaded
