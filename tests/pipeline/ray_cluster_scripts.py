@@ -75,7 +75,17 @@ def two_nodes(out: str, cache_dir: str) -> dict:
     nodes = len([node for node in ray.nodes() if node["Alive"]])
     ray.shutdown()
     cluster.shutdown()
-    return {"exit_code": code, "nodes": nodes}
+    # The same audit on the local engine (its own cache): the verdicts to compare with.
+    local = [*args[:2], "--engine", "local", "--out", f"{out}-local",
+             "--cache-dir", f"{cache_dir}-local", *args[8:]]
+    return {"exit_code": code, "nodes": nodes, "local_exit_code": run_cli(local),
+            "statuses": _statuses(out), "local_statuses": _statuses(f"{out}-local")}
+
+
+def _statuses(out: str) -> dict:
+    results = json.loads((Path(out) / "results.json").read_text())
+    return {model["name"]: [model["status"], *(c["status"] for c in model["checks"])]
+            for model in results["models"]}
 
 
 if __name__ == "__main__":

@@ -233,7 +233,12 @@ def test_a_lost_cluster_is_one_clear_error_and_keeps_finished_chunks(tmp_path):
 def test_a_two_node_cluster_runs_the_demo_audit(tmp_path):
     pytest.importorskip("ray", reason="the ray extra is not installed")
     report = _scenario("two-nodes", str(tmp_path / "out"), str(tmp_path / "cache"))
-    assert report == {"exit_code": 0, "nodes": 2}
+    assert report["nodes"] == 2
+    # Completed with the local engine's verdicts (exit 1: an expectation of the shrunk demo is
+    # not met, on both engines alike).
+    assert report["exit_code"] == report["local_exit_code"] in (0, 1)
+    assert report["statuses"] == report["local_statuses"]
+    assert len(report["statuses"]) == 5
     assert (tmp_path / "out" / "results.json").is_file()
 
 
