@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
 import time
+from collections import defaultdict
 
 import numpy as np
 import torch
@@ -66,6 +68,72 @@ def conv_classifier(width: int):
                            preprocessing=Preprocessing(to_tensor, "to_tensor,64x64"))
 
 
+class ProcessCpu:
+    """CPU seconds (user, system) per process kind, for this process and its descendants (a
+    local Ray cluster's services and workers), sampled twice a second so that actors which end
+    with their dataset are counted too."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        import psutil  # a dependency of ray
+
+        self.psutil, self.interval, self.me = psutil, interval, psutil.Process()
+        self.seen: dict[int, tuple[str, float, float]] = {}  # pid -> (kind, user, system)
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True, name="cpu-sampler").start()
+
+    def _kind(self, process) -> str:
+        if process.pid == self.me.pid:
+            return "driver"
+        command = process.cmdline()
+        head = command[0] if command else process.name()
+        if head.startswith("ray::"):  # a worker's title: ray::IDLE, ray::MapWorker(...), ...
+            return head.split("(")[0].replace("ray::", "ray ")
+        if "default_worker.py" in " ".join(command):
+            return "ray worker (starting)"
+        for name in ("raylet", "gcs_server", "dashboard", "log_monitor", "monitor.py",
+                     "runtime_env", "agent"):
+            if name in os.path.basename(head) or name in " ".join(command[1:2]):
+                return name
+        return os.path.basename(head)[:24]
+
+    def sample(self) -> None:
+        try:
+            processes = [self.me, *self.me.children(recursive=True)]
+        except self.psutil.Error:
+            return
+        for process in processes:
+            try:
+                times = process.cpu_times()
+                with self.lock:
+                    # a worker's title changes when it becomes an actor: the latest one counts
+                    self.seen[process.pid] = (self._kind(process), times.user, times.system)
+            except self.psutil.Error:
+                continue
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.interval):
+            self.sample()
+
+    def snapshot(self) -> dict[int, tuple[str, float, float]]:
+        self.sample()
+        with self.lock:
+            return dict(self.seen)
+
+    @staticmethod
+    def spent(before, after) -> dict[str, tuple[float, float, int]]:
+        """(user, system) seconds and the number of busy processes per kind between two
+        snapshots."""
+        totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+        for pid, (kind, user, system) in after.items():
+            _, user0, system0 = before.get(pid, (kind, 0.0, 0.0))
+            if user - user0 + system - system0 >= 0.05:
+                totals[kind][0] += user - user0
+                totals[kind][1] += system - system0
+                totals[kind][2] += 1
+        return {kind: (u, s, int(n)) for kind, (u, s, n) in totals.items()}
+
+
 def images_per_second(classifier, source, batch_size: int, config: ExecutionConfig | None):
     start = time.perf_counter()
     result = extract(classifier, source, cache=None, batch_size=batch_size, progress=False,
@@ -91,15 +159,26 @@ def main() -> None:
     ray = connect(ExecutionConfig(engine="ray", workers=2))  # as singaudit starts a local one
     print(f"local Ray cluster start (not counted): {time.perf_counter() - start:.1f} s")
 
+    cpu = ProcessCpu()
+    spent: dict[str, dict[str, tuple[float, float, int]]] = {}
+
+    def timed(name: str, config: ExecutionConfig | None):
+        before = cpu.snapshot()
+        outcome = images_per_second(classifier, source, args.batch_size, config)
+        spent[name] = ProcessCpu.spent(before, cpu.snapshot())
+        return outcome
+
     runs: dict[str, tuple[float, float]] = {}
-    local_a, seconds_a, reference = images_per_second(classifier, source, args.batch_size, None)
+    local_a, seconds_a, reference = timed("local (before)", None)
     for workers in (1, 2):
+        name = f"ray, {workers} worker{'s' if workers > 1 else ''}"
         config = ExecutionConfig(engine="ray", workers=workers, cpus_per_worker=1)
-        rate, seconds, values = images_per_second(classifier, source, args.batch_size, config)
+        rate, seconds, values = timed(name, config)
         assert torch.equal(values, reference), "Ray's rows differ from the local ones"
-        runs[f"ray, {workers} worker{'s' if workers > 1 else ''}"] = (rate, seconds)
-    local_b, seconds_b, _ = images_per_second(classifier, source, args.batch_size, None)
+        runs[name] = (rate, seconds)
+    local_b, seconds_b, _ = timed("local (after)", None)
     local = 2 / (1 / local_a + 1 / local_b)  # the mean time, as a rate
+    cpu.stop.set()
     ray.shutdown()
 
     print(f"{'executor':<18}{'images/s':>10}{'seconds':>10}")
@@ -111,6 +190,14 @@ def main() -> None:
     overhead = local / runs["ray, 1 worker"][0]
     print(f"speed-up, ray 2 workers over local: {speed_up:.2f}x (target >= 1.7)")
     print(f"overhead, local over ray 1 worker:  {overhead:.2f}x (target <= 1.25)")
+    print("CPU seconds per process kind in each run (user + system; the forward passes are "
+          "the driver's in local runs, the actors' in Ray runs):")
+    for name, kinds in spent.items():
+        total = sum(u + s for u, s, _ in kinds.values())
+        parts = ", ".join(f"{kind}{f' x{n}' if n > 1 else ''} {u:.1f}+{s:.1f}"
+                          for kind, (u, s, n) in sorted(kinds.items(),
+                                                         key=lambda item: -sum(item[1][:2])))
+        print(f"  {name:<16} {total:6.1f} s: {parts}")
     print("rows identical to the local executor's: yes; load average after "
           f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
