@@ -45,7 +45,9 @@ def _cached(distribution: str, module: str, build: Callable[[], dict[str, Any]])
     listing = {"format": FORMAT, "distribution": distribution, "version": version, **build()}
     try:
         from singaudit.io.atomic import atomic_write_text
+        from singaudit.io.cache_dir import mark_cache
 
+        mark_cache(path.parent.parent)  # a singaudit cache, even before any run writes to it
         atomic_write_text(path, json.dumps(listing, sort_keys=True) + "\n")
     except OSError:
         pass  # a read-only cache: the next call imports the library again

@@ -20,25 +20,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from singaudit.io.atomic import atomic_write_bytes, atomic_write_text
-from singaudit.io.cache_dir import ENV_VAR, default_cache_dir  # noqa: F401 - re-exported
+from singaudit.io.atomic import atomic_write_bytes
+from singaudit.io.cache_dir import (  # noqa: F401 - re-exported
+    ENV_VAR,
+    MARKER,
+    default_cache_dir,
+    mark_cache,
+)
 
 if TYPE_CHECKING:  # torch is imported where tensors are read or hashed: a warm run needs none
     import torch
 
 NAMESPACES = ("features", "embeddings", "text")
-MARKER = ".singaudit-cache"
 ENTRY_SUFFIX = ".safetensors"
 
 logger = logging.getLogger("singaudit.cache")
 _warned_roots: set[str] = set()
-
-
-def mark_cache(root: Path) -> None:
-    """Create ``root`` with its marker (once); OSError when the folder cannot be written."""
-    marker = Path(root) / MARKER
-    if not marker.is_file():
-        atomic_write_text(marker, json.dumps({"singaudit_cache": 1}) + "\n")
 
 
 def write_failed(root: Path, error: OSError) -> None:

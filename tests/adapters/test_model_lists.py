@@ -44,3 +44,13 @@ def test_an_unwritable_cache_still_gives_the_listing(monkeypatch, tmp_path):
     blocker.write_text("not a folder")
     monkeypatch.setenv("SINGAUDIT_CACHE", str(blocker))
     assert "resnet50.a1_in1k" in _fresh_timm_listing()["pretrained"]
+
+
+def test_a_cache_holding_only_model_lists_is_marked_and_clear_keeps_them(monkeypatch, tmp_path):
+    from singaudit.runner.storage import clear_cache, is_singaudit_cache
+
+    monkeypatch.setenv("SINGAUDIT_CACHE", str(tmp_path))
+    _fresh_timm_listing()
+    assert is_singaudit_cache(tmp_path)  # so `cache clear` does not refuse the folder
+    clear_cache(tmp_path)
+    assert model_lists.listing_path("timm", metadata.version("timm")).is_file()
