@@ -1,8 +1,9 @@
 """Report rendering time, measured in one run.
 
-1. a warm `singaudit run SPEC` (a second run over a warm cache) with the spec's formats (the
-   demo: html, pdf, json, junit) and with none (`--set report.formats=[json]`): the difference
-   is what rendering costs a warm run;
+1. a warm `singaudit run SPEC` (a second run over a warm cache, replayed from its run record)
+   with the spec's formats (the demo: html, pdf, json, junit) and with none (`--set
+   report.formats=[json]`): the difference is what rendering costs a warm run; and once more
+   with the run record removed (a computing warm run: models loaded, torch imported);
 2. `singaudit report OUT --format F` for html, pdf, junit and json, each its own process;
 3. in this process: the HTML report with an empty figure cache (every figure drawn) and again
    with the cache filled (nothing redrawn), and the PDF alone.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,6 +64,11 @@ def main() -> None:
         timed_command(run, env)  # cold: fills the cache (features, translators, figures)
         rows.append(("warm run, every format of the spec", *timed_command(run, env)))
         rows.append(("warm run, results.json only",
+                     *timed_command([*run, "--set", "report.formats=[json]"], env)))
+        # The same without run records: the warm run that loads every model and reads every
+        # cached check result (what an unchanged run cost before records).
+        shutil.rmtree(Path(env["SINGAUDIT_CACHE"]) / "runs", ignore_errors=True)
+        rows.append(("warm run, results.json only, no run record (computing)",
                      *timed_command([*run, "--set", "report.formats=[json]"], env)))
         for fmt in ("html", "pdf", "junit", "json"):
             rows.append((f"singaudit report --format {fmt}",
