@@ -91,3 +91,21 @@ def test_pdf_links_resolve(sample_results: Path, tmp_path: Path,
     with caplog.at_level(logging.WARNING, logger="weasyprint"):
         render_reports(folder / "results.json", formats=("pdf",))
     assert not [r for r in caplog.records if "anchor" in r.getMessage()]
+
+
+def test_pdf_tables_fit_the_page_width(sample_results: Path, sample_audit: AuditResult) -> None:
+    """Wide per-class tables scroll on a screen; on paper nothing may run past the margin."""
+    from singaudit.reports.pdf import data_only_fetcher, import_weasyprint
+    from singaudit.reports.render import render_html
+
+    html = render_html(sample_audit, sample_results.parent, paged=True)
+    document = import_weasyprint().HTML(string=html, url_fetcher=data_only_fetcher()).render()
+    tables = 0
+    for page in document.pages:
+        box = page._page_box
+        right = box.margin_left + box.padding_left + box.width
+        for child in box.descendants():
+            if type(child).__name__ == "TableBox":
+                tables += 1
+                assert child.position_x + child.margin_width() <= right + 0.5
+    assert tables >= 5
