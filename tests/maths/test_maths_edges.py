@@ -61,3 +61,49 @@ def test_require_finite_lists_five_images_then_counts_the_rest():
     with pytest.raises(DataError, match=r"7 of 8 rows .* images: img1, img2, img3, img4, img5 "
                                         r"and 2 more;"):
         require_finite(rows, keys, "embeddings")
+
+
+# Found by search: the float64 cosine of these rows rounds to 1 + 2.2e-16 (and -1 - 2.2e-16).
+ROUNDING_ROW = torch.tensor([[0.3703935333738153, 1.4565026067903366, 0.9398099079535257,
+                              0.7748488177844168, 0.19186942747902466]], dtype=torch.float64)
+
+
+@pytest.mark.parametrize(("scale", "degrees"), [(7.0, 0.0), (-7.0, 180.0)])
+def test_cosines_rounded_past_one_are_clamped_not_nan(scale, degrees):
+    from singaudit.maths.scores import concept_attribute_scores
+
+    other = ROUNDING_ROW * scale
+    assert angle(ROUNDING_ROW, other).item() == degrees
+    # the concept matrix path: AS of T(f) = ROUNDING_ROW against the text ``other``
+    matrix = concept_attribute_scores(ROUNDING_ROW, torch.tensor([[0.0, 0, 0, 0, 1]]), other)
+    assert torch.isfinite(matrix).all()
+    assert matrix.item() == pytest.approx(degrees - angle(torch.tensor([[0.0, 0, 0, 0, 1]]),
+                                                          other).item())
+
+
+def test_model_ratio_is_infinite_for_any_positive_is_over_zero_as():
+    from singaudit.maths.scores import model_ratio
+
+    assert model_ratio([0.5, 0.25, 0.75], [0.0, 0.0, 0.0]) == float("inf")
+
+
+def test_require_finite_catches_a_lone_value_and_counts_exactly():
+    with pytest.raises(DataError, match="1 of 1 rows"):
+        require_finite(torch.tensor([float("nan")]), ["only"], "features")
+    for bad_rows, tail in ((5, "img4;"), (6, "img4 and 1 more;")):
+        rows = np.full((bad_rows, 2), np.nan)
+        with pytest.raises(DataError) as caught:
+            require_finite(rows, [f"img{i}" for i in range(bad_rows)], "features")
+        assert f"images: img0, img1, img2, img3, {tail}" in str(caught.value)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**16), st.sampled_from([1e-6, 1e-3, 0.5, 1e3]))
+def test_null_energy_does_not_depend_on_the_feature_scale(seed, scale):
+    from singaudit.maths.geometry import head_geometry
+
+    generator = torch.Generator().manual_seed(seed)
+    geometry = head_geometry(torch.randn(3, 8, generator=generator, dtype=torch.float64))
+    features = torch.randn(4, 8, generator=generator, dtype=torch.float64)
+    torch.testing.assert_close(geometry.null_energy(features * scale),
+                               geometry.null_energy(features))

@@ -121,3 +121,28 @@ def test_numpy_features_give_numpy_results(setting):
     assert isinstance(result.features, np.ndarray) and result.features.dtype == np.float32
     assert isinstance(result.converged, np.ndarray) and result.converged.dtype == bool
     assert np.all(np.abs(result.image_score[:2] - 40.0) <= 0.1)  # row 2 saturates (see above)
+
+
+def test_a_target_met_by_the_first_guess_converges_there(setting):
+    # The bracket starts at eps = ||f|| / 10: a target equal to IS there is hit at once, exactly.
+    weight, features, text = setting
+    geometry = head_geometry(weight)
+    x = torch.randn(200, FEATURES, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    translator = RidgeAccumulator(FEATURES, EMBED).update(x, x[:, :EMBED] + 1.0).solve(
+        1.0, dtype=torch.float64)
+    f = features[:1].double()
+    probe = steer_toward(f, translator, text, geometry, target_is=20.0)
+    direction = (probe.features - f) / probe.eps
+    first_guess = 0.1 * torch.linalg.vector_norm(f, dim=-1)
+    with torch.no_grad():
+        target = float(angle(translator(f), translator(f + first_guess * direction)))
+    result = steer_toward(f, translator, text, geometry, target_is=target, tol=1e-3)
+    assert result.converged.all()
+    assert result.eps.item() == first_guess.item()
+
+
+def test_a_zero_feature_row_is_steered_too(setting):
+    weight, _, text = setting
+    result = steer_toward(torch.zeros(1, FEATURES), translators()["affine"], text,
+                          head_geometry(weight), target_is=10.0)
+    assert result.converged.all() and abs(result.image_score.item() - 10.0) <= 0.1
