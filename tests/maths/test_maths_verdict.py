@@ -178,3 +178,22 @@ def test_the_probe_needs_two_classes_with_two_images():
         cross_validated_probe(np.zeros((3, 2)), np.array([0, 0, 0]))
     with pytest.raises(NotApplicable, match="class counts"):
         cross_validated_probe(np.zeros((3, 2)), np.array([0, 0, 1]))
+
+
+def test_the_probe_is_seeded_uses_its_settings_and_reads_chance_from_the_counts():
+    rng = np.random.default_rng(1)
+    labels = np.array([0] * 6 + [1] * 3 + [2] * 3)
+    noise = rng.normal(size=(12, 3))
+    probe = cross_validated_probe(noise, labels, seed=0)
+    assert probe.chance == 0.5 and probe.folds == 3  # the smallest class has 3 images
+    np.testing.assert_array_equal(cross_validated_probe(noise, labels, seed=0).predicted,
+                                  probe.predicted)
+    assert any(not np.array_equal(cross_validated_probe(noise, labels, seed=s).predicted,
+                                  probe.predicted) for s in range(1, 6))
+    assert cross_validated_probe(noise, labels, folds=2).folds == 2
+    assert np.isnan(probe.class_accuracy(7))  # a label with no images
+    # Almost no inverse regularisation: every weight ~0, so the majority class everywhere.
+    separable = np.eye(3)[labels] * 5 + 0.1 * noise
+    assert cross_validated_probe(separable, labels).accuracy == 1.0
+    collapsed = cross_validated_probe(separable, labels, regularisation=1e-8)
+    assert (collapsed.predicted == 0).all() and collapsed.lift == 0.0
