@@ -16,6 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from singaudit.reports import figures
 from singaudit.reports.verdicts import (
     ATTENTION,
+    all_clear_line,
     check_outcome,
     compact,
     describe_metric,
@@ -391,7 +392,8 @@ def first_screen(audit: AuditResult) -> dict[str, Any]:
     attention.sort(key=lambda row: ATTENTION.index(row["outcome"]))
     violated = [row for row in rows if row["expectation_met"] is False]
     return {"check_names": check_names, "rows": rows, "headline": outcome_line(audit.models),
-            "attention": attention, "violated": violated}
+            "attention": attention, "violated": violated,
+            "all_clear": all_clear_line(audit.models)}
 
 
 def _data_issues(audit: AuditResult) -> list[tuple[str, str]]:

@@ -58,7 +58,7 @@ def run_markdown(audit: AuditResult, report_url: str | None = None) -> str:
             lines.append(f"\nand {len(attention) - MAX_ROWS} more in the full report.")
         lines.append("")
     else:
-        lines += ["Every check passed.", ""]
+        lines += [summary["all_clear"], ""]
     rows = []
     for row in summary["rows"]:
         met = {True: ": met", False: ": VIOLATED"}.get(row["expectation_met"], "")

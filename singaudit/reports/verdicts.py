@@ -123,6 +123,13 @@ def outcome_counts(models: list[ModelResult]) -> dict[str, int]:
     return {outcome: count for outcome, count in counts.items() if count}
 
 
+def all_clear_line(models: list[ModelResult]) -> str:
+    """What the first screen says when nothing needs a look: a pass only where a check passed."""
+    if "passed" in outcome_counts(models):
+        return "Every judged check passed."
+    return "No check was judged: nothing passed and nothing failed (info and skip only)."
+
+
 def outcome_line(models: list[ModelResult]) -> str:
     """pytest's summary words: "19 passed, 1 xfailed, 1 failed (informational)"."""
     parts = []

@@ -91,3 +91,21 @@ def test_a_per_class_verdict_shows_its_p_value_and_the_insufficient_class(tmp_pa
     assert "16.90° (p 0.004)" in cells  # judged: the one-sided test's p-value beside the median
     assert "9°" in cells and "(p " not in cells[cells.index("9°")]  # not judged: no p-value
     assert "insufficient" in html
+
+
+def test_first_screen_says_passed_only_when_a_check_passed():
+    from singaudit.reports.context import first_screen
+    from singaudit.reports.markdown import run_markdown
+
+    measured_only = AuditResult(name="measured", status="info", ok=True, models=[ModelResult(
+        name="m", id="x:m", expect="none", status="info", checks=[
+            CheckResult(name="concepts", status="info", message="most null-carried: red"),
+            CheckResult(name="evidence", status="skip", message="no generator")])])
+    screen = first_screen(measured_only)
+    assert not screen["attention"] and screen["all_clear"].startswith("No check was judged")
+    assert "No check was judged" in run_markdown(measured_only)
+    judged = AuditResult(name="judged", status="pass", ok=True, models=[ModelResult(
+        name="m", id="x:m", expect="pass", status="pass", expectation_met=True, checks=[
+            CheckResult(name="null_invariance", status="pass", message="fine"),
+            CheckResult(name="concepts", status="info", message="red")])])
+    assert first_screen(judged)["all_clear"] == "Every judged check passed."
