@@ -8,7 +8,11 @@ import pypdf
 import pytest
 
 from singaudit.reports import render_reports
-from singaudit.results import AuditResult
+from singaudit.results import AuditResult, CheckResult, ModelResult
+
+# The demo's class_semantics result for its leaky model (per-class table with CIs and
+# p-values, the widest the report prints); its figure data left out.
+DEMO_CLASS_SEMANTICS = Path(__file__).parent / "data" / "demo_class_semantics.json"
 
 
 def _images_on(page: pypdf.PageObject) -> int:
@@ -98,7 +102,11 @@ def test_pdf_tables_fit_the_page_width(sample_results: Path, sample_audit: Audit
     from singaudit.reports.pdf import data_only_fetcher, import_weasyprint
     from singaudit.reports.render import render_html
 
-    html = render_html(sample_audit, sample_results.parent, paged=True)
+    demo_check = CheckResult.model_validate_json(DEMO_CLASS_SEMANTICS.read_text())
+    leaky = ModelResult(name="leaky", id="calibration:leaky", expect="fail", status="fail",
+                        expectation_met=True, checks=[demo_check])
+    audit = sample_audit.model_copy(update={"models": [*sample_audit.models, leaky]})
+    html = render_html(audit, sample_results.parent, paged=True)
     document = import_weasyprint().HTML(string=html, url_fetcher=data_only_fetcher()).render()
     tables = 0
     for page in document.pages:
