@@ -54,3 +54,13 @@ def test_layout_rule_convolutional_models_only():
     assert choose_layout(patch_embedding) == "contiguous"
     assert choose_layout(nn.Linear(3, 3)) == "contiguous"
     assert choose_layout(None) == "contiguous"
+
+
+def test_layout_rule_on_real_architectures():
+    """channels_last where it measured faster (benchmarks/throughput.py), contiguous for a ViT,
+    whose one convolution is its patch embedding (no difference measured)."""
+    import timm
+
+    assert choose_layout(timm.create_model("resnet18", pretrained=False)) == "channels_last"
+    vit = timm.create_model("vit_tiny_patch16_224", pretrained=False)
+    assert choose_layout(vit) == "contiguous"
