@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,14 +114,10 @@ def figure_key(name: str, args: tuple, kwargs: Mapping[str, Any]) -> str:
 
 
 def figure_cache_dir() -> Path:
-    """Where drawn figures are kept: the singaudit cache's figures/ folder. The same rule as
-    pipeline.cache.default_cache_dir, which is not imported because it loads torch (1-2 s)."""
-    override = os.environ.get("SINGAUDIT_CACHE")
-    if override:
-        return Path(override).expanduser() / FIGURE_CACHE_FOLDER
-    import platformdirs
+    """Where drawn figures are kept: the singaudit cache's figures/ folder."""
+    from singaudit.io.cache_dir import default_cache_dir
 
-    return Path(platformdirs.user_cache_dir("singaudit")) / FIGURE_CACHE_FOLDER
+    return default_cache_dir() / FIGURE_CACHE_FOLDER
 
 
 def cached_render(key: str, suffix: str = ".png") -> bytes | None:
