@@ -4,7 +4,8 @@ For each architecture (random weights of real timm architectures; the cost of a 
 does not depend on the weights' values):
 
 - raw contiguous / raw channels_last: images/s of ``features`` on preprocessed tensors already
-  in memory, in each layout (their order alternating by round), fp32, ``inference_mode``;
+  in memory, in each layout (their order alternating by round), fp32, ``inference_mode``, with
+  freed memory kept in the process as extraction does (``pipeline.executors.memory``);
   "raw best" is the faster of the two by CPU time (also printed: channels_last / contiguous images per CPU
   second), and the row says whether ``choose_layout`` picked a layout more than 3% slower;
 - extraction: images/s of ``singaudit.pipeline.features.extract`` on a folder of real JPEG files
@@ -39,6 +40,7 @@ import torch
 from PIL import Image
 
 from singaudit.adapters.sources import load_classifier, load_data
+from singaudit.pipeline.executors.memory import freed_memory_retained
 from singaudit.pipeline.features import extract
 from singaudit.pipeline.layout import LAYOUTS, as_layout, choose_layout, model_layout
 
@@ -86,7 +88,10 @@ def raw_rate(classifier, batches: list[torch.Tensor], layout: str,
     """(images per wall second, per CPU second) of the forward pass alone over ``batches``
     (one warm-up batch first)."""
     forward = forward or classifier.features
-    with model_layout(classifier.module, layout), torch.inference_mode():
+    # The allocator setting extraction runs under (pipeline.executors.memory), so the raw pass
+    # is the machine's limit and not slowed by page faults extraction avoids.
+    with model_layout(classifier.module, layout), torch.inference_mode(), \
+            freed_memory_retained():
         for batch in batches[:2]:  # warm-up (and compilation, for both batch sizes)
             forward(as_layout(batch, layout))
         wall, cpu = time.perf_counter(), time.process_time()
