@@ -49,6 +49,19 @@ def test_ray_rows_and_cache_entries_equal_the_local_ones(ray_cluster, image_fold
     assert torch.equal(warm_ray.values, local.values)
 
 
+def test_several_batches_per_call_give_the_local_rows(ray_cluster, image_folder, monkeypatch):
+    from singaudit.pipeline.executors import ray_executor
+
+    (image_folder / "a" / "1.png").write_bytes(b"\x89PNG broken")
+    monkeypatch.setattr(ray_executor, "_BLOCKS_PER_WORKER", 1)  # 7 batches of 2 or 1: 3 a call
+    source = load_data(f"folder:{image_folder}")
+    options = {"batch_size": 2, "chunk_size": 3, "progress": False, "cache": None}
+    local = extract(tiny_classifier(), source, **options)
+    remote = extract(tiny_classifier(), source, executor=make_executor(RAY), **options)
+    assert torch.equal(remote.values, local.values) and len(remote.values) == 9
+    assert remote.keys == local.keys and remote.failed == local.failed
+
+
 def test_a_recipe_rebuilds_the_model_in_the_workers(ray_cluster, tmp_path):
     source = load_data("calibration:audit", scenes=24)
     recipe = ModelRecipe("classifier", "calibration:clean")
@@ -252,3 +265,42 @@ def test_a_model_the_workers_cannot_build_is_one_clear_error(ray_cluster):
     with pytest.raises(ClusterUnavailable, match="cannot build calibration:clean: .*no_such_option"):
         extract(classifier, source, cache=None, progress=False,
                 executor=make_executor(ONE_WORKER), recipe=broken)
+
+
+def _faults_in_a_thread(rounds: int = 6) -> dict:
+    """Minor page faults per forward pass of a conv net whose activations are 32 MiB, run in a
+    thread other than the main one (Ray Data calls actors from such a thread)."""
+    import resource
+    import threading
+
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(1)
+    net = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1))
+    images = torch.rand(32, 3, 64, 64)
+    faults: list[int] = []
+
+    def work() -> None:
+        with torch.inference_mode():
+            for _ in range(rounds):
+                before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+                net(images)
+                faults.append(resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    return {"faults": faults[1:], "pages": 32 * 2**20 // resource.getpagesize()}
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="glibc's malloc on Linux")
+def test_ray_workers_keep_freed_activations(ray_cluster):
+    from singaudit.pipeline.executors.memory import WORKER_ENV
+
+    remote = ray_cluster.remote(num_cpus=1)(_faults_in_a_thread)
+    kept = ray_cluster.get(remote.options(runtime_env={"env_vars": WORKER_ENV}).remote())
+    default = ray_cluster.get(remote.remote())
+    assert min(default["faults"]) > default["pages"]  # glibc's default: mapped afresh
+    # Mostly none mapped again (the kernel may reclaim idle heap pages now and then).
+    assert sorted(kept["faults"])[len(kept["faults"]) // 2] < kept["pages"] // 10

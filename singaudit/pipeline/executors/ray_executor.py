@@ -33,6 +33,7 @@ from singaudit.pipeline.executors.base import (
     local_ridge_statistics,
     progress_bar,
 )
+from singaudit.pipeline.executors.memory import WORKER_ENV
 
 _CONNECT_LOCK = threading.Lock()
 
@@ -107,11 +108,17 @@ class RayExecutor:
         model = job.recipe if job.recipe is not None else ray.put(job.model)
         source = ray.put(job.source)  # held here for the whole run: restarted actors need it
         workers = max(1, int(self.config.workers))
+        threads = max(1, int(self.config.cpus_per_worker))
         try:
-            dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 4096))
+            # Several batches per Ray Data block and call: the driver spends CPU per block (7 s
+            # for 512 one-batch blocks in benchmarks/scale_out.py); still 4 blocks per worker.
+            rows_per_call = max(1, min(_MAX_ROWS_PER_CALL,
+                                       len(items) // (_BLOCKS_PER_WORKER * workers)))
+            dataset = ray.data.from_items(
+                items, override_num_blocks=max(1, math.ceil(len(items) / rows_per_call)))
             dataset = dataset.map_batches(
                 _EncodeActor,
-                batch_size=1,  # one row is one of the local executor's batches
+                batch_size=rows_per_call,  # a row is one of the local executor's batches
                 batch_format="numpy",
                 # ``workers`` actors from the start (Ray Data's default of one, grown on a backlog,
                 # left half of a 2-worker run on one actor); concurrent models may shrink it to one.
@@ -123,10 +130,12 @@ class RayExecutor:
                     "dtype": job.dtype,
                     "layout": job.layout,
                     "use_gpu": self.config.gpus_per_worker > 0,
-                    "threads": max(1, int(self.config.cpus_per_worker)),
+                    "threads": threads,
                 },
                 num_cpus=self.config.cpus_per_worker,
                 num_gpus=self.config.gpus_per_worker or None,
+                # Freed activations stay in the actor (memory.py); one torch thread pool size.
+                runtime_env={"env_vars": {**WORKER_ENV, "OMP_NUM_THREADS": str(threads)}},
             )
             assembler = ChunkAssembler(job)
             with progress_bar(job.progress, len(flat), f"{job.label} (ray)") as advance:
@@ -181,6 +190,9 @@ class RayExecutor:
         for part in parts:
             total = total.merge(part)
         return total
+
+
+_MAX_ROWS_PER_CALL, _BLOCKS_PER_WORKER = 8, 4
 
 
 class _Lost(Exception):
@@ -248,10 +260,8 @@ class _EncodeActor:
 
         from singaudit.pipeline.encoders import image_encoder
         from singaudit.pipeline.executors.base import ModelRecipe
-        from singaudit.pipeline.executors.memory import retain_freed_memory
 
         torch.set_num_threads(threads)
-        retain_freed_memory()  # this process only runs forward passes: no re-faulted activations
         loaded = model[0]
         loaded = ray.get(loaded) if isinstance(loaded, ray.ObjectRef) else loaded
         loaded = loaded.build() if isinstance(loaded, ModelRecipe) else loaded
@@ -268,17 +278,30 @@ class _EncodeActor:
             as_layout_module(self.view.module, layout)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        positions, values, reasons = [], [], []
+        for row_positions, keys, labels in zip(batch["positions"], batch["keys"],
+                                               batch["labels"], strict=True):
+            row = self._encode_row(row_positions, keys, labels)  # one forward pass per row
+            positions.extend(row[0])
+            values.extend(row[1])
+            reasons.extend(row[2])
+        return {
+            "position": np.asarray(positions, dtype=np.int64),
+            "values": np.asarray(values, dtype=object),
+            "failed": np.asarray(reasons, dtype=object),
+        }
+
+    def _encode_row(self, row_positions, keys, labels) -> tuple[list, list, list]:
+        """One of the local executor's batches: the same images in one forward pass."""
         from singaudit.adapters.data.base import ImageRecord
 
         positions, tensors, reasons = [], [], []
-        for row_positions, keys, labels in zip(batch["positions"], batch["keys"],
-                                               batch["labels"], strict=True):
-            for position, key, label in zip(row_positions, keys, labels, strict=True):
-                tensor, reason = load_image(self.source, ImageRecord(str(key), int(label)),
-                                            self.view.preprocessing.transform)
-                positions.append(int(position))
-                tensors.append(tensor)
-                reasons.append(reason)
+        for position, key, label in zip(row_positions, keys, labels, strict=True):
+            tensor, reason = load_image(self.source, ImageRecord(str(key), int(label)),
+                                        self.view.preprocessing.transform)
+            positions.append(int(position))
+            tensors.append(tensor)
+            reasons.append(reason)
         good = [i for i, tensor in enumerate(tensors) if tensor is not None]
         values: list[bytes] = [b""] * len(positions)
         if good:
@@ -286,11 +309,7 @@ class _EncodeActor:
                                self.device, self.dtype, self.layout)
             for row, i in enumerate(good):
                 values[i] = out[row].numpy().astype(np.float32).tobytes()
-        return {
-            "position": np.asarray(positions, dtype=np.int64),
-            "values": np.asarray(values, dtype=object),
-            "failed": np.asarray(reasons, dtype=object),
-        }
+        return positions, values, reasons
 
 
 def _row(values: Any) -> torch.Tensor:
