@@ -26,6 +26,7 @@ test-all: $(STAMP)
 
 # Mutation testing of singaudit/maths against tests/maths ([tool.mutmut] in pyproject.toml); a
 # developer command, not part of `make test`. Scope it: make mutation MUTANTS='singaudit.maths.geometry*'
+# mutmut keeps a decided mutant's verdict when tests change: rm -rf mutants first for a true score.
 MUTANTS ?=
 mutation: $(STAMP)
 	$(PY) -m pip install -q 'mutmut>=3.8,<4'
