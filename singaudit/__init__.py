@@ -13,8 +13,7 @@ Everything else is internal and may change.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from singaudit.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -67,14 +66,4 @@ __all__ = [  # noqa: PLE0604 - the lazily exported names
     "__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'singaudit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -7,8 +7,9 @@ jinja2 and pydantic.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from singaudit.lazy import lazy_exports
 
 _EXPORTS = {
     "FORMATS": "singaudit.reports.render",
@@ -21,7 +22,16 @@ _EXPORTS = {
     "PdfWorker": "singaudit.reports.pdf",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "FORMATS",
+    "PdfWorker",
+    "ReportError",
+    "builtin_templates_dir",
+    "junit_xml",
+    "load_results",
+    "render_html",
+    "render_reports",
+]
 
 if TYPE_CHECKING:
     from singaudit.reports.junit import junit_xml
@@ -36,13 +46,4 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

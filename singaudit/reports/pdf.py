@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from singaudit.errors import SingauditError
 
@@ -156,7 +156,7 @@ class PdfWorker:
         if self._job is not None:
             self._job.unlink(missing_ok=True)
 
-    def __enter__(self) -> PdfWorker:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -6,8 +6,9 @@ result replayed from the cache, ``singaudit.runner.warm``) never needs.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from singaudit.lazy import lazy_exports
 
 _EXPORTS = {
     "ArtefactBuilder": "singaudit.runner.artefacts",
@@ -20,7 +21,16 @@ _EXPORTS = {
     "run_audit": "singaudit.runner.session",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ArtefactBuilder",
+    "ArtefactStore",
+    "AuditRun",
+    "AuditSession",
+    "TranslatorArtefact",
+    "output_dir",
+    "run_audit",
+    "selected",
+]
 
 if TYPE_CHECKING:
     from singaudit.runner.artefacts import ArtefactBuilder, TranslatorArtefact
@@ -30,13 +40,4 @@ if TYPE_CHECKING:
     from singaudit.runner.session import AuditSession, run_audit
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -149,7 +149,7 @@ def test_training_without_steps_records_the_initial_loss_and_stops_after_patienc
 
 def test_training_needs_rows_on_both_sides_and_one_is_enough():
     x, y = torch.randn(1, 3), torch.randn(1, 2)
-    model, history = train_translator(AffineTranslator, x, y, x, y, epochs=2)
+    _, history = train_translator(AffineTranslator, x, y, x, y, epochs=2)
     assert len(history["val_loss"]) == 2
     for empty in ((x[:0], y[:0], x, y), (x, y, x[:0], y[:0])):
         with pytest.raises(DataError, match="non-empty train and validation"):

@@ -119,6 +119,5 @@ def test_a_decoding_error_reaches_the_caller_and_leaves_no_thread():
 
     got = []
     with pytest.raises(RuntimeError, match="disk vanished"):
-        for batch in local._decoded(Broken(), num_workers=0):
-            got.append(batch)
+        got.extend(local._decoded(Broken(), num_workers=0))
     assert len(got) == 1 and not decode_threads()
