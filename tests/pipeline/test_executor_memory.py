@@ -46,5 +46,7 @@ def test_freed_activations_are_reused_inside_and_mapped_afresh_outside():
                          check=True, timeout=120)
     faults = json.loads(run.stdout)
     assert min(faults["outside"]) > faults["pages"]  # glibc maps each activation afresh
-    # Mostly none mapped again (the kernel may reclaim idle heap pages now and then).
-    assert sorted(faults["inside"])[len(faults["inside"]) // 2] < faults["pages"] // 10, faults
+    # A pass that maps nothing again: the kernel's proactive reclaim (kdamond, memory pressure)
+    # may page idle heap out between some passes (a median failed once at load 30), never
+    # between every one; without the setting every pass maps its activations afresh.
+    assert min(faults["inside"]) < faults["pages"] // 10, faults
