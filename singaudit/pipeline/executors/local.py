@@ -76,9 +76,10 @@ _END = object()
 
 def _decoded(loader: DataLoader, num_workers: int) -> Iterator:
     """The loader's batches. Without worker processes, a thread decodes one batch ahead while
-    this one runs the model: the forward pass leaves part of the cores idle (Lite0 on 2 cores:
-    1.25 cores busy), so decoding costs almost nothing (measured: 0.87x the raw forward decoded
-    in turn, 1.0x ahead). The thread runs one intra-op thread (OpenMP's setting is per thread):
+    this one runs the model, for the cores the forward pass leaves idle (measured under load:
+    0.87x the raw forward decoded in turn, 1.0x ahead; on a quiet 2-core machine Lite0's 2
+    forward threads keep both cores busy and it measured 0.72x: README, measured figures).
+    The thread runs one intra-op thread (OpenMP's setting is per thread):
     per-image tensor ops split over threads of a busy machine wait on each other."""
     if num_workers > 0:
         yield from loader
