@@ -90,34 +90,30 @@ def test_extraction_values_identical_with_and_without_batched_preprocessing(
     assert torch.equal(batched.values, per_image.values)
 
 
-def decode_threads() -> list:
-    import threading
+def test_a_batch_decoded_over_threads_keeps_its_order_and_values(image_folder):
+    from concurrent.futures import ThreadPoolExecutor
 
-    return [t for t in threading.enumerate() if t.name == "singaudit-decode"]
-
-
-def test_decoding_ahead_keeps_order_and_threads_and_stops_with_its_consumer():
-    torch.set_num_threads(2)
-    batches = [torch.full((2,), float(i)) for i in range(5)]
-    seen = []
-    for batch in local._decoded(batches, num_workers=0):
-        seen.append(batch)
-        assert torch.get_num_threads() == 2  # the model's thread keeps its intra-op threads
-    assert [b[0].item() for b in seen] == [0, 1, 2, 3, 4]
-    assert torch.get_num_threads() == 2
-    early = local._decoded(iter(batches), num_workers=0)
-    assert next(early)[0].item() == 0
-    early.close()  # the consumer stops (an error in the forward pass): the thread ends too
-    assert not decode_threads()
+    source = load_data(f"folder:{image_folder}")
+    records = list(source.records())
+    batched = batched_preprocessing(standard_preprocessing(resize=36, crop=32).transform)
+    alone = local._Images(source, records, batched.image)
+    positions = [3, 0, 2, 1]
+    with ThreadPoolExecutor(2) as pool:
+        pooled = local._Images(source, records, batched.image, pool).__getitems__(positions)
+    assert [item[0] for item in pooled] == positions
+    for (_, tensor, reason), (_, expected, _) in zip(pooled, alone.__getitems__(positions),
+                                                     strict=True):
+        assert reason == "" and np.array_equal(np.asarray(tensor), np.asarray(expected))
 
 
-def test_a_decoding_error_reaches_the_caller_and_leaves_no_thread():
-    class Broken:
-        def __iter__(self):
-            yield torch.zeros(1)
-            raise RuntimeError("disk vanished")
+def test_a_decoding_error_reaches_the_caller():
+    from concurrent.futures import ThreadPoolExecutor
 
-    got = []
-    with pytest.raises(RuntimeError, match="disk vanished"):
-        got.extend(local._decoded(Broken(), num_workers=0))
-    assert len(got) == 1 and not decode_threads()
+    class Broken(local._Images):
+        def __getitem__(self, position):
+            if position == 1:
+                raise RuntimeError("disk vanished")
+            return position, torch.zeros(1), ""
+
+    with ThreadPoolExecutor(2) as pool, pytest.raises(RuntimeError, match="disk vanished"):
+        Broken(None, [None] * 3, None, pool).__getitems__([0, 1, 2])

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import queue
-import threading
+import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import torch
@@ -53,82 +53,38 @@ class LocalExecutor:
         # Batches leave the loader finished, in the job's layout (pipeline.decoding).
         batched = batched_preprocessing(view.preprocessing.transform)
         transform = batched.image if batched is not None else view.preprocessing.transform
-        dataset = _Images(job.source, [job.records[i] for i in flat], transform)
-        loader = DataLoader(dataset, batch_sampler=job.batches(), num_workers=job.num_workers,
-                            collate_fn=partial(_collate, batched, job.layout),
-                            pin_memory=job.device.type == "cuda")
-        assembler = ChunkAssembler(job)
-        encode = torch.compile(view.encode) if self.compile else view.encode
-        with progress_bar(job.progress, len(flat), job.label) as advance:
-            for positions, good, images, failures in _decoded(loader, job.num_workers):
-                if images is not None:
-                    out = encode_batch(encode, images, job.device, job.dtype, job.layout)
-                    for row, position in enumerate(good):
-                        assembler.add(position, out[row])
-                for position, reason in failures:
-                    assembler.add(position, None, reason)
-                advance(len(positions))
-                yield from assembler.finished()
-
-
-_END = object()
-
-
-def _decoded(loader: DataLoader, num_workers: int) -> Iterator:
-    """The loader's batches. Without worker processes, a thread decodes one batch ahead while
-    this one runs the model, for the cores the forward pass leaves idle (measured under load:
-    0.87x the raw forward decoded in turn, 1.0x ahead; on a quiet 2-core machine Lite0's 2
-    forward threads keep both cores busy and it measured 0.72x: README, measured figures).
-    The thread runs one intra-op thread (OpenMP's setting is per thread):
-    per-image tensor ops split over threads of a busy machine wait on each other."""
-    if num_workers > 0:
-        yield from loader
-        return
-    ready: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def hand_over(item) -> None:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def decode() -> None:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            for batch in loader:
-                if stop.is_set():
-                    return
-                hand_over((batch, None))
-            hand_over((_END, None))
-        except BaseException as error:  # noqa: BLE001 -- raised again in the consumer
-            hand_over((None, error))
-        finally:
-            torch.set_num_threads(threads)  # new threads start from the last value set
-
-    thread = threading.Thread(target=decode, name="singaudit-decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            batch, error = ready.get()
-            if error is not None:
-                raise error
-            if batch is _END:
-                return
-            yield batch
-    finally:
-        stop.set()
-        thread.join()
+        # In this process, a batch's images are decoded over the model's cores, in turn with its
+        # forward pass: decoding beside the forward pass's threads made them wait (README,
+        # measured figures). Only PIL runs there (batched preprocessing), which frees the GIL.
+        threads = torch.get_num_threads() if batched is not None and job.num_workers == 0 else 1
+        pool = (ThreadPoolExecutor(threads, thread_name_prefix="singaudit-decode")
+                if threads > 1 else contextlib.nullcontext())
+        with pool as decoders:
+            dataset = _Images(job.source, [job.records[i] for i in flat], transform, decoders)
+            loader = DataLoader(dataset, batch_sampler=job.batches(),
+                                num_workers=job.num_workers,
+                                collate_fn=partial(_collate, batched, job.layout),
+                                pin_memory=job.device.type == "cuda")
+            assembler = ChunkAssembler(job)
+            encode = torch.compile(view.encode) if self.compile else view.encode
+            with progress_bar(job.progress, len(flat), job.label) as advance:
+                for positions, good, images, failures in loader:
+                    if images is not None:
+                        out = encode_batch(encode, images, job.device, job.dtype, job.layout)
+                        for row, position in enumerate(good):
+                            assembler.add(position, out[row])
+                    for position, reason in failures:
+                        assembler.add(position, None, reason)
+                    advance(len(positions))
+                    yield from assembler.finished()
 
 
 class _Images(Dataset):
     """(position, tensor or None, failure reason) for the records to compute."""
 
-    def __init__(self, source, records, transform) -> None:
+    def __init__(self, source, records, transform, decoders=None) -> None:
         self.source, self.records, self.transform = source, records, transform
+        self.decoders = decoders  # a thread pool for a batch's images, or None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -136,6 +92,12 @@ class _Images(Dataset):
     def __getitem__(self, position: int):
         tensor, reason = load_image(self.source, self.records[position], self.transform)
         return position, tensor, reason
+
+    def __getitems__(self, positions: list[int]) -> list:
+        """One batch, in order (the DataLoader's batched fetch)."""
+        if self.decoders is None:
+            return [self[position] for position in positions]
+        return list(self.decoders.map(self.__getitem__, positions))
 
 
 def _collate(batched, layout: str, batch):
