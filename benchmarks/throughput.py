@@ -11,8 +11,8 @@ does not depend on the weights' values):
 - extraction: images/s of ``singaudit.pipeline.features.extract`` on a folder of real JPEG files
   (crops of scikit-image and scikit-learn sample photos, 256 px, resized to 224 by the model's
   preprocessing), decoding included, no cache, for each ``--workers`` count (DataLoader worker
-  processes decoding while the model runs; 0: a thread of this process decodes one batch
-  ahead); ``--per-image`` also times extraction with per-image preprocessing (each image
+  processes decoding while the model runs; 0: this process decodes each batch over a thread
+  pool, in turn with the forward pass); ``--per-image`` also times extraction with per-image preprocessing (each image
   finished to a float tensor, then stacked and converted to the layout: the path before
   ``pipeline.decoding``) for comparison;
 
