@@ -10,7 +10,10 @@ before and after the Ray runs and its two times are averaged, so a change in the
 during the run is visible and evened out. CPU seconds per process kind are printed per run.
 
 Prints images/s, the 2-worker speed-up over local (target >= 1.7 on 2 cores) and Ray's overhead
-at 1 worker (local images/s over Ray's; target <= 1.25), with the load average before and after.
+at 1 worker (local images/s over Ray's; target <= 1.25), with the load average before and after,
+and each run's time to its first finished chunk (for Ray: starting the actors, a fixed cost of a
+few seconds per run that larger workloads amortise). Each run starts once the previous run's
+actors have exited.
 Run: ``python benchmarks/scale_out.py [--images 16384] [--batch-size 32] [--width 64]``.
 """
 
@@ -136,13 +139,49 @@ class ProcessCpu:
         return {kind: (u, s, int(n)) for kind, (u, s, n) in totals.items()}
 
 
+class FirstChunk:
+    """An executor that passes another's chunks on and notes when the first arrived: the time
+    to start the actors and compute one chunk (locally: one chunk with the warm-up)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.arrival = inner, inner.name, None
+
+    def encode_chunks(self, job):
+        for chunk in self.inner.encode_chunks(job):
+            self.arrival = self.arrival or time.perf_counter()
+            yield chunk
+
+    def ridge_statistics(self, x, y, chunk_size):
+        return self.inner.ridge_statistics(x, y, chunk_size)
+
+
 def images_per_second(classifier, source, batch_size: int, config: ExecutionConfig | None):
+    """(images/s, seconds, seconds to the first chunk, rows)."""
+    executor = FirstChunk(make_executor(config))
     start = time.perf_counter()
     result = extract(classifier, source, cache=None, batch_size=batch_size, progress=False,
-                     executor=make_executor(config))
+                     executor=executor)
     seconds = time.perf_counter() - start
     assert result.values.shape[0] == len(source.records())
-    return len(source.records()) / seconds, seconds, result.values
+    return len(source.records()) / seconds, seconds, executor.arrival - start, result.values
+
+
+def wait_for_actors_to_exit(timeout: float = 30.0) -> None:
+    """Ray ends a finished dataset's actors in the background (each spends about a CPU second
+    exiting): the next run starts once they are gone, so that no run pays for another's."""
+    import psutil
+
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        titles = []
+        for process in psutil.Process().children(recursive=True):
+            try:
+                titles.append(" ".join(process.cmdline()[:1]))
+            except psutil.Error:
+                continue
+        if not any(title.startswith("ray::MapWorker") for title in titles):
+            return
+        time.sleep(0.2)
 
 
 def main() -> None:
@@ -169,29 +208,28 @@ def main() -> None:
     spent: dict[str, dict[str, tuple[float, float, int]]] = {}
 
     def timed(name: str, config: ExecutionConfig | None):
+        wait_for_actors_to_exit()
         before = cpu.snapshot()
-        outcome = images_per_second(classifier, source, args.batch_size, config)
+        *rates, values = images_per_second(classifier, source, args.batch_size, config)
         spent[name] = ProcessCpu.spent(before, cpu.snapshot())
-        return outcome
+        runs[name] = tuple(rates)
+        return values
 
-    runs: dict[str, tuple[float, float]] = {}
-    local_a, seconds_a, reference = timed("local (before)", None)
+    runs: dict[str, tuple[float, float, float]] = {}  # (images/s, seconds, first chunk seconds)
+    reference = timed("local (before)", None)
     for workers in (1, 2):
         name = f"ray, {workers} worker{'s' if workers > 1 else ''}"
-        config = ExecutionConfig(engine="ray", workers=workers, cpus_per_worker=1)
-        rate, seconds, values = timed(name, config)
+        values = timed(name, ExecutionConfig(engine="ray", workers=workers, cpus_per_worker=1))
         assert torch.equal(values, reference), "Ray's rows differ from the local ones"
-        runs[name] = (rate, seconds)
-    local_b, seconds_b, _ = timed("local (after)", None)
-    local = 2 / (1 / local_a + 1 / local_b)  # the mean time, as a rate
+    timed("local (after)", None)
     cpu.stop.set()
     ray.shutdown()
 
-    print(f"{'executor':<18}{'images/s':>10}{'seconds':>10}")
-    print(f"{'local (before)':<18}{local_a:>10.1f}{seconds_a:>10.1f}")
-    print(f"{'local (after)':<18}{local_b:>10.1f}{seconds_b:>10.1f}")
-    for name, (rate, seconds) in runs.items():
-        print(f"{name:<18}{rate:>10.1f}{seconds:>10.1f}")
+    # the mean time of the two local runs, as a rate
+    local = 2 / sum(1 / runs[f"local ({when})"][0] for when in ("before", "after"))
+    print(f"{'executor':<18}{'images/s':>10}{'seconds':>10}{'first chunk':>13}")
+    for name, (rate, seconds, first) in runs.items():
+        print(f"{name:<18}{rate:>10.1f}{seconds:>10.1f}{first:>11.1f} s")
     speed_up = runs["ray, 2 workers"][0] / local
     overhead = local / runs["ray, 1 worker"][0]
     print(f"speed-up, ray 2 workers over local: {speed_up:.2f}x (target >= 1.7)")
