@@ -115,14 +115,14 @@ def extraction_rate(classifier, source, records, batch_size: int, executor=None,
 @contextmanager
 def per_image_decoding():
     """The previous decoding path: no batched preprocessing tail."""
-    from singaudit.pipeline.executors import local
+    from singaudit.pipeline.executors import base
 
-    batched = local.batched_preprocessing
-    local.batched_preprocessing = lambda transform: None
+    batched = base.batched_preprocessing
+    base.batched_preprocessing = lambda transform: None
     try:
         yield
     finally:
-        local.batched_preprocessing = batched
+        base.batched_preprocessing = batched
 
 
 def measure(name: str, folder: Path, batch_size: int, rounds: int, workers: list[int],

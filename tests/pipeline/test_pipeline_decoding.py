@@ -9,7 +9,7 @@ from torchvision import transforms
 from singaudit.adapters.classifiers._preprocess import RGBThen, described, standard_preprocessing
 from singaudit.adapters.sources import load_data
 from singaudit.pipeline.decoding import BatchedPreprocessing, batched_preprocessing
-from singaudit.pipeline.executors import local
+from singaudit.pipeline.executors import base
 from singaudit.pipeline.features import extract
 
 
@@ -84,7 +84,7 @@ def test_extraction_values_identical_with_and_without_batched_preprocessing(
                              preprocessing=standard_preprocessing(resize=36, crop=32))
     source = load_data(f"folder:{image_folder}")
     batched = extract(classifier, source, batch_size=4, progress=False)
-    monkeypatch.setattr(local, "batched_preprocessing", lambda transform: None)
+    monkeypatch.setattr(base, "batched_preprocessing", lambda transform: None)
     per_image = extract(classifier, source, batch_size=4, progress=False)
     assert batched.values.shape == (10, model.num_features)
     assert torch.equal(batched.values, per_image.values)
@@ -96,10 +96,10 @@ def test_a_batch_decoded_over_threads_keeps_its_order_and_values(image_folder):
     source = load_data(f"folder:{image_folder}")
     records = list(source.records())
     batched = batched_preprocessing(standard_preprocessing(resize=36, crop=32).transform)
-    alone = local._Images(source, records, batched.image)
+    alone = base.Images(source, records, batched.image)
     positions = [3, 0, 2, 1]
     with ThreadPoolExecutor(2) as pool:
-        pooled = local._Images(source, records, batched.image, pool).__getitems__(positions)
+        pooled = base.Images(source, records, batched.image, pool).__getitems__(positions)
     assert [item[0] for item in pooled] == positions
     for (_, tensor, reason), (_, expected, _) in zip(pooled, alone.__getitems__(positions),
                                                      strict=True):
@@ -109,7 +109,7 @@ def test_a_batch_decoded_over_threads_keeps_its_order_and_values(image_folder):
 def test_a_decoding_error_reaches_the_caller():
     from concurrent.futures import ThreadPoolExecutor
 
-    class Broken(local._Images):
+    class Broken(base.Images):
         def __getitem__(self, position):
             if position == 1:
                 raise RuntimeError("disk vanished")

@@ -62,6 +62,27 @@ def test_several_batches_per_call_give_the_local_rows(ray_cluster, image_folder,
     assert remote.keys == local.keys and remote.failed == local.failed
 
 
+def test_actors_decode_a_torchvision_preprocessing_in_batches_as_local_does(ray_cluster,
+                                                                           image_folder):
+    """The batched ToTensor + Normalize tail (pipeline.decoding), images decoded over an actor's
+    2 threads, a broken image inside a batch: the rows equal the local ones bit for bit."""
+    from singaudit.adapters.classifiers._preprocess import standard_preprocessing
+    from singaudit.pipeline.decoding import batched_preprocessing
+
+    preprocessing = standard_preprocessing(resize=36, crop=32)
+    assert batched_preprocessing(preprocessing.transform) is not None
+    (image_folder / "b" / "2.png").write_bytes(b"\x89PNG broken")
+    classifier = load_classifier("hook:tiny-torchvision", module=tiny_classifier().module,
+                                 head="6", preprocessing=preprocessing)
+    source = load_data(f"folder:{image_folder}")
+    options = {"batch_size": 4, "chunk_size": 4, "progress": False, "cache": None}
+    local = extract(classifier, source, **options)
+    two_threads = ExecutionConfig(engine="ray", workers=1, cpus_per_worker=2)
+    remote = extract(classifier, source, executor=make_executor(two_threads), **options)
+    assert torch.equal(remote.values, local.values) and len(remote.values) == 9
+    assert remote.keys == local.keys and remote.failed == local.failed != []
+
+
 def test_a_recipe_rebuilds_the_model_in_the_workers(ray_cluster, tmp_path):
     source = load_data("calibration:audit", scenes=24)
     recipe = ModelRecipe("classifier", "calibration:clean")

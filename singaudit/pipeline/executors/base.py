@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import torch
+from torch.utils.data import Dataset
 
 from singaudit.adapters.data.base import ImageRecord, ImageSource
+from singaudit.pipeline.decoding import BatchedPreprocessing, batched_preprocessing
 
 Engine = Literal["local", "ray"]
 ENGINES: tuple[str, ...] = ("local", "ray")
@@ -191,6 +193,50 @@ def load_image(source: ImageSource, record: ImageRecord, transform) -> tuple[Any
         return transform(image), ""
     except (OSError, ValueError, RuntimeError, TypeError) as error:
         return None, f"preprocessing failed for {record.key}: {error}"
+
+
+def decoding(transform) -> tuple[BatchedPreprocessing | None, Callable]:
+    """(the batched tail of ``transform`` or None, what runs per image before it): every
+    executor builds its batches the same way, so their values are equal."""
+    batched = batched_preprocessing(transform)
+    return batched, (batched.image if batched is not None else transform)
+
+
+class Images(Dataset):
+    """(position, tensor or None, failure reason) for the records to compute."""
+
+    def __init__(self, source, records, transform, decoders=None) -> None:
+        self.source, self.records, self.transform = source, records, transform
+        self.decoders = decoders  # a thread pool for a batch's images, or None
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, position: int):
+        tensor, reason = load_image(self.source, self.records[position], self.transform)
+        return position, tensor, reason
+
+    def __getitems__(self, positions: list[int]) -> list:
+        """One batch, in order (the DataLoader's batched fetch)."""
+        if self.decoders is None:
+            return [self[position] for position in positions]
+        return list(self.decoders.map(self.__getitem__, positions))
+
+
+def collate_images(batched, layout: str, batch):
+    """(positions, good positions, input batch or None, failures); ``batched``: the
+    preprocessing's per-batch tail (None: the images are finished tensors already)."""
+    positions = [p for p, _, _ in batch]
+    good = [(p, x) for p, x, _ in batch if x is not None]
+    failures = [(p, reason) for p, x, reason in batch if x is None]
+    images = [x for _, x in good]
+    if not images:
+        stacked = None
+    elif batched is not None:
+        stacked = batched.batch(images, layout)
+    else:
+        stacked = torch.stack(images)
+    return positions, [p for p, _ in good], stacked, failures
 
 
 def progress_bar(progress: bool | None, total: int, label: str):

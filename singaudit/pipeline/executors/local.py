@@ -8,16 +8,17 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from singaudit.pipeline.decoding import batched_preprocessing
 from singaudit.pipeline.encoders import image_encoder
 from singaudit.pipeline.executors.base import (
     ChunkAssembler,
     ChunkResult,
     EncodeJob,
+    Images,
+    collate_images,
+    decoding,
     encode_batch,
-    load_image,
     local_ridge_statistics,
     progress_bar,
 )
@@ -51,8 +52,7 @@ class LocalExecutor:
     def _compute(self, view, job: EncodeJob) -> Iterator[ChunkResult]:
         flat = job.flat()
         # Batches leave the loader finished, in the job's layout (pipeline.decoding).
-        batched = batched_preprocessing(view.preprocessing.transform)
-        transform = batched.image if batched is not None else view.preprocessing.transform
+        batched, transform = decoding(view.preprocessing.transform)
         # In this process, a batch's images are decoded over the model's cores, in turn with its
         # forward pass: decoding beside the forward pass's threads made them wait (README,
         # measured figures). Only PIL runs there (batched preprocessing), which frees the GIL.
@@ -60,10 +60,10 @@ class LocalExecutor:
         pool = (ThreadPoolExecutor(threads, thread_name_prefix="singaudit-decode")
                 if threads > 1 else contextlib.nullcontext())
         with pool as decoders:
-            dataset = _Images(job.source, [job.records[i] for i in flat], transform, decoders)
+            dataset = Images(job.source, [job.records[i] for i in flat], transform, decoders)
             loader = DataLoader(dataset, batch_sampler=job.batches(),
                                 num_workers=job.num_workers,
-                                collate_fn=partial(_collate, batched, job.layout),
+                                collate_fn=partial(collate_images, batched, job.layout),
                                 pin_memory=job.device.type == "cuda")
             assembler = ChunkAssembler(job)
             encode = torch.compile(view.encode) if self.compile else view.encode
@@ -77,43 +77,6 @@ class LocalExecutor:
                         assembler.add(position, None, reason)
                     advance(len(positions))
                     yield from assembler.finished()
-
-
-class _Images(Dataset):
-    """(position, tensor or None, failure reason) for the records to compute."""
-
-    def __init__(self, source, records, transform, decoders=None) -> None:
-        self.source, self.records, self.transform = source, records, transform
-        self.decoders = decoders  # a thread pool for a batch's images, or None
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, position: int):
-        tensor, reason = load_image(self.source, self.records[position], self.transform)
-        return position, tensor, reason
-
-    def __getitems__(self, positions: list[int]) -> list:
-        """One batch, in order (the DataLoader's batched fetch)."""
-        if self.decoders is None:
-            return [self[position] for position in positions]
-        return list(self.decoders.map(self.__getitem__, positions))
-
-
-def _collate(batched, layout: str, batch):
-    """(positions, good positions, input batch or None, failures); ``batched``: the
-    preprocessing's per-batch tail (None: the images are finished tensors already)."""
-    positions = [p for p, _, _ in batch]
-    good = [(p, x) for p, x, _ in batch if x is not None]
-    failures = [(p, reason) for p, x, reason in batch if x is None]
-    images = [x for _, x in good]
-    if not images:
-        stacked = None
-    elif batched is not None:
-        stacked = batched.batch(images, layout)
-    else:
-        stacked = torch.stack(images)
-    return positions, [p for p, _ in good], stacked, failures
 
 
 def module_device(module: torch.nn.Module | None):

@@ -17,6 +17,7 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -28,8 +29,10 @@ from singaudit.pipeline.executors.base import (
     ChunkResult,
     EncodeJob,
     ExecutionConfig,
+    Images,
+    collate_images,
+    decoding,
     encode_batch,
-    load_image,
     local_ridge_statistics,
     progress_bar,
 )
@@ -272,6 +275,11 @@ class _EncodeActor:
             self.view.move(self.device)
         self.source = ray.get(source[0])
         self.dtype, self.layout = dtype, layout
+        # A row's images are decoded as the local executor decodes a batch (over the actor's
+        # threads, in turn with its forward pass), so the rows are equal.
+        self.batched, self.transform = decoding(self.view.preprocessing.transform)
+        self.decoders = (ThreadPoolExecutor(threads, thread_name_prefix="singaudit-decode")
+                         if self.batched is not None and threads > 1 else None)
         if self.view.module is not None and layout != "contiguous":  # the actor's own copy
             from singaudit.pipeline.layout import as_layout_module
 
@@ -295,21 +303,20 @@ class _EncodeActor:
         """One of the local executor's batches: the same images in one forward pass."""
         from singaudit.adapters.data.base import ImageRecord
 
-        positions, tensors, reasons = [], [], []
-        for position, key, label in zip(row_positions, keys, labels, strict=True):
-            tensor, reason = load_image(self.source, ImageRecord(str(key), int(label)),
-                                        self.view.preprocessing.transform)
-            positions.append(int(position))
-            tensors.append(tensor)
-            reasons.append(reason)
-        good = [i for i, tensor in enumerate(tensors) if tensor is not None]
-        values: list[bytes] = [b""] * len(positions)
-        if good:
-            out = encode_batch(self.view.encode, torch.stack([tensors[i] for i in good]),
-                               self.device, self.dtype, self.layout)
-            for row, i in enumerate(good):
-                values[i] = out[row].numpy().astype(np.float32).tobytes()
-        return positions, values, reasons
+        records = [ImageRecord(str(key), int(label)) for key, label in zip(keys, labels,
+                                                                          strict=True)]
+        images = Images(self.source, records, self.transform, self.decoders)
+        _, good, batch, failures = collate_images(self.batched, self.layout,
+                                                  images.__getitems__(range(len(records))))
+        values: list[bytes] = [b""] * len(records)
+        reasons = [""] * len(records)
+        for index, reason in failures:
+            reasons[index] = reason
+        if batch is not None:
+            out = encode_batch(self.view.encode, batch, self.device, self.dtype, self.layout)
+            for row, index in enumerate(good):
+                values[index] = out[row].numpy().astype(np.float32).tobytes()
+        return [int(p) for p in row_positions], values, reasons
 
 
 def _row(values: Any) -> torch.Tensor:
