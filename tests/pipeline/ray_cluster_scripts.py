@@ -39,11 +39,25 @@ def lost(cache_dir: str) -> dict:
     folder = write_images(Path(cache_dir).parent / "images", per_class=6)
 
     def kill_the_cluster() -> None:
+        import psutil  # a dependency of ray
+
         while not list(Path(cache_dir).rglob("*.safetensors")):
             time.sleep(0.1)
+        # The whole node goes, its workers too: a worker whose raylet died lives on otherwise.
+        doomed = []
         for processes in cluster.head_node.all_processes.values():
             for process in processes:
-                process.process.kill()
+                try:
+                    doomed += [process.process.pid,
+                               *(p.pid for p in psutil.Process(process.process.pid).children(
+                                   recursive=True))]
+                except psutil.Error:
+                    continue
+        for pid in doomed:
+            try:
+                psutil.Process(pid).kill()
+            except psutil.Error:
+                continue
 
     threading.Thread(target=kill_the_cluster, daemon=True).start()
     config = ExecutionConfig(engine="ray", workers=1, address=cluster.address)
