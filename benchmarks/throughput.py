@@ -21,7 +21,7 @@ wall time, by this process's CPU time (worker processes' CPU not counted), and t
 rounds of each round's extraction / the raw forward timed just before it ("paired"). Raw forward
 and extraction alternate for ``--rounds`` and the best round of each counts, so load spikes on a
 shared machine hit neither side more than the other. Run: ``python benchmarks/throughput.py
-[--models resnet50,tf_efficientnet_lite0] [--images 128] [--batch-size 32] [--threads 2]
+[--models resnet50,tf_efficientnet_lite0] [--images 512] [--rounds 3] [--batch-size 32] [--threads 2]
 [--workers 0,1,2] [--per-image]``.
 """
 
@@ -183,9 +183,10 @@ def measure(name: str, folder: Path, batch_size: int, rounds: int, workers: list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=DEFAULT_MODELS)
-    parser.add_argument("--images", type=int, default=128)
+    # Passes of a few seconds each: shorter ones are too short to time on a shared machine.
+    parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", default="0",
                         help="comma-separated DataLoader worker counts to time extraction with")
     parser.add_argument("--per-image", action="store_true",
