@@ -87,3 +87,20 @@ def test_calibration_presets_follow_the_calibration_models():
     assert get_preset("calibration:mixed").null_dim == models.SHAPE_HIDDEN + models.NUISANCE_DIM
     assert get_preset("calibration:clean_uncentred").null_dim == 2 * models.NUISANCE_DIM
     assert get_preset("calibration:lite0_natural").null_dim == 1280 - 6
+
+
+def test_calibration_presets_match_built_networks_without_importing_torch(tmp_path):
+    """Sizes come from the shipped weights' headers: listing models must not import torch."""
+    import subprocess
+    import sys
+
+    from singaudit.calibration import zoo
+
+    for kind in zoo.CLASSIFIER_VARIANTS:
+        preset = get_preset(f"calibration:{kind}")
+        built = zoo.build_classifier(kind).head.weight.shape
+        assert (preset.num_classes, preset.feature_dim) == tuple(built), kind
+    probe = ("import sys; from singaudit.adapters.classifiers.catalogue import all_presets; "
+             "all_presets(); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

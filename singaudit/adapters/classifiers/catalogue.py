@@ -111,9 +111,25 @@ PRESETS: tuple[Preset, ...] = (
 PAPER_MODELS: tuple[str, ...] = tuple(p.name for p in PRESETS[:13])
 
 
+def _calibration_head_shape(kind: str) -> tuple[int, int]:
+    """(classes, feature dim) of a calibration head: read from its shipped weights' header
+    (no torch import), else from the network built untrained (weights not shipped)."""
+    from safetensors import SafetensorError, safe_open
+
+    from singaudit.calibration import zoo
+
+    try:
+        with safe_open(str(zoo.WEIGHTS_DIR / f"{kind}.safetensors"), "numpy") as weights:
+            classes, dim = weights.get_slice("head.weight").get_shape()
+        return int(classes), int(dim)
+    except (OSError, SafetensorError, KeyError, ValueError):
+        classes, dim = zoo.build_classifier(kind).head.weight.shape
+        return int(classes), int(dim)
+
+
 @cache
 def calibration_presets() -> tuple[Preset, ...]:
-    """The calibration models, with dimensions read from their definitions (built, untrained)."""
+    """The calibration models, with dimensions read from their shipped weights."""
     from singaudit.calibration import zoo
 
     notes = {
@@ -129,7 +145,7 @@ def calibration_presets() -> tuple[Preset, ...]:
     }
     presets = []
     for kind in zoo.CLASSIFIER_VARIANTS:
-        classes, dim = zoo.build_classifier(kind).head.weight.shape
+        classes, dim = _calibration_head_shape(kind)
         presets.append(
             Preset(
                 f"calibration_{kind}",
