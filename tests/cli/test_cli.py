@@ -293,7 +293,7 @@ def test_only_with_known_names_and_globs_runs(spec_file, tmp_path):
 
 
 def test_engine_options_become_execution_overrides(spec_file, capsys):
-    from singaudit.cli.main import _execution_sets
+    from singaudit.cli._common import _execution_sets
 
     assert _execution_sets(None, None) == []
     assert _execution_sets("ray", None) == ["execution.engine=ray"]

@@ -1,0 +1,147 @@
+"""``singaudit cache ls|clear``: inspect or clear the on-disk cache."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from singaudit.cli._common import EXIT_OK, CacheOpt, _console
+from singaudit.errors import SpecError
+from singaudit.io.console import plain as _plain
+
+cache_app = typer.Typer(help="Inspect or clear the on-disk cache.", no_args_is_help=True)
+
+CacheKindOpt = Annotated[list[str] | None, typer.Option(
+    "--kind", help="features, embeddings, text, geometry, translators, checks or figures "
+                   "(repeatable).")]
+CacheModelOpt = Annotated[str | None, typer.Option(
+    "--model", help="Entries of models whose source:id matches this glob or substring.")]
+CacheAgeOpt = Annotated[float | None, typer.Option(
+    "--older-than", min=0, help="Entries last written more than this many days ago.")]
+CACHE_KINDS = ("features", "embeddings", "text", "geometry", "translators", "checks", "figures")
+
+
+def _selected_items(root: Path, kinds, model, older_than) -> list:
+    import fnmatch
+    import time
+
+    from singaudit.runner.storage import cache_items
+
+    unknown = [k for k in kinds or () if k not in CACHE_KINDS]
+    if unknown:
+        raise SpecError(f"--kind {', '.join(unknown)}: choose from {', '.join(CACHE_KINDS)}")
+    items = cache_items(root)
+    if kinds:
+        items = [item for item in items if item.kind in kinds]
+    if model:
+        glob = model if any(c in model for c in "*?[") else f"*{model}*"
+        items = [item for item in items if item.model and fnmatch.fnmatchcase(item.model, glob)]
+    if older_than is not None:
+        cutoff = time.time() - older_than * 86400
+        items = [item for item in items if item.modified < cutoff]
+    return items
+
+
+@cache_app.command("ls")
+def cache_ls(
+    cache_dir: CacheOpt = None,
+    kinds: CacheKindOpt = None,
+    model: CacheModelOpt = None,
+    older_than: CacheAgeOpt = None,
+) -> int:
+    """List the cache by model and kind: entries, images, size, last written.
+
+    Examples:
+
+      singaudit cache ls
+
+      singaudit cache ls --model calibration --kind features --older-than 30
+    """
+    import time
+
+    from rich import box
+    from rich.table import Table
+
+    from singaudit.runner.storage import cache_root
+
+    root = cache_root(cache_dir)
+    items = _selected_items(root, kinds, model, older_than)
+    console = _console()
+    groups: dict[tuple[str, str], list] = {}
+    for item in items:
+        groups.setdefault((item.model or "-", item.kind), []).append(item)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for column, justify in (("model", "left"), ("kind", "left"), ("entries", "right"),
+                            ("images", "right"), ("size", "right"), ("last written", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for (model_name, kind), members in sorted(groups.items()):
+        images = sum(m.images for m in members)
+        newest = time.strftime("%Y-%m-%d %H:%M", time.localtime(max(m.modified for m in members)))
+        table.add_row(_plain(model_name), kind, str(len(members)), str(images) if images else "",
+                      f"{sum(m.size for m in members) / 1e6:.1f} MB", newest)
+    console.print(f"cache: {_plain(root)}")
+    if groups:
+        console.print(table)
+    total = sum(item.size for item in items)
+    selected = " (selected)" if kinds or model or older_than is not None else ""
+    console.print(f"{len(items)} entries, {total / 1e6:.1f} MB{selected}")
+    return EXIT_OK
+
+
+@cache_app.command("clear")
+def cache_clear(
+    cache_dir: CacheOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    kinds: CacheKindOpt = None,
+    model: CacheModelOpt = None,
+    older_than: CacheAgeOpt = None,
+) -> int:
+    """Delete every entry singaudit wrote in the cache (features, embeddings, text, geometry,
+    translators, check results, figures), or only those selected by --kind, --model and
+    --older-than; other files stay, and a folder that is not a cache is refused.
+
+    Examples:
+
+      singaudit cache clear --yes
+
+      singaudit cache clear --model calibration:leaky --kind features --yes
+    """
+    from singaudit.runner.storage import cache_root, clear_cache, is_singaudit_cache
+
+    root = cache_root(cache_dir)
+    if root.is_dir() and not is_singaudit_cache(root) and any(root.iterdir()):
+        clear_cache(root)  # raises: not a singaudit cache
+    if kinds or model or older_than is not None:
+        return _clear_selected(root, kinds, model, older_than, yes)
+    if not yes and not typer.confirm(f"delete the singaudit cache in {root}?"):
+        return EXIT_OK
+    count, freed = clear_cache(root)
+    _console().print(f"cleared {_plain(root)}: {count} entries, {freed / 1e6:.1f} MB")
+    return EXIT_OK
+
+
+def _clear_selected(root: Path, kinds, model, older_than, yes: bool) -> int:
+    """Remove only the selected entries (each a file or a folder singaudit wrote)."""
+    items = _selected_items(root, kinds, model, older_than)
+    if not items:
+        _console().print("nothing selected; nothing removed")
+        return EXIT_OK
+    if not yes and not typer.confirm(f"delete {len(items)} cache entries in {root}?"):
+        return EXIT_OK
+    removed: dict[str, list[int]] = {}
+    for item in items:
+        for path in item.paths:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        counts = removed.setdefault(item.kind, [0, 0])
+        counts[0] += 1
+        counts[1] += item.size
+    said = ", ".join(f"{kind} {count} ({size / 1e6:.1f} MB)"
+                     for kind, (count, size) in sorted(removed.items()))
+    _console().print(f"removed from {_plain(root)}: {said}")
+    return EXIT_OK

@@ -1,0 +1,124 @@
+"""``singaudit run``: run audits and write results.json and the reports."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from singaudit.cli._common import (
+    EXIT_OK,
+    CacheOpt,
+    DataOpt,
+    Debug,
+    DeviceOpt,
+    EngineOpt,
+    RayAddressOpt,
+    SetOpt,
+    _console,
+    _execution_sets,
+    _load_specs,
+    _overrides,
+    _pdf_worker,
+)
+from singaudit.cli._summary import _print_summary
+from singaudit.errors import SpecError
+
+
+def run(
+    specs: Annotated[list[Path], typer.Argument(help="Audit spec files or folders.")],
+    data: DataOpt = None,
+    device: DeviceOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder.")] = None,
+    sets: SetOpt = None,
+    templates: Annotated[Path | None, typer.Option("--templates", help="Report templates.")] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", help="Models or checks to run (name, glob or model::check).")] = None,
+    cache_dir: CacheOpt = None,
+    engine: EngineOpt = None,
+    ray_address: RayAddressOpt = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Write into a non-empty folder singaudit did not create (its files "
+                        "stay).")] = False,
+    debug: Debug = False,
+) -> int:
+    """Run audits and write results.json and the reports.
+
+    Examples:
+
+      singaudit run audits/demo.yaml
+
+      singaudit run audits/ --out reports/ci --set data.images_per_class=10
+
+      singaudit run audits/resnet50.yaml --data /datasets/imagenet/val --device cuda
+    """
+    from singaudit.runner import AuditSession
+
+    sets = [*_execution_sets(engine, ray_address), *(sets or [])]
+    loaded = _load_specs(specs, _overrides(data, device, out, sets))
+    _check_only(loaded, only or [])
+    targets = _output_targets(loaded, out, force)
+    session = AuditSession(cache_dir=cache_dir, device=device, progress=True, debug=debug)
+    console = _console()
+    codes = []
+    for spec, target in zip(loaded, targets, strict=True):
+        with _pdf_worker(spec.report.formats) as pdf_worker:  # imports weasyprint meanwhile
+            result = session.run(spec, out_dir=target, only=only, force=force)
+            _render(spec.report.formats, target, templates, pdf_worker)
+        codes.append(_print_summary(console, result, target))
+    return max(codes, default=EXIT_OK)
+
+
+def _output_targets(specs: list, out: Path | None, force: bool) -> list[Path]:
+    """Each spec's output folder, checked before anything is computed: usable, singaudit's own
+    (or --force), and one per spec (two audits never write into one folder)."""
+    from singaudit.runner import output_dir
+    from singaudit.runner.outputs import check_output_folder
+
+    targets = [output_dir(spec, (out / spec.name) if out and len(specs) > 1 else out)
+               for spec in specs]
+    seen: dict[Path, object] = {}
+    for spec, target in zip(specs, targets, strict=True):
+        key = target.absolute()
+        if key in seen:
+            raise SpecError(f"{seen[key].source_path} and {spec.source_path} would both write to "
+                            f"{target} (audit name {spec.name!r}); give them different names "
+                            "or report.out folders")
+        seen[key] = spec
+        check_output_folder(target, force=force)
+    return targets
+
+
+def _check_only(specs: list, only: list[str]) -> None:
+    """Every --only selector must name a model or check of some spec (before anything runs)."""
+    from singaudit.runner.audit import selector_matches
+
+    for selector in only:
+        if not any(selector_matches(selector, [m.name for m in spec.models], list(spec.checks))
+                   for spec in specs):
+            models = sorted({m.name for spec in specs for m in spec.models})
+            checks = sorted({name for spec in specs for name in spec.checks})
+            kind = "model::check" if "::" in selector else "model or check"
+            raise SpecError(f"--only {selector} names no {kind} of the audit; models: "
+                            f"{', '.join(models)}; checks: {', '.join(checks)}")
+
+
+def _render(formats, target: Path, templates: Path | None, pdf_worker=None) -> None:
+    """The spec's report formats beside results.json: a spinner on a terminal, a line in a log."""
+    import time
+
+    from singaudit.reports import render_reports
+
+    wanted = [f for f in formats if f != "json"]
+    if not wanted:
+        return
+    if sys.stderr.isatty():
+        with _console(stderr=True).status(f"rendering {', '.join(wanted)}"):
+            render_reports(target / "results.json", wanted, templates, pdf_worker=pdf_worker)
+        return
+    start = time.perf_counter()
+    print(f"rendering {', '.join(wanted)}", file=sys.stderr, flush=True)
+    render_reports(target / "results.json", wanted, templates, pdf_worker=pdf_worker)
+    print(f"rendered in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
