@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test test-all install clean mutation
+.PHONY: demo test test-all install clean mutation docs
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q
+
+# The documentation site (mkdocs.yml, Material theme) in site/, built offline; warnings fail.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 # Mutation testing of singaudit/maths against tests/maths ([tool.mutmut] in pyproject.toml); a
 # developer command, not part of `make test`. Scope it: make mutation MUTANTS='singaudit.maths.geometry*'
