@@ -60,6 +60,8 @@ for _name in ("open_clip", "hf_clip", "calibration"):
     JOINT_SPACE_SOURCES.add(_name, f"singaudit.adapters.joint_spaces.{_name}_source:load")
 for _name in ("folder", "list", "manifest", "photos", "calibration"):
     DATA_SOURCES.add(_name, f"singaudit.adapters.data.{_name}_source:load")
+DATA_SOURCES.add("hf-dataset", "singaudit.adapters.data.hf_dataset_source:load")
+DATA_SOURCES.add("webdataset", "singaudit.adapters.data.webdataset_source:load")
 for _name in ("unclip", "calibration"):
     GENERATOR_SOURCES.add(_name, f"singaudit.adapters.generators.{_name}_source:load")
 
