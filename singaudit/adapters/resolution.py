@@ -8,6 +8,7 @@ model, and suggests the nearest valid name. Third-party sources are not checked 
 from __future__ import annotations
 
 import difflib
+import importlib
 import importlib.util
 import os
 import sys
@@ -177,8 +178,22 @@ JOINT_SPACE_CHECKS: dict[str, Checker] = {
     "calibration": _named(("", "joint"), "calibration joint space"), "open_clip": _open_clip,
     "hf_clip": lambda ident, options: _hub_repo(ident, options, "Hugging Face CLIP model"),
 }
+
+
+def _integration_data(module: str) -> Checker:
+    """hf-dataset: and webdataset: say themselves what is missing (their library stays unloaded)."""
+
+    def check(ident: str, options: dict[str, Any]) -> str | None:
+        return importlib.import_module(f"singaudit.adapters.data.{module}").offline_problem(
+            ident, options)
+
+    return check
+
+
 DATA_CHECKS: dict[str, Checker] = {
     "calibration": _calibration_data, "folder": _folder, "list": _file, "manifest": _file,
+    "hf-dataset": _integration_data("hf_dataset_source"),
+    "webdataset": _integration_data("webdataset_source"),
 }
 GENERATOR_CHECKS: dict[str, Checker] = {
     "calibration": _named(("", "decoder"), "calibration generator"),
