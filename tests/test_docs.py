@@ -203,6 +203,8 @@ def _inline_commands() -> list[tuple[str, list[Command]]]:
                 continue
             try:
                 _parse(argv[1:])
+            except typer.Exit:
+                pass  # --help, --version: whole commands
             except click_exceptions.ClickException:
                 continue  # a command's name or a fragment of one
             commands.append(Command(" ".join(argv), tuple(argv)))
@@ -250,7 +252,7 @@ def test_every_documented_command_parses(where: str, argv: list[str]) -> None:
         return
     try:
         _parse(arguments)
-    except click_exceptions.Exit:
+    except typer.Exit:
         pass  # --help, --version
     except click_exceptions.ClickException as error:
         pytest.fail(f"{where}: `{' '.join(argv)}`: {error.format_message()}")
@@ -419,3 +421,110 @@ def _run_factory_snippet(text: str, example: Path, monkeypatch: pytest.MonkeyPat
     assert classifier.preprocessing.describe == "64px,[-1,1]"
     for name in ("readme_factory", "shapes_net"):
         monkeypatch.delitem(sys.modules, name, raising=False)
+
+
+# The documentation site (mkdocs.yml): `make docs` builds it; every page is in its navigation.
+MKDOCS = ROOT / "mkdocs.yml"
+
+
+def _site_hooks():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_site_hooks",
+                                                  ROOT / "docs" / "_mkdocs" / "hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _nav_pages(nav) -> list[str]:
+    pages = []
+    for entry in nav:
+        for value in (entry.values() if isinstance(entry, dict) else [entry]):
+            pages += _nav_pages(value) if isinstance(value, list) else [value]
+    return pages
+
+
+def test_every_docs_page_is_in_the_site_navigation() -> None:
+    config = yaml.safe_load(MKDOCS.read_text(encoding="utf-8"))
+    hooks = _site_hooks()
+    pages = _nav_pages(config["nav"])
+    sources = {page: ROOT / hooks._repo_path(page) for page in pages}
+    assert not [page for page, source in sources.items() if not source.is_file()]
+    assert {p.name for p in (ROOT / "docs").glob("*.md")} <= set(pages)
+    assert set(hooks.EXTRA_PAGES.values()) <= set(pages)
+
+
+def test_site_links_are_the_repository_links_resolved() -> None:
+    hooks = _site_hooks()
+
+    def rewrite(markdown: str, page_site: str) -> str:
+        page = type("Page", (), {"file": type("File", (), {"src_uri": page_site})})
+        return hooks.on_page_markdown(markdown, page, None, None)
+
+    assert rewrite("[m](docs/method.md#why)", "index.md") == "[m](method.md#why)"
+    assert rewrite("[a](../audits/README.md#keys)", "guide.md") == "[a](audits/README.md#keys)"
+    assert rewrite("[h](../README.md)", "guide.md") == "[h](index.md)"
+    assert rewrite("[c](../../docs/CONTRIBUTING.md)", "examples/model_ci/README.md") == \
+        "[c](../../CONTRIBUTING.md)"
+    assert rewrite("see [examples/model_ci](examples/model_ci)", "index.md") == \
+        "see `examples/model_ci`"  # a folder is not a page: its name stays, unlinked
+    assert rewrite("[x](https://ray.io) [y](#here)", "index.md") == "[x](https://ray.io) [y](#here)"
+    assert rewrite("```\n[m](docs/method.md)\n```\n", "index.md") == "```\n[m](docs/method.md)\n```\n"
+
+
+def test_make_docs_builds_the_site_offline(tmp_path: Path) -> None:
+    """The Makefile's recipe, into a scratch folder; --strict turns a broken link into a
+    failure."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^docs:.*\n\t(.*)\n", makefile, re.MULTILINE)
+    assert recipe and "mkdocs build --strict" in recipe.group(1)
+    line = recipe.group(1).replace("$(VENV)/bin/", f"{Path(sys.executable).parent}/")
+    line = line.replace("--site-dir site", f"--site-dir {shlex.quote(str(tmp_path / 'site'))}")
+    done = subprocess.run(["bash", "-c", line], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, check=False, env={**os.environ, "NO_COLOR": "1"})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "make demo" in home and 'href="method/' in home
+    assert (tmp_path / "site" / "examples" / "report_first_screen_1280.png").is_file()
+
+
+def _benchmark_tables():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmark_tables",
+                                                  ROOT / "benchmarks" / "_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmarks_write_their_own_dated_section(tmp_path: Path) -> None:
+    import datetime
+
+    tables = _benchmark_tables()
+    document = ("# Figures\n\n<!-- benchmarks/a.py -->\nold a\n<!-- /benchmarks/a.py -->\n\n"
+                "<!-- benchmarks/b.py -->\nold b\n<!-- /benchmarks/b.py -->\n")
+    table = tables.markdown_table(["what", "wall s"], [["x", "1.50"], ["y", "2.25"]])
+    assert table.splitlines()[1] == "| --- | ---: |"
+    body = tables.section("benchmarks/a.py", table, "a note", argv=["--n", "4", "--write-docs"],
+                          today=datetime.date(2026, 12, 5))
+    updated = tables.replace_section(document, "benchmarks/a.py", body)
+    assert "old a" not in updated and "old b" in updated  # only its own section
+    assert "Measured 2026-12-05 with `python benchmarks/a.py --n 4`" in updated
+    assert "| y | 2.25 |" in updated and "a note" in updated
+    assert tables.replace_section(updated, "benchmarks/a.py", body) == updated
+    with pytest.raises(SystemExit, match="no section for benchmarks/c.py"):
+        tables.replace_section(document, "benchmarks/c.py", body)
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text(document, encoding="utf-8")
+    tables.write_docs("benchmarks/b.py", table, docs=docs)
+    assert "old b" not in docs.read_text(encoding="utf-8")
+    # Every script that writes the docs has its section there.
+    shipped = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    writers = [p for p in (ROOT / "benchmarks").glob("*.py")
+               if "write_docs(" in p.read_text(encoding="utf-8") and p.name != "_tables.py"]
+    assert len(writers) >= 6
+    for script in writers:
+        assert f"<!-- benchmarks/{script.name} -->" in shipped, script.name
+        assert f"<!-- /benchmarks/{script.name} -->" in shipped, script.name
