@@ -13,7 +13,8 @@ A first audit on a scratch cache warms the process (imports, first-call initiali
 
 Prints wall and CPU (user+sys of this process) seconds and the ratios audit/forward-only
 (target <= 1.15) and cold/warm (target >= 20). Run: ``python benchmarks/audit_overhead.py
-[--spec audits/demo.yaml] [--set key=value ...] [--no-render]``.
+[--spec audits/demo.yaml] [--set key=value ...] [--no-render] [--write-docs]``
+(``--write-docs``: this run replaces the script's section of docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import time
 from pathlib import Path
 
 import torch
+from _tables import add_write_docs, markdown_table, write_docs
 
 from singaudit.pipeline.features import extract
 from singaudit.reports import render_reports
@@ -75,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", default=(
         "checks.class_semantics.thresholds=[{metric: abs_as, statistic: median, warn: 2.5, "
         "fail: 3.5}]"), help="the --set that changes only a threshold")
+    add_write_docs(parser)
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     spec = load_spec(args.spec, Overrides(sets=tuple(args.sets)))
@@ -121,6 +124,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cold / threshold     = {cold_wall / threshold_wall:.1f}x wall, "
           f"{cold_cpu / threshold_cpu:.1f}x cpu")
     recomputed = bool(new_entries) or any(s not in (None, "cache") for s in sources.values())
+    if args.write_docs:
+        table = markdown_table(["run", "wall s", "CPU s", "cold / this run, wall"], [
+            ["cold audit (empty cache)", f"{cold_wall:.2f}", f"{cold_cpu:.2f}", "1.0x"],
+            ["forward passes only", f"{forward_wall:.2f}", f"{forward_cpu:.2f}",
+             f"{cold_wall / forward_wall:.2f}x"],
+            ["warm audit", f"{warm_wall:.2f}", f"{warm_cpu:.2f}", f"{cold_wall / warm_wall:.1f}x"],
+            ["threshold-only change", f"{threshold_wall:.2f}", f"{threshold_cpu:.2f}",
+             f"{cold_wall / threshold_wall:.1f}x"]])
+        write_docs(__file__, table, (
+            f"Spec `{args.spec}`, {len(spec.models)} model(s), reports rendered: {render}. "
+            f"Audit / forward-only: {cold_wall / forward_wall:.2f} wall, "
+            f"{cold_cpu / forward_cpu:.2f} CPU (target <= 1.15); cold / warm "
+            f"{cold_wall / warm_wall:.1f}x (target >= 20x); the threshold-only change "
+            f"recomputed {'something' if recomputed else 'no feature and no translator'}."))
     if recomputed:
         print("a threshold change recomputed something (see above)")
     return 1 if recomputed else 0

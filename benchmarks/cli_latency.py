@@ -8,7 +8,8 @@ lists (imports torch once per library version).
 
 Specs that need a hub download, a dataset or another folder still validate (exit 4 offline, with
 the reason): their latency counts the same. Run under the shared benchmark lock:
-``flock /work/plan/bench.lock python benchmarks/cli_latency.py [--repeat 5]``.
+``flock /work/plan/bench.lock python benchmarks/cli_latency.py [--repeat 5] [--write-docs]``
+(``--write-docs``: this run replaces the script's section of docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _tables import add_write_docs, markdown_table, write_docs
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = [*sorted((ROOT / "audits").glob("*.yaml")),
@@ -50,6 +53,7 @@ def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    add_write_docs(parser)
     args = parser.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
@@ -68,7 +72,7 @@ def main() -> None:
         timed(case_args, cwd, env)
 
     print(f"{'command':<52} {'wall s':>7} {'cpu s':>7} {'exit':>5}")
-    validate_walls = []
+    validate_walls, rows = [], []
     for label, case_args, cwd in cases:
         runs = [timed(case_args, cwd, env) for _ in range(args.repeat)]
         wall = statistics.median(r[0] for r in runs)
@@ -76,12 +80,19 @@ def main() -> None:
         if label.startswith("validate"):
             validate_walls.append(wall)
         print(f"{label:<52} {wall:7.2f} {cpu:7.2f} {runs[-1][2]:5d}")
+        rows.append([f"singaudit {label}", f"{wall:.2f}", f"{cpu:.2f}", runs[-1][2]])
     print(f"first validate audits/resnet50.yaml with an empty cache (builds the timm, open_clip "
           f"model lists): {first[0]:.2f} s wall, {first[1]:.2f} s cpu")
     print(f"slowest validate: {max(validate_walls):.2f} s wall (target < 1 s); medians of "
           f"{args.repeat} fresh processes each")
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} (1 min), "
           f"{os.cpu_count()} cores")
+    if args.write_docs:
+        write_docs(__file__, markdown_table(["command", "wall s", "CPU s", "exit"], rows), (
+            f"Medians of {args.repeat} fresh processes. The first `validate` of a timm / "
+            f"open_clip spec with an empty cache, which builds the libraries' model lists: "
+            f"{first[0]:.2f} s wall. Target: `validate` under 1 s per spec (slowest "
+            f"{max(validate_walls):.2f} s)."))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@
 Each command is a fresh process, as a user runs it, so import time counts. Prints wall seconds
 and the CPU seconds of the child (user+sys), which the other load on a shared machine moves
 less than the wall time. Targets (2-core machine): warm demo <= 4 s with every format, HTML
-alone <= 1.5 s, PDF <= 3 s. Run: ``python benchmarks/render.py [--spec audits/demo.yaml]``.
+alone <= 1.5 s, PDF <= 3 s. Run: ``python benchmarks/render.py [--spec audits/demo.yaml]
+[--write-docs]`` (``--write-docs``: this run replaces the script's section of
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _tables import add_write_docs, markdown_table, write_docs
 
 CLI = [sys.executable, "-m", "singaudit.cli"]
 # Issue 16's targets on a 2-core machine (wall seconds).
@@ -54,6 +58,7 @@ def timed(action) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default="audits/demo.yaml")
+    add_write_docs(parser)
     options = parser.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     rows: list[tuple[str, float, float]] = []
@@ -107,6 +112,16 @@ def main() -> None:
         print(f"target {name} <= {target:g} s: {wall:.2f} s, {verdict}")
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores")
+    if options.write_docs:
+        table = markdown_table(
+            ["what", "wall s", "CPU s", "target wall s"],
+            [[name, f"{wall:.2f}", f"{cpu:.2f}", f"{TARGETS[name]:g}" if name in TARGETS else ""]
+             for name, wall, cpu in rows])
+        write_docs(__file__, table, (
+            f"Spec `{options.spec}`; each command a fresh process (CPU: the child's user + "
+            f"system). Rendering's share of a warm run: {full[0] - bare[0]:.2f} s wall; the "
+            f"figure cache makes the HTML render {cold[0] / warm[0]:.1f}x faster; the PDF has "
+            f"{pages} pages."))
 
 
 def _pages(pdf: Path) -> int:

@@ -3,6 +3,7 @@
 Fits N x 2048 -> 768 synthetic features fed in chunks, for N/4, N/2 and N (each in a fresh
 process, so peak RSS is per size), and prints wall time, CPU time (user+sys) and peak RSS with
 their ratios. Usage: python benchmarks/ridge_streaming.py [--n 1000000] [--chunk 4096]
+[--write-docs] (--write-docs: this run replaces the script's section of docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import resource
 import subprocess
 import sys
 import time
+
+from _tables import add_write_docs, markdown_table, write_docs
 
 HELDOUT_ROWS = 20_000  # fixed, so only the streamed training rows grow with N
 
@@ -77,6 +80,7 @@ def main() -> None:
     parser.add_argument("--in-dim", type=int, default=2048)
     parser.add_argument("--out-dim", type=int, default=768)
     parser.add_argument("--single", action="store_true", help="internal: run one size, print JSON")
+    add_write_docs(parser)
     args = parser.parse_args()
     if args.single:
         print(json.dumps(run_one(args.n, args.chunk, args.in_dim, args.out_dim)))
@@ -121,6 +125,17 @@ def main() -> None:
             f"update x{r['update_wall_s'] / first['update_wall_s']:.2f}, "
             f"peak RSS x{r['peak_rss_mb'] / first['peak_rss_mb']:.2f}"
         )
+    if args.write_docs:
+        table = markdown_table(
+            ["rows", "wall s", "CPU s", "peak RSS MB", "held-out R2"],
+            [[f"{r['n']:,}", f"{r['wall_s']:.1f}", f"{r['cpu_s']:.1f}", f"{r['peak_rss_mb']:.0f}",
+              f"{r['heldout_r2']:.4f}"] for r in results])
+        last = results[-1]
+        write_docs(__file__, table, (
+            f"{args.in_dim} -> {args.out_dim} features in chunks of {args.chunk} rows, each size "
+            f"in a fresh process ({first['rss_after_import_mb']:.0f} MB of RSS after imports). "
+            f"{last['n'] / first['n']:.0f}x the rows: CPU x{last['cpu_s'] / first['cpu_s']:.2f}, "
+            f"peak RSS x{last['peak_rss_mb'] / first['peak_rss_mb']:.2f}."))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ at 1 worker (local images/s over Ray's; target <= 1.25), with the load average b
 and each run's time to its first finished chunk (for Ray: starting the actors, a fixed cost of a
 few seconds per run that larger workloads amortise). Each run starts once the previous run's
 actors have exited.
-Run: ``python benchmarks/scale_out.py [--images 32768] [--batch-size 32] [--width 64]``.
+Run: ``python benchmarks/scale_out.py [--images 32768] [--batch-size 32] [--width 64]
+[--write-docs]`` (``--write-docs``: this run replaces the script's section of
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections import defaultdict
 
 import numpy as np
 import torch
+from _tables import add_write_docs, markdown_table, write_docs
 from PIL import Image
 from torch import nn
 
@@ -190,6 +193,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=32768)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--width", type=int, default=64, help="conv channels (cost per image)")
+    add_write_docs(parser)
     args = parser.parse_args()
 
     torch.set_num_threads(1)
@@ -245,6 +249,17 @@ def main() -> None:
         print(f"  {name:<16} {total:6.1f} s: {parts}")
     print("rows identical to the local executor's: yes; load average after "
           f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    if args.write_docs:
+        table = markdown_table(
+            ["executor", "images/s", "seconds", "first chunk s", "CPU s (all processes)"],
+            [[name, f"{rate:.1f}", f"{seconds:.1f}", f"{first:.1f}",
+              f"{sum(u + s for u, s, _ in spent[name].values()):.1f}"]
+             for name, (rate, seconds, first) in runs.items()])
+        write_docs(__file__, table, (
+            f"{args.images:,} in-memory 64x64 images, conv width {args.width}, batch "
+            f"{args.batch_size}; rows identical on every executor. Speed-up of 2 Ray workers "
+            f"over local: {speed_up:.2f}x (target >= 1.7); local over 1 Ray worker: "
+            f"{overhead:.2f}x (target <= 1.25)."))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ rounds of each round's extraction / the raw forward timed just before it ("paire
 and extraction alternate for ``--rounds`` and the best round of each counts, so load spikes on a
 shared machine hit neither side more than the other. Run: ``python benchmarks/throughput.py
 [--models resnet50,tf_efficientnet_lite0] [--images 512] [--rounds 3] [--batch-size 32] [--threads 2]
-[--workers 0,1,2] [--per-image]``.
+[--workers 0,1,2] [--per-image] [--write-docs]`` (``--write-docs``: this run replaces the script's
+section of docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _tables import add_write_docs, markdown_table, write_docs
 from PIL import Image
 
 from singaudit.adapters.sources import load_classifier, load_data
@@ -194,6 +196,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true",
                         help="also time torch.compile (execution: {compile: true})")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    add_write_docs(parser)
     args = parser.parse_args()
     workers = [int(w) for w in args.workers.split(",")]
     torch.set_num_threads(args.threads)
@@ -205,6 +208,7 @@ def main() -> None:
     print(f"{'model':<24} {'chosen':<14} {'raw contig.':>11} {'raw ch.last':>11} "
           f"{'best/contig.':>12} {'CL/c. CPU':>9}{extraction_heads} {'extr./best':>10} {'(CPU-s)':>8} {'(paired)':>8}"
           + (f" {'per-image':>10}" if args.per_image else ""))
+    table_rows = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = jpeg_folder(Path(scratch) / "jpegs", args.images)
         for name in args.models.split(","):
@@ -221,6 +225,12 @@ def main() -> None:
                   f"{rates} {first / row['best']:>9.2f}x "
                   f"{row['extraction_cpu'] / row['best_cpu']:>7.2f}x {row['paired']:>7.2f}x"
                   + (f" {row['per_image']:>10.1f}" if "per_image" in row else ""), flush=True)
+            table_rows.append([
+                row["model"], row["layout"], f"{row['contiguous']:.1f}",
+                f"{row['channels_last']:.1f}",
+                *(f"{row['extraction'][w]:.1f}" for w in workers),
+                f"{first / row['best']:.2f}x", f"{row['extraction_cpu'] / row['best_cpu']:.2f}x",
+                f"{row['paired']:.2f}x"])
             if "compiled" in row:
                 print(f"{'':<24} {'+ torch.compile':<14} {'':>11} {row['compiled']:>11.1f} "
                       f"{row['compiled'] / row['best']:>11.2f}x "
@@ -228,6 +238,14 @@ def main() -> None:
                       f"{row['compiled_extraction'] / row['compiled']:>9.2f}x", flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"(images/s; load average {load:.1f} at the end)")
+    if args.write_docs:
+        header = ["model", "layout chosen", "raw contiguous", "raw channels_last",
+                  *(f"extraction, {w} workers" for w in workers), "extraction / raw best",
+                  "by CPU time", "paired"]
+        write_docs(__file__, markdown_table(header, table_rows), (
+            f"Images/s; {args.images} JPEG images at 224 px, batch {args.batch_size}, fp32, "
+            f"{args.threads} torch threads, best of {args.rounds} rounds. Target: extraction "
+            f">= 0.85x the raw best."))
 
 
 if __name__ == "__main__":
