@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test test-all install clean mutation docs
+.PHONY: demo test test-all install clean mutation lint docs
 
 install: $(STAMP)
 
@@ -20,6 +20,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
+
+# Static checks (.ci/run runs them before the tests): ruff, then mypy ([tool.mypy] in pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check singaudit tests benchmarks scripts examples
+	$(VENV)/bin/mypy
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q
