@@ -183,8 +183,21 @@ class AuditResult(BaseModel):
             raw = json.loads(text)
         except json.JSONDecodeError as error:
             raise ResultsFileError(f"{where} is not valid JSON: {error}") from None
-        version = raw.get("schema_version") if isinstance(raw, dict) else None
-        if isinstance(version, int) and version > SCHEMA_VERSION:
+        except RecursionError:
+            raise ResultsFileError(f"{where} is not a singaudit results file: its JSON is "
+                                   "nested too deeply to read") from None
+        except ValueError as error:  # e.g. an integer of more digits than Python converts
+            reason = str(error).split(";")[0]
+            raise ResultsFileError(f"{where} is not a singaudit results file: {reason}") from None
+        if not isinstance(raw, dict):
+            raise ResultsFileError(f"{where} is not a singaudit results file: its JSON is a "
+                                   f"{_json_type(raw)}, not an object")
+        version = raw.get("schema_version", SCHEMA_VERSION)
+        if type(version) is not int or version < 1:
+            raise ResultsFileError(f"{where} is not a singaudit results file: schema_version "
+                                   f"must be a whole number, not {_json_type(version)} "
+                                   f"{_excerpt(version)}")
+        if version > SCHEMA_VERSION:
             raise ResultsFileError(f"{where} has schema_version {version}; this singaudit reads "
                                    f"up to {SCHEMA_VERSION}: upgrade singaudit")
         try:
@@ -194,6 +207,23 @@ class AuditResult(BaseModel):
             loc = ".".join(str(part) for part in first["loc"]) or "(top level)"
             raise ResultsFileError(f"{where} is not a singaudit results file: {loc}: "
                                    f"{first['msg']} ({error.error_count()} problem(s))") from None
+        except RecursionError:
+            raise ResultsFileError(f"{where} is not a singaudit results file: its JSON is "
+                                   "nested too deeply to read") from None
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    if isinstance(value, bool):
+        return "boolean"
+    names = {dict: "object", list: "list", str: "string", int: "integer", float: "number",
+             type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _excerpt(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ResultsFileError(SingauditError):

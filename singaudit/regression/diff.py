@@ -284,15 +284,34 @@ def _tier_rows(tier: RegressionTier, before: CheckResult, after: CheckResult,
     for scope in scopes:
         row = next((d for d in deltas if d.check == tier.check and d.metric == tier.metric
                     and d.scope == scope and d.statistic == tier.statistic), None)
-        if row is None:
+        made = row is None
+        if made:
             old, new = _metric_in(before, tier, scope), _metric_in(after, tier, scope)
             row = _delta(before, after, tier.metric, tier.statistic, scope, old, new,
                          n_boot=n_boot, ci=ci, seed=seed)
+        _require_finite(row, tier, before, after)
+        if made:
             if row.delta is None:
                 continue
             deltas.append(row)
         rows.append(row)
     return rows
+
+
+def _require_finite(row: Delta, tier: RegressionTier, before: CheckResult,
+                    after: CheckResult) -> None:
+    """NotComparable when one run records the tier's metric but has no finite value of it where
+    the other has one (a NaN compares false with every level, so it would pass every tier)."""
+    for role, check, value, other in (("baseline", before, row.before, row.after),
+                                      ("candidate", after, row.after, row.before)):
+        if _number(other) and not _number(value) and (
+                _metric_in(check, tier, row.scope) is not None
+                or per_image(check, tier.metric) is not None):
+            where = "" if row.scope == OVERALL else f" [{_short(row.scope)}]"
+            raise NotComparable(
+                f"the {role} is not comparable: it has no finite value of {row.check}."
+                f"{row.metric} {row.statistic or ''}{where} (NaN, infinite or missing) where the "
+                f"{'candidate' if role == 'baseline' else 'baseline'} has {other:.4g}")
 
 
 def _metric_in(check: CheckResult, tier: RegressionTier, scope: str) -> Metric | None:
@@ -352,8 +371,8 @@ def _arrays(before: CheckResult, after: CheckResult, metric: str, scope: str
         values_before, keys_before = values_before[keep_before], [keys_before[i]
                                                                   for i in keep_before]
         values_after, keys_after = values_after[keep_after], [keys_after[i] for i in keep_after]
-    if not len(values_before) or not len(values_after):
-        return None
+    if not np.isfinite(values_before).any() or not np.isfinite(values_after).any():
+        return None  # nothing to reduce: the reported values decide (and NaN is refused)
     if len(set(keys_before)) == len(keys_before) and set(keys_before) == set(keys_after):
         position = {k: i for i, k in enumerate(keys_before)}
         order = [position[k] for k in keys_after]
@@ -500,6 +519,11 @@ def _model(audit: AuditResult, name: str, role: str) -> ModelResult:
             return model
     raise NotComparable(f"the {role} run {audit.name!r} has no model {name!r} "
                         f"(it has {_names(audit)})")
+
+
+def _short(name: str, limit: int = 80) -> str:
+    """A name cut for a one-line message."""
+    return name if len(name) <= limit else name[: limit - 1] + "\u2026"
 
 
 def _names(audit: AuditResult) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from singaudit.errors import SingauditError
 from singaudit.regression.comparability import mismatches
-from singaudit.regression.diff import OVERALL, ModelDiff, compare_models
+from singaudit.regression.diff import OVERALL, ModelDiff, NotComparable, compare_models
 from singaudit.regression.store import is_url, read_results, resolve
 from singaudit.regression.tiers import DEFAULT_STORE, RegressionSpec
 from singaudit.results import (
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from singaudit.spec.models import AuditSpec
 
 CHECK_NAME = "regression"
+REFUSED = "refused"  # data key of a regression check whose baseline was refused
 
 
 def _exists(path: Path | str) -> bool:
@@ -78,24 +79,40 @@ def judge_baselines(audit: AuditResult, spec: AuditSpec) -> None:
 def _judge(model: ModelResult, spec: AuditSpec, baseline: AuditResult | SingauditError,
            audit: AuditResult, path: Path | str, regression: RegressionSpec) -> CheckResult:
     if isinstance(baseline, SingauditError):
-        missing = not _exists(path)
-        return CheckResult(name=CHECK_NAME, status="skip" if missing else "error",
-                           message=str(baseline), data={"baseline": str(path)})
+        if not _exists(path):
+            return CheckResult(name=CHECK_NAME, status="skip", message=str(baseline),
+                               data={"baseline": str(path)})
+        return _refused(path, str(baseline))
     name = spec.model_by_name(model.name).baseline_model or model.name
     base_model = next((m for m in baseline.models if m.name == name), None)
     if base_model is None:
-        return CheckResult(name=CHECK_NAME, status="error", data={"baseline": str(path)},
-                           message=f"the baseline {path} has no model {name!r} (it has "
-                                   f"{', '.join(m.name for m in baseline.models)}); set "
-                                   "baseline_model")
+        return _refused(path, f"the baseline {path} has no model {name!r} (it has "
+                              f"{', '.join(m.name for m in baseline.models)}); set "
+                              "baseline_model")
     found = mismatches(baseline, audit)
     if found and not regression.allow_mismatch:
-        return CheckResult(name=CHECK_NAME, status="error", data={"baseline": str(path)},
-                           message="not comparable with the baseline ("
-                           + "; ".join(m.describe() for m in found)
-                           + "); set regression.allow_mismatch: true to compare anyway")
-    diff = compare_models(base_model, model, regression, seed=spec.seed)
+        return _refused(path, "not comparable with the baseline ("
+                              + "; ".join(m.describe() for m in found)
+                              + "); set regression.allow_mismatch: true to compare anyway")
+    try:
+        diff = compare_models(base_model, model, regression, seed=spec.seed)
+    except NotComparable as error:
+        return _refused(path, f"{path}: {error}")
     return as_check(diff, path, [m.describe() for m in found])
+
+
+def _refused(path: Path | str, message: str) -> CheckResult:
+    """A baseline that cannot be judged against, for a reason the user fixes (unreadable, not
+    comparable, no such model): an error that front ends report as a usage error."""
+    return CheckResult(name=CHECK_NAME, status="error", message=message,
+                       data={"baseline": str(path), REFUSED: True})
+
+
+def refused_baselines(audit: AuditResult) -> list[str]:
+    """One line per model whose baseline was refused (see _refused), naming why."""
+    return [f"{model.name}::{check.name}: {check.message}" for model in audit.models
+            for check in model.checks
+            if check.name == CHECK_NAME and check.status == "error" and check.data.get(REFUSED)]
 
 
 def as_check(diff: ModelDiff, path: Path | str, mismatched: list[str]) -> CheckResult:
