@@ -1,10 +1,8 @@
 """Memory layout of the forward pass: channels_last where a model is convolutional.
 
-Measured on this project's 2-core CPU (fp32, batch 32, random-weight timm models; see
-benchmarks/throughput.py): channels_last runs EfficientNet-Lite0 1.2-1.5x, ResNet-50 1.1-1.3x
-(1.7x and 1.6x while freed activations were page-faulted in again every batch) and ConvNeXt-T
-1.2x faster than the contiguous layout; ViT-Ti and ViT-S run the same in both (1.02x and 0.96x
-by CPU time, within noise), so they stay contiguous. Its features differ from the contiguous
+On the CPU, convolutional networks run faster in channels_last; a ViT, whose only convolution
+is the patch embedding, gains nothing, so it stays contiguous (benchmarks/throughput.py measures
+both; its figures are in docs/benchmarks.md). Features in channels_last differ from contiguous
 ones by about 1e-6 relative (other kernels, other summation order), so the layout is part of the
 feature cache key: cached features are reused only when they were computed the same way.
 """

@@ -30,7 +30,7 @@ class PdfError(SingauditError):
 def import_weasyprint() -> Any:
     """weasyprint, imported without its failed compiler probes: cffi resolves each library alias
     it cannot dlopen through ``ctypes.util.find_library``, which on Linux runs ldconfig and gcc
-    for every one (16 gcc runs, 0.5-2 s); the sonames weasyprint also tries load directly."""
+    for every one; the sonames weasyprint also tries load directly."""
     if "weasyprint" in sys.modules or not sys.platform.startswith("linux"):
         import weasyprint
 
