@@ -84,11 +84,11 @@ def test_a_tampered_baseline_is_refused_by_the_command_line_program(tmp_path):
     good = _write(tmp_path / "good.json", _document())
     done = subprocess.run([sys.executable, "-m", "singaudit.cli", "diff", str(bad), str(good),
                            "--out", str(tmp_path / "out")], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, check=False)
     assert done.returncode == 4
     assert done.stderr.strip().splitlines() == [
-        f"singaudit: {bad} is not a singaudit results file: provenance.data must be an object, "
-        "not a list"]
+        (f"singaudit: {bad} is not a singaudit results file: provenance.data must be an object, "
+         "not a list")]
 
 
 def _nan(document: dict, nan: float | None = float("nan")) -> dict:
@@ -181,7 +181,7 @@ def dripping():
     import threading
 
     class Drip(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the standard library's name
+        def do_GET(self):
             try:
                 if self.path == "/headers":
                     self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
