@@ -31,6 +31,29 @@ def test_planted_world_clean_near_chance_leaky_high(tmp_path):
     assert "chance" in leaky.message and "5-fold" in leaky.message
 
 
+def test_erasure_figures_separate_the_worlds(tmp_path):
+    clean = run(make_world(tmp_path / "c"))
+    leaky = run(make_world(tmp_path / "l", leaky=True))
+    figures = {name: {k: m.value for k, m in result.metrics.items()}
+               for name, result in (("clean", clean), ("leaky", leaky))}
+    assert figures["leaky"]["selectivity"] > 0.6 and figures["clean"]["selectivity"] < 0.2
+    assert figures["leaky"]["selectivity"] == pytest.approx(
+        figures["leaky"]["accuracy"] - figures["leaky"]["control_accuracy"])
+    assert figures["leaky"]["control_accuracy"] < 0.3
+    # LEACE leaves no linear class signal: the probe falls back to (about) chance.
+    assert figures["leaky"]["accuracy_after_leace"] < 0.3
+    # The planted leak is a 6-d block: INLP removes at least the 5 directions the class means
+    # span before the probe is at chance; the clean world's null space holds (almost) none.
+    assert figures["leaky"]["inlp_directions"] >= 5 > figures["clean"]["inlp_directions"]
+    assert leaky.data["inlp"]["reached_chance"] and leaky.data["leace_rank"] == 5
+    for name, entry in leaky.per_class.items():
+        assert entry.metrics["inlp_directions"].value >= 1, name
+        assert entry.metrics["selectivity"].value > 0.4, name
+    assert "INLP removes" in leaky.message
+    plain = run(make_world(tmp_path / "p", leaky=True), erasure=False)
+    assert "selectivity" not in plain.metrics and "INLP" not in plain.message
+
+
 def test_tiers_on_per_class_accuracy_fail_the_leaky_world(tmp_path):
     tiers = [Tiers(metric="accuracy", statistic="mean", warn=0.4, fail=0.6, scope="per_class")]
     assert run(make_world(tmp_path / "l", leaky=True), thresholds=tiers).status == "fail"
