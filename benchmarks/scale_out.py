@@ -189,7 +189,7 @@ def wait_for_actors_to_exit(timeout: float = 30.0) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    # Where forward passes dominate: shorter runs mostly time the actors' start (docs/benchmarks.md).
+    # Where forward passes dominate; shorter runs mostly time the actors' start.
     parser.add_argument("--images", type=int, default=32768)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--width", type=int, default=64, help="conv channels (cost per image)")
