@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from singaudit.cli._common import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, STATUS_STYLE
+from singaudit.cli._common import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, STATUS_STYLE
 from singaudit.io.console import plain as _plain
 
 # pytest's short-summary words (as `pytest -rA`), most severe first.
@@ -18,9 +18,16 @@ OUTCOME_STYLE = {"failed": "bold red", "error": "bold magenta", "passed": "green
 
 def exit_code(result) -> int:
     """pytest's rule: a check that raised is an internal error (3) whatever the model's
-    expectation; otherwise 1 when an expectation is violated, else 0."""
-    if any(check.status == "error" for model in result.models for check in model.checks):
+    expectation; a baseline refused (not comparable, unreadable) is a usage error (4);
+    otherwise 1 when an expectation is violated, else 0."""
+    from singaudit.runner.regressions import refused_baselines
+
+    errors = sum(check.status == "error" for model in result.models for check in model.checks)
+    refused = len(refused_baselines(result))
+    if errors > refused:
         return EXIT_INTERNAL
+    if refused:
+        return EXIT_USAGE
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -108,7 +115,9 @@ def _print_summary(console, result, target: Path) -> int:
         console.print(f"{skipped} unreadable image(s) skipped (listed in results.json)")
     verdict = {EXIT_OK: "[green]as expected[/]", EXIT_FAILED: "[bold red]NOT as expected[/]",
                EXIT_INTERNAL: "[bold magenta]internal error in a check[/] (rerun with --debug "
-                              "for the traceback)"}[code]
+                              "for the traceback)",
+               EXIT_USAGE: "[bold magenta]a baseline was refused[/] (the ERROR ::regression "
+                           "line says why)"}[code]
     console.print(f"[bold]{_plain(result.name)}[/]: {_plain(outcome_line(result.models))}; "
                   f"{verdict} (exit {code})")
     console.print(f"report: {_plain(str(_report_path(target)))}")
