@@ -245,3 +245,58 @@ def test_a_baseline_can_be_a_url(runs, served, tmp_path, capsys):
     assert run_cli(["diff", f"{served}/results.json", str(runs["new"])]) == 1
     assert run_cli(["diff", f"{served}/missing.json", str(runs["new"])]) == 4
     assert "cannot fetch the baseline" in capsys.readouterr().err
+
+
+def _spec_file(tmp_path: Path, second_baseline: str, **changes) -> Path:
+    """The candidate's spec as a YAML file, its second model judged against ``second_baseline``."""
+    document = yaml.safe_load(runner_world.SPEC)
+    document["models"][1].update(id="runnerworld:seed3", expect="pass", baseline=second_baseline)
+    document["checks"].pop("translator_fidelity")
+    document.update(changes)
+    path = tmp_path / "candidate.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def _nan_baseline(runs, tmp_path: Path) -> Path:
+    """The baseline run with every measured class_semantics value replaced by NaN."""
+    document = json.loads(runs["base"].read_text())
+    for model in document["models"]:
+        for check in model["checks"]:
+            if check["name"] != "class_semantics":
+                continue
+            for entry in [check, *check["per_class"].values()]:
+                for metric in entry["metrics"].values():
+                    metric["value"], metric["ci"] = float("nan"), None
+            for key, values in check["data"].items():
+                if isinstance(values, list) and values and isinstance(values[0], float):
+                    check["data"][key] = [float("nan")] * len(values)
+    path = tmp_path / "nan.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.mark.parametrize("case", ["prompts changed", "NaN baseline", "malformed baseline"])
+def test_a_refused_baseline_in_a_spec_exits_4_with_its_reason(case, runs, tmp_path, capsys):
+    changes, baseline = {}, str(runs["base"])
+    if case == "prompts changed":
+        changes = {"prompts": {"template": "a photo of a {class}"}}
+    elif case == "NaN baseline":
+        baseline = str(_nan_baseline(runs, tmp_path))
+    else:
+        (tmp_path / "bad.json").write_text('{"schema_version": "99"}')
+        baseline = str(tmp_path / "bad.json")
+    spec = _spec_file(tmp_path, baseline, **changes)
+    code = run_cli(["run", str(spec), "--out", str(tmp_path / "out"),
+                    "--cache-dir", str(runs["root"] / "cache")])
+    output = capsys.readouterr().out
+    assert code == 4
+    reason = {"prompts changed": "not comparable with the baseline (prompts",
+              "NaN baseline": "baseline is not comparable: it has no finite value",
+              "malformed baseline": "schema_version must be a whole number"}[case]
+    errors = [line for line in output.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and "second::regression" in errors[0] and reason in errors[0]
+    assert "internal error" not in output and "a baseline was refused" in output
+    # Nothing computed is lost: the run's results are written, the refusal in them.
+    written = AuditResult.read(tmp_path / "out" / "results.json")
+    assert written.models[1].checks[-1].status == "error"
