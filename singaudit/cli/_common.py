@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from singaudit.errors import SpecError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from rich.console import Console
+
+    from singaudit.spec import AuditSpec, Overrides
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2, 3, 4
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim",
@@ -29,7 +37,7 @@ RayAddressOpt = Annotated[str | None, typer.Option(
 
 def _execution_sets(engine: str | None, ray_address: str | None) -> list[str]:
     """--engine / --ray-address as spec overrides (validated with the spec)."""
-    sets = []
+    sets: list[str] = []
     if engine is not None or ray_address is not None:
         sets.append(f"execution.engine={engine or 'ray'}")
     if ray_address is not None:
@@ -37,7 +45,7 @@ def _execution_sets(engine: str | None, ray_address: str | None) -> list[str]:
     return sets
 
 
-def _console(stderr: bool = False):
+def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
@@ -46,14 +54,15 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
-def _overrides(data, device, out, sets):
+def _overrides(data: str | None, device: str | None, out: Path | None,
+               sets: Sequence[str] | None) -> Overrides:
     from singaudit.spec import Overrides
 
     return Overrides(data=data, device=device, out=str(out) if out else None,
                      sets=tuple(sets or ()))
 
 
-def _load_specs(paths: list[Path], overrides) -> list:
+def _load_specs(paths: list[Path], overrides: Overrides) -> list[AuditSpec]:
     from singaudit.spec import iter_spec_files, load_spec
 
     files = iter_spec_files(paths)
@@ -62,7 +71,7 @@ def _load_specs(paths: list[Path], overrides) -> list:
     return [load_spec(path, overrides) for path in files]
 
 
-def _pdf_worker(formats):
+def _pdf_worker(formats: Sequence[str]) -> AbstractContextManager[Any]:
     """A process that renders the PDF on another core (started early), or nothing."""
     import contextlib
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,11 @@ from singaudit.cli._common import (
     _overrides,
 )
 from singaudit.io.console import plain as _plain
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from singaudit.regression.diff import Diff
 
 
 def diff(
@@ -68,7 +73,7 @@ def diff(
     return EXIT_FAILED if result.failed else EXIT_OK
 
 
-def _print_diff(console, result) -> None:
+def _print_diff(console: Console, result: Diff) -> None:
     from rich.table import Table
 
     from singaudit.wording import number

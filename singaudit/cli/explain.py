@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from singaudit.cli._common import EXIT_OK, CacheOpt, Debug, DeviceOpt, _console
 from singaudit.io.console import plain as _plain
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def explain(
@@ -78,7 +81,7 @@ def explain(
     return EXIT_OK
 
 
-def _print_translator_fidelity(console, info: dict) -> None:
+def _print_translator_fidelity(console: Console, info: dict[str, Any]) -> None:
     """The translator's held-out fidelity, and a warning below translator_fidelity's bounds."""
     from singaudit.checks import CHECKS
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -71,12 +73,12 @@ def _main(
     """
 
 
-def _terminated(signum, frame) -> None:
+def _terminated(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM (docker stop, CI cancel) ends a run as Ctrl-C does
 
 
 @contextmanager
-def _sigterm_as_interrupt():
+def _sigterm_as_interrupt() -> Iterator[None]:
     """While the command runs, SIGTERM unwinds like SIGINT: staging folders are removed and the
     exit code is 2 (only the main thread may install a handler)."""
     import signal

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -20,10 +20,16 @@ from singaudit.cli._common import (
 from singaudit.errors import SpecError
 from singaudit.io.console import plain as _plain
 
+if TYPE_CHECKING:
+    from singaudit.maths.translators import Translator
+    from singaudit.runner import ArtefactBuilder
+
 translator_app = typer.Typer(help="Fit or evaluate a spec's translator.", no_args_is_help=True)
 
 
-def _spec_artefacts(spec_path: Path, model: str | None, data, device, sets, cache_dir):
+def _spec_artefacts(spec_path: Path, model: str | None, data: str | None, device: str | None,
+                    sets: list[str] | None, cache_dir: Path | None
+                    ) -> tuple[ArtefactBuilder, str]:
     from singaudit.runner import ArtefactBuilder, ArtefactStore
     from singaudit.spec import load_spec
 
@@ -68,7 +74,8 @@ def translator_fit(
                         "pass --force to replace the translator in it")
     artefacts, name = _spec_artefacts(spec, model, data, device, sets, cache_dir)
     artefact = artefacts.translator(name)
-    save_translator(out, artefact.module, {k: v for k, v in artefact.info.items()
+    # The runner types its module loosely; a spec's translator is always a maths Translator.
+    save_translator(out, cast("Translator", artefact.module), {k: v for k, v in artefact.info.items()
                                            if k not in ("architecture", "in_dim", "out_dim")})
     _print_fidelity(artefact.info)
     _console().print(f"translator of {_plain(name)} saved to {_plain(out)}")
@@ -104,10 +111,10 @@ def translator_eval(
     return EXIT_OK
 
 
-def _print_fidelity(info: dict) -> None:
+def _print_fidelity(info: dict[str, Any]) -> None:
     keys = ("architecture", "alpha", "mean_cosine", "mse", "r2", "n_train", "n_heldout", "source")
     _console().print(_plain("  ".join(f"{k}={_short(info[k])}" for k in keys if k in info)))
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)

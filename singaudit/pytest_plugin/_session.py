@@ -20,7 +20,7 @@ from singaudit.errors import SingauditError, SpecError
 
 if TYPE_CHECKING:
     from singaudit.results import AuditResult
-    from singaudit.spec import AuditSpec
+    from singaudit.spec import AuditSpec, Overrides
 
 MARKER_LINE = (
     "singaudit(spec=None): a singaudit audit; collected YAML audits carry it, and tests using "
@@ -88,7 +88,7 @@ class PluginState:
 
     # -- specs -------------------------------------------------------------------------------
 
-    def overrides(self, sets: Sequence[str] = ()):
+    def overrides(self, sets: Sequence[str] = ()) -> Overrides:
         from singaudit.spec import Overrides
 
         store = () if self.options.baseline_dir is None else (
@@ -106,12 +106,12 @@ class PluginState:
 
         from singaudit.spec import SPEC_KIND, SPEC_VERSION, AuditSpec, apply_overrides
 
-        document = copy.deepcopy(dict(document))  # overrides are applied in place
-        document.setdefault("kind", SPEC_KIND)
-        document.setdefault("version", SPEC_VERSION)
-        touched = apply_overrides(document, self.overrides(sets))
+        spec_data = copy.deepcopy(dict(document))  # overrides are applied in place
+        spec_data.setdefault("kind", SPEC_KIND)
+        spec_data.setdefault("version", SPEC_VERSION)
+        touched = apply_overrides(spec_data, self.overrides(sets))
         try:
-            return AuditSpec.model_validate(document)
+            return AuditSpec.model_validate(spec_data)
         except ValidationError as error:
             lines = []
             for detail in error.errors(include_url=False):
@@ -191,6 +191,6 @@ def register_marker(config: pytest.Config) -> None:
         config.addinivalue_line("markers", MARKER_LINE)
 
 
-def user_error(error: SingauditError) -> pytest.fail.Exception:
+def user_error(error: SingauditError) -> BaseException:
     """A user error as a pytest failure that prints its one message, no traceback."""
     return pytest.fail.Exception(f"{type(error).__name__}: {error}", pytrace=False)

@@ -243,7 +243,7 @@ class AuditItem(pytest.Item):
                 return model
         raise CheckFailed(f"the audit result has no model {self.model.name!r}")
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> Any:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CheckFailed):
             return excinfo.value.report
         return super().repr_failure(excinfo, style=style)
