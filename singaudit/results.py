@@ -17,6 +17,8 @@ from singaudit.errors import SingauditError
 # 2: statuses info and insufficient_data, ModelResult.note; provenance null_removal;
 # class_semantics specific_leak, prompt_contrast, evidence_change; the null_probe check.
 SCHEMA_VERSION = 2
+# Nesting a results file may have (singaudit writes under 10; deeper cannot be written back).
+MAX_DEPTH = 100
 
 # info: measured and reported, nothing judged (never a pass, never a failure);
 # insufficient_data: a class with too few images to be judged (per-class results only).
@@ -192,6 +194,9 @@ class AuditResult(BaseModel):
         if not isinstance(raw, dict):
             raise ResultsFileError(f"{where} is not a singaudit results file: its JSON is a "
                                    f"{_json_type(raw)}, not an object")
+        if _deeper_than(raw, MAX_DEPTH):
+            raise ResultsFileError(f"{where} is not a singaudit results file: its JSON is "
+                                   f"nested more than {MAX_DEPTH} deep")
         version = raw.get("schema_version", SCHEMA_VERSION)
         if type(version) is not int or version < 1:
             raise ResultsFileError(f"{where} is not a singaudit results file: schema_version "
@@ -210,6 +215,21 @@ class AuditResult(BaseModel):
         except RecursionError:
             raise ResultsFileError(f"{where} is not a singaudit results file: its JSON is "
                                    "nested too deeply to read") from None
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than ``limit`` deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(
+            item, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _json_type(value: Any) -> str:

@@ -150,6 +150,17 @@ def test_the_images_fingerprint_is_compared_only_when_both_runs_recorded_it():
 # ---------------------------------------------------------------------------- baseline accept
 
 
+def test_accept_of_a_file_nested_too_deep_to_write_back_is_one_line(tmp_path, capsys):
+    document = _document()
+    document["models"][0]["checks"][0]["data"]["deep"] = "DEEP"
+    text = json.dumps(document).replace('"DEEP"', "[" * 900 + "]" * 900)  # readable by json
+    results = _write(tmp_path / "results.json", text)
+    code = run_cli(["baseline", "accept", str(results), "--store", str(tmp_path / "store")])
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert code == 4 and len(errors) == 1 and "nested more than" in errors[0]
+    assert not (tmp_path / "store").exists()
+
+
 def test_accept_onto_a_blocked_target_is_one_line_and_changes_nothing(tmp_path, capsys):
     results = _write(tmp_path / "results.json", _document())
     folder_store = tmp_path / "folder"
