@@ -187,12 +187,18 @@ def test_accept_onto_a_blocked_target_is_one_line_and_changes_nothing(tmp_path, 
 def dripping():
     """A loopback HTTP server that sends one byte at a time, 50 ms apart, in the body
     (/body) or in the header lines (/headers); each answer stops after 60 s or when the client
-    hangs up."""
+    hangs up. /to-file redirects to a local file."""
     import http.server
     import threading
 
     class Drip(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
+            if self.path == "/to-file":
+                self.send_response(302)
+                self.send_header("Location", "file:///etc/passwd")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             try:
                 if self.path == "/headers":
                     self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
@@ -223,3 +229,8 @@ def dripping():
 def test_a_dripping_download_ends_at_its_deadline(dripping, where):
     with pytest.raises(BaselineError, match=r"did not finish within 0\.5 s"):
         read_results(f"{dripping}/{where}", deadline=0.5)
+
+
+def test_a_redirect_to_a_local_file_is_refused(dripping):
+    with pytest.raises(BaselineError, match="cannot fetch the baseline .*file:"):
+        read_results(f"{dripping}/to-file", deadline=30)
