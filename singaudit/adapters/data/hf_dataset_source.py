@@ -38,11 +38,11 @@ class HFDatasetSource(ImageSource):
     actors read their images themselves."""
 
     def __init__(self, source_id: str, class_names: Sequence[str], records: Sequence[ImageRecord],
-                 rows: Mapping[str, int], images: Any) -> None:
+                 rows: Any, images: Any) -> None:
         self.id = source_id
         self.class_names = list(class_names)
         self._records = list(records)
-        self._rows = dict(rows)
+        self._rows = rows  # the rows listed: a range, or the set kept from a stream
         self._images = images  # a one-column Dataset in arrow format, or {row: value}
         self._hashes: dict[str, str] = {}
 
@@ -50,10 +50,10 @@ class HFDatasetSource(ImageSource):
         return list(self._records)
 
     def _value(self, record: ImageRecord) -> Any:
-        try:
-            row = self._rows[record.key]
-        except KeyError:
-            raise DataError(f"record {record.key!r} does not belong to {self.id}") from None
+        prefix, _, row_text = record.key.rpartition("/")
+        row = int(row_text) if prefix == self.id and row_text.isdigit() else -1
+        if row not in self._rows:
+            raise DataError(f"record {record.key!r} does not belong to {self.id}")
         if isinstance(self._images, dict):
             return self._images[row]
         return self._images[row : row + 1].column(0)[0].as_py()
@@ -273,15 +273,12 @@ def _mapped(dataset, source_id, image_key, label_key, label_feature, class_names
     unlabelled = label_key is None
     labels = None if unlabelled else _Labels(datasets, label_feature, class_names, values,
                                              source_id)
-    records, rows = [], {}
-    for row, value in enumerate(values):
-        key = f"{source_id}/{row}"
-        label = -1 if labels is None else labels.index(value, f"{source_id} row {row}")
-        records.append(ImageRecord(key, label))
-        rows[key] = row
+    records = [ImageRecord(f"{source_id}/{row}",
+                           -1 if labels is None else labels.index(value, f"{source_id} row {row}"))
+               for row, value in enumerate(values)]
     images = dataset.select_columns([image_key]).with_format("arrow")
-    return HFDatasetSource(source_id, [] if labels is None else labels.names, records, rows,
-                           images)
+    return HFDatasetSource(source_id, [] if labels is None else labels.names, records,
+                           range(count), images)
 
 
 def _streamed(datasets, dataset, source_id, image_key, label_key, label_feature, class_names,
@@ -298,7 +295,7 @@ def _streamed(datasets, dataset, source_id, image_key, label_key, label_feature,
         stream = stream.cast_column(image_key, datasets.Image(decode=False))
     wanted = len(labels.names) if labels is not None else 1
     counts: dict[int, int] = {}
-    records, rows, images = [], {}, {}
+    records, images = [], {}
     for row, example in enumerate(stream):
         if max_rows is not None and row >= int(max_rows):
             break
@@ -309,14 +306,13 @@ def _streamed(datasets, dataset, source_id, image_key, label_key, label_feature,
         counts[label] = counts.get(label, 0) + 1
         key = f"{source_id}/{row}"
         records.append(ImageRecord(key, label))
-        rows[key] = row
         images[row] = example[image_key]
         if sum(1 for c in counts.values() if c >= keep) >= wanted:
             break  # every class is full: read no more of the stream
     if not records:
         raise DataError(f"{source_id}: the stream has no labelled rows")
-    return HFDatasetSource(source_id, [] if labels is None else labels.names, records, rows,
-                           images)
+    return HFDatasetSource(source_id, [] if labels is None else labels.names, records,
+                           frozenset(images), images)
 
 
 def offline_problem(ident: str, options: Mapping[str, Any]) -> str | None:
