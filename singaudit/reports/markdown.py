@@ -64,7 +64,7 @@ def _finish(lines: list[str], footer: list[str], names: Sequence[Any],
         notes.append(f"Cut: names longer than {MAX_NAME} characters and messages longer than "
                      f"{MAX_CELL:,} are shortened here (ending in {ELLIPSIS}); the full report "
                      "has them in full.")
-    footer = ["", *(f"*{note}*" for note in notes), *footer]
+    footer = ["", *(line for note in notes for line in (f"*{note}*", "")), *footer]
     budget = MAX_CHARS - len("\n".join(footer)) - 200  # room for the note of what was cut
     body: list[str] = []
     size = 0
