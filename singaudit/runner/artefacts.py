@@ -15,8 +15,9 @@ import torch
 from singaudit.adapters import sources
 from singaudit.adapters.classifiers.base import Classifier
 from singaudit.adapters.joint_spaces.base import JointSpace
+from singaudit.cache import cache_root
 from singaudit.errors import DataError, NotApplicable, SingauditError
-from singaudit.runner import artefact_cache, storage
+from singaudit.runner import artefact_cache
 from singaudit.runner.memo import ArtefactStore, digest
 from singaudit.runner.progress import ProgressReporter
 from singaudit.runner.provenance import RunFacts
@@ -40,7 +41,7 @@ class ArtefactBuilder(TranslatorArtefacts):
         self.loaded_classifiers: dict[str, Classifier] = {}
         self.loaded_joint_space: JointSpace | None = None
         self._fit_splits: dict[str, tuple[list[str], list[str], ImageSelection]] = {}
-        self.cache_dir = storage.cache_root(self.store.cache_dir or spec.cache_dir)
+        self.cache_dir = cache_root(self.store.cache_dir or spec.cache_dir)
         self.executor = _executor(spec)
         self._recipes: dict[int, Any] = {}  # id(loaded model) -> how a remote worker rebuilds it
 
@@ -176,6 +177,8 @@ class ArtefactBuilder(TranslatorArtefacts):
     def prepare(self, models: list[str]) -> None:
         """Extract every model's features and the joint embeddings up front, so that an
         unreadable image is dropped from every model alike."""
+        # Here, in the caller's (main) thread: a cluster started from a pool thread dies with it.
+        self.executor.start()
         if self.spec.execution.engine != "local":
             self._prefetch(models)
         selection = self.audit_images

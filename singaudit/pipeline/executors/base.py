@@ -98,6 +98,11 @@ ChunkResult = tuple[int, torch.Tensor, list[tuple[int, str]]]
 class Executor(Protocol):
     name: str
 
+    def start(self) -> None:
+        """Acquire what the executor runs on (a cluster); called from the main thread before
+        any other thread uses the executor."""
+        ...
+
     def encode_chunks(self, job: EncodeJob) -> Iterator[ChunkResult]:
         """Each chunk of ``job`` once, as soon as all its images are done (any order)."""
         ...

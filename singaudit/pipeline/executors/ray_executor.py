@@ -37,6 +37,7 @@ from singaudit.pipeline.executors.base import (
     progress_bar,
 )
 from singaudit.pipeline.executors.memory import WORKER_ENV
+from singaudit.pipeline.executors.ray_connect import start_or_join
 
 _CONNECT_LOCK = threading.Lock()
 
@@ -56,26 +57,16 @@ def import_ray():
 
 def connect(config: ExecutionConfig):
     """Join ``config.address``, else the cluster this process already joined, else start a local
-    one with a spare CPU slot beyond the actors (actors holding every slot can stall a dataset)."""
+    one with a spare CPU slot beyond the actors (actors holding every slot can stall a dataset).
+    A local cluster is started only from the main thread (``RayExecutor.start``)."""
     ray = import_ray()
     with _CONNECT_LOCK:
-        if ray.is_initialized():
-            _quiet_ray_data()
-            return ray
-        # Ray's C++ core logs notes about actor restarts on stderr; singaudit reports failures.
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
-        try:
-            if config.address:
-                ray.init(address=config.address, log_to_driver=False, logging_level="ERROR")
-            else:
-                needed = math.ceil(config.workers * config.cpus_per_worker) + 2
-                # "local": a new cluster, not one that another process left on this machine.
-                ray.init(address="local", num_cpus=max(os.cpu_count() or 1, needed),
-                         include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as error:
-            where = config.address or "a new local cluster"
-            raise ClusterUnavailable(f"cannot connect to the Ray cluster at {where}: {error}") \
-                from None
+        if not ray.is_initialized():
+            # Ray's C++ core logs notes about actor restarts on stderr; singaudit reports failures.
+            os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+            needed = math.ceil(config.workers * config.cpus_per_worker) + 2
+            # A local cluster is a new one, not one that another process left on this machine.
+            start_or_join(ray, config.address, num_cpus=max(os.cpu_count() or 1, needed))
         _quiet_ray_data()
     return ray
 
@@ -95,6 +86,11 @@ class RayExecutor:
 
     def __init__(self, config: ExecutionConfig) -> None:
         self.config = config
+
+    def start(self) -> None:
+        """Join or start the cluster now; call from the main thread, before any worker thread
+        uses this executor (a local cluster's services die with the thread that started them)."""
+        connect(self.config)
 
     def encode_chunks(self, job: EncodeJob) -> Iterator[ChunkResult]:
         ray = connect(self.config)
