@@ -67,6 +67,28 @@ def _unsigned_number(value: Any) -> str:
     return f"{value:.1e}"
 
 
+def fixed(value: Any, digits: int = 2, signed: bool = False) -> str:
+    """A fixed number of decimals, for values read side by side (angles of one image, per-class
+    accuracies): fixed(0.5) is "0.50", fixed(1.234, 2, signed=True) "+1.23"; n/a when missing."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return NOT_AVAILABLE if value is None else str(value)
+    if math.isnan(value):
+        return NOT_AVAILABLE
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def megabytes(size_bytes: float) -> str:
+    """A size on disk: "12.3 MB" (decimal megabytes, one decimal)."""
+    return f"{size_bytes / 1e6:.1f} MB"
+
+
+def seconds(duration: float) -> str:
+    """A duration: "1.2 s"."""
+    return f"{duration:.1f} s"
+
+
 def with_unit(value: Any, unit: str | None = None) -> str:
     """number() with the unit's suffix (degrees as °); bare for missing values."""
     text = number(value)

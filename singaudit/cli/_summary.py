@@ -1,22 +1,27 @@
-"""The terminal summary of a run: pytest's short summary for an audit, and its exit code."""
+"""The terminal summary of a run, styled for a terminal: the text is reports.summary's, shared
+with the pytest plugin; this module adds the model table, colours and the exit code."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from singaudit.cli._common import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, STATUS_STYLE
 from singaudit.io.console import plain as _plain
 
-# pytest's short-summary words (as `pytest -rA`), most severe first.
-SUMMARY_WORDS = {"failed": "FAILED", "error": "ERROR", "warned": "WARN",
-                 "failed (informational)": "FAILED (informational)", "xfailed": "XFAIL",
-                 "skipped": "SKIPPED"}
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from singaudit.results import AuditResult
+
 OUTCOME_STYLE = {"failed": "bold red", "error": "bold magenta", "passed": "green",
                  "warned": "yellow", "skipped": "dim", "xfailed": "yellow",
                  "failed (informational)": "red"}
+NOTICE_PREFIX = {"violated": "[bold red]VIOLATED[/] ", "warning": "[yellow]warning[/]: ",
+                 "note": ""}
 
 
-def exit_code(result) -> int:
+def exit_code(result: AuditResult) -> int:
     """pytest's rule: a check that raised is an internal error (3) whatever the model's
     expectation; a baseline refused (not comparable, unreadable) is a usage error (4);
     otherwise 1 when an expectation is violated, else 0."""
@@ -39,27 +44,14 @@ def _report_path(target: Path) -> Path:
     return target / "results.json"
 
 
-def _warn_unrepresentable(console, where: str, unknown: dict, left_out: bool,
-                          shown: int = 10) -> None:
-    """One line naming each text a joint space cannot represent, with its unknown words."""
-    if not unknown:
-        return
-    named = [f"{_plain(repr(text))} ({_plain(', '.join(words))})"
-             for text, words in list(unknown.items())[:shown]]
-    more = f" and {len(unknown) - shown} more (in the report)" if len(unknown) > shown else ""
-    what = (f"{len(unknown)} concept(s) left out, unknown to the joint space's text tower"
-            if left_out else "words unknown to the joint space's text tower, scored anyway "
-            "(its angles toward them measure nothing)")
-    console.print(f"[yellow]warning[/]: {_plain(where)}: {what}: {', '.join(named)}{more}")
-
-
-def _print_summary(console, result, target: Path) -> int:
+def _print_summary(console: Console, result: AuditResult, target: Path) -> int:
     """pytest's summary for an audit: a model table that fits 80 columns, one short line per
     check that is not a plain pass (skip reasons included), the outcome, the report's path."""
     from rich import box
     from rich.table import Table
 
-    from singaudit.reports.verdicts import check_outcome, outcome_line
+    from singaudit.reports.summary import audit_notices, short_summary
+    from singaudit.reports.verdicts import outcome_line
 
     code = exit_code(result)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
@@ -73,46 +65,14 @@ def _print_summary(console, result, target: Path) -> int:
                       f"[{style}]{model.status}[/]{met[model.expectation_met]}",
                       _plain(outcome_line([model])))
     console.print(table)
-    lines = [
-        (list(SUMMARY_WORDS).index(outcome), outcome, f"{model.name}::{check.name}",
-         check.message)
-        for model in result.models for check in model.checks
-        if (outcome := check_outcome(model, check)) in SUMMARY_WORDS
-    ]
+    lines = short_summary(result)
     if lines:
         console.print("[bold]short summary[/]")
-    for _, outcome, where, message in sorted(lines, key=lambda line: line[0]):
-        reason = f" - {_plain(message)}" if message else ""
-        console.print(f"[{OUTCOME_STYLE[outcome]}]{SUMMARY_WORDS[outcome]}[/] "
-                      f"{_plain(where)}{reason}")
-    for model in result.models:
-        if model.note:
-            console.print(f"{_plain(model.name)}: {model.status}, {_plain(model.note)}")
-        if model.expectation_met is False:
-            console.print(f"[bold red]VIOLATED[/] {_plain(model.name)}: expect: {model.expect} "
-                          f"is NOT met (model status {model.status})")
-    for model in result.models:
-        accuracy = model.info.get("accuracy") or {}
-        if accuracy.get("unmatched_classes"):
-            console.print(f"[yellow]warning[/]: {_plain(model.name)} has no class named "
-                          f"{_plain(', '.join(map(repr, accuracy['unmatched_classes'])))} "
-                          "(data and model class names differ: accuracy and prompts may be wrong)")
-        if accuracy.get("top1") is not None:
-            worst = sorted(accuracy["top1_per_class"].items(), key=lambda item: item[1])[:3]
-            console.print(f"{_plain(model.name)}: top-1 accuracy on the audit images "
-                          f"{accuracy['top1']:.3f} (lowest: "
-                          + ", ".join(f"{_plain(c)} {a:.2f}" for c, a in worst) + ")")
-    for model in result.models:
-        for check in model.checks:
-            _warn_unrepresentable(console, f"{model.name}::{check.name}",
-                                  check.data.get("unrepresentable") or {},
-                                  left_out=check.name == "concepts")
-    for short in result.data_issues.get("short_classes", []):
-        console.print(f"[yellow]warning[/]: class {_plain(repr(short['class']))} has "
-                      f"{short['images']} image(s), fewer than the {short['requested']} asked for")
-    skipped = result.data_issues.get("skipped", 0)
-    if skipped:
-        console.print(f"{skipped} unreadable image(s) skipped (listed in results.json)")
+    for line in lines:
+        reason = f" - {_plain(line.reason)}" if line.reason else ""
+        console.print(f"[{OUTCOME_STYLE[line.outcome]}]{line.word}[/] {_plain(line.where)}{reason}")
+    for notice in audit_notices(result):
+        console.print(NOTICE_PREFIX[notice.level] + _plain(notice.text))
     verdict = {EXIT_OK: "[green]as expected[/]", EXIT_FAILED: "[bold red]NOT as expected[/]",
                EXIT_INTERNAL: "[bold magenta]internal error in a check[/] (rerun with --debug "
                               "for the traceback)",

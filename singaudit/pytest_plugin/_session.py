@@ -83,6 +83,7 @@ class PluginState:
     config: pytest.Config
     options: PluginOptions
     reports_written: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the audits' notes, for the terminal summary
     _runner_session: Any = None
     _scratch: tempfile.TemporaryDirectory | None = None
 
@@ -163,6 +164,10 @@ class PluginState:
             render_reports(report_dir / "results.json", spec.report.formats)
             if report_dir not in self.reports_written:
                 self.reports_written.append(report_dir)
+        from singaudit.reports.summary import audit_notices
+
+        self.notes += [f"{spec.name}: {notice.text}" for notice in audit_notices(result)
+                       if notice.level == "note"]
         self.config.hook.pytest_singaudit_audit_finished(
             config=self.config, spec=spec, result=result, path=path
         )

@@ -126,7 +126,7 @@ class AuditFixture:
     @staticmethod
     def assert_expectations(result: AuditResult) -> None:
         """Fail with each violated expectation and unexpected failure, as the CLI judges."""
-        from singaudit.pytest_plugin._text import check_report
+        from singaudit.reports.summary import check_report
 
         if result.ok:
             return

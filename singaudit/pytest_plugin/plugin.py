@@ -92,7 +92,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    for folder in plugin_state(config).reports_written:
+    state = plugin_state(config)
+    for note in state.notes:
+        terminalreporter.write_line(f"singaudit: {note}")
+    for folder in state.reports_written:
         terminalreporter.write_line(f"singaudit: reports written to {folder}")
 
 
@@ -179,18 +182,13 @@ class SpecFile(pytest.File):
             except SingauditError as error:
                 self._error = error
                 raise
-            for model in self._result.models:
-                unmatched = (model.info.get("accuracy") or {}).get("unmatched_classes")
-                if unmatched:
-                    warnings.warn_explicit(AuditWarning(
-                        f"{self.spec.name}: model {model.name!r} has no class named "
-                        f"{', '.join(map(repr, unmatched))} (data and model class names "
-                        "differ)"), AuditWarning, str(self.path), 1)
-            for short in self._result.data_issues.get("short_classes", []):
-                warnings.warn_explicit(AuditWarning(
-                    f"{self.spec.name}: class {short['class']!r} has {short['images']} image(s), "
-                    f"fewer than the {short['requested']} asked for"), AuditWarning,
-                    str(self.path), 1)
+            from singaudit.reports.summary import audit_notices
+
+            # The CLI's warnings, as pytest warnings; its notes go to the terminal summary.
+            for notice in audit_notices(self._result):
+                if notice.level == "warning":
+                    warnings.warn_explicit(AuditWarning(f"{self.spec.name}: {notice.text}"),
+                                           AuditWarning, str(self.path), 1)
         return self._result
 
 
@@ -260,14 +258,16 @@ class CheckItem(AuditItem):
     judged (null_dim 0) fail, since that expectation is not met."""
 
     def runtest(self) -> None:
-        from singaudit.pytest_plugin import _text  # pydantic only once an audit runs
+        # pydantic only once an audit runs
+        from singaudit.reports.junit import check_properties
+        from singaudit.reports.summary import check_report, short_reason
 
         model = self.model_result()
         check = self._check_result(model)
         properties = self.config.hook.pytest_singaudit_check_properties(
             item=self, model=model, check=check)
         self.user_properties.extend(
-            properties if properties is not None else _text.default_properties(model, check))
+            properties if properties is not None else check_properties(model, check))
         if check.status == "skip" and model.expect == "pass" and model.status == "skip":
             # Nothing judged this model (null_dim 0): expect: pass is not met.
             raise CheckFailed(f"NOT JUDGED: {check.message or 'not applicable'}\n  model "
@@ -276,18 +276,18 @@ class CheckItem(AuditItem):
         if check.status == "skip":
             pytest.skip(check.message or "not applicable")
         if check.status == "info":  # measured, not judged: passes, with the finding as a note
-            self.add_report_section("call", "singaudit info", _text.short_reason(check))
+            self.add_report_section("call", "singaudit info", short_reason(check))
         if check.status == "fail" and model.expect == "fail":
-            pytest.xfail(f"expected failure (expect: fail): {_text.short_reason(check)}")
+            pytest.xfail(f"expected failure (expect: fail): {short_reason(check)}")
         if check.status == "fail" and model.expect == "none":
             # Informational models are reported, never part of the verdict; an error is an
             # error whatever the expectation (reports.verdicts.check_outcome).
             self._warn(f"{self.model.name}::{check.name} (expect: none) {check.status}: "
-                       f"{_text.short_reason(check)}")
+                       f"{short_reason(check)}")
         elif check.status in ("fail", "error"):
-            raise CheckFailed(_text.check_report(self.audit.name, model, check))
+            raise CheckFailed(check_report(self.audit.name, model, check))
         if check.status == "warn":
-            self._warn(f"{self.model.name}::{check.name}: {_text.short_reason(check)}")
+            self._warn(f"{self.model.name}::{check.name}: {short_reason(check)}")
         self._judge_regression(model)
 
     def _judge_regression(self, model: ModelResult) -> None:
