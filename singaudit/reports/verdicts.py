@@ -24,7 +24,10 @@ def describe_metric(name: str, metric: Metric) -> str:
     if metric.ci is not None:
         observed += f" (CI {format_number(metric.ci[0])}–{format_number(metric.ci[1])})"
     if metric.tiers is not None:
-        observed += f" [{metric.status or 'judged'}; {describe_tiers(metric.tiers, metric.unit)}]"
+        # The line names metric and statistic already; a fraction_within tier keeps its bound.
+        subject = metric.tiers.statistic == "fraction_within"
+        tiers = describe_tiers(metric.tiers, metric.unit, subject=subject)
+        observed += f" [{metric.status or 'judged'}; {tiers}]"
     return observed
 
 
