@@ -8,11 +8,19 @@ present, and concepts are ranked by their mean z over the images where they are 
 negative = most carried by the null space). Averaging over every image instead would dilute an
 attribute each image has its own value of (its colour, its background) and reward concepts that
 merely become relatively farther when the embedding moves toward another one.
+
+``method: sparse`` names what the null space carries in an open vocabulary instead: the
+translated null-space shift Delta = T(f) - T(f_eq) (unit embeddings) is decomposed into a sparse
+non-negative combination of centred concept embeddings (singaudit.maths.sparse_concepts), per
+image and per class on the class's mean shift, for Delta (what the null content adds: lost when it
+is removed) and for -Delta (what it suppresses). Every decomposition comes with its
+reconstruction cosine; below ``min_cosine`` it is reported as unexplained and names nothing.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -36,6 +44,7 @@ from singaudit.checks.thresholds import (
     scalar_metric,
 )
 from singaudit.errors import NotApplicable, SpecError
+from singaudit.maths.sparse_concepts import DEFAULT_SPARSITY
 from singaudit.results import ClassResult, Metric, Tiers
 
 if TYPE_CHECKING:  # torch loads when a check measures, not to validate a spec
@@ -58,7 +67,19 @@ METRICS: dict[str, MetricSpec] = {
     "class_concepts_in_top_k": MetricSpec(
         "how many class names are among the overall top_k concepts", unit="",
         higher_is_better=False, aggregation="max"),
+    # method: sparse
+    "own_class_weight": MetricSpec(
+        "weight of the class's own name among the concepts its null content adds (sparse "
+        "decomposition of the class's mean shift; 0 when absent or unexplained)", unit="",
+        higher_is_better=False, aggregation="max"),
+    "forbidden_weight": MetricSpec(
+        "largest weight of a forbidden concept among the concepts the null content adds",
+        unit="", higher_is_better=False, aggregation="max"),
+    "reconstruction_cosine": MetricSpec(
+        "cosine between the shift and its sparse reconstruction (per image; per class: the "
+        "class's mean shift)", unit="", higher_is_better=True, aggregation="median"),
 }
+SPARSE_VOCABULARY = "words"  # the default vocabulary of method: sparse
 
 
 @dataclass(frozen=True)
@@ -74,18 +95,33 @@ class Vocabulary:
 def available_vocabularies() -> list[str]:
     """Names of the vocabularies shipped in singaudit/checks/vocabularies."""
     folder = resources.files("singaudit.checks.vocabularies")
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(p.name.rsplit(".", 1)[0] for p in folder.iterdir()
+                  if p.name.endswith((".yaml", ".txt")))
 
 
 def load_vocabulary(name: str) -> Vocabulary:
     """A shipped vocabulary by name (e.g. "default", "calibration")."""
-    resource = resources.files("singaudit.checks.vocabularies") / f"{name}.yaml"
+    folder = resources.files("singaudit.checks.vocabularies")
+    resource = folder / f"{name}.yaml"
+    if re.fullmatch(r"[A-Za-z0-9_-]+", name) and (folder / f"{name}.txt").is_file():
+        return _from_word_list(name, (folder / f"{name}.txt").read_text(encoding="utf-8"))
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name) or not resource.is_file():
         raise SpecError(f"unknown concept vocabulary {name!r}; shipped: "
                         f"{', '.join(available_vocabularies())}, or {CLASSES_VOCABULARY!r}, "
                         "or a list of concepts, or a mapping category -> concepts")
     content = yaml.safe_load(resource.read_text(encoding="utf-8"))
     return _from_mapping(name, content["categories"], content.get("templates") or {})
+
+
+def _from_word_list(name: str, text: str) -> Vocabulary:
+    """A plain word list (scripts/build_vocabulary.py): '#' comments, one concept a line, an
+    optional '# template: ...' line for the prompt of every concept."""
+    lines = [line.strip() for line in text.splitlines()]
+    template = next((line.split(":", 1)[1].strip() for line in lines
+                     if line.startswith("# template:")), None)
+    concepts = [line for line in lines if line and not line.startswith("#")]
+    return Vocabulary(name, concepts, ["words"] * len(concepts),
+                      {"words": template} if template else {})
 
 
 def _from_mapping(name: str, categories: dict[str, list[str]], templates: dict[str, str]
@@ -98,9 +134,10 @@ def _from_mapping(name: str, categories: dict[str, list[str]], templates: dict[s
 class ConceptsParams(CheckParams):
     """Which concepts, how to prompt them, and how many to show."""
 
-    vocabulary: str | list[str] | dict[str, list[str]] = Field(
-        "default", description='a shipped vocabulary ("default", "calibration"), "classes" '
-        "(the class names), a list of concepts, or a mapping category -> concepts")
+    vocabulary: str | list[str] | dict[str, list[str]] | None = Field(
+        None, description='a shipped vocabulary ("default", "calibration", "words"), "classes" '
+        "(the class names), a list of concepts, or a mapping category -> concepts; default: "
+        '"default" ("words" with method sparse)')
     template: str | None = Field(
         None, description='prompt for every concept, with "{concept}"; default: the '
         "vocabulary's per-category templates, else the audit's class prompts")
@@ -110,9 +147,32 @@ class ConceptsParams(CheckParams):
         'concept within its category (needs a joint space that recognises the concepts); '
         '"all": mean z over every image')
 
+    method: Literal["rank", "sparse"] = Field(
+        "rank", description='"rank": concepts ranked by standardised AS; "sparse": sparse '
+        "non-negative decomposition of the null-space shift into concepts (added and "
+        'suppressed), over the vocabulary (default there: "words")')
+    extra_concepts: list[str] = Field(default_factory=list, description="concepts added to "
+                                      "the vocabulary (e.g. your own attributes)")
+    forbidden: list[str] = Field(default_factory=list, description="method sparse: concepts "
+                                 "whose weight among the added concepts is reported (and can be "
+                                 "judged as forbidden_weight); added to the vocabulary")
+    sparsity: float = Field(DEFAULT_SPARSITY, ge=0.0, lt=1.0, description="method sparse: the "
+                            "lasso penalty as a share of the smallest penalty that names nothing")
+    sides: Literal["joint", "separate"] = Field(
+        "joint", description='method sparse: "joint": one non-negative decomposition of the '
+        'shift over the concepts and their negations (added = positive, suppressed = negated); '
+        '"separate": one non-negative decomposition of the shift and one of its negation')
+    contrast: bool = Field(True, description="method sparse: decompose each class's mean "
+                           "shift minus the mean shift of all images (class-specific; the "
+                           "common shift is decomposed and reported on its own)")
+    min_cosine: float = Field(0.3, ge=0.0, le=1.0, description="method sparse: a decomposition "
+                              "whose reconstruction cosine is below this is unexplained")
+
     @field_validator("vocabulary")
     @classmethod
     def _enough_concepts(cls, vocabulary: Any) -> Any:
+        if vocabulary is None:
+            return vocabulary
         if isinstance(vocabulary, str):
             if vocabulary != CLASSES_VOCABULARY:
                 try:
@@ -150,8 +210,10 @@ class ConceptsCheck(Check[ConceptsParams]):
 
         from singaudit.maths.scores import angle, concept_attribute_scores  # lazy: torch
 
+        if params.method == "sparse":
+            return measure_sparse(ctx, params)
         vocabulary, unrepresentable = _representable(
-            _resolve(params.vocabulary, ctx.class_names), ctx.joint_space)
+            _resolve(_chosen(params), ctx.class_names, params.extra_concepts), ctx.joint_space)
         texts = _concept_embeddings(ctx, vocabulary, params.template)
         pair = equivalent_translations(ctx)
         attribute = as_array(concept_attribute_scores(pair.original, pair.equivalent, texts))
@@ -298,8 +360,29 @@ def _representable(vocabulary: Vocabulary, space: Any) -> tuple[Vocabulary, dict
                       [vocabulary.categories[i] for i in keep], vocabulary.templates), unknown
 
 
-def _resolve(vocabulary: str | list[str] | dict[str, list[str]], class_names: list[str]
-             ) -> Vocabulary:
+def _chosen(params: ConceptsParams) -> str | list[str] | dict[str, list[str]]:
+    if params.vocabulary is not None:
+        return params.vocabulary
+    return SPARSE_VOCABULARY if params.method == "sparse" else "default"
+
+
+def _resolve(vocabulary: str | list[str] | dict[str, list[str]], class_names: list[str],
+             extra: Sequence[str] = ()) -> Vocabulary:
+    """The vocabulary, with ``extra`` concepts it lacks appended (category "extra")."""
+    base = _resolve_base(vocabulary, class_names)
+    known = {c.lower() for c in base.concepts}
+    added = [c for c in dict.fromkeys(extra) if c.lower() not in known]
+    if not added:
+        return base
+    templates = dict(base.templates)
+    if len(set(templates.values())) == 1:  # the vocabulary's one prompt, for its additions too
+        templates["extra"] = next(iter(templates.values()))
+    return Vocabulary(base.name, base.concepts + added, base.categories + ["extra"] * len(added),
+                      templates)
+
+
+def _resolve_base(vocabulary: str | list[str] | dict[str, list[str]], class_names: list[str]
+                  ) -> Vocabulary:
     if vocabulary == CLASSES_VOCABULARY:
         return Vocabulary(CLASSES_VOCABULARY, list(class_names), ["classes"] * len(class_names), {})
     if isinstance(vocabulary, str):
@@ -362,3 +445,135 @@ def _standardise(values: np.ndarray) -> np.ndarray:
     centred = values - values.mean(axis=1, keepdims=True)
     return np.divide(centred, spread, out=np.zeros_like(centred), where=spread > 0)
 
+
+
+def measure_sparse(ctx: ModelContext, params: ConceptsParams) -> Measurements:
+    """method: sparse: the null-space shift decomposed into added and suppressed concepts."""
+    import torch
+
+    from singaudit.maths.sparse_concepts import (
+        Decomposition,
+        centred_concepts,
+        nonnegative_lasso,
+    )
+
+    appended = list(params.extra_concepts) + list(ctx.class_names) + list(params.forbidden)
+    vocabulary, unrepresentable = _representable(
+        _resolve(_chosen(params), ctx.class_names, appended), ctx.joint_space)
+    concepts = vocabulary.concepts
+    index_of = {c.lower(): i for i, c in enumerate(concepts)}
+    dictionary = centred_concepts(_concept_embeddings(ctx, vocabulary, params.template))
+    pair = equivalent_translations(ctx)
+    unit = torch.nn.functional.normalize
+    shift = unit(pair.original.float(), dim=-1) - unit(pair.equivalent.float(), dim=-1)
+    labels = ctx.labels.cpu().numpy().astype(np.int64)
+    present = [(i, name) for i, name in enumerate(ctx.class_names) if (labels == i).any()]
+    mean_shift = shift.mean(dim=0)
+    # Contrast: what the class's images share beyond what every image's shift shares (a drift).
+    class_shifts = [shift[torch.from_numpy(labels == i)].mean(dim=0)
+                    - (mean_shift if params.contrast else 0.0) for i, _ in present]
+    targets = torch.cat([shift, torch.stack(class_shifts + [mean_shift])])
+    solve = {"sparsity": params.sparsity}
+    device = ctx.device
+    if params.sides == "joint":
+        # One decomposition over the concepts and their negations: a suppressed concept is one
+        # negative atom, not (as in two non-negative runs over centred concepts) the sum of the
+        # rest of its category, which the L1 cost makes the costlier explanation.
+        both = nonnegative_lasso(targets.to(device), torch.cat([dictionary, -dictionary]).to(
+            device), **solve)
+        size = len(dictionary)
+        added = Decomposition(both.weights[:, :size], both.cosine, both.iterations, both.optimal)
+        suppressed = Decomposition(both.weights[:, size:], both.cosine, both.iterations,
+                                   both.optimal)
+    else:
+        added = nonnegative_lasso(targets.to(device), dictionary.to(device), **solve)
+        suppressed = nonnegative_lasso(-targets.to(device), dictionary.to(device), **solve)
+    added_cos, suppressed_cos = as_array(added.cosine), as_array(suppressed.cosine)
+    forbidden = {c.lower() for c in params.forbidden}
+
+    def named(decomposition: Any, row: int, cosine: float) -> list[dict[str, Any]]:
+        if cosine < params.min_cosine:
+            return []
+        return [{"concept": concepts[i], "weight": w}
+                for i, w in decomposition.top(row, params.top_k)]
+
+    def weight_of(entries: list[dict[str, Any]], wanted: set[str]) -> float:
+        return max((e["weight"] for e in entries if e["concept"].lower() in wanted), default=0.0)
+
+    n = len(shift)
+    images = [{"added": named(added, r, added_cos[r]), "cosine_added": float(added_cos[r]),
+               "suppressed": named(suppressed, r, suppressed_cos[r]),
+               "cosine_suppressed": float(suppressed_cos[r])} for r in range(n)]
+    per_class: dict[str, ClassResult] = {}
+    classes: dict[str, dict[str, Any]] = {}
+    own_weights, forbidden_weights = [], []
+    for offset, (index, name) in enumerate(present):
+        row = n + offset
+        entry = {"added": named(added, row, added_cos[row]),
+                 "suppressed": named(suppressed, row, suppressed_cos[row]),
+                 "cosine_added": float(added_cos[row]),
+                 "cosine_suppressed": float(suppressed_cos[row]),
+                 "shift_norm": float(class_shifts[offset].norm())}
+        entry["explained_added"] = entry["cosine_added"] >= params.min_cosine
+        entry["explained_suppressed"] = entry["cosine_suppressed"] >= params.min_cosine
+        entry["own_class_weight"] = weight_of(entry["added"], {name.lower()})
+        own_weights.append(entry["own_class_weight"])
+        metrics = {"own_class_weight": scalar_metric(entry["own_class_weight"],
+                                                     METRICS["own_class_weight"]),
+                   "reconstruction_cosine": scalar_metric(entry["cosine_added"],
+                                                          METRICS["reconstruction_cosine"])}
+        if forbidden:
+            entry["forbidden_weight"] = weight_of(entry["added"], forbidden)
+            forbidden_weights.append(entry["forbidden_weight"])
+            metrics["forbidden_weight"] = scalar_metric(entry["forbidden_weight"],
+                                                        METRICS["forbidden_weight"])
+        classes[name] = entry
+        per_class[name] = ClassResult(n=int((labels == index).sum()), metrics=metrics)
+    overall_row = n + len(present)
+    overall = {"added": named(added, overall_row, added_cos[overall_row]),
+               "suppressed": named(suppressed, overall_row, suppressed_cos[overall_row]),
+               "cosine_added": float(added_cos[overall_row]),
+               "cosine_suppressed": float(suppressed_cos[overall_row])}
+
+    class_index = np.array([i for i, _ in present])
+    metrics: dict[str, Metric] = {
+        "reconstruction_cosine": scalar_metric(float(np.median(added_cos[:n])),
+                                               METRICS["reconstruction_cosine"]),
+    }
+    observations = {"reconstruction_cosine": Observations.of(added_cos[:n], labels)}
+    if present:
+        metrics["own_class_weight"] = scalar_metric(max(own_weights), METRICS["own_class_weight"])
+        observations["own_class_weight"] = Observations.of(own_weights, class_index,
+                                                           per_image=False)
+    if forbidden and present:
+        metrics["forbidden_weight"] = scalar_metric(max(forbidden_weights),
+                                                    METRICS["forbidden_weight"])
+        observations["forbidden_weight"] = Observations.of(forbidden_weights, class_index,
+                                                           per_image=False)
+
+    def shown(entries: list[dict[str, Any]]) -> str:
+        return ", ".join(f"{e['concept']} {e['weight']:.2f}" for e in entries[:3]) or "-"
+
+    parts = [f"{name}: {shown(e['added'])} (cos {e['cosine_added']:.2f})" if e["added"]
+             else f"{name}: unexplained (cos {e['cosine_added']:.2f})"
+             for name, e in classes.items()]
+    unexplained = sum(not e["explained_added"] for e in classes.values())
+    summary = (f"sparse decomposition of the null-space shift over {len(concepts)} concepts "
+               f"({vocabulary.name} vocabulary, sparsity {params.sparsity:g}); added per class: "
+               f"{'; '.join(parts)}; {unexplained} of {len(classes)} class shift(s) unexplained "
+               f"(cosine below {params.min_cosine:g})")
+    if unrepresentable:
+        summary += (f"; {len(unrepresentable)} concept(s) left out, unknown to the joint "
+                    "space's text tower")
+    return Measurements(
+        summary, observations=observations, metrics=metrics, per_class=per_class,
+        data={"method": "sparse", "vocabulary": vocabulary.name, "concept_count": len(concepts),
+              "unrepresentable": unrepresentable, "sparsity": params.sparsity,
+              "min_cosine": params.min_cosine, "forbidden": list(params.forbidden),
+              "shift": "unit(T(f)) - unit(T(f_eq))", "contrast": params.contrast,
+              "sides": params.sides, "classes": classes, "overall": overall,
+              "images": images, "solver": {"optimal": added.optimal and suppressed.optimal,
+                                           "iterations": max(added.iterations,
+                                                             suppressed.iterations)},
+              "index_of_class": {name: index_of.get(name.lower()) for _, name in present}},
+    )
