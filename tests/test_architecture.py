@@ -23,7 +23,7 @@ LAYERS: dict[str, int] = {
     "errors": 0, "lazy": 0,
     "io": 1, "registry": 1, "wording": 1,
     "maths": 2, "results": 2,
-    "calibration": 3,
+    "calibration": 3, "cache": 3,
     "adapters": 4,
     "pipeline": 5,
     "checks": 6, "regression": 6,

@@ -21,7 +21,7 @@ FOLDER = "model_lists"
 
 def listing_path(distribution: str, version: str) -> Path:
     """The cache file of one library version's listing."""
-    from singaudit.io.cache_dir import default_cache_dir
+    from singaudit.cache.folder import default_cache_dir
 
     return default_cache_dir() / FOLDER / f"{distribution}-{version}.json"
 
@@ -44,8 +44,8 @@ def _cached(distribution: str, module: str, build: Callable[[], dict[str, Any]])
         pass  # absent or unreadable: rebuilt below
     listing = {"format": FORMAT, "distribution": distribution, "version": version, **build()}
     try:
+        from singaudit.cache.folder import mark_cache
         from singaudit.io.atomic import atomic_write_text
-        from singaudit.io.cache_dir import mark_cache
 
         mark_cache(path.parent.parent)  # a singaudit cache, even before any run writes to it
         atomic_write_text(path, json.dumps(listing, sort_keys=True) + "\n")

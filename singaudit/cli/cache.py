@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from singaudit.cache import kind_names
 from singaudit.cli._common import EXIT_OK, CacheOpt, _console
 from singaudit.errors import SpecError
 from singaudit.io.console import plain as _plain
@@ -15,27 +15,23 @@ from singaudit.io.console import plain as _plain
 cache_app = typer.Typer(help="Inspect or clear the on-disk cache.", no_args_is_help=True)
 
 CacheKindOpt = Annotated[list[str] | None, typer.Option(
-    "--kind", help="features, embeddings, text, geometry, translators, checks or figures "
-                   "(repeatable).")]
+    "--kind", help=f"{', '.join(kind_names()[:-1])} or {kind_names()[-1]} (repeatable).")]
 CacheModelOpt = Annotated[str | None, typer.Option(
     "--model", help="Entries of models whose source:id matches this glob or substring.")]
 CacheAgeOpt = Annotated[float | None, typer.Option(
     "--older-than", min=0, help="Entries last written more than this many days ago.")]
-CACHE_KINDS = ("features", "embeddings", "text", "geometry", "translators", "checks", "figures")
 
 
 def _selected_items(root: Path, kinds, model, older_than) -> list:
     import fnmatch
     import time
 
-    from singaudit.runner.storage import cache_items
+    from singaudit.cache import cache_items
 
-    unknown = [k for k in kinds or () if k not in CACHE_KINDS]
+    unknown = [k for k in kinds or () if k not in kind_names()]
     if unknown:
-        raise SpecError(f"--kind {', '.join(unknown)}: choose from {', '.join(CACHE_KINDS)}")
-    items = cache_items(root)
-    if kinds:
-        items = [item for item in items if item.kind in kinds]
+        raise SpecError(f"--kind {', '.join(unknown)}: choose from {', '.join(kind_names())}")
+    items = cache_items(root, kinds or None)
     if model:
         glob = model if any(c in model for c in "*?[") else f"*{model}*"
         items = [item for item in items if item.model and fnmatch.fnmatchcase(item.model, glob)]
@@ -65,7 +61,7 @@ def cache_ls(
     from rich import box
     from rich.table import Table
 
-    from singaudit.runner.storage import cache_root
+    from singaudit.cache import cache_root
 
     root = cache_root(cache_dir)
     items = _selected_items(root, kinds, model, older_than)
@@ -99,9 +95,8 @@ def cache_clear(
     model: CacheModelOpt = None,
     older_than: CacheAgeOpt = None,
 ) -> int:
-    """Delete every entry singaudit wrote in the cache (features, embeddings, text, geometry,
-    translators, check results, figures), or only those selected by --kind, --model and
-    --older-than; other files stay, and a folder that is not a cache is refused.
+    """Delete every entry singaudit wrote in the cache (every kind --kind names: features to
+    run records), or only those selected by --kind, --model and --older-than; other files stay, and a folder that is not a cache is refused.
 
     Examples:
 
@@ -109,7 +104,7 @@ def cache_clear(
 
       singaudit cache clear --model calibration:leaky --kind features --yes
     """
-    from singaudit.runner.storage import cache_root, clear_cache, is_singaudit_cache
+    from singaudit.cache import cache_root, clear_cache, is_singaudit_cache
 
     root = cache_root(cache_dir)
     if root.is_dir() and not is_singaudit_cache(root) and any(root.iterdir()):
@@ -131,16 +126,11 @@ def _clear_selected(root: Path, kinds, model, older_than, yes: bool) -> int:
         return EXIT_OK
     if not yes and not typer.confirm(f"delete {len(items)} cache entries in {root}?"):
         return EXIT_OK
+    from singaudit.cache import remove_items
+
     removed: dict[str, list[int]] = {}
-    for item in items:
-        for path in item.paths:
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-        counts = removed.setdefault(item.kind, [0, 0])
-        counts[0] += 1
-        counts[1] += item.size
+    for kind in dict.fromkeys(item.kind for item in items):
+        removed[kind] = list(remove_items(root, [i for i in items if i.kind == kind]))
     said = ", ".join(f"{kind} {count} ({size / 1e6:.1f} MB)"
                      for kind, (count, size) in sorted(removed.items()))
     _console().print(f"removed from {_plain(root)}: {said}")

@@ -42,6 +42,12 @@ def run(
     force: Annotated[bool, typer.Option(
         "--force", help="Write into a non-empty folder singaudit did not create (its files "
                         "stay).")] = False,
+    recompute: Annotated[bool, typer.Option(
+        "--recompute", help="Compute every check again (cached check results and run records "
+                            "are ignored and replaced; features and the like are reused).")] = False,
+    no_replay: Annotated[bool, typer.Option(
+        "--no-replay", help="Never replay a run record (checks still reuse cached results, "
+                            "their verdicts judged again).")] = False,
     debug: Debug = False,
 ) -> int:
     """Run audits and write results.json and the reports.
@@ -54,19 +60,22 @@ def run(
 
       singaudit run audits/resnet50.yaml --data /datasets/imagenet/val --device cuda
     """
+    from singaudit.cache.figures import figure_cache
     from singaudit.runner import AuditSession
 
     sets = [*_execution_sets(engine, ray_address), *(sets or [])]
     loaded = _load_specs(specs, _overrides(data, device, out, sets))
     _check_only(loaded, only or [])
     targets = _output_targets(loaded, out, force)
-    session = AuditSession(cache_dir=cache_dir, device=device, progress=True, debug=debug)
+    session = AuditSession(cache_dir=cache_dir, device=device, progress=True, debug=debug,
+                           recompute=recompute, replay=not no_replay)
     console = _console()
     codes = []
     for spec, target in zip(loaded, targets, strict=True):
         with _pdf_worker(spec.report.formats) as pdf_worker:  # imports weasyprint meanwhile
             result = session.run(spec, out_dir=target, only=only, force=force)
-            _render(spec.report.formats, target, templates, pdf_worker)
+            with figure_cache(cache_dir or spec.cache_dir):  # figures honour --cache-dir
+                _render(spec.report.formats, target, templates, pdf_worker)
         codes.append(_print_summary(console, result, target))
     return max(codes, default=EXIT_OK)
 

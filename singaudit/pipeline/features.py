@@ -18,9 +18,9 @@ import torch
 from singaudit.adapters.classifiers.base import Classifier
 from singaudit.adapters.data.base import ImageRecord, ImageSource
 from singaudit.adapters.joint_spaces.base import JointSpace
+from singaudit.cache.tensors import FeatureCache, make_key
 from singaudit.errors import DataError
 from singaudit.io.versions import library_versions
-from singaudit.pipeline.cache import FeatureCache, make_key
 from singaudit.pipeline.device import choose_device, choose_dtype, dtype_name
 from singaudit.pipeline.encoders import ImageEncoder, image_encoder
 from singaudit.pipeline.executors import EncodeJob, Executor, ModelRecipe, local_executor

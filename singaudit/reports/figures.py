@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from singaudit.cache.figures import FIGURES
 from singaudit.registry import Registry
 
 if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn, not when it is cached
@@ -86,7 +87,7 @@ def _png(figure: Figure) -> bytes:
 
 # Bump when a figure's look changes without this module's source changing (e.g. the style).
 FIGURE_CACHE_VERSION = 1
-FIGURE_CACHE_FOLDER = "figures"
+FIGURE_CACHE_FOLDER = FIGURES  # the cache kind's folder (singaudit.cache.figures)
 
 
 def _jsonable(value: Any) -> Any:
@@ -114,29 +115,24 @@ def figure_key(name: str, args: tuple, kwargs: Mapping[str, Any]) -> str:
 
 
 def figure_cache_dir() -> Path:
-    """Where drawn figures are kept: the singaudit cache's figures/ folder."""
-    from singaudit.io.cache_dir import default_cache_dir
+    """Where drawn figures are kept: the cache's figures/ folder (``singaudit.cache.figures``)."""
+    from singaudit.cache.figures import figure_folder
 
-    return default_cache_dir() / FIGURE_CACHE_FOLDER
+    return figure_folder()
 
 
 def cached_render(key: str, suffix: str = ".png") -> bytes | None:
     """A rendered artefact (figure, thumbnail) stored under ``key``, or None."""
-    try:
-        return (figure_cache_dir() / f"{key}{suffix}").read_bytes()
-    except OSError:
-        return None
+    from singaudit.cache.figures import read_figure
+
+    return read_figure(key, suffix)
 
 
 def store_render(key: str, payload: bytes, suffix: str = ".png") -> None:
-    """Keep a rendered artefact for the next report; a cache that cannot be written only costs
-    the next render its time."""
-    from singaudit.io.atomic import atomic_write_bytes
+    """Keep a rendered artefact for the next report (an unwritable cache only costs time)."""
+    from singaudit.cache.figures import write_figure
 
-    try:
-        atomic_write_bytes(figure_cache_dir() / f"{key}{suffix}", payload)
-    except OSError:
-        pass
+    write_figure(key, payload, suffix)
 
 
 def _styled(draw):

@@ -1,6 +1,7 @@
-"""Cached artefacts of the runner, keyed by everything that determines them, so a warm re-run
-recomputes nothing: features and embeddings (through the pipeline's chunked cache), text
-embeddings, head geometry and fitted translators."""
+"""The runner's artefacts computed or taken from the cache (``singaudit.cache``), keyed by
+everything that determines them, so a warm re-run recomputes nothing: features and embeddings
+(through the pipeline's chunked extraction), text embeddings, head geometry and fitted
+translators."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import Any
 
 import torch
 
+from singaudit.cache import mark_cache, write_failed
+from singaudit.cache.tensors import GEOMETRY, FeatureCache, make_key
+from singaudit.cache.translators import entry_folder
 from singaudit.errors import SingauditError
 from singaudit.maths._arrays import require_finite
 from singaudit.runner.selection import ImageSelection
-from singaudit.runner.storage import GEOMETRY, TRANSLATORS
 
 
 @dataclass
@@ -46,7 +49,6 @@ def extract_cached(
     """Features (a Classifier) or image embeddings (a JointSpace) of the selection, through the
     pipeline's chunked cache; unreadable images are left out and listed. ``executor`` and
     ``recipe``: see ``pipeline.features.extract``."""
-    from singaudit.pipeline.cache import FeatureCache
     from singaudit.pipeline.features import extract
 
     extraction = extract(model, selection.source, selection.records,
@@ -66,7 +68,6 @@ def text_embeddings_cached(
     memo: Callable[[tuple, Callable[[], Any]], Any],
 ) -> torch.Tensor:
     """Text embeddings per prompt list, memoised in the session and cached on disk."""
-    from singaudit.pipeline.cache import FeatureCache
     from singaudit.pipeline.features import encode_text
 
     key = ("text", space.info.id, space.info.weights_hash, tuple(prompts))
@@ -78,7 +79,6 @@ def geometry_cached(classifier: Any, *, cache_dir: Path, rank_tolerance: float |
     """The head's SVD geometry, cached on disk (a float64 SVD of a large head takes seconds)."""
     from singaudit.io.versions import library_versions
     from singaudit.maths.geometry import RANK_EPSILON, HeadGeometry, head_geometry
-    from singaudit.pipeline.cache import FeatureCache, make_key
 
     key = make_key(kind="geometry", model=classifier.info.id,
                    weights=classifier.info.weights_hash, versions=library_versions(),
@@ -112,7 +112,7 @@ def load_cached_translator(cache_dir: Path, fingerprint: str
     """The translator fitted for ``fingerprint``, from the cache; None when absent or damaged."""
     from singaudit.pipeline.translator_store import load_translator
 
-    folder = cache_dir / TRANSLATORS / fingerprint
+    folder = entry_folder(cache_dir, fingerprint)
     if not (folder / "translator.json").is_file():
         return None
     try:
@@ -125,12 +125,11 @@ def load_cached_translator(cache_dir: Path, fingerprint: str
 def save_cached_translator(cache_dir: Path, fingerprint: str, module: torch.nn.Module,
                            record: dict[str, Any]) -> None:
     """Keep a fitted translator under ``fingerprint`` (an unwritable cache only warns)."""
-    from singaudit.pipeline.cache import mark_cache, write_failed
     from singaudit.pipeline.translator_store import save_translator
 
     try:
         mark_cache(cache_dir)
-        save_translator(cache_dir / TRANSLATORS / fingerprint, module,
+        save_translator(entry_folder(cache_dir, fingerprint), module,
                         {**record, "data_fingerprint": fingerprint})
     except OSError as error:
         write_failed(cache_dir, error)

@@ -1,21 +1,28 @@
-"""The audit loop: every selected model x check, each check's result cached by its inputs."""
+"""The audit loop: every selected model x check, each check's result cached by its inputs and
+its verdict judged again from its measurements whenever it comes from the cache."""
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
+import logging
 import sys
 import time
 import traceback
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from singaudit.checks import CHECKS
+from singaudit.cache import cache_root
+from singaudit.cache import checks as check_cache
+from singaudit.cache import runs as run_records
+from singaudit.checks import CHECKS, Check
 from singaudit.errors import MissingDependency, NotApplicable, SingauditError, SpecError
 from singaudit.io.versions import library_versions
 from singaudit.results import AuditResult, CheckResult, ModelResult
-from singaudit.runner import provenance, storage, warm
+from singaudit.runner import cached_verdicts, provenance, warm
 from singaudit.runner.memo import digest
 from singaudit.runner.outputs import output_dir, publish, staged_output
 from singaudit.runner.regressions import with_regressions
@@ -24,6 +31,8 @@ from singaudit.spec.models import AuditSpec
 if TYPE_CHECKING:  # the builder, contexts and accuracy import torch: only a computing run needs it
     from singaudit.runner.artefacts import ArtefactBuilder
     from singaudit.runner.context import AuditModelContext
+
+logger = logging.getLogger("singaudit.cache")
 
 # The translator facts a model's results carry (the full record stays in the cache).
 TRANSLATOR_SUMMARY = ("architecture", "alpha", "mean_cosine", "mse", "r2", "n_train", "n_select",
@@ -76,19 +85,26 @@ def check_selectors(spec: AuditSpec, only: Sequence[str] | None) -> None:
 def replay_run(spec: AuditSpec, store: Any, *, only: Sequence[str] | None = None,
                out_dir: str | Path | None = None, force: bool = False) -> AuditResult | None:
     """The run of ``spec`` replayed from its run record (``singaudit.runner.warm``) when every
-    input is unchanged since it was computed: no model loaded, no torch imported. Writes the same
-    outputs as ``AuditRun.execute``; None (nothing written) when a computing run is needed."""
+    input is unchanged since it was computed: no model loaded, no torch imported; every verdict is
+    judged again from its cached measurements. Writes the same outputs as ``AuditRun.execute``;
+    None (nothing written) when a computing run is needed, or when the store says not to replay
+    (``replay=False`` or ``recompute=True``)."""
+    if getattr(store, "recompute", False) or not getattr(store, "replay", True):
+        return None
     started = time.time()
-    cache_dir = storage.cache_root(store.cache_dir or spec.cache_dir)
+    cache_dir = cache_root(store.cache_dir or spec.cache_dir)
     key = warm.record_key(spec, only, cache_dir, store.device)
-    record = warm.load_record(cache_dir, key) if key is not None else None
+    record = run_records.load_record(cache_dir, key) if key is not None else None
     if record is None:
         return None
     out_dir = output_dir(spec, out_dir)
     check_selectors(spec, only)
     try:
+        selected_models = [m.name for m in spec.models if selected(only, m.name)]
+        if [entry.get("name") for entry in record["models"]] != selected_models:
+            raise _CorruptRecord("its models are not those the spec selects")
         with staged_output(out_dir, force=force) as staging:
-            models = [_replayed_model(spec, entry, cache_dir, staging)
+            models = [_replayed_model(spec, only, entry, cache_dir, staging)
                       for entry in record["models"]]
             facts = provenance.RunFacts(**{
                 **record["facts"],
@@ -98,11 +114,17 @@ def replay_run(spec: AuditSpec, store: Any, *, only: Sequence[str] | None = None
                 provenance=provenance.collect(spec, facts, started, models)), spec)
             result.write(staging / "results.json")
             publish(staging, out_dir, audit=spec.name)
-    except _NotReplayable:
+    except _CorruptRecord as reason:
+        logger.warning("singaudit: the run record %s does not hold (%s): a corrupt cache entry; "
+                       "computing the run instead", run_records.record_path(cache_dir, key), reason)
+        run_records.discard_record(cache_dir, key)
         return None
+    except (_NotReplayable, KeyError, TypeError, ValueError, AttributeError):
+        return None  # a record of another layout, or an entry gone since: compute instead
     if store.progress:
         print(f"{spec.name}: inputs unchanged since a computed run; its {len(facts.cached_checks)} "
-              "check results replayed from the cache", file=sys.stderr, flush=True)
+              "check results replayed from the cache (verdicts judged again from their "
+              "measurements)", file=sys.stderr, flush=True)
     return result
 
 
@@ -110,23 +132,36 @@ class _NotReplayable(Exception):
     """A run record that does not fit the cache or spec any more: compute instead."""
 
 
-def _replayed_model(spec: AuditSpec, entry: dict[str, Any], cache_dir: Path,
-                    staging: Path) -> ModelResult:
+class _CorruptRecord(_NotReplayable):
+    """A run record that contradicts the spec or its own entries: warned about, then removed."""
+
+
+def _replayed_model(spec: AuditSpec, only: Sequence[str] | None, entry: dict[str, Any],
+                    cache_dir: Path, staging: Path) -> ModelResult:
     try:
         model = spec.model_by_name(entry["name"])
     except (KeyError, SpecError):
         raise _NotReplayable from None
+    wanted = [c for c in spec.checks if selected(only, model.name, c)]
+    if [item.get("name") for item in entry["checks"]] != wanted:
+        raise _CorruptRecord(f"the checks of {model.name} are not those the spec selects")
     artefact_dir = staging / "artefacts" / model.name
     artefact_dir.mkdir(parents=True, exist_ok=True)
     checks = []
     for item in entry["checks"]:
         start = time.perf_counter()
-        if "key" in item:
-            result = storage.load_check_result(cache_dir, item["key"], artefact_dir)
-            if result is None:
-                raise _NotReplayable  # removed or damaged since: the check runs again
-        else:
-            result = CheckResult.model_validate(item["result"])
+        if set(item) != {"name", "key"}:  # a record names entries; it never holds a verdict
+            raise _CorruptRecord(f"it holds {model.name}::{item['name']}'s result itself")
+        stored = check_cache.read_check_entry(cache_dir, item["key"])
+        if stored is None:
+            raise _NotReplayable  # removed or damaged since: the check runs again
+        check = CHECKS.get(item["name"])()
+        result = cached_verdicts.trusted(stored, check, spec.checks[item["name"]], model.name,
+                                  item["name"])
+        if result is None:
+            check_cache.discard_check_entry(cache_dir, item["key"])
+            raise _NotReplayable  # warned; the computing run judges it afresh
+        stored.restore_files(artefact_dir)
         result.name = item["name"]
         result.duration_s = round(time.perf_counter() - start, 4)
         checks.append(result)
@@ -180,7 +215,7 @@ class AuditRun:
             if isinstance(info.get("translator"), dict) and info["translator"].get(
                     "source") == "fitted":
                 info["translator"]["source"] = "cache"
-        warm.save_record(artefacts.cache_dir, key, {
+        run_records.save_record(artefacts.cache_dir, key, {
             "models": [{"name": m.name, "info": infos[m.name], "checks": self._replay[m.name]}
                        for m in models],
             "data_issues": self._data_issues(),
@@ -278,25 +313,17 @@ class AuditRun:
                 check = CHECKS.get(check_name)()
                 if check.requires_null_space:
                     ctx.geometry.require_null_space()
-                key = self._check_key(ctx, check_name, check, params)
-                cache_dir = self.artefacts.cache_dir
-                cached = key and storage.load_check_result(cache_dir, key, ctx.artefact_dir)
-                if cached:
-                    self.cached_checks.append(f"{ctx.name}::{check_name}")
-                    result, stored = cached, key
-                else:
-                    before = _files(ctx.artefact_dir)
-                    result = check.run(ctx, params)
-                    if key is not None and result.status != "error":
-                        written = [p for p, stamp in _files(ctx.artefact_dir).items()
-                                   if before.get(p) != stamp]
-                        storage.save_check_result(cache_dir, key, result, ctx.artefact_dir,
-                                                  written)
-                        stored = key
+                # Only what the framework judges is cached: its verdict can be judged again.
+                judged_here = type(check).run is Check.run and type(check).judge is Check.judge
+                key = self._check_key(ctx, check_name, check, params) if judged_here else None
+                result, stored = self._cached(ctx, check_name, check, params, key)
+                if result is None:
+                    result = self._computed(ctx, check_name, check, params, key) \
+                        if key is not None else check.run(ctx, params)
+                    stored = key if key is not None and result.status != "error" else None
         except NotApplicable as reason:
             result = CheckResult(name=check_name, status="skip", message=str(reason))
         except MissingDependency as reason:
-            self._replay = None  # installing the library changes the result
             result = CheckResult(name=check_name, status="skip", message=str(reason))
         except (KeyboardInterrupt, SystemExit):
             raise
@@ -312,20 +339,51 @@ class AuditRun:
         self._remember(ctx.name, check_name, stored, result)
         return result
 
+    def _cached(self, ctx: AuditModelContext, check_name: str, check: Check, params: Any,
+                key: str | None) -> tuple[CheckResult | None, str | None]:
+        """The cached result of ``key`` whose verdict holds when judged again, its files restored;
+        (None, None) when there is none, or when ``--recompute`` ignores the cache."""
+        cache_dir = self.artefacts.cache_dir
+        if key is None or getattr(self.artefacts.store, "recompute", False):
+            return None, None
+        entry = check_cache.read_check_entry(cache_dir, key)
+        if entry is None:
+            return None, None
+        result = cached_verdicts.trusted(entry, check, params, ctx.name, check_name)
+        if result is None:  # warned: a corrupt entry, computed again and stored over
+            check_cache.discard_check_entry(cache_dir, key)
+            return None, None
+        entry.restore_files(ctx.artefact_dir)
+        self.cached_checks.append(f"{ctx.name}::{check_name}")
+        return result, key
+
+    def _computed(self, ctx: AuditModelContext, check_name: str, check: Check, params: Any,
+                  key: str) -> CheckResult:
+        """Measure, keep what was measured, judge; store the result with its measurements."""
+        before = _files(ctx.artefact_dir)
+        measured = check.measure(ctx, params)
+        kept = cached_verdicts.measurements_record(measured, ctx.class_names, ctx.seed, model=ctx.name,
+                                            check=check_name)  # before judging adds to it
+        result = check.judge(measured, params, ctx.class_names, seed=ctx.seed)
+        if result.status != "error":
+            written = [p for p, stamp in _files(ctx.artefact_dir).items()
+                       if before.get(p) != stamp]
+            check_cache.save_check_result(
+                self.artefacts.cache_dir, key, result, kept, ctx.artefact_dir, written,
+                replace=getattr(self.artefacts.store, "recompute", False))
+        return result
+
     def _remember(self, model: str, check_name: str, stored: str | None,
                   result: CheckResult) -> None:
-        """Note how a run record finds this result again: by its check-cache key, or as itself
-        (a skip, which writes no files); an error or an unstored result ends the record."""
+        """Note how a run record finds this result again: by its check-cache key (whose
+        measurements a replay judges again). A result without one (a skip, an error, a check
+        that judges itself) ends the record: the next run computes."""
         if self._replay is None:
             return
-        if stored is not None:
-            entry = {"name": check_name, "key": stored}
-        elif result.status == "skip":
-            entry = {"name": check_name, "result": result.model_dump(mode="json")}
-        else:
+        if stored is None:
             self._replay = None
             return
-        self._replay.setdefault(model, []).append(entry)
+        self._replay.setdefault(model, []).append({"name": check_name, "key": stored})
 
     def _check_key(self, ctx: AuditModelContext, check_name: str, check: Any,
                    params: Any) -> str | None:
@@ -346,7 +404,7 @@ class AuditRun:
             "check": check_name,
             "model": ctx.name,  # artefact paths in the result name the model's folder
             "params": params.model_dump(mode="json"),
-            "code": storage.code_fingerprint(*([module_file] if module_file else [])),
+            "code": code_fingerprint(*([module_file] if module_file else [])),
             "versions": library_versions(),
             "classifier": [classifier.info.id, classifier.info.weights_hash],
             "joint_space": [joint.id, joint.weights_hash] if joint else None,
@@ -358,6 +416,23 @@ class AuditRun:
             "geometry": spec.geometry.model_dump(mode="json"),
             "seed": spec.seed, "device": artefacts.device.type, "dtype": str(artefacts.dtype),
         })
+
+
+@cache
+def code_fingerprint(*module_files: str) -> str:
+    """sha256 of singaudit's maths and checks sources (and the given modules): a cached check
+    result is reused only by the exact code that produced it."""
+    import singaudit
+
+    root = Path(singaudit.__file__).parent
+    files = sorted([*root.glob("maths/*.py"), *root.glob("checks/*.py"),
+                    *root.glob("checks/vocabularies/*"), *map(Path, module_files)])
+    digest_ = hashlib.sha256()
+    for path in files:
+        if path.is_file():
+            digest_.update(path.name.encode())
+            digest_.update(path.read_bytes())
+    return digest_.hexdigest()[:32]
 
 
 def _files(folder: Path) -> dict[Path, tuple[int, int]]:

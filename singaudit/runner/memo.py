@@ -30,11 +30,18 @@ class ArtefactStore:
         device: str | None = None,
         progress: bool = True,
         debug: bool = False,
+        recompute: bool = False,
+        replay: bool = True,
     ) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.device = device
         self.progress = progress
         self.debug = debug
+        # recompute: cached check results and run records are ignored (and stored over); the
+        # features, embeddings, geometry and translators are still reused. replay=False: run
+        # records are ignored, cached check results (judged again) are still reused.
+        self.recompute = recompute
+        self.replay = replay
         self._memo: dict[tuple, Any] = {}
 
     def memo(self, key: tuple, compute: Callable[[], T]) -> T:

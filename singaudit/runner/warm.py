@@ -8,14 +8,14 @@ and each source's identity. Only sources whose identity is known without loading
 part (the built-in ``calibration:`` sources, whose content is singaudit's own code and shipped
 weights, or the files of a ``weights_dir``); any other source means a computing run, as before.
 A record names each check result by its check-cache key, so a replay reads the same verified
-entries (result, artefact files, checksums) a computing warm run reuses.
+entries (result, measurements, artefact files, checksums) a computing warm run reuses, and judges
+each verdict again from its measurements. Records are stored by ``singaudit.cache.runs``.
 """
 
 from __future__ import annotations
 
 import glob
 import hashlib
-import json
 import os
 import platform
 import sys
@@ -24,12 +24,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from singaudit.cache.runs import RECORD_VERSION
 from singaudit.io.versions import library_versions
 from singaudit.runner.memo import digest
-from singaudit.runner.storage import RUNS
 from singaudit.spec.models import AuditSpec
 
-RECORD_VERSION = 1
 # Calibration classifiers that load a packaged backbone (another distribution's weights).
 _EXTERNAL_WEIGHTS = ("lite0",)
 
@@ -123,32 +122,3 @@ def record_key(spec: AuditSpec, only: Sequence[str] | None, cache_dir: Path,
         "translator_file": translator_file,
         "python": sys.version,
     })
-
-
-def record_path(cache_dir: Path, key: str) -> Path:
-    return cache_dir / RUNS / f"{key}.json"
-
-
-def load_record(cache_dir: Path, key: str) -> dict[str, Any] | None:
-    """A run record, or None when absent, unreadable or of another layout."""
-    try:
-        record = json.loads(record_path(cache_dir, key).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
-        return None
-    return record
-
-
-def save_record(cache_dir: Path, key: str, record: dict[str, Any]) -> None:
-    """Keep a run record (an unwritable cache only warns, once)."""
-    from singaudit.io.atomic import atomic_write_text
-    from singaudit.pipeline.cache import mark_cache, write_failed
-
-    try:
-        mark_cache(cache_dir)
-        path = record_path(cache_dir, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps({"version": RECORD_VERSION, **record}))
-    except OSError as error:
-        write_failed(cache_dir, error)

@@ -47,7 +47,7 @@ def test_an_unwritable_cache_still_gives_the_listing(monkeypatch, tmp_path):
 
 
 def test_a_cache_holding_only_model_lists_is_marked_and_clear_keeps_them(monkeypatch, tmp_path):
-    from singaudit.runner.storage import clear_cache, is_singaudit_cache
+    from singaudit.cache import clear_cache, is_singaudit_cache
 
     monkeypatch.setenv("SINGAUDIT_CACHE", str(tmp_path))
     _fresh_timm_listing()

@@ -5,7 +5,7 @@ import torch
 from pipeline_world import tiny_classifier
 
 from singaudit.adapters.sources import load_data
-from singaudit.pipeline.cache import FeatureCache
+from singaudit.cache.tensors import FeatureCache
 from singaudit.pipeline.executors import ExecutionConfig, LocalExecutor, make_executor
 from singaudit.pipeline.features import extract
 from singaudit.spec.models import ExecutionSpec

@@ -1,6 +1,7 @@
 import torch
 
-from singaudit.pipeline.cache import ENV_VAR, FeatureCache, default_cache_dir, make_key
+from singaudit.cache import ENV_VAR, default_cache_dir
+from singaudit.cache.tensors import FeatureCache, make_key
 
 
 def test_roundtrip_ls_and_clear(tmp_path):

@@ -10,8 +10,8 @@ from pipeline_world import PREPROCESSING, TinySpace, tiny_classifier, write_imag
 
 from singaudit.adapters.classifiers.base import Preprocessing
 from singaudit.adapters.sources import load_data
+from singaudit.cache.tensors import FeatureCache
 from singaudit.errors import SpecError
-from singaudit.pipeline.cache import FeatureCache
 from singaudit.pipeline.device import choose_device, choose_dtype
 from singaudit.pipeline.features import encode_text, extract
 

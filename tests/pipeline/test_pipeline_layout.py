@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from singaudit.adapters.sources import load_classifier, load_data
+from singaudit.cache.tensors import FeatureCache
 from singaudit.pipeline import features as features_module
-from singaudit.pipeline.cache import FeatureCache
 from singaudit.pipeline.features import extract
 from singaudit.pipeline.layout import choose_layout
 

@@ -14,7 +14,7 @@ from pipeline_world import PREPROCESSING, TinySpace, tiny_classifier
 from torch import nn
 
 from singaudit.adapters.sources import load_classifier, load_data
-from singaudit.pipeline.cache import FeatureCache
+from singaudit.cache.tensors import FeatureCache
 from singaudit.pipeline.executors import ExecutionConfig, ModelRecipe, make_executor
 from singaudit.pipeline.features import extract
 

@@ -164,7 +164,8 @@ def test_sources_without_a_cheap_identity_always_compute() -> None:
 
 def test_cache_listing_and_clearing_include_run_records(computed: dict[str, Path],
                                                         tmp_path: Path) -> None:
-    from singaudit.runner.storage import RUNS, cache_contents, cache_items, clear_cache
+    from singaudit.cache import cache_contents, cache_items, clear_cache
+    from singaudit.cache.runs import RUNS
 
     cache = tmp_path / "cache"
     shutil.copytree(computed["cache"], cache)

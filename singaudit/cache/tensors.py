@@ -1,56 +1,39 @@
-"""A content-addressed on-disk cache of tensors, in safetensors files.
+"""Tensor entries: features, embeddings, text and geometry, content-addressed safetensors files.
 
-Layout: ``<root>/<namespace>/<key[:2]>/<key>.safetensors`` with namespaces ``features``
-(classifier penultimate features), ``embeddings`` (joint-space image embeddings) and ``text``.
-Keys hash everything the values depend on (see ``make_key``). Files are written atomically, so
-concurrent runs at worst compute the same entry twice; a checksum in the header detects corrupt
-entries, which are deleted and recomputed. A cache that cannot be written (read-only, full) is
-read as far as it can be, with one warning: the run goes on uncached, never fails for it. The
-marker file ``.singaudit-cache`` tells ``singaudit cache clear`` the folder is singaudit's.
+Layout: ``<root>/<kind>/<key[:2]>/<key>.safetensors``: ``features`` (classifier penultimate
+features), ``embeddings`` (joint-space image embeddings), ``text`` (text embeddings) and
+``geometry`` (a head's SVD). Keys hash everything the values depend on (see ``make_key``). Files
+are written atomically, so concurrent runs at worst compute the same entry twice; a checksum in
+the header detects corrupt entries, which are deleted and recomputed. A cache that cannot be
+written is read as far as it can be, with one warning: the run goes on uncached.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from singaudit.cache.folder import default_cache_dir, mark_cache, write_failed
+from singaudit.cache.kinds import CacheKind, clear_cache, register
 from singaudit.io.atomic import atomic_write_bytes
-from singaudit.io.cache_dir import (  # noqa: F401 - re-exported
-    ENV_VAR,
-    MARKER,
-    default_cache_dir,
-    mark_cache,
-)
 
 if TYPE_CHECKING:  # torch is imported where tensors are read or hashed: a warm run needs none
     import torch
 
-NAMESPACES = ("features", "embeddings", "text")
+NAMESPACES = ("features", "embeddings", "text")  # what the feature pipeline extracts
+GEOMETRY = "geometry"
 ENTRY_SUFFIX = ".safetensors"
-
-logger = logging.getLogger("singaudit.cache")
-_warned_roots: set[str] = set()
-
-
-def write_failed(root: Path, error: OSError) -> None:
-    """One warning per cache folder and process: the run continues without caching there."""
-    if str(root) in _warned_roots:
-        return
-    _warned_roots.add(str(root))
-    reason = error.strerror or str(error)
-    logger.warning("singaudit: cannot write to the cache %s (%s); continuing without caching "
-                   "new results there (set --cache-dir or SINGAUDIT_CACHE to a writable folder)",
-                   root, reason)
+INTEGRITY = ("the sha256 of the tensors (recorded in the file's header) matches, and the rows "
+             "are those asked for; anything else is deleted and recomputed")
 
 
 def is_entry_file(path: Path) -> bool:
-    """``<namespace>/<key[:2]>/<key>.safetensors`` as ``FeatureCache`` names its files."""
+    """``<kind>/<key[:2]>/<key>.safetensors`` as ``FeatureCache`` names its files."""
     key = path.name.removesuffix(ENTRY_SUFFIX)
     return path.name.endswith(ENTRY_SUFFIX) and len(key) > 2 and path.parent.name == key[:2]
 
@@ -84,14 +67,14 @@ class CacheEntry:
 
 
 class FeatureCache:
-    """The on-disk cache; ``root`` defaults to ``default_cache_dir()``."""
+    """The tensor entries of one cache folder; ``root`` defaults to ``default_cache_dir()``."""
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
         self.corrupt_removed = 0  # entries found corrupt (and deleted) by this instance
 
     def path(self, namespace: str, key: str) -> Path:
-        return self.root / namespace / key[:2] / f"{key}.safetensors"
+        return self.root / namespace / key[:2] / f"{key}{ENTRY_SUFFIX}"
 
     def load(
         self, namespace: str, key: str, *, rows: int | None = None
@@ -150,12 +133,10 @@ class FeatureCache:
         return path
 
     def entries(self, namespace: str | None = None) -> list[CacheEntry]:
-        """Every entry (for ``singaudit cache ls``), newest first."""
+        """Every entry of one kind (default: the extracted ones), newest first."""
         found = []
         for space in [namespace] if namespace else NAMESPACES:
-            for path in (self.root / space).glob("*/*.safetensors"):
-                if not is_entry_file(path):
-                    continue  # not a file this cache wrote
+            for path in _entry_files(self.root, space):
                 try:
                     stat = path.stat()
                     meta = _read_metadata(path)
@@ -166,32 +147,14 @@ class FeatureCache:
 
     def clear(self, namespace: str | None = None) -> tuple[int, int]:
         """Delete entries (and stale temporary files); returns (files removed, bytes freed)."""
-        count = freed = 0
-        for space in [namespace] if namespace else NAMESPACES:
-            folder = self.root / space
-            if not folder.is_dir():
-                continue
-            written = [p for p in folder.glob("*/*.safetensors") if is_entry_file(p)]
-            stale = [p for p in folder.glob("*/.*.safetensors.*.tmp")
-                     if p.name[1:3] == p.parent.name]
-            for path in written + stale:
-                try:
-                    size = path.stat().st_size
-                    path.unlink()
-                except FileNotFoundError:
-                    continue  # removed by a concurrent clear
-                count, freed = count + 1, freed + size
-            for sub in folder.glob("*"):
-                _remove_if_empty(sub)
-            _remove_if_empty(folder)
-        return count, freed
+        if not self.root.is_dir():
+            return 0, 0
+        return clear_cache(self.root, [namespace] if namespace else NAMESPACES)
 
 
-def _remove_if_empty(folder: Path) -> None:
-    try:
-        folder.rmdir()
-    except OSError:
-        pass  # not empty (someone else's files stay), or not a folder
+def _entry_files(root: Path, kind: str) -> list[Path]:
+    return sorted(p for p in (Path(root) / kind).glob(f"*/*{ENTRY_SUFFIX}")
+                  if is_entry_file(p) and not p.is_symlink())
 
 
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -209,3 +172,32 @@ def _read_metadata(path: Path) -> dict[str, str]:
 
     with safe_open(str(path), framework="pt") as handle:
         return dict(handle.metadata() or {})
+
+
+def _tensor_kind(name: str, what: str, counts_images: bool) -> CacheKind:
+    def describe(path: Path) -> tuple[str, int]:
+        try:
+            meta = _read_metadata(path)
+        except Exception:  # noqa: BLE001 -- a corrupt entry is still listed
+            return "", 0
+        rows = meta.get("size", "")
+        return meta.get("model", ""), int(rows) if counts_images and rows.isdigit() else 0
+
+    def leftovers(root: Path) -> list[Path]:
+        return [p for p in (Path(root) / name).glob(f"*/.*{ENTRY_SUFFIX}.*.tmp")
+                if p.name[1:3] == p.parent.name]
+
+    def subfolders(root: Path) -> list[Path]:
+        return [p for p in (Path(root) / name).glob("*") if len(p.name) == 2]
+
+    return register(CacheKind(
+        name=name, layout=f"{name}/<key[:2]>/<key>{ENTRY_SUFFIX}: {what}", integrity=INTEGRITY,
+        entries=lambda root: _entry_files(root, name), describe=describe,
+        leftovers=leftovers, subfolders=subfolders))
+
+
+FEATURES = _tensor_kind("features", "a classifier's penultimate features, per chunk", True)
+EMBEDDINGS = _tensor_kind("embeddings", "a joint space's image embeddings, per chunk", True)
+TEXT = _tensor_kind("text", "a joint space's text embeddings, per prompt list", False)
+GEOMETRY_KIND = _tensor_kind(GEOMETRY, "a classifier head's SVD (rank, principal and null bases)",
+                             False)
