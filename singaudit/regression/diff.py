@@ -517,14 +517,18 @@ def _model(audit: AuditResult, name: str, role: str) -> ModelResult:
     for model in audit.models:
         if model.name == name:
             return model
-    raise NotComparable(f"the {role} run {audit.name!r} has no model {name!r} "
+    raise NotComparable(f"the {role} run {_short(audit.name)!r} has no model {_short(name)!r} "
                         f"(it has {_names(audit)})")
 
 
 def _short(name: str, limit: int = 80) -> str:
-    """A name cut for a one-line message."""
+    """A name on one line and cut for a one-line message."""
+    name = " ".join(name.split())
     return name if len(name) <= limit else name[: limit - 1] + "\u2026"
 
 
-def _names(audit: AuditResult) -> str:
-    return ", ".join(m.name for m in audit.models) or "no models"
+def _names(audit: AuditResult, shown: int = 10) -> str:
+    names = [_short(m.name) for m in audit.models[:shown]]
+    if len(audit.models) > shown:
+        names.append(f"and {len(audit.models) - shown} more")
+    return ", ".join(names) or "no models"

@@ -234,3 +234,13 @@ def test_a_dripping_download_ends_at_its_deadline(dripping, where):
 def test_a_redirect_to_a_local_file_is_refused(dripping):
     with pytest.raises(BaselineError, match="cannot fetch the baseline .*file:"):
         read_results(f"{dripping}/to-file", deadline=30)
+
+
+def test_an_unknown_model_is_named_on_one_short_line(tmp_path, capsys):
+    runs = [audit(LEAK, name=f"model {i}\n" + "y" * 5000) for i in range(30)]
+    base = runs[0].model_copy(update={"models": [r.models[0] for r in runs]})
+    path = _write(tmp_path / "base.json", json.loads(base.model_dump_json()))
+    code, errors = _diff(tmp_path, path, path, capsys, "--pair", "nobody:else")
+    assert code == 4 and len(errors) == 1
+    assert "has no model 'nobody'" in errors[0] and "and 20 more" in errors[0]
+    assert len(errors[0]) < 2000
