@@ -109,5 +109,5 @@ def _short(value: Any, limit: int = 60) -> str:
         return "not recorded"
     if isinstance(value, list):
         value = ", ".join(str(v) for v in value if v is not None)
-    text = str(value)
+    text = " ".join(str(value).split())  # one line, whatever the value holds
     return text if len(text) <= limit else text[: limit - 3] + "..."

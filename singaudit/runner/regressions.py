@@ -86,9 +86,11 @@ def _judge(model: ModelResult, spec: AuditSpec, baseline: AuditResult | Singaudi
     name = spec.model_by_name(model.name).baseline_model or model.name
     base_model = next((m for m in baseline.models if m.name == name), None)
     if base_model is None:
+        names = [m.name if len(m.name) <= 80 else m.name[:79] + "\u2026"
+                 for m in baseline.models[:10]]
+        more = f" and {len(baseline.models) - 10} more" if len(baseline.models) > 10 else ""
         return _refused(path, f"the baseline {path} has no model {name!r} (it has "
-                              f"{', '.join(m.name for m in baseline.models)}); set "
-                              "baseline_model")
+                              f"{', '.join(names)}{more}); set baseline_model")
     found = mismatches(baseline, audit)
     if found and not regression.allow_mismatch:
         return _refused(path, "not comparable with the baseline ("
