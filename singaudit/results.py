@@ -7,6 +7,7 @@ audit results (statuses, expectations, the model comparison) is decided here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,12 +31,13 @@ STATUS_ORDER: dict[str, int] = {"skip": 0, "insufficient_data": 1, "info": 2, "p
                                 "warn": 4, "fail": 5, "error": 6}
 
 
-def worst_status(statuses: list[str]) -> str:
+def worst_status(statuses: Sequence[Status]) -> Status:
     """The most severe status; "skip" only when every status is a skip (or none given)."""
     return max(statuses, key=STATUS_ORDER.__getitem__, default="skip")
 
 
-def model_status(check_statuses: list[str], null_dim: int | None) -> tuple[str, str | None]:
+def model_status(check_statuses: Sequence[Status], null_dim: int | None
+                 ) -> tuple[Status, str | None]:
     """A model's status and, when it is not the worst of its checks', why.
 
     A head without a null space (null_dim 0) skips every null-space check: unless another check
@@ -48,7 +50,7 @@ def model_status(check_statuses: list[str], null_dim: int | None) -> tuple[str, 
     return status, None
 
 
-def expectation_met(expect: str, status: str) -> bool | None:
+def expectation_met(expect: Expectation, status: Status) -> bool | None:
     """pass: judged, nothing failed or errored (skip and info are not a pass); fail: a check
     failed (an error is not the expected failure); none: informational."""
     if expect == "pass":
