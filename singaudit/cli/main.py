@@ -24,6 +24,7 @@ from singaudit.cli import (
     translator,
     zoo,
 )
+from singaudit.cli import init as init_command
 from singaudit.cli._common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from singaudit.errors import SingauditError
 
@@ -43,6 +44,7 @@ app.command()(models.models)
 app.command()(explain.explain)
 app.command()(report.report)
 app.command()(diff.diff)
+app.command(name="init")(init_command.init)
 app.add_typer(translator.translator_app, name="translator")
 app.add_typer(baseline.baseline_app, name="baseline")
 app.add_typer(cache.cache_app, name="cache")
