@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-DEFAULT_SPARSITY = 0.5
+DEFAULT_SPARSITY = 0.2
 
 
 def centred_concepts(embeddings: torch.Tensor) -> torch.Tensor:
