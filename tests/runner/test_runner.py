@@ -9,7 +9,7 @@ import os
 import pytest
 import runner_world
 
-from singaudit.checks import CHECKS, Check
+from singaudit.checks import CHECKS, Check, Measurements
 from singaudit.errors import NotApplicable, SingauditError, SpecError
 from singaudit.results import AuditResult, CheckResult, expectation_met
 from singaudit.runner import AuditSession, run_audit, selected
@@ -122,6 +122,15 @@ def test_warm_rerun_reuses_check_results_and_reruns_changed_checks(tmp_path, ext
     assert "first::null_invariance" in changed.provenance["cached_checks"]
 
 
+def test_a_check_that_judges_itself_is_never_taken_from_the_cache(tmp_path, extra_checks):
+    text = runner_world.SPEC.replace("checks:\n", "checks:\n  judges_itself: {}\n")
+    run(make_spec(*FAST, text=text), tmp_path, "a")
+    again = run(make_spec(*FAST, text=text), tmp_path, "b")
+    assert [c for c in again.provenance["cached_checks"] if "judges_itself" in c] == []
+    assert {c.status for m in again.models for c in m.checks if c.name == "judges_itself"} == {
+        "pass"}
+
+
 def test_session_shares_work_across_specs(tmp_path):
     session = AuditSession(cache_dir=tmp_path / "cache", progress=False)
     session.run(make_spec(*FAST), out_dir=tmp_path / "one")
@@ -172,15 +181,24 @@ class _WritesFile(Check):
     name = "writes_file"
     requires_null_space = False
 
-    def run(self, ctx, params):
+    def measure(self, ctx, params):
         (ctx.artefact_dir / "note.txt").write_text(ctx.name)
-        return CheckResult(name=self.name, status="pass",
-                           artefacts={"note": f"{ctx.artefact_prefix}/note.txt"})
+        return Measurements(summary="wrote a note",
+                            artefacts={"note": f"{ctx.artefact_prefix}/note.txt"})
+
+
+class _JudgesItself(Check):
+    name = "judges_itself"
+    requires_null_space = False
+
+    def run(self, ctx, params):  # no measurements the framework could judge again
+        return CheckResult(name=self.name, status="pass")
 
 
 @pytest.fixture
 def extra_checks():
-    added = {"explodes": _Explodes, "not_here": _NotHere, "writes_file": _WritesFile}
+    added = {"explodes": _Explodes, "not_here": _NotHere, "writes_file": _WritesFile,
+             "judges_itself": _JudgesItself}
     for name, check in added.items():
         CHECKS.add(name, check, replace=True)
     yield
