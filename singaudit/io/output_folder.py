@@ -76,6 +76,9 @@ def check_output_folder(out_dir: str | Path, *, force: bool = False) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputError(f"output {out} cannot be written: no write permission in {existing}"
                           + (" (read-only filesystem)" if _read_only(existing) else ""))
+    if out.is_dir():  # where a re-run writes again (publish checks every file it moves)
+        _refuse_links(out, [*KNOWN_OUTPUTS, *(f for f in read_manifest(out) or []
+                                              if f.startswith("artefacts/"))])
     if out.is_dir() and read_manifest(out) is None and not force:
         foreign = _foreign_entries(out)
         if foreign:
@@ -84,6 +87,36 @@ def check_output_folder(out_dir: str | Path, *, force: bool = False) -> None:
                 f"output folder {out} is not empty and was not written by singaudit ({shown}); "
                 "choose another --out, or pass --force to write beside those files (singaudit "
                 "never deletes files it did not write)")
+
+
+def _link_in_the_way(out: Path, relative: str) -> Path | None:
+    """The first folder on the way from ``out`` to ``relative`` that is a symbolic link (writing
+    there would land outside the output folder), else None."""
+    folder = out
+    for part in Path(relative).parts[:-1]:
+        folder = folder / part
+        if folder.is_symlink():
+            return folder
+        if not folder.exists():
+            return None
+    return None
+
+
+def _refuse_links(out: Path, relatives: Iterable[str]) -> None:
+    """Exit 4 before anything is written if a folder singaudit writes into is a symbolic link."""
+    for relative in relatives:
+        for candidate in (_link_in_the_way(out, relative),
+                          out / relative if (out / relative).is_symlink()
+                          and (out / relative).is_dir() else None):
+            if candidate is not None:
+                try:
+                    target = os.readlink(candidate)
+                except OSError:
+                    target = "?"
+                raise OutputError(
+                    f"{candidate} is a symbolic link (to {target}); singaudit writes only inside "
+                    f"the output folder {out} and never through a link: remove the link or "
+                    "choose another --out")
 
 
 def _read_only(path: Path) -> bool:
@@ -152,8 +185,10 @@ def staged_output(out_dir: str | Path, *, force: bool = False) -> Iterator[Path]
 
 
 def _files_below(folder: Path) -> list[str]:
+    """The files to publish from a staging folder (a manifest or staging of its own aside)."""
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.is_file() or p.is_symlink())
+                  if (p.is_file() or p.is_symlink()) and p.relative_to(folder).parts[0] != MANIFEST
+                  and not p.relative_to(folder).parts[0].startswith(STAGING_PREFIX))
 
 
 def publish(staging: Path, out_dir: str | Path, *, audit: str | None = None) -> list[str]:
@@ -163,6 +198,7 @@ def publish(staging: Path, out_dir: str | Path, *, audit: str | None = None) -> 
     out = Path(out_dir)
     previous = read_manifest(out) or []
     new = _files_below(staging)
+    _refuse_links(out, new)  # checked for every file before any is moved
     # A crash part-way leaves a manifest that covers both runs' files, so the next run cleans up.
     _write_manifest(out, [*previous, *new], audit)
     for relative in sorted(new, key=lambda name: name == RESULTS):

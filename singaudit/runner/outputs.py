@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from singaudit.io.output_folder import check_output_folder, publish, staged_output
+from singaudit.io.output_folder import OutputError, check_output_folder, publish, staged_output
 from singaudit.spec.models import AuditSpec
 
-__all__ = ["check_output_folder", "output_dir", "publish", "staged_output"]
+__all__ = ["OutputError", "check_output_folder", "output_dir", "publish", "staged_output"]
 
 
 def output_dir(spec: AuditSpec, out_dir: str | Path | None = None) -> Path:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import errno
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from singaudit.results import AuditResult
 from singaudit.runner.audit import AuditRun, replay_run
 from singaudit.runner.memo import ArtefactStore
+from singaudit.runner.outputs import OutputError, output_dir, publish, staged_output
 from singaudit.spec.models import AuditSpec
 
 if TYPE_CHECKING:
@@ -31,15 +33,42 @@ class AuditSession(ArtefactStore):
         out_dir: str | Path | None = None,
         only: Sequence[str] | None = None,
         force: bool = False,
+        reports: Callable[[Path], object] | None = None,
     ) -> AuditResult:
-        """Run one audit and write results.json and its artefacts atomically (reports are the
-        front ends' job: ``singaudit.reports.render_reports``); ``force`` writes into a folder
+        """Run one audit and write results.json and its artefacts atomically; ``reports(folder)``
+        writes the reports beside a staged results.json, published with it (all or nothing: on
+        any failure the previous run's files stay as they were). ``force`` writes into a folder
         singaudit did not create (deleting nothing of it)."""
+        if reports is None:
+            return self._run(spec, out_dir, only, force)
+        out = output_dir(spec, out_dir)
+        try:
+            with staged_output(out, force=force) as staging:
+                # The run publishes into a fresh folder of its own; that folder, reports added,
+                # is then published as one set.
+                folder = staging / "run"
+                result = self._run(spec, folder, only, False)
+                reports(folder)
+                publish(folder, out, audit=spec.name)
+        except OSError as error:
+            if error.errno not in _FULL_OR_READ_ONLY:
+                raise
+            raise OutputError(f"cannot write the outputs in {out}: {error.strerror or error}"
+                              f"{f' ({error.filename})' if error.filename else ''}; the previous "
+                              "run's files there are unchanged") from None
+        return result
+
+    def _run(self, spec: AuditSpec, out_dir: str | Path | None, only: Sequence[str] | None,
+             force: bool) -> AuditResult:
         replayed = replay_run(spec, self, only=only, out_dir=out_dir, force=force)
         if replayed is not None:  # every input unchanged: no model loaded, no torch imported
             return replayed
         run = AuditRun(self.artefacts(spec), only=only, debug=self.debug)
         return run.execute(out_dir=out_dir, force=force)
+
+
+# A full disk or quota, a file past its size limit, a filesystem remounted read-only.
+_FULL_OR_READ_ONLY = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 
 def run_audit(

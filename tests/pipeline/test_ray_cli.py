@@ -58,7 +58,10 @@ def _differences(a: Path, b: Path) -> list[str]:
 
 
 def _no_staging_left(out: Path) -> bool:
-    return not out.exists() or not [p for p in out.iterdir() if p.name.startswith(".")]
+    from singaudit.io.output_folder import STAGING_PREFIX
+
+    return not out.exists() or not [p for p in out.iterdir()
+                                    if p.name.startswith(STAGING_PREFIX)]
 
 
 def test_the_ray_engine_from_the_cli_equals_the_local_run(tmp_path):
