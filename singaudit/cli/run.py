@@ -73,9 +73,12 @@ def run(
     codes = []
     for spec, target in zip(loaded, targets, strict=True):
         with _pdf_worker(spec.report.formats) as pdf_worker:  # imports weasyprint meanwhile
-            result = session.run(spec, out_dir=target, only=only, force=force)
-            with figure_cache(cache_dir or spec.cache_dir):  # figures honour --cache-dir
-                _render(spec.report.formats, target, templates, pdf_worker)
+            def reports(folder: Path, spec=spec, pdf_worker=pdf_worker) -> None:
+                with figure_cache(cache_dir or spec.cache_dir):  # figures honour --cache-dir
+                    _render(spec.report.formats, folder, templates, pdf_worker)
+
+            # Reports are staged with results.json and published with it, all or nothing.
+            result = session.run(spec, out_dir=target, only=only, force=force, reports=reports)
         codes.append(_print_summary(console, result, target))
     return max(codes, default=EXIT_OK)
 
