@@ -125,3 +125,55 @@ def test_concepts_a_joint_space_cannot_represent_are_left_out_and_named(tmp_path
     with pytest.raises(NotApplicable, match="cannot represent 3 of the"):
         run(ctx, vocabulary=["Kerry blue", "Irish setter", "basset hound"],
             template="an image of a {concept}", top_k=1)
+
+
+def sparse(ctx, **params):
+    check = CHECKS.get("concepts")()
+    return check.run(ctx, check.Params(method="sparse", **params))
+
+
+def test_sparse_leaky_null_space_adds_each_class_name_and_clean_adds_none(tmp_path):
+    import json
+
+    params = {"vocabulary": VOCABULARY, "template": "an image of a {concept}",
+              "forbidden": ["metallic"],
+              "thresholds": [Tiers(metric="own_class_weight", statistic="max", fail=0.05)]}
+    world = make_world(tmp_path / "l", leaky=True)
+    leaky = sparse(world, **params)
+    clean = sparse(make_world(tmp_path / "c"), **params)
+    for name in CLASSES:
+        added = leaky.data["classes"][name]["added"]
+        assert name in [row["concept"] for row in added], (name, added)
+        assert leaky.per_class[name].metrics["own_class_weight"].value > 0.05
+        assert clean.per_class[name].metrics["own_class_weight"].value == 0.0
+        assert 0 < clean.data["classes"][name]["cosine_added"] <= 1
+    assert leaky.status == "fail" and clean.status == "pass"
+    assert "forbidden_weight" in leaky.metrics and "metallic" in leaky.data["forbidden"]
+    assert len(leaky.data["images"]) == len(world.labels)
+    json.dumps(leaky.model_dump())  # results.json holds it all
+
+
+def test_sparse_unexplained_decompositions_name_nothing(tmp_path):
+    result = sparse(make_world(tmp_path, leaky=True), vocabulary=VOCABULARY,
+                    template="an image of a {concept}", min_cosine=1.0)
+    assert all(not entry["added"] and not entry["explained_added"]
+               for entry in result.data["classes"].values())
+    assert all(c.metrics["own_class_weight"].value == 0 for c in result.per_class.values())
+    assert "6 of 6 class shift(s) unexplained" in result.message
+
+
+def test_words_vocabulary_is_shipped_and_filtered_by_the_joint_space(tmp_path):
+    words = load_vocabulary("words")
+    assert "words" in available_vocabularies()
+    assert 10_000 <= len(words.concepts) <= 20_000
+    assert len(set(words.concepts)) == len(words.concepts)
+    assert all(w.isascii() and w.isalpha() and w.islower() for w in words.concepts)
+    assert words.templates == {"words": "{concept}"}
+    ctx = make_world(tmp_path, leaky=True)
+    known = set(ctx.joint_space.words)
+    ctx.joint_space.unknown_words = lambda text: [w for w in text.split() if w not in known]
+    result = sparse(ctx, extra_concepts=["striped"])  # method sparse: "words" by default
+    kept = {c for c in result.data["index_of_class"]} | {"striped"}
+    assert result.data["vocabulary"] == "words"
+    assert result.data["concept_count"] < 40 and kept <= known
+    assert len(result.data["unrepresentable"]) > 14_000
