@@ -318,11 +318,21 @@ class ExecutionSpec(_Strict):
         return self
 
 
+class MlflowSpec(_Strict):
+    """Where ``singaudit run`` logs the audit as MLflow runs (singaudit.integrations)."""
+
+    tracking_uri: str | None = None  # None: MLFLOW_TRACKING_URI, else ./mlruns (a file store)
+    experiment: str | None = None  # None: the audit's name
+    run_name: str | None = None  # None: the audit's name
+
+
 class ReportSpec(_Strict):
     formats: list[Literal["html", "pdf", "json", "junit", "markdown"]] = Field(
         default_factory=lambda: ["html", "json"]
     )
     out: str | None = None  # None: reports/<name>, relative to the working directory
+    # Where results are tracked changes no result: left out of the spec's hash.
+    mlflow: MlflowSpec | None = Field(None, exclude=True)
 
 
 def _check_params_class(name: str) -> type[CheckParams]:
