@@ -29,7 +29,7 @@ LAYERS: dict[str, int] = {
     "checks": 6, "regression": 6,
     "spec": 7,
     "runner": 8,
-    "reports": 9,
+    "reports": 9, "integrations": 9,  # integrations: results.json to MLflow and model cards
     "cli": 10, "pytest_plugin": 10,
 }
 
