@@ -177,3 +177,27 @@ def test_words_vocabulary_is_shipped_and_filtered_by_the_joint_space(tmp_path):
     assert result.data["vocabulary"] == "words"
     assert result.data["concept_count"] < 40 and kept <= known
     assert len(result.data["unrepresentable"]) > 14_000
+
+
+@pytest.mark.slow
+def test_sparse_on_the_calibration_world(tmp_path_factory):
+    """The shipped calibration models: leaky's null content adds each class's shape word; clean's
+    adds no class its own name (it may name other shapes: its null removal makes T(f_eq) more
+    typical of the class, a shift away from the own shape)."""
+    from calibration_contexts import context, extract
+
+    from singaudit.errors import WeightsNotFound
+
+    cache = tmp_path_factory.mktemp("sparse-cache")
+    try:
+        worlds = {name: extract(name, cache) for name in ("clean", "leaky")}
+    except WeightsNotFound as missing:
+        pytest.skip(f"calibration weights not shipped: {missing}")
+    results = {name: sparse(context(world, tmp_path_factory.mktemp(name)),
+                            vocabulary="calibration", top_k=5)
+               for name, world in worlds.items()}
+    for name, entry in results["leaky"].data["classes"].items():
+        assert entry["explained_added"] and entry["own_class_weight"] > 0, (name, entry)
+        assert name in [row["concept"] for row in entry["added"]]
+    assert all(entry["own_class_weight"] == 0
+               for entry in results["clean"].data["classes"].values())
