@@ -48,6 +48,9 @@ def run(
     no_replay: Annotated[bool, typer.Option(
         "--no-replay", help="Never replay a run record (checks still reuse cached results, "
                             "their verdicts judged again).")] = False,
+    mlflow: Annotated[str | None, typer.Option(
+        "--mlflow", help="Log the audit as MLflow runs at this tracking URI (or a folder; the "
+                         "spec's report.mlflow sets it too).")] = None,
     debug: Debug = False,
 ) -> int:
     """Run audits and write results.json and the reports.
@@ -79,6 +82,9 @@ def run(
 
             # Reports are staged with results.json and published with it, all or nothing.
             result = session.run(spec, out_dir=target, only=only, force=force, reports=reports)
+        from singaudit.integrations.mlflow_export import track_audit
+
+        track_audit(spec.report.mlflow, target, mlflow, spec.source_path)  # after publishing
         codes.append(_print_summary(console, result, target))
     return max(codes, default=EXIT_OK)
 

@@ -228,3 +228,19 @@ def _log(mlflow, client, run_id: str, metrics: dict[str, float], params: dict[st
     items = [Param(key, value[:6000]) for key, value in sorted(params.items())]
     for start in range(0, len(items), 100):
         client.log_batch(run_id, params=items[start:start + 100])
+
+
+def track_audit(settings, out_dir: str | Path, uri: str | None,
+                spec_path: str | Path | None) -> MlflowRuns | None:
+    """``singaudit run``'s step after the reports: log to ``uri`` (--mlflow) or to the spec's
+    ``report.mlflow`` settings; None when neither asks for it."""
+    if uri is None and settings is None:
+        return None
+    runs = export_results(out_dir, tracking_uri=uri or getattr(settings, "tracking_uri", None),
+                          experiment=getattr(settings, "experiment", None),
+                          run_name=getattr(settings, "run_name", None), spec_path=spec_path)
+    import sys
+
+    print(f"mlflow: run {runs.run_id} ({len(runs.model_runs)} model runs) in "
+          f"{runs.tracking_uri}", file=sys.stderr)
+    return runs
