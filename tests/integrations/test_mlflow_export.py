@@ -109,3 +109,52 @@ def test_a_missing_results_file_is_one_clear_error(tmp_path):
 
 def test_metric_keys_are_names_mlflow_accepts():
     assert metric_key("model", "check", "m", per_class="a/b: c?") == "model/check/m.a_b_ c_"
+
+
+SPEC = """version: 1
+kind: singaudit/audit
+name: tracked
+models: [{name: clean, id: "calibration:clean"}]
+data: {id: "calibration:audit", options: {scenes: 60}, images_per_class: 5}
+checks: {null_invariance: {}}
+report:
+  formats: [json, junit]
+  mlflow: {tracking_uri: "%s", experiment: nightly, run_name: "from the spec"}
+"""
+
+
+def test_run_logs_to_the_spec_s_mlflow_store_as_a_subprocess(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    store = tmp_path / "store"
+    spec = tmp_path / "tracked.yaml"
+    spec.write_text(SPEC % store)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SINGAUDIT_CACHE": str(tmp_path / "cache"),
+           "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([str(Path(sys.executable).parent / "singaudit"), "run", str(spec),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                          timeout=300, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"in {store.as_uri()}" in done.stderr
+    mlflow.set_tracking_uri(store.as_uri())
+    runs = mlflow.search_runs(experiment_names=["nightly"])
+    parent = runs[runs["tags.mlflow.runName"] == "from the spec"]
+    assert len(parent) == 1 and len(runs) == 2
+    assert parent["tags.singaudit.status"].item() == "pass"
+    child = runs[runs["tags.mlflow.runName"] == "clean"]
+    assert child["metrics.null_invariance/top1_unchanged"].item() == 1.0
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    value = results["models"][0]["checks"][0]["metrics"]["removal_relative_change"]["value"]
+    assert child["metrics.null_invariance/removal_relative_change"].item() == pytest.approx(value)
+
+
+def test_the_mlflow_flag_overrides_the_store(tmp_path):
+    from singaudit.cli.main import run_cli
+
+    spec = tmp_path / "tracked.yaml"
+    spec.write_text(SPEC % (tmp_path / "ignored"))
+    assert run_cli(["run", str(spec), "--out", str(tmp_path / "out"), "--mlflow",
+                    str(tmp_path / "flag")]) == 0
+    assert (tmp_path / "flag").is_dir() and not (tmp_path / "ignored").exists()
