@@ -159,9 +159,11 @@ class PluginState:
             only=only,
         )
         if report_dir is not None:
+            from singaudit.cache.figures import figure_cache
             from singaudit.reports import render_reports
 
-            render_reports(report_dir / "results.json", spec.report.formats)
+            with figure_cache(self.options.cache_dir or spec.cache_dir):  # the run's cache folder
+                render_reports(report_dir / "results.json", spec.report.formats)
             if report_dir not in self.reports_written:
                 self.reports_written.append(report_dir)
         from singaudit.reports.summary import audit_notices
