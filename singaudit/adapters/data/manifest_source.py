@@ -4,7 +4,12 @@ listing, so a million-image audit starts without walking a file tree.
 Columns: ``path`` (required; relative paths are resolved against ``root``, default the manifest's
 folder), ``label`` (optional: a class name, or an index into ``class_names``) and ``sha256``
 (optional: the file's sha256; when given it is the image's content hash, so the driver reads no
-image to key the cache -- it must be right, or cached features go stale). Options: ``class_names``
+image to key the cache). A declared sha256 is compared with the bytes read whenever the image is
+read (to compute its features): a mismatch is a data error (exit 4) and nothing is computed or
+cached for it. An image already cached under its declared hash is not read again, so a wrong hash
+that equals another image's can still reuse that image's features. Two rows that name the same
+file (the same path after ``.``, ``..`` and repeated separators are resolved; links are not
+followed) are refused. Options: ``class_names``
 (class order; default the sorted label names) and ``root``; selecting classes and images per
 class is the spec's ``data`` section.
 Parquet needs pyarrow (installed with ``singaudit[ray]``); CSV needs nothing.
@@ -13,23 +18,56 @@ Parquet needs pyarrow (installed with ``singaudit[ray]``); CSV needs nothing.
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
+import os
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from singaudit.adapters.data._images import FileImageSource
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from singaudit.adapters.data._images import FileImageSource, _regular_file, _truncated_images_fail
 from singaudit.adapters.data.base import ImageRecord
 from singaudit.errors import DataError, MissingDependency
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class ManifestSource(FileImageSource):
-    """File images listed by a manifest; content hashes from its ``sha256`` column if given."""
+class ContentMismatch(DataError):
+    """An image whose bytes do not have the sha256 its manifest declares: the run stops (the
+    declared hash keys the cache, so nothing may be computed or cached for it)."""
 
-    def __init__(self, source_id, class_names, records, paths, hashes) -> None:
+
+class ManifestSource(FileImageSource):
+    """File images listed by a manifest; content hashes from its ``sha256`` column if given,
+    checked against the bytes whenever an image is read."""
+
+    def __init__(self, source_id, class_names, records, paths, hashes, rows=None) -> None:
         super().__init__(source_id, class_names, records, paths)
         self._hashes.update(hashes)  # FileImageSource computes the missing ones on demand
+        self._declared = dict(hashes)
+        self._rows = dict(rows or {})  # key -> manifest row number, for messages
+
+    def load(self, record: ImageRecord) -> Image.Image:
+        declared = self._declared.get(record.key)
+        if declared is None:
+            return super().load(record)
+        path = self.path(record)
+        _regular_file(path)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise DataError(f"cannot read image {path}: {error}") from None
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != declared:
+            row = self._rows.get(record.key)
+            raise ContentMismatch(
+                f"{self.id}{f' row {row}' if row else ''}: {path} has sha256 {actual}, not the "
+                f"declared {declared}; nothing was computed or cached for it (correct the "
+                "sha256 column, or leave it empty to hash the file)")
+        return _decoded(data, path)  # the very bytes that were checked
 
 
 def load(
@@ -55,24 +93,41 @@ def load(
     class_names = list(class_names or sorted({str(v) for v in labels or [] if v not in (None, "")}))
     index = {name: i for i, name in enumerate(class_names)}
     base = Path(root).expanduser() if root is not None else manifest.parent
-    records, files, given = [], {}, {}
+    records, files, given, rows, seen = [], {}, {}, {}, {}
     for row, raw_path in enumerate(paths):
         if raw_path in (None, ""):
             raise DataError(f"{manifest} row {row + 1}: empty path")
         path = Path(str(raw_path)).expanduser()
         key = str(path if path.is_absolute() else base / path)
         label = _label(labels[row] if labels else None, index, class_names, manifest, row)
+        same = os.path.normpath(os.path.abspath(key))  # one file, however the rows spell it
+        if same in seen:
+            raise DataError(f"{manifest} lists an image more than once: rows {seen[same]} and "
+                            f"{row + 1} name the same file {same}; list each image once")
+        seen[same] = row + 1
         records.append(ImageRecord(key, label))
         files[key] = Path(key)
+        rows[key] = row + 1
         if hashes and hashes[row] not in (None, ""):
             digest = str(hashes[row]).lower()
             if not _SHA256.match(digest):
                 raise DataError(f"{manifest} row {row + 1}: sha256 {hashes[row]!r} is not a "
                                 "64-digit hex digest")
             given[key] = digest
-    if len(files) != len(records):
-        raise DataError(f"{manifest} lists an image more than once")
-    return ManifestSource(f"manifest:{ident}", class_names, records, files, given)
+    return ManifestSource(f"manifest:{ident}", class_names, records, files, given, rows)
+
+
+def _decoded(data: bytes, path: Path) -> Image.Image:
+    """The RGB image in ``data`` (read from ``path``), as ``read_image`` decodes a file."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image, _truncated_images_fail():
+                image.load()
+                return ImageOps.exif_transpose(image).convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError,
+            Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise DataError(f"cannot read image {path}: {error}") from None
 
 
 def _label(value, index: dict[str, int], class_names: list[str], where: Path, row: int) -> int:

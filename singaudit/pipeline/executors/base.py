@@ -188,10 +188,13 @@ def precision(device: torch.device, dtype: torch.dtype):
 
 def load_image(source: ImageSource, record: ImageRecord, transform) -> tuple[Any, str]:
     """(preprocessed tensor, "") or (None, why it failed)."""
+    from singaudit.adapters.data.manifest_source import ContentMismatch
     from singaudit.errors import DataError
 
     try:
         image = source.load(record)
+    except ContentMismatch:
+        raise  # not a skipped image: the run stops, the chunk is not cached
     except DataError as error:
         return None, str(error)
     try:
