@@ -19,8 +19,18 @@ share of runs in which that class fails. Beside the simulated false-fail rate, t
 of the same verdict under the same null is computed in closed form. The old rule (the point estimate of the median against
 the level, ``confidence: null``) is shown for comparison.
 
-Run: ``python benchmarks/verdict_calibration.py [--replicates 400] [--seed 0]`` (about 2-4
-minutes on 2 cores). Prints a markdown table; the README shows one run's output.
+A second part (``--part real``) measures the default verdict (class_semantics' ``carried``
+metric and tiers) on the calibration world's real features: a pool of 200 audit scenes per class
+and the demo's 1,200 translator-fit scenes, the null-only translator fitted once per world; each
+replicate draws 30 images per class from the pool and judges every class. Rows: the clean worlds
+(false fail: any class fails), the leaky worlds (every class fails), and one-class leaks built from
+the shipped weights (calibration/variants.py: a marker from the model's own top-1 prediction, on
+an appended dimension or a null direction, or leaky's hidden code on one class only), where the
+verdict must flag the marked class and only it.
+
+Run: ``python benchmarks/verdict_calibration.py [--replicates 400] [--seed 0] [--part sim,real]``
+(the simulation takes about 2-4 minutes on 2 cores, the real features about one more). Prints
+markdown tables; docs/method.md shows one run's output.
 """
 
 from __future__ import annotations
@@ -78,11 +88,139 @@ def simulate(classes: int, images: int, replicates: int, seed: int) -> dict[str,
             "false_fail_point": false_fail["point"] / replicates, "power": found / replicates}
 
 
+REAL_SPEC = """
+version: 1
+kind: singaudit/audit
+name: verdict_calibration
+models: [{models}]
+joint_space: {{id: "calibration:joint"}}
+data: {{id: "calibration:audit", options: {{scenes: 1800}}, classes: all, images_per_class: 200}}
+translator:
+  arch: linear
+  fit: {{id: "calibration:validation", options: {{scenes: 1200}}}}
+  heldout: 0.2
+checks: {{class_semantics: {{}}}}
+"""
+
+
+def real_worlds():
+    """(name, what the verdict must do, features, weight, bias, fit features, fit embeddings,
+    labels, texts) for every calibration world of the table, from the runner's features."""
+    import torch
+
+    from singaudit.calibration import variants
+    from singaudit.runner.artefacts import ArtefactBuilder
+    from singaudit.runner.session import AuditSession
+    from singaudit.spec import parse_spec_text
+
+    names = ("clean", "clean_uncentred", "leaky", "mixed", "leaky_uncentred")
+    spec = parse_spec_text(REAL_SPEC.format(models=", ".join(
+        f'{{name: {n}, id: "calibration:{n}"}}' for n in names)))
+    run = ArtefactBuilder(spec, AuditSession(progress=False))
+    selection = run.audit_images
+    texts = run.text_embeddings([spec.prompts.template.replace("{class}", c)
+                                 for c in selection.class_names])
+    labels = np.asarray(selection.labels)
+    base = {}
+    for name in names:
+        weight, bias = run.classifier(name).head()
+        fit = run.translator_fit_data(name)
+        base[name] = (run.classifier_features(name, selection).double(), weight.double(),
+                      bias.double(), fit[0].double(), fit[1].double())
+    worlds = [(name, "pass" if name.startswith("clean") else "fail all", *base[name])
+              for name in names]
+    features, weight, bias, fit_x, fit_y = base["clean"]
+    size = float(features.norm(dim=1).median())
+    for target, class_name in enumerate(selection.class_names):
+        for kind in ("dimension", "direction"):
+            variant = variants.one_class_marker(weight, bias, target, size, kind=kind)
+            worlds.append((f"clean + marker ({kind}) on {class_name}", f"only {target}",
+                           variant.apply(features), variant.weight, variant.bias,
+                           variant.apply(fit_x), fit_y))
+    leaky_x, leaky_w, leaky_b, leaky_fit, _ = base["leaky"]
+    for target, class_name in enumerate(selection.class_names):
+        def hidden(f_clean, f_leaky, target=target):
+            from singaudit.maths.geometry import head_geometry
+
+            null = head_geometry(leaky_w).null_basis
+            code = f_leaky @ null
+            keep = ((f_leaky @ leaky_w.T + leaky_b).argmax(1) == target).unsqueeze(1)
+            return torch.cat([f_clean, torch.where(keep, code, (leaky_fit @ null).mean(0))], 1)
+
+        extended = torch.cat([weight, torch.zeros(len(weight), leaky_w.shape[1] - 6,
+                                                  dtype=weight.dtype)], 1)
+        worlds.append((f"clean + leaky's hidden code on {class_name} only", f"only {target}",
+                       hidden(features, leaky_x), extended, bias, hidden(fit_x, leaky_fit), fit_y))
+    return worlds, labels, texts.double()
+
+
+def real_rates(replicates: int, seed: int, images: int = 30) -> list[tuple]:
+    """Per world: the share of replicates with each outcome of the default verdict."""
+    from singaudit.checks.class_semantics import ClassSemanticsCheck
+    from singaudit.maths import null_semantics as ns
+    from singaudit.maths.geometry import head_geometry
+
+    tier = ClassSemanticsCheck.default_tiers[0]
+    worlds, labels, texts = real_worlds()
+    classes = int(labels.max()) + 1
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, must, features, weight, _bias, fit_x, fit_y in worlds:
+        null = head_geometry(weight).null_basis.numpy()
+        mean = fit_x.mean(0).numpy()
+        translator = ns.fit_null_translator_split(ns.null_content(fit_x, null, mean), fit_y)
+        translated = translator(ns.null_content(features, null, mean))
+        counts = {"target": 0, "only": 0, "others": 0, "any": 0, "all": 0}
+        for _ in range(replicates):
+            rows_drawn = np.concatenate([rng.choice(np.flatnonzero(labels == k), images,
+                                                    replace=False) for k in range(classes)])
+            drawn = labels[rows_drawn]
+            values = ns.class_evidence(translated[rows_drawn], texts, drawn)
+            statuses = class_verdicts([values[drawn == k] for k in range(classes)],
+                                      tier).statuses
+            failed = [k for k, s in enumerate(statuses) if s == "fail"]
+            counts["any"] += bool(failed)
+            counts["all"] += len(failed) == classes
+            if must.startswith("only"):
+                target = int(must.split()[1])
+                counts["target"] += target in failed
+                counts["others"] += any(k != target for k in failed)
+                counts["only"] += failed == [target]
+        rows.append((name, must, {k: v / replicates for k, v in counts.items()}))
+    return rows
+
+
+def print_real(replicates: int, seed: int) -> None:
+    from singaudit.checks.class_semantics import ClassSemanticsCheck
+
+    tier = ClassSemanticsCheck.default_tiers[0]
+    start = time.perf_counter()
+    rows = real_rates(replicates, seed)
+    print(f"\nDefault verdict on real calibration features: {tier.metric} per-class median, warn "
+          f"> {tier.warn:g}, fail > {tier.fail:g} ({tier.confidence:.0%} one-sided, Holm); "
+          f"30 images per class drawn from 200, {replicates} replicates\n")
+    print("| world | must | any class fails | every class fails | marked class fails | "
+          "another class fails | flagged for the marked class only |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, must, rate in rows:
+        one = must.startswith("only")
+        cells = [f"{rate['any']:.1%}", f"{rate['all']:.1%}",
+                 *(f"{rate[k]:.1%}" if one else "-" for k in ("target", "others", "only"))]
+        print(f"| {name} | {must} | " + " | ".join(cells) + " |")
+    print(f"({time.perf_counter() - start:.0f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--part", default="sim,real", help="sim (simulated values), real "
+                        "(calibration features), or both")
     args = parser.parse_args()
+    if "real" in args.part:
+        print_real(args.replicates, args.seed)
+    if "sim" not in args.part:
+        return
     start = time.perf_counter()
     rows = []
     for classes in CLASSES:

@@ -1,12 +1,18 @@
 """Class-semantic leakage: does the null space carry evidence for the true class?
 
-Per image: IS = angle(T(f), T(f_eq)) and the signed AS toward the true-class prompt,
+The default verdict answers: does the null-space component, on its own, carry the image's class
+in a form the joint space can read? ``carried``: a null-only translator T_n (ridge from the null
+coordinates alone to the joint space) points toward class k's prompt, relative to the other class
+prompts, more on class-k images than on other classes' images (degrees). It never sees the row
+space, so no logit-preserving reparametrization of the features can move it. ``unique`` asks the
+same of what the null space adds beyond a linear function of the head's input.
+
+Also reported, as what one translator T (on the full feature) draws from the null space: per
+image IS = angle(T(f), T(f_eq)) and the signed AS toward the true-class prompt,
 AS = angle(T(f), t_class) - angle(T(f_eq), t_class); ``leak`` = -AS, ``abs_as`` = |AS| (the
-paper's reading). f_eq = P_p f + P_n r with r the spec's null reference (``null_removal``: the
-translator-fit mean, or zero as in the paper). The default verdict reads ``specific_leak``, a
-contrast over images: the leak toward class k's prompt on class-k images minus the median leak
-toward it on the other images, so a drift common to every image cancels. Verdicts: tiers per
-class and overall.
+paper's reading), and ``specific_leak`` (the leak contrasted over images). f_eq = P_p f + P_n r
+with r the spec's null reference (``null_removal``: the translator-fit mean, or zero as in the
+paper). Verdicts: tiers per class and overall.
 """
 
 from __future__ import annotations
@@ -38,8 +44,15 @@ from singaudit.results import ClassResult, Metric, Tiers
 if TYPE_CHECKING:  # torch loads when a check measures, not to validate a spec
     import torch
 
-# The metric the default verdict reads (chosen by measurement: scripts/verdict_candidates.py).
-DEFAULT_VERDICT_METRIC = "specific_leak"
+    from singaudit.maths.equivalence import NullReference
+
+# The metric the default verdict reads (chosen by measurement: scripts/verdict_estimands.py).
+DEFAULT_VERDICT_METRIC = "carried"
+# The question it answers, in one sentence (reports and results show it).
+VERDICT_QUESTION = ("Does the null-space component, on its own, carry the image's class in a form "
+                    "the joint space can read?")
+# Folds of the null-only translator cross-fitted on the audit images when there is no fit data.
+CROSS_FIT_FOLDS = 5
 
 METRICS: dict[str, MetricSpec] = {
     "is": MetricSpec("IS: angle between T(f) and T(f_eq), per image"),
@@ -48,9 +61,16 @@ METRICS: dict[str, MetricSpec] = {
                          higher_is_better=False),
     "leak": MetricSpec("-AS toward the true-class prompt (moves with any drift of T(f_eq))",
                        higher_is_better=False),
+    "carried": MetricSpec(
+        "the null component on its own: a null-only translator T_n(P_n f) points toward the "
+        "class's prompt (angles centred over the class prompts) on its images more than on the "
+        "other classes' images (the default verdict)", higher_is_better=False),
+    "unique": MetricSpec(
+        "as carried, for the null content minus its best linear prediction from the row-space "
+        "part: what the null space adds beyond the head's input", higher_is_better=False),
     "specific_leak": MetricSpec(
-        "leak toward the class's prompt on its images minus the median leak toward that prompt "
-        "on the other classes' images (contrast over images; the default verdict)",
+        "what the translator T draws from the null space: leak toward the class's prompt on its "
+        "images minus the median leak toward that prompt on the other classes' images",
         higher_is_better=False),
     "prompt_contrast": MetricSpec(
         "leak toward the true-class prompt minus the mean leak toward the other classes' prompts "
@@ -70,6 +90,15 @@ class EquivalentFeatures:
     features: torch.Tensor  # (n, m)
     removal: str  # "zero" or "mean"
     reference: str  # in words, for results and reports
+
+
+@dataclass(frozen=True)
+class NullAloneScores:
+    """Per image (degrees, NaN unlabelled): what the null component says on its own."""
+
+    carried: np.ndarray  # (n,) null-only translator, contrast over prompts and images
+    unique: np.ndarray  # (n,) the same after removing what the row space predicts linearly
+    translator: str  # how T_n was fitted, in words
 
 
 @dataclass(frozen=True)
@@ -93,27 +122,87 @@ class ClassScores:
     null_reference: str  # what null removal kept in the null space
 
 
+def null_reference(ctx: ModelContext) -> NullReference:
+    """The spec's null reference for this model (maths.equivalence.choose_null_reference is the
+    one policy: the translator's recorded fit mean, else its fit images' mean, else the audit
+    images' mean), once per model."""
+
+    def compute() -> NullReference:
+        from singaudit.maths.equivalence import choose_null_reference  # lazy: torch
+
+        def fit_rows():
+            try:
+                return ctx.fit_data()[0]
+            except DataError:  # a loaded translator without fit data
+                return None
+
+        return choose_null_reference(
+            ctx.null_removal, ctx.geometry.require_null_space(),
+            recorded=(ctx.translator_info or {}).get("null_reference"), fit_rows=fit_rows,
+            fallback_rows=ctx.features)
+
+    return ctx.shared(f"null_reference:{ctx.null_removal}", compute)
+
+
 def equivalent_features(ctx: ModelContext) -> EquivalentFeatures:
     """The spec's null removal applied to the audit features, once per model for every check."""
 
     def compute() -> EquivalentFeatures:
-        from singaudit.maths.equivalence import null_reference, remove_null  # lazy: torch
+        from singaudit.maths.equivalence import remove_null  # lazy: torch
 
-        geometry = ctx.geometry.require_null_space()
-        removal = ctx.null_removal
-        if removal == "zero":
-            return EquivalentFeatures(remove_null(ctx.features, geometry), removal,
-                                      "zero (the paper's f_eq = P_p f)")
-        try:
-            rows, where = ctx.fit_data()[0], "translator-fit images"
-        except DataError:  # a loaded translator without fit data: the audit images' own mean
-            rows, where = ctx.features, "audit images"
-        reference = null_reference(removal, geometry, rows)
-        return EquivalentFeatures(
-            remove_null(ctx.features, geometry, reference).to(ctx.features.dtype), removal,
-            f"mean feature of the {len(rows)} {where} (f_eq = P_p f + P_n mu)")
+        reference = null_reference(ctx)
+        features = remove_null(ctx.features, ctx.geometry.require_null_space(), reference.vector)
+        return EquivalentFeatures(features.to(ctx.features.dtype), ctx.null_removal,
+                                  reference.description)
 
     return ctx.shared(f"features:null_removed:{ctx.null_removal}", compute)
+
+
+def null_alone_scores(ctx: ModelContext) -> NullAloneScores:
+    """The carried and unique readings per image: a null-only ridge translator T_n from
+    z = V_n^T (f - mu) (mu: the spec's null reference, the fit mean by default) to the joint
+    space, fitted on the translator-fit images; without fit data (a loaded translator),
+    cross-fitted on the audit images, each image translated by a fit that never saw it."""
+
+    def compute() -> NullAloneScores:
+        from singaudit.maths import null_semantics  # lazy: the ridge fits in numpy
+
+        geometry = ctx.geometry.require_null_space()
+        reference = null_reference(ctx).vector
+        mean = np.zeros(geometry.feature_dim) if reference is None else as_array(reference)
+        null_basis, row_basis = as_array(geometry.null_basis), as_array(geometry.principal_basis)
+        labels = ctx.labels.cpu().numpy()
+        texts = as_array(ctx.prompt_embeddings(ctx.class_names))
+        features = as_array(ctx.features)
+        z, row = null_semantics.null_content(features, null_basis, mean), features @ row_basis
+        try:
+            fit_features, fit_embeddings = (as_array(t) for t in ctx.fit_data()[:2])
+        except DataError:
+            fit_features = None
+        if fit_features is None:
+            embeddings = as_array(ctx.image_embeddings)
+            unique = null_semantics.unique_null_content(z, row, z, row)
+            carried_t, unique_t = (null_semantics.cross_fitted_translations(
+                content, embeddings, folds=CROSS_FIT_FOLDS, seed=ctx.seed)
+                for content in (z, unique))
+            fitted = (f"linear ridge on the null coordinates, cross-fitted on the {len(z)} audit "
+                      f"images ({CROSS_FIT_FOLDS} folds; the translator came without fit data)")
+        else:
+            z_fit = null_semantics.null_content(fit_features, null_basis, mean)
+            row_fit = fit_features @ row_basis
+            unique_fit = null_semantics.unique_null_content(z_fit, row_fit, z_fit, row_fit)
+            unique = null_semantics.unique_null_content(z, row, z_fit, row_fit)
+            carried_t, unique_t = (null_semantics.fit_null_translator_split(
+                fit, fit_embeddings, seed=ctx.seed)(content)
+                for fit, content in ((z_fit, z), (unique_fit, unique)))
+            fitted = (f"linear ridge on the null coordinates of the {len(z_fit)} translator-fit "
+                      "images (penalty chosen on a held-out fifth, relative to the trace)")
+        return NullAloneScores(
+            carried=null_semantics.class_evidence(carried_t, texts, labels),
+            unique=null_semantics.class_evidence(unique_t, texts, labels),
+            translator=fitted)
+
+    return ctx.shared(f"class_semantics:null_alone:{ctx.null_removal}", compute)
 
 
 def equivalent_translations(ctx: ModelContext) -> EquivalentTranslations:
@@ -178,10 +267,9 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
 
     name = "class_semantics"
     metrics = METRICS
-    # Measured (scripts/verdict_candidates.py): clean's worst class -0.8, leaky's best +7.2 and
-    # worst +16.9, under any constant null offset: fail 3 keeps 2x on both sides.
+    # Measured (scripts/verdict_estimands.py, benchmarks/verdict_calibration.py): docs/method.md.
     default_tiers: ClassVar[list[Tiers]] = [
-        Tiers(metric=DEFAULT_VERDICT_METRIC, statistic="median", warn=2.0, fail=3.0,
+        Tiers(metric=DEFAULT_VERDICT_METRIC, statistic="median", warn=3.0, fail=4.0,
               scope="per_class"),
     ]
     requires_null_space = True
@@ -194,10 +282,13 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
             raise NotApplicable("class_semantics needs labelled images (the data has no classes)")
         _refuse_unrepresentable_classes(ctx)
         all_scores = class_scores(ctx)
+        alone = null_alone_scores(ctx)
         labels = ctx.labels.cpu().numpy().astype(np.int64)[labelled]
         scores = all_scores
         attribute = all_scores.attribute_score[labelled]
         per_image = {
+            "carried": alone.carried[labelled],
+            "unique": alone.unique[labelled],
             "is": all_scores.image_score[labelled],
             "as": attribute,
             "abs_as": np.abs(attribute),
@@ -236,7 +327,10 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
         observations = {k: Observations.of(v, labels) for k, v in per_image.items()}
         observations["ratio"] = Observations.of([ratio])
         summary = (
-            f"specific leak median {format_number(metrics['specific_leak'].value)} deg, leak "
+            f"carried median {format_number(metrics['carried'].value)} deg (unique "
+            f"{format_number(metrics['unique'].value)}; null-only translator: "
+            f"{alone.translator}); what T draws: specific leak median "
+            f"{format_number(metrics['specific_leak'].value)} deg, leak "
             f"{format_number(metrics['leak'].value)} deg, |AS| "
             f"{format_number(metrics['abs_as'].value)} deg, IS "
             f"{format_number(metrics['is'].value)} deg, ratio {format_number(ratio)} over "
@@ -250,8 +344,10 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
             per_class=per_class,
             data={
                 **{name: per_image[name].tolist()
-                   for name in ("is", "as", "specific_leak", "prompt_contrast",
-                                "evidence_change")},
+                   for name in ("carried", "unique", "is", "as", "specific_leak",
+                                "prompt_contrast", "evidence_change")},
+                "question": VERDICT_QUESTION,
+                "null_translator": alone.translator,
                 "label": labels.tolist(),
                 "class_names": list(ctx.class_names),
                 "image_keys": [k for k, keep in zip(ctx.image_keys, labelled, strict=True) if keep],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -45,6 +47,52 @@ def null_reference(
             f"got {tuple(rows.shape)}"
         )
     return rows.mean(dim=0)
+
+
+@dataclass(frozen=True)
+class NullReference:
+    """What null removal puts in the null space (None: zero) and where it came from, in words."""
+
+    vector: torch.Tensor | None  # (m,) float64
+    description: str
+
+
+def choose_null_reference(
+    removal: NullRemoval,
+    geometry: HeadGeometry,
+    *,
+    recorded: Mapping[str, Any] | None = None,
+    fit_rows: Callable[[], Any] | None = None,
+    fallback_rows: Any = None,
+    fallback_words: str = "audit images",
+) -> NullReference:
+    """The one null-reference policy of every check and of ``explain``.
+
+    "zero": the paper's P_p f. "mean", in order: the fit mean recorded with the translator
+    (``recorded``: {"mean": [...], "fit_set": words}), the mean of ``fit_rows()`` (the translator's
+    fit features; a callable, so they load only when needed, returning None when there are none),
+    the mean of ``fallback_rows``, else zero (said so in the description).
+    """
+    if removal == "zero":
+        return NullReference(None, "zero (the paper's f_eq = P_p f)")
+    if removal != "mean":
+        raise ValueError(f"null removal must be one of {NULL_REMOVALS}, not {removal!r}")
+    if recorded is not None and recorded.get("mean") is not None:
+        vector = to_float64(torch.as_tensor(recorded["mean"])).reshape(-1)
+        if vector.numel() != geometry.feature_dim or not bool(torch.isfinite(vector).all()):
+            raise ValueError(f"the translator's recorded fit mean has {vector.numel()} values "
+                             f"(finite: {bool(torch.isfinite(vector).all())}); the classifier's "
+                             f"features have {geometry.feature_dim}")
+        where = recorded.get("fit_set") or "the translator's fit images"
+        return NullReference(vector, f"mean feature of {where}, recorded with the translator "
+                                     "(f_eq = P_p f + P_n mu)")
+    for rows, words in ((fit_rows() if fit_rows else None, "translator-fit images"),
+                        (fallback_rows, fallback_words)):
+        if rows is not None and len(rows) > 0:
+            return NullReference(null_reference("mean", geometry, rows),
+                                 f"mean feature of the {len(rows)} {words} (f_eq = P_p f + P_n mu)")
+    return NullReference(None, "zero (no fit mean recorded with the translator and no images to "
+                               "take one from)")
 
 
 def perturbation_norms(features: Any, budget: float, *, relative: bool) -> Any:

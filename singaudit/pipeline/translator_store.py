@@ -85,6 +85,14 @@ def load_translator(path: str | Path) -> tuple[Translator, dict[str, Any]]:
     )
 
 
+def null_reference_record(fit_features: Any, fit_set: str) -> dict[str, Any]:
+    """What a translator carries so that every user of it removes null content alike: the mean
+    of the features it was fitted on (the null reference mu) and which fit set that was."""
+    rows = torch.as_tensor(fit_features).detach().to("cpu", torch.float64)
+    return {"mean": rows.mean(dim=0).tolist(), "rows": int(rows.shape[0]), "fit_set": fit_set,
+            "fingerprint": fingerprint_arrays(rows)}
+
+
 def fingerprint_arrays(*arrays: Any) -> str:
     """A short sha256 of arrays' shapes, dtypes and bytes: identifies the data a translator saw."""
     digest = hashlib.sha256()

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from singaudit.errors import DataError
+from singaudit.pipeline.translator_store import null_reference_record
 from singaudit.pipeline.translators import fit_translator
 from singaudit.runner import artefact_cache
 from singaudit.runner.memo import digest
@@ -109,8 +110,12 @@ class TranslatorArtefacts:
                 if cached is not None:
                     module, info = cached
                 else:
-                    meta = {"classifier": classifier.info.id, "joint_space": space.info.id}
                     fit_data = self.translator_fit_data(name)
+                    meta = {"classifier": classifier.info.id, "joint_space": space.info.id,
+                            # the null reference travels with the translator (and its files)
+                            "null_reference": null_reference_record(
+                                fit_data[0], f"the {len(train_keys)} translator-fit images of "
+                                f"{fit.source.id} (fit {fingerprint})")}
                     with self.reporter.stage(
                             f"translator_fit:{name}",
                             f"fitting the translator for {name} ({config.arch}, "
