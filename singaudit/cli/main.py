@@ -15,6 +15,7 @@ import typer
 from singaudit.cli import (
     baseline,
     cache,
+    card,
     diff,
     explain,
     models,
@@ -45,6 +46,7 @@ app.command()(explain.explain)
 app.command()(report.report)
 app.command()(diff.diff)
 app.command(name="init")(init_command.init)
+app.command()(card.card)
 app.add_typer(translator.translator_app, name="translator")
 app.add_typer(baseline.baseline_app, name="baseline")
 app.add_typer(cache.cache_app, name="cache")
