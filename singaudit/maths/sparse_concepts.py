@@ -54,6 +54,7 @@ def nonnegative_lasso(
     targets: torch.Tensor, concepts: torch.Tensor, *, sparsity: float = DEFAULT_SPARSITY,
     working_set: int = 128, max_iterations: int = 1000, tolerance: float = 1e-6,
     refit: bool = True, batch_size: int = 256, max_rounds: int = 10,
+    max_working_set: int = 512,
 ) -> Decomposition:
     """Decompose each row of ``targets`` (n, k) over the rows of ``concepts`` (V, k).
 
@@ -62,7 +63,9 @@ def nonnegative_lasso(
     the largest correlation with the target) is solved by FISTA on its Gram matrix, and the
     solution is checked against the optimality (KKT) conditions over the whole vocabulary: no
     concept left out may correlate with the residual above the penalty. Violators enter the next
-    round's working set. ``refit`` then re-solves each support without the penalty.
+    round's working set, which doubles (up to ``max_working_set``) when a support fills half of
+    it; a target that needs more concepts is left at the best solution within the set and
+    ``optimal`` says so. ``refit`` then re-solves each support without the penalty.
     """
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity must lie in [0, 1], got {sparsity}")
@@ -73,7 +76,8 @@ def nonnegative_lasso(
     for start in range(0, len(unit), batch_size):
         chunk = unit[start:start + batch_size]
         weights, used, converged = _working_set_lasso(chunk, dictionary, sparsity, size,
-                                                      max_iterations, tolerance, max_rounds)
+                                                      max_iterations, tolerance, max_rounds,
+                                                      max_working_set)
         if refit:
             weights = _refit(chunk, dictionary, weights)
         rows.append(weights)
@@ -86,8 +90,8 @@ def nonnegative_lasso(
 
 
 def _working_set_lasso(targets: torch.Tensor, dictionary: torch.Tensor, sparsity: float,
-                       size: int, max_iterations: int, tolerance: float, max_rounds: int
-                       ) -> tuple[torch.Tensor, int, bool]:
+                       size: int, max_iterations: int, tolerance: float, max_rounds: int,
+                       max_working_set: int) -> tuple[torch.Tensor, int, bool]:
     correlation = targets @ dictionary.T  # (n, V): minus the gradient at w = 0
     penalty = sparsity * correlation.max(dim=-1, keepdim=True).values.clamp_min(0.0)
     weights = torch.zeros_like(correlation)
@@ -109,7 +113,7 @@ def _working_set_lasso(targets: torch.Tensor, dictionary: torch.Tensor, sparsity
         if float(violation.max()) <= 10 * tolerance * max(float(penalty.max()), 1e-12):
             return weights, used, True
         if int((weights > 0).sum(dim=-1).max()) > size // 2:  # a support crowds its set
-            size = min(2 * size, len(dictionary))
+            size = min(2 * size, len(dictionary), max(max_working_set, size))
     return weights, used, False
 
 

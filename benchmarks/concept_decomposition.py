@@ -1,0 +1,105 @@
+"""Sparse concept decomposition (singaudit.maths.sparse_concepts) at vocabulary scale.
+
+Decomposes N shifts over V concepts of dimension K (default 1,000 x 15,000 x 768, ViT-L/14's
+joint space) with the concepts check's defaults (sparsity 0.2, joint sides: the dictionary is
+the concepts and their negations, 2V atoms), each case in a fresh process so peak RSS is its
+own. Concepts are Gaussian with a shared component (as text embeddings share one), centred like
+the check's; shifts are either sparse (5 concepts with random signs plus 5% noise: what a null
+space that carries a few concepts gives) or dense Gaussian (nothing sparse to find: the worst
+case). Prints wall and CPU time, peak RSS, and time in units of one dense N x 2V x K product
+(the cost floor of any solver that looks at every concept once).
+
+    .venv/bin/python benchmarks/concept_decomposition.py [--n 1000] [--concepts 15000]
+        [--dim 768] [--device cpu|cuda] [--kinds sparse,dense]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+
+def run_one(n: int, concepts: int, dim: int, kind: str, device: str) -> dict:
+    import torch
+
+    from singaudit.maths.sparse_concepts import (
+        DEFAULT_SPARSITY,
+        centred_concepts,
+        nonnegative_lasso,
+    )
+
+    generator = torch.Generator().manual_seed(0)
+    raw = torch.randn(concepts, dim, generator=generator) + 2.0 * torch.randn(
+        1, dim, generator=generator)
+    dictionary = centred_concepts(raw)
+    if kind == "sparse":
+        picks = torch.randint(0, concepts, (n, 5), generator=generator)
+        signs = torch.where(torch.rand(n, 5, generator=generator) < 0.5, -1.0, 1.0)
+        scales = torch.rand(n, 5, generator=generator) + 0.2
+        targets = torch.einsum("nj,njk->nk", signs * scales, dictionary[picks])
+        targets = torch.nn.functional.normalize(targets, dim=-1)
+        targets += 0.05 * torch.randn(n, dim, generator=generator) / dim ** 0.5
+    else:
+        targets = torch.randn(n, dim, generator=generator)
+    atoms = torch.cat([dictionary, -dictionary]).to(device)
+    targets = targets.to(device)
+    synchronise = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    rss_before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    tick = time.perf_counter()
+    _ = targets @ atoms.T
+    synchronise()
+    product_s = time.perf_counter() - tick
+    wall_start, cpu_start = time.perf_counter(), time.process_time()
+    result = nonnegative_lasso(targets, atoms, sparsity=DEFAULT_SPARSITY)
+    synchronise()
+    wall_s, cpu_s = time.perf_counter() - wall_start, time.process_time() - cpu_start
+    support = (result.weights > 0).sum(dim=-1).float()
+    peak_gpu_mb = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda")
+                   else None)
+    return {"kind": kind, "wall_s": wall_s, "cpu_s": cpu_s, "product_s": product_s,
+            "rss_before_mb": rss_before_mb,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_gpu_mb": peak_gpu_mb, "support_mean": float(support.mean()),
+            "support_max": int(support.max()), "cosine_median": float(result.cosine.median()),
+            "optimal": result.optimal, "iterations": result.iterations,
+            "threads": torch.get_num_threads()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--concepts", type=int, default=15_000)
+    parser.add_argument("--dim", type=int, default=768)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--kinds", default="sparse,dense", help="which shifts (comma-separated)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one case, print JSON
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.n, args.concepts, args.dim, args.one, args.device)))
+        return
+    print(f"{args.n} shifts x {args.concepts} concepts (x2 with negations) x {args.dim} dims, "
+          f"device {args.device}")
+    header = ("shifts", "wall s", "CPU s", "x dense product", "peak RSS MB", "peak GPU MB",
+              "concepts/shift (mean, max)", "median cosine", "KKT met")
+    print(" | ".join(header))
+    for kind in args.kinds.split(","):
+        output = subprocess.run(
+            [sys.executable, __file__, "--one", kind, "--n", str(args.n), "--concepts",
+             str(args.concepts), "--dim", str(args.dim), "--device", args.device],
+            capture_output=True, text=True, check=True).stdout
+        row = json.loads(output.strip().splitlines()[-1])
+        gpu = "-" if row["peak_gpu_mb"] is None else f"{row['peak_gpu_mb']:.0f}"
+        print(" | ".join([
+            kind, f"{row['wall_s']:.1f}", f"{row['cpu_s']:.1f}",
+            f"{row['wall_s'] / max(row['product_s'], 1e-9):.0f}",
+            f"{row['peak_rss_mb']:.0f} (inputs {row['rss_before_mb']:.0f})", gpu,
+            f"{row['support_mean']:.1f}, {row['support_max']}", f"{row['cosine_median']:.3f}",
+            str(row["optimal"])]))
+
+
+if __name__ == "__main__":
+    main()
