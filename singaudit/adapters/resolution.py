@@ -107,22 +107,51 @@ def _hub_repo(ident: str, options: dict[str, Any], what: str) -> str | None:
 
 
 def _python(ident: str, options: dict[str, Any]) -> str | None:
-    module = ident.partition(":")[0]
+    module = ident.partition(":")[0].strip()
     if not module:
         return f"python:{ident} names no module (use 'python:package.module:factory')"
     added = os.getcwd() not in sys.path
     if added:  # a factory in the working folder, as the runner imports it
         sys.path.insert(0, os.getcwd())
     try:
-        found = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        found = None
+        problem = module_problem(module)
     finally:
         if added:
             sys.path.remove(os.getcwd())
+    if problem is not None:
+        return (f"python:{ident}: {problem} (looked in {os.getcwd()} and on PYTHONPATH, "
+                "without importing anything)")
+    return None
+
+
+def module_problem(dotted: str) -> str | None:
+    """Why the module ``dotted`` cannot be found, or None; found on the file system only. A
+    package's ``__init__`` is never run: ``importlib.util.find_spec("a.b")`` imports ``a``."""
+    import importlib.machinery
+
+    top, *rest = dotted.split(".")
+    if not top or not all(part.isidentifier() for part in (top, *rest)):
+        return f"{dotted!r} is not a module name"
+    try:
+        found = importlib.util.find_spec(top)  # a top-level name: found, not imported
+    except (ImportError, ValueError):
+        found = None
     if found is None:
-        return (f"python:{ident}: no module {module!r} importable from {os.getcwd()} or "
-                "PYTHONPATH")
+        return f"no module {top!r}"
+    locations = list(found.submodule_search_locations or [])
+    suffixes = importlib.machinery.all_suffixes()
+    for depth, part in enumerate(rest):
+        here = ".".join([top, *rest[:depth]])
+        if not locations:
+            return f"{here!r} is a module, not a package: it has no {part!r}"
+        folders = [Path(p) / part for p in locations if (Path(p) / part).is_dir()]
+        if folders:  # a package (or a namespace package) of that name
+            locations = [str(f) for f in folders]
+            continue
+        if any((Path(p) / f"{part}{suffix}").is_file() for p in locations for suffix in suffixes):
+            locations = []
+            continue
+        return f"no module {part!r} in package {here!r}"
     return None
 
 
