@@ -79,6 +79,16 @@ def fixed(value: Any, digits: int = 2, signed: bool = False) -> str:
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
+def significant(value: Any, digits: int = 4) -> str:
+    """``digits`` significant digits, for fit diagnostics where 0.9996 and 0.99 differ:
+    significant(0.99961) is "0.9996", significant(1.2e-05) "1.2e-05"; n/a when missing."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return NOT_AVAILABLE if value is None else str(value)
+    return NOT_AVAILABLE if math.isnan(value) else f"{value:.{digits}g}"
+
+
 def megabytes(size_bytes: float) -> str:
     """A size on disk: "12.3 MB" (decimal megabytes, one decimal)."""
     return f"{size_bytes / 1e6:.1f} MB"

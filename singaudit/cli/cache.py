@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -11,6 +11,10 @@ from singaudit.cache import kind_names
 from singaudit.cli._common import EXIT_OK, CacheOpt, _console
 from singaudit.errors import SpecError
 from singaudit.io.console import plain as _plain
+from singaudit.wording import megabytes
+
+if TYPE_CHECKING:
+    from singaudit.cache import CacheItem
 
 cache_app = typer.Typer(help="Inspect or clear the on-disk cache.", no_args_is_help=True)
 
@@ -22,7 +26,8 @@ CacheAgeOpt = Annotated[float | None, typer.Option(
     "--older-than", min=0, help="Entries last written more than this many days ago.")]
 
 
-def _selected_items(root: Path, kinds, model, older_than) -> list:
+def _selected_items(root: Path, kinds: list[str] | None, model: str | None,
+                    older_than: float | None) -> list[CacheItem]:
     import fnmatch
     import time
 
@@ -66,24 +71,26 @@ def cache_ls(
     root = cache_root(cache_dir)
     items = _selected_items(root, kinds, model, older_than)
     console = _console()
-    groups: dict[tuple[str, str], list] = {}
+    groups: dict[tuple[str, str], list[CacheItem]] = {}
     for item in items:
         groups.setdefault((item.model or "-", item.kind), []).append(item)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for column, justify in (("model", "left"), ("kind", "left"), ("entries", "right"),
-                            ("images", "right"), ("size", "right"), ("last written", "left")):
+    columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
+        ("model", "left"), ("kind", "left"), ("entries", "right"), ("images", "right"),
+        ("size", "right"), ("last written", "left"))
+    for column, justify in columns:
         table.add_column(column, justify=justify, overflow="fold")
     for (model_name, kind), members in sorted(groups.items()):
         images = sum(m.images for m in members)
         newest = time.strftime("%Y-%m-%d %H:%M", time.localtime(max(m.modified for m in members)))
         table.add_row(_plain(model_name), kind, str(len(members)), str(images) if images else "",
-                      f"{sum(m.size for m in members) / 1e6:.1f} MB", newest)
+                      megabytes(sum(m.size for m in members)), newest)
     console.print(f"cache: {_plain(root)}")
     if groups:
         console.print(table)
     total = sum(item.size for item in items)
     selected = " (selected)" if kinds or model or older_than is not None else ""
-    console.print(f"{len(items)} entries, {total / 1e6:.1f} MB{selected}")
+    console.print(f"{len(items)} entries, {megabytes(total)}{selected}")
     return EXIT_OK
 
 
@@ -96,7 +103,8 @@ def cache_clear(
     older_than: CacheAgeOpt = None,
 ) -> int:
     """Delete every entry singaudit wrote in the cache (every kind --kind names: features to
-    run records), or only those selected by --kind, --model and --older-than; other files stay, and a folder that is not a cache is refused.
+    run records), or only those selected by --kind, --model and --older-than; other files stay,
+    and a folder that is not a cache is refused.
 
     Examples:
 
@@ -114,11 +122,12 @@ def cache_clear(
     if not yes and not typer.confirm(f"delete the singaudit cache in {root}?"):
         return EXIT_OK
     count, freed = clear_cache(root)
-    _console().print(f"cleared {_plain(root)}: {count} entries, {freed / 1e6:.1f} MB")
+    _console().print(f"cleared {_plain(root)}: {count} entries, {megabytes(freed)}")
     return EXIT_OK
 
 
-def _clear_selected(root: Path, kinds, model, older_than, yes: bool) -> int:
+def _clear_selected(root: Path, kinds: list[str] | None, model: str | None,
+                    older_than: float | None, yes: bool) -> int:
     """Remove only the selected entries (each a file or a folder singaudit wrote)."""
     items = _selected_items(root, kinds, model, older_than)
     if not items:
@@ -131,7 +140,7 @@ def _clear_selected(root: Path, kinds, model, older_than, yes: bool) -> int:
     removed: dict[str, list[int]] = {}
     for kind in dict.fromkeys(item.kind for item in items):
         removed[kind] = list(remove_items(root, [i for i in items if i.kind == kind]))
-    said = ", ".join(f"{kind} {count} ({size / 1e6:.1f} MB)"
+    said = ", ".join(f"{kind} {count} ({megabytes(size)})"
                      for kind, (count, size) in sorted(removed.items()))
     _console().print(f"removed from {_plain(root)}: {said}")
     return EXIT_OK

@@ -11,6 +11,7 @@ import typer
 
 from singaudit.cli._common import EXIT_OK, CacheOpt, Debug, DeviceOpt, _console
 from singaudit.io.console import plain as _plain
+from singaudit.wording import fixed, number
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -63,19 +64,20 @@ def explain(
         sys.stdout.write(json.dumps(asdict(result), indent=2) + "\n")
         return EXIT_OK
     console = _console()
-    console.print(f"{_plain(result.image)}: IS {result.image_score:.2f} deg, null energy "
-                  f"{result.null_energy:.3f} ({_plain(result.model)} -> "
+    console.print(f"{_plain(result.image)}: IS {fixed(result.image_score)} deg, null energy "
+                  f"{fixed(result.null_energy, 3)} ({_plain(result.model)} -> "
                   f"{_plain(result.joint_space)}); null reference: {result.null_reference}")
     _print_translator_fidelity(console, result.translator)
     for row in result.top_classes:
-        console.print(f"  class {_plain(repr(row['name']))}: p={row['probability']:.3f}  "
-                      f"AS {row['as']:+.2f} deg")
+        console.print(f"  class {_plain(repr(row['name']))}: p={fixed(row['probability'], 3)}  "
+                      f"AS {fixed(row['as'], signed=True)} deg")
     for row in result.concepts:
         unknown = row.get("unknown_words") or []
         flag = (f"  [bold red]UNREPRESENTABLE[/]: {_plain(', '.join(map(repr, unknown)))} "
                 "unknown to the joint space's text tower" if unknown else "")
-        console.print(f"  concept {_plain(repr(row['concept']))}: AS {row['as']:+.2f} deg "
-                      f"(z {row['z']:+.2f}){flag}")
+        console.print(f"  concept {_plain(repr(row['concept']))}: "
+                      f"AS {fixed(row['as'], signed=True)} deg (z {fixed(row['z'], signed=True)})"
+                      f"{flag}")
     for path in result.evidence:
         console.print(f"  evidence: {_plain(path)}")
     return EXIT_OK
@@ -91,11 +93,11 @@ def _print_translator_fidelity(console: Console, info: dict[str, Any]) -> None:
         return
     bounds = {tier.metric: tier for tier in CHECKS.get("translator_fidelity").default_tiers}
     tier = bounds.get("cosine")
-    line = (f"  translator: {info.get('architecture', '?')}, held-out mean cosine {cosine:.3f} "
+    line = (f"  translator: {info.get('architecture', '?')}, held-out mean cosine {fixed(cosine, 3)} "
             f"over {info.get('n_heldout', '?')} images")
     if tier is not None and tier.fail is not None and cosine < tier.fail:
-        line += (f" [bold red]below the audit's fail bound {tier.fail:g}[/]: the angles below "
+        line += (f" [bold red]below the audit's fail bound {number(tier.fail)}[/]: the angles below "
                  "are not trustworthy; fit on more (and more similar) images")
     elif tier is not None and tier.warn is not None and cosine < tier.warn:
-        line += f" [yellow]below the audit's warn bound {tier.warn:g}[/]: read with care"
+        line += f" [yellow]below the audit's warn bound {number(tier.warn)}[/]: read with care"
     console.print(line)

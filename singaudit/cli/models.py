@@ -9,6 +9,7 @@ import typer
 
 from singaudit.cli._common import EXIT_OK, _console
 from singaudit.io.console import plain as _plain
+from singaudit.wording import fixed
 
 
 def models(pattern: Annotated[str | None, typer.Argument(help="Glob or substring.")] = None) -> int:
@@ -35,7 +36,7 @@ def models(pattern: Annotated[str | None, typer.Argument(help="Glob or substring
         for preset in presets:
             table.add_row(preset.name, preset.id, str(preset.feature_dim),
                           str(preset.num_classes), str(preset.null_dim),
-                          "" if preset.top1 is None else f"{preset.top1:.1f}",
+                          "" if preset.top1 is None else fixed(preset.top1, 1),
                           "yes" if preset.offline else "")
         console.print(table)
     if not pattern:

@@ -19,6 +19,7 @@ from singaudit.cli._common import (
 )
 from singaudit.errors import SpecError
 from singaudit.io.console import plain as _plain
+from singaudit.wording import significant
 
 if TYPE_CHECKING:
     from singaudit.maths.translators import Translator
@@ -117,4 +118,4 @@ def _print_fidelity(info: dict[str, Any]) -> None:
 
 
 def _short(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return significant(value) if isinstance(value, float) else str(value)
