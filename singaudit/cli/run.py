@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,6 +25,12 @@ from singaudit.cli._common import (
 )
 from singaudit.cli._summary import _print_summary
 from singaudit.errors import SpecError
+from singaudit.wording import seconds
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from singaudit.spec import AuditSpec
 
 
 def run(
@@ -76,7 +82,8 @@ def run(
     codes = []
     for spec, target in zip(loaded, targets, strict=True):
         with _pdf_worker(spec.report.formats) as pdf_worker:  # imports weasyprint meanwhile
-            def reports(folder: Path, spec=spec, pdf_worker=pdf_worker) -> None:
+            def reports(folder: Path, spec: AuditSpec = spec, pdf_worker: Any = pdf_worker
+                        ) -> None:
                 with figure_cache(cache_dir or spec.cache_dir):  # figures honour --cache-dir
                     _render(spec.report.formats, folder, templates, pdf_worker)
 
@@ -89,7 +96,7 @@ def run(
     return max(codes, default=EXIT_OK)
 
 
-def _output_targets(specs: list, out: Path | None, force: bool) -> list[Path]:
+def _output_targets(specs: list[AuditSpec], out: Path | None, force: bool) -> list[Path]:
     """Each spec's output folder, checked before anything is computed: usable, singaudit's own
     (or --force), and one per spec (two audits never write into one folder)."""
     from singaudit.runner import output_dir
@@ -97,7 +104,7 @@ def _output_targets(specs: list, out: Path | None, force: bool) -> list[Path]:
 
     targets = [output_dir(spec, (out / spec.name) if out and len(specs) > 1 else out)
                for spec in specs]
-    seen: dict[Path, object] = {}
+    seen: dict[Path, AuditSpec] = {}
     for spec, target in zip(specs, targets, strict=True):
         key = target.absolute()
         if key in seen:
@@ -109,7 +116,7 @@ def _output_targets(specs: list, out: Path | None, force: bool) -> list[Path]:
     return targets
 
 
-def _check_only(specs: list, only: list[str]) -> None:
+def _check_only(specs: list[AuditSpec], only: list[str]) -> None:
     """Every --only selector must name a model or check of some spec (before anything runs)."""
     from singaudit.runner.audit import selector_matches
 
@@ -123,7 +130,8 @@ def _check_only(specs: list, only: list[str]) -> None:
                             f"{', '.join(models)}; checks: {', '.join(checks)}")
 
 
-def _render(formats, target: Path, templates: Path | None, pdf_worker=None) -> None:
+def _render(formats: Sequence[str], target: Path, templates: Path | None,
+            pdf_worker: Any = None) -> None:
     """The spec's report formats beside results.json: a spinner on a terminal, a line in a log."""
     import time
 
@@ -139,4 +147,4 @@ def _render(formats, target: Path, templates: Path | None, pdf_worker=None) -> N
     start = time.perf_counter()
     print(f"rendering {', '.join(wanted)}", file=sys.stderr, flush=True)
     render_reports(target / "results.json", wanted, templates, pdf_worker=pdf_worker)
-    print(f"rendered in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    print(f"rendered in {seconds(time.perf_counter() - start)}", file=sys.stderr, flush=True)
