@@ -25,6 +25,8 @@ from singaudit.io.atomic import atomic_write_bytes
 if TYPE_CHECKING:  # torch is imported where tensors are read or hashed: a warm run needs none
     import torch
 
+    from singaudit.maths.geometry import HeadGeometry
+
 NAMESPACES = ("features", "embeddings", "text")  # what the feature pipeline extracts
 GEOMETRY = "geometry"
 ENTRY_SUFFIX = ".safetensors"
@@ -150,6 +152,35 @@ class FeatureCache:
         if not self.root.is_dir():
             return 0, 0
         return clear_cache(self.root, [namespace] if namespace else NAMESPACES)
+
+
+def load_geometry(root: Path, key: str) -> HeadGeometry | None:
+    """A head's geometry kept under ``key``; None when absent, damaged or of another layout."""
+    from singaudit.maths.geometry import HeadGeometry
+
+    entry = FeatureCache(root).load(GEOMETRY, key)
+    if entry is None:
+        return None
+    tensors, meta = entry
+    try:
+        return HeadGeometry(
+            singular_values=tensors["singular_values"],
+            principal_basis=tensors["principal_basis"], null_basis=tensors["null_basis"],
+            rank=int(meta["rank"]), feature_dim=int(meta["feature_dim"]),
+            num_classes=int(meta["num_classes"]), tolerance=float(meta["tolerance"]))
+    except (KeyError, ValueError):
+        return None  # an entry from another layout: recomputed and written over
+
+
+def save_geometry(root: Path, key: str, geometry: HeadGeometry, *, model: str) -> None:
+    """Keep a head's geometry under ``key`` (an unwritable cache only warns, once)."""
+    FeatureCache(root).save(GEOMETRY, key, {
+        "singular_values": geometry.singular_values,
+        "principal_basis": geometry.principal_basis,
+        "null_basis": geometry.null_basis,
+    }, {"rank": str(geometry.rank), "feature_dim": str(geometry.feature_dim),
+        "num_classes": str(geometry.num_classes), "tolerance": repr(geometry.tolerance),
+        "model": model})
 
 
 def _entry_files(root: Path, kind: str) -> list[Path]:

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from singaudit.cache import mark_cache, write_failed
-from singaudit.cache.tensors import GEOMETRY, FeatureCache, make_key
+from singaudit.cache.tensors import FeatureCache, load_geometry, make_key, save_geometry
 from singaudit.cache.translators import entry_folder
 from singaudit.errors import SingauditError
 from singaudit.maths._arrays import require_finite
@@ -78,32 +78,17 @@ def geometry_cached(classifier: Any, *, cache_dir: Path, rank_tolerance: float |
                     ) -> Any:
     """The head's SVD geometry, cached on disk (a float64 SVD of a large head takes seconds)."""
     from singaudit.io.versions import library_versions
-    from singaudit.maths.geometry import RANK_EPSILON, HeadGeometry, head_geometry
+    from singaudit.maths.geometry import RANK_EPSILON, head_geometry
 
     key = make_key(kind="geometry", model=classifier.info.id,
                    weights=classifier.info.weights_hash, versions=library_versions(),
                    rtol=rank_tolerance, epsilon=RANK_EPSILON)
-    cache = FeatureCache(cache_dir)
-    entry = cache.load(GEOMETRY, key)
-    if entry is not None:
-        tensors, meta = entry
-        try:
-            return HeadGeometry(
-                singular_values=tensors["singular_values"],
-                principal_basis=tensors["principal_basis"], null_basis=tensors["null_basis"],
-                rank=int(meta["rank"]), feature_dim=int(meta["feature_dim"]),
-                num_classes=int(meta["num_classes"]), tolerance=float(meta["tolerance"]))
-        except (KeyError, ValueError):
-            pass  # an entry from another layout: recompute it
+    cached = load_geometry(cache_dir, key)
+    if cached is not None:
+        return cached
     weight, _ = classifier.head()
     geometry = head_geometry(weight.detach().to("cpu"), rtol=rank_tolerance)
-    cache.save(GEOMETRY, key, {
-        "singular_values": geometry.singular_values,
-        "principal_basis": geometry.principal_basis,
-        "null_basis": geometry.null_basis,
-    }, {"rank": str(geometry.rank), "feature_dim": str(geometry.feature_dim),
-        "num_classes": str(geometry.num_classes), "tolerance": repr(geometry.tolerance),
-        "model": classifier.info.id})
+    save_geometry(cache_dir, key, geometry, model=classifier.info.id)
     return geometry
 
 
