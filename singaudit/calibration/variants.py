@@ -67,6 +67,77 @@ def row_block_scale(weight: torch.Tensor, bias: torch.Tensor, scale: float) -> V
                    f"row-space block x {scale:g}, head / {scale:g}")
 
 
+def null_block_scale(weight: torch.Tensor, bias: torch.Tensor, scale: float) -> Variant:
+    """f -> P_p f + s P_n f: identical logits, the null content rescaled."""
+    geometry = head_geometry(weight.double())
+    principal, null = geometry.principal_basis, geometry.null_basis
+    return Variant(lambda f: (f @ principal) @ principal.T + scale * (f @ null) @ null.T,
+                   weight.double(), bias.double(), f"null-space block x {scale:g}")
+
+
+def row_space_map(weight: torch.Tensor, bias: torch.Tensor, *, condition: float = 10.0,
+                  seed: int = 0) -> Variant:
+    """f -> V_p A V_p^T f + P_n f with A a random invertible r x r map of condition number
+    ``condition``, head W V_p A^-1 V_p^T: identical logits and null content."""
+    geometry = head_geometry(weight.double())
+    principal, null = geometry.principal_basis, geometry.null_basis
+    generator = torch.Generator().manual_seed(seed)
+    rank = principal.shape[1]
+    left, right = (_orthogonal(rank, generator) for _ in range(2))
+    a = left @ torch.diag(torch.logspace(0, torch.log10(torch.tensor(condition)).item(), rank,
+                                         dtype=torch.float64)) @ right
+    return Variant(lambda f: ((f @ principal) @ a.T) @ principal.T + (f @ null) @ null.T,
+                   weight.double() @ principal @ torch.linalg.inv(a) @ principal.T,
+                   bias.double(), f"invertible row-space map (condition {condition:g})")
+
+
+def null_rotation(weight: torch.Tensor, bias: torch.Tensor, *, seed: int = 0) -> Variant:
+    """A random rotation inside the null space: identical logits."""
+    geometry = head_geometry(weight.double())
+    principal, null = geometry.principal_basis, geometry.null_basis
+    rotation = null @ _orthogonal(null.shape[1], torch.Generator().manual_seed(seed)) @ null.T
+    return Variant(lambda f: (f @ principal) @ principal.T + f @ rotation.T, weight.double(),
+                   bias.double(), "a rotation inside the null space")
+
+
+def global_scale(weight: torch.Tensor, bias: torch.Tensor, scale: float) -> Variant:
+    """f -> c f with head W / c."""
+    return Variant(lambda f: scale * f, weight.double() / scale, bias.double(),
+                   f"features x {scale:g}, head / {scale:g}")
+
+
+def null_offset(weight: torch.Tensor, bias: torch.Tensor, size: float, *, seed: int = 0
+                ) -> Variant:
+    """A constant of norm ``size`` added along a random null direction: identical logits."""
+    null = head_geometry(weight.double()).null_basis
+    direction = null @ torch.randn(null.shape[1], generator=torch.Generator().manual_seed(seed),
+                                   dtype=torch.float64)
+    shift = size * direction / direction.norm()
+    return Variant(lambda f: f + shift, weight.double(), bias.double(),
+                   f"constant null offset of norm {size:.3g}")
+
+
+def appended_dims(weight: torch.Tensor, bias: torch.Tensor, count: int, noise: float = 0.0, *,
+                  seed: int = 0) -> Variant:
+    """``count`` appended dimensions the head ignores: zeros, or Gaussian noise of standard
+    deviation ``noise`` drawn fresh per row (not a deterministic map)."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def feature_map(f: torch.Tensor) -> torch.Tensor:
+        extra = (noise * torch.randn(f.shape[0], count, generator=generator, dtype=f.dtype)
+                 if noise else torch.zeros(f.shape[0], count, dtype=f.dtype))
+        return torch.cat([f, extra], dim=1)
+
+    zeros = torch.zeros(len(weight), count, dtype=torch.float64)
+    return Variant(feature_map, torch.cat([weight.double(), zeros], dim=1), bias.double(),
+                   f"{count} appended {'noise' if noise else 'zero'} dimensions")
+
+
+def _orthogonal(dim: int, generator: torch.Generator) -> torch.Tensor:
+    q, r = torch.linalg.qr(torch.randn(dim, dim, generator=generator, dtype=torch.float64))
+    return q * torch.sign(torch.diagonal(r))
+
+
 def with_variance_ratio(weight: torch.Tensor, bias: torch.Tensor, features: torch.Tensor,
                         ratio: float) -> Variant:
     """``row_block_scale`` with s chosen so that ``variance_ratio`` of ``features`` becomes

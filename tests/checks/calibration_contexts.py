@@ -9,7 +9,7 @@ features, exactly as an audit of the constructed model would.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ import torch
 from world import FeatureClassifier, WorldContext
 
 from singaudit.adapters.joint_spaces.base import JointSpace
+from singaudit.calibration.variants import Variant
 from singaudit.checks.base import PromptSpec
 from singaudit.maths.geometry import head_geometry
 from singaudit.maths.translators import RidgeAccumulator, fit_ridge
@@ -71,9 +72,17 @@ def extract(model: str, cache_dir: Path, per_class: int = 20, fit_per_class: int
 
 
 def context(world: Extracted, tmp_path: Path, *, shift: torch.Tensor | None = None,
-            permutation: list[int] | None = None, null_removal: str = "mean") -> WorldContext:
+            permutation: list[int] | None = None, null_removal: str = "mean",
+            variant: Variant | None = None) -> WorldContext:
     """The model with ``shift`` added to every feature (audit and translator-fit images), and/or
-    classes renamed: class k becomes class ``permutation[k]`` in the head, labels and names."""
+    classes renamed: class k becomes class ``permutation[k]`` in the head, labels and names, and/or
+    seen through a calibration ``variant`` (its feature map on every feature row, its head)."""
+    if variant is not None:
+        x_train, y_train, x_held, y_held = world.fit
+        world = replace(world, weight=variant.weight.float(), bias=variant.bias.float(),
+                        features=variant.apply(world.features).float(),
+                        fit=(variant.apply(x_train).float(), y_train,
+                             variant.apply(x_held).float(), y_held))
     shift = torch.zeros(world.features.shape[1]) if shift is None else shift.float()
     weight, bias, labels, names = world.weight, world.bias, world.labels, world.class_names
     if permutation is not None:

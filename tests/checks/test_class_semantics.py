@@ -20,13 +20,18 @@ def test_planted_leak_fails_and_clean_passes(tmp_path):
     assert leaky.status == "fail"
     assert leaky.metrics["leak"].value > 6
     assert leaky.metrics["specific_leak"].value > 6
-    assert leaky.metrics["specific_leak"].status == "fail"
-    assert leaky.metrics["leak"].status is None  # reported, no longer the default verdict
+    assert leaky.metrics["carried"].value > 8
+    assert leaky.metrics["carried"].status == "fail"
+    # Reported, not judged: what the translator T draws, and the paper's readings.
+    assert leaky.metrics["specific_leak"].status is None
+    assert leaky.metrics["leak"].status is None
     assert all(c.status == "fail" for c in leaky.per_class.values())
-    assert "specific_leak median" in leaky.message and "> fail 3" in leaky.message
+    assert "carried median" in leaky.message and "> fail 4" in leaky.message
+    assert leaky.data["question"].startswith("Does the null-space component, on its own")
     assert clean.status == "pass"
     assert clean.metrics["leak"].value < 1
     assert clean.metrics["specific_leak"].value < 1
+    assert abs(clean.metrics["carried"].value) < 2  # warn is 3
     # Removing nuisance moves T(f_eq) toward the class: positive AS, so |AS| alone would flag it.
     assert clean.metrics["as"].value > 2
     assert clean.metrics["abs_as"].status is None  # informational by default
