@@ -31,7 +31,11 @@ def test_init_then_run_the_written_spec(tmp_path):
     assert "class_semantics" in document["checks"] and document["joint_space"]["id"] == (
         "calibration:joint")
     assert "# The cache folder is SINGAUDIT_CACHE" in text and "# out: reports/clean" in text
-    assert "specific_leak median: warn 2, fail 3 (lower is better, per_class)" in text
+    from singaudit.checks import CHECKS
+
+    tier = CHECKS.get("class_semantics").default_tiers[0]  # listed as the check declares it
+    assert (f"{tier.metric} {tier.statistic}: warn {tier.warn:g}, fail {tier.fail:g} "
+            f"(lower is better, {tier.scope})") in text
     ran = subprocess.run([SINGAUDIT, "run", str(spec), "--out", str(tmp_path / "out")],
                          capture_output=True, text=True, timeout=600, env=env, check=False)
     assert ran.returncode == 0, ran.stderr
