@@ -42,7 +42,7 @@ def _make_legal(root: ElementTree.Element) -> None:
     for element in root.iter():
         element.text, element.tail = _xml_legal(element.text), _xml_legal(element.tail)
         for key, value in element.attrib.items():
-            element.set(key, _xml_legal(value))
+            element.set(key, _xml_legal(value) or "")  # attribute values are never None
 
 
 def _time(seconds: float) -> str:

@@ -79,7 +79,7 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str
 
 
 def _is_flat(value: Any) -> bool:
-    return isinstance(value, Mapping) and value and not any(
+    return isinstance(value, Mapping) and bool(value) and not any(
         isinstance(v, Mapping) for v in value.values())
 
 
