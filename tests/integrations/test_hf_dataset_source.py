@@ -161,3 +161,29 @@ def test_bad_ids_and_columns_are_one_clear_data_error(tmp_path, saved):
         load_data("hf-dataset:nobody/no-such-set")  # HF_HUB_OFFLINE=1: nothing is fetched
     with pytest.raises(DataError, match="apply to streaming: true only"):
         load_data(f"hf-dataset:{path}", split="train", per_class=3)
+
+
+def test_fingerprint_keys_need_no_image_and_follow_the_data(saved, tmp_path):
+    import shutil
+
+    path, _, _ = saved
+    keyed = load_data(f"hf-dataset:{path}", split="train", content_key="fingerprint")
+    records = keyed.records()
+    keys = [keyed.content_hash(r) for r in records]
+    assert len(set(keys)) == len(records)
+    keyed._images = None  # the rows are never read for a key
+    assert keyed.content_hash(records[2]) == keys[2]
+    # The same data moved keeps its keys (the fingerprint travels with it) ...
+    shutil.copytree(path, tmp_path / "moved")
+    moved = load_data(f"hf-dataset:{tmp_path / 'moved'}", split="train",
+                      content_key="fingerprint")
+    assert [moved.content_hash(r) for r in moved.records()] == keys
+    # ... and other data saved in its place gets other keys.
+    changed = datasets.load_from_disk(str(path))["train"].map(
+        lambda row: {"label": (row["label"] + 1) % 3})
+    datasets.DatasetDict({"train": changed}).save_to_disk(str(tmp_path / "changed"))
+    other = load_data(f"hf-dataset:{tmp_path / 'changed'}", split="train",
+                      content_key="fingerprint")
+    assert not {other.content_hash(r) for r in other.records()} & set(keys)
+    with pytest.raises(DataError, match="a stream has no fingerprint"):
+        load_data(f"hf-dataset:{path}", streaming=True, content_key="fingerprint")

@@ -12,7 +12,9 @@ label value to name, for labels that are not a ``ClassLabel``), ``data_dir``, ``
 the first ``per_class`` images of each class in stream order are kept (a deterministic
 selection; ``max_rows`` caps how many rows are read). The content hash of an image is the sha256
 of its stored bytes, so the feature cache and warm replays work; no image is decoded to list the
-set. Needs ``pip install 'singaudit[integrations]'``.
+set. ``content_key: fingerprint`` keys images by the dataset's fingerprint and row instead, so
+the driver reads no image at all (``datasets`` changes the fingerprint when the data changes;
+an arrow file edited by hand would go unnoticed). Needs ``pip install 'singaudit[integrations]'``.
 """
 
 from __future__ import annotations
@@ -38,13 +40,14 @@ class HFDatasetSource(ImageSource):
     actors read their images themselves."""
 
     def __init__(self, source_id: str, class_names: Sequence[str], records: Sequence[ImageRecord],
-                 rows: Any, images: Any) -> None:
+                 rows: Any, images: Any, fingerprint: str | None = None) -> None:
         self.id = source_id
         self.class_names = list(class_names)
         self._records = list(records)
         self._rows = rows  # the rows listed: a range, or the set kept from a stream
         self._images = images  # a one-column Dataset in arrow format, or {row: value}
         self._hashes: dict[str, str] = {}
+        self._fingerprint = fingerprint  # set: content keys from it, no image read
 
     def records(self) -> list[ImageRecord]:
         return list(self._records)
@@ -63,6 +66,8 @@ class HFDatasetSource(ImageSource):
         return decode_image(data, record.key) if data is not None else read_image(path)
 
     def content_hash(self, record: ImageRecord) -> str:
+        if self._fingerprint is not None and record.key.startswith(f"{self.id}/"):
+            return bytes_sha256(f"{self._fingerprint}/{record.key[len(self.id) + 1:]}".encode())
         if record.key not in self._hashes:
             data, path = _bytes_or_path(self._value(record), record.key)
             self._hashes[record.key] = (bytes_sha256(data) if data is not None
@@ -99,6 +104,7 @@ def load(
     streaming: bool = False,
     per_class: int | None = None,
     max_rows: int | None = None,
+    content_key: str = "bytes",
 ) -> HFDatasetSource:
     """A Hugging Face dataset split as an ImageSource."""
     datasets = _datasets()
@@ -106,6 +112,11 @@ def load(
     if not ident:
         raise DataError("hf-dataset: needs an id: a hub dataset 'org/name', a folder saved with "
                         "save_to_disk, a local folder or parquet file, or a builder name")
+    if content_key not in ("bytes", "fingerprint"):
+        raise DataError(f"{source_id}: content_key is 'bytes' or 'fingerprint', not "
+                        f"{content_key!r}")
+    if streaming and content_key == "fingerprint":
+        raise DataError(f"{source_id}: a stream has no fingerprint; content_key: bytes")
     if not streaming and (per_class is not None or max_rows is not None):
         raise DataError(f"{source_id}: per_class and max_rows apply to streaming: true only (the "
                         "spec's data section selects images per class)")
@@ -122,7 +133,10 @@ def load(
         if streaming:
             return _streamed(datasets, dataset, source_id, image_key, label_key, label_feature,
                              class_names, per_class, max_rows)
-        return _mapped(dataset, source_id, image_key, label_key, label_feature, class_names)
+        source = _mapped(dataset, source_id, image_key, label_key, label_feature, class_names)
+        if content_key == "fingerprint":
+            source._fingerprint = f"{dataset._fingerprint}/{image_key}"
+        return source
 
 
 def _datasets():

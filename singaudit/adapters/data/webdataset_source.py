@@ -10,12 +10,16 @@ mapping from class value to name; default: a ``cls`` value indexes nothing, so t
 are the classes). Listing reads the tar headers and the class members, not the images; each image
 is read from its offset in the shard, so the Ray actors read their own. Uncompressed shards (the
 WebDataset convention) are read by offset; compressed ones are decompressed for each image.
+The content hash of an image is the sha256 of its bytes; ``content_key: stat`` keys it by the
+shard's path, size and modification time and the member's place instead, so the driver reads no
+image (a shard rewritten in place with the same size and time would go unnoticed).
 Needs ``pip install 'singaudit[integrations]'``.
 """
 
 from __future__ import annotations
 
 import glob
+import os
 import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,18 +42,21 @@ class _Member:
     offset: int  # where its bytes start (uncompressed shards)
     size: int
     compressed: bool
+    stamp: str = ""  # the shard's size and modification time when listed
 
 
 class WebDatasetSource(ImageSource):
     """Samples of tar shards, each image read at its offset when needed."""
 
     def __init__(self, source_id: str, class_names: Sequence[str],
-                 records: Sequence[ImageRecord], members: Mapping[str, _Member]) -> None:
+                 records: Sequence[ImageRecord], members: Mapping[str, _Member],
+                 by_stat: bool = False) -> None:
         self.id = source_id
         self.class_names = list(class_names)
         self._records = list(records)
         self._members = dict(members)
         self._hashes: dict[str, str] = {}
+        self._by_stat = by_stat
 
     def records(self) -> list[ImageRecord]:
         return list(self._records)
@@ -80,7 +87,13 @@ class WebDatasetSource(ImageSource):
 
     def content_hash(self, record: ImageRecord) -> str:
         if record.key not in self._hashes:
-            self._hashes[record.key] = bytes_sha256(self._bytes(record))
+            member = self._members.get(record.key)
+            if self._by_stat and member is not None:
+                self._hashes[record.key] = bytes_sha256(
+                    f"{member.shard}:{member.stamp}:{member.name}:{member.offset}:{member.size}"
+                    .encode())
+            else:
+                self._hashes[record.key] = bytes_sha256(self._bytes(record))
         return self._hashes[record.key]
 
 
@@ -90,9 +103,12 @@ def load(
     image_key: str | None = None,
     class_key: str | None = "cls",
     class_names: Sequence[str] | Mapping[Any, str] | None = None,
+    content_key: str = "bytes",
 ) -> WebDatasetSource:
     """WebDataset tar shards as an ImageSource."""
     source_id = f"webdataset:{ident}"
+    if content_key not in ("bytes", "stat"):
+        raise DataError(f"{source_id}: content_key is 'bytes' or 'stat', not {content_key!r}")
     shards = shard_paths(ident)
     if not shards:
         raise DataError(f"{source_id}: no tar shards match {ident}")
@@ -115,7 +131,8 @@ def load(
     records = [ImageRecord(key, index(label, key)) for key, _, label in samples]
     if len({r.key for r in records}) != len(records):
         raise DataError(f"{source_id}: a sample key occurs twice in one shard")
-    return WebDatasetSource(source_id, names, records, {k: m for k, m, _ in samples})
+    return WebDatasetSource(source_id, names, records, {k: m for k, m, _ in samples},
+                            by_stat=content_key == "stat")
 
 
 def shard_paths(ident: str) -> list[str]:
@@ -147,6 +164,8 @@ def _samples(shard: str, class_key: str | None):
     try:
         with open(shard, "rb") as handle:
             compressed = handle.read(2) == b"\x1f\x8b" or shard.endswith((".bz2", ".xz"))
+            status = os.fstat(handle.fileno())
+        stamp = f"{status.st_size}:{status.st_mtime_ns}"
         with tarfile.open(shard, "r:*") as tar:
             for info in tar:  # headers only: tarfile seeks past an uncompressed member's data
                 if not info.isfile():
@@ -156,7 +175,7 @@ def _samples(shard: str, class_key: str | None):
                     continue
                 extension = extension.lower()
                 grouped.setdefault(prefix, {})[extension] = _Member(
-                    shard, info.name, info.offset_data, info.size, compressed)
+                    shard, info.name, info.offset_data, info.size, compressed, stamp)
                 if class_key and extension == class_key.lower():
                     handle = tar.extractfile(info)
                     labels[prefix] = _class_value(handle.read() if handle else b"", shard,
