@@ -120,8 +120,9 @@ def test_both_sources_on_the_ray_engine_equal_the_reference(world, ray_cluster, 
     from singaudit.runner import AuditSession
     from singaudit.spec import Overrides, load_spec
 
-    for data, options in ((f"hf-dataset:{world['hf']}", "{split: audit}"),
-                          (f"webdataset:{world['shards']}", "{}")):
+    # Content keys from the dataset's fingerprint and the shards' stat: the driver reads no image.
+    for data, options in ((f"hf-dataset:{world['hf']}", "{split: audit, content_key: fingerprint}"),
+                          (f"webdataset:{world['shards']}", "{content_key: stat}")):
         spec = load_spec(write_spec(tmp_path, data, options),
                          Overrides(sets=("execution.engine=ray", "device=cpu")))
         out = tmp_path / data.partition(":")[0]
