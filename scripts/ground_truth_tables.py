@@ -1,23 +1,19 @@
-"""Ground-truth tables of the calibration worlds (issue 13): what each reading says per class.
+"""Ground-truth tables of the calibration worlds (issues 13 and 24): the default verdict on every
+world, at every logit-block variance ratio, and on worlds built from the shipped weights.
 
-For every world model (constructions in singaudit/calibration/README.md) this fits the audit's
-linear ridge translator, removes the null component under both references (zero: the paper's
-f_eq = P_p f; mean: f_eq = P_p f + P_n mu, mu the translator-fit mean) and prints, per class and
-overall, the medians of
-
-  |AS|      the paper's reading, toward the true-class prompt
-  leak      -AS (signed; the previous default)
-  specific  the class-specific leak (contrast over images; the default verdict's statistic)
-  probe     cross-validated accuracy of a linear probe on P_n f (no joint space; chance 1/6)
-
-with the verdict the default tiers give on the medians (an audit also asks a class to cross a level
-with one-sided confidence, which matters only near a level) and the Spearman rank correlation
-across classes between
-the specific leak and the probe. The real-backbone world runs EfficientNet-Lite0 at 224 px (a few
-scenes per CPU-second): it uses fewer scenes and takes minutes.
+For every world model (constructions in singaudit/calibration/README.md) the scenes are encoded
+once; then each variant (singaudit/calibration/variants.py: the row-space block rescaled so that
+its per-dimension variance is 0.01, 0.1, 1 or 10 times the null block's; the null coordinates
+mixed with noise (partially redundant); a marker from the model's own top-1 prediction added in
+the null space for one class) is judged as an audit would: per class, the median of ``carried``
+(the default verdict's metric) against the default tiers with the one-sided sign test and Holm's
+correction. Printed per row: the measured variance ratio, the worst class's and the overall
+median, the verdict, the margin (worst class median / fail level), which classes fail, the worst
+class of ``unique`` and of the translator's specific leak (the previous default), and the null
+probe's accuracy (CLIP-free; chance 1/6).
 
     PYTHONPATH=. HF_HUB_OFFLINE=1 python scripts/ground_truth_tables.py
-        [--worlds shapes,uncentred,lite0] [--seed 1] [--markdown]
+        [--worlds shapes,uncentred,lite0] [--seed 1]
 """
 
 from __future__ import annotations
@@ -40,130 +36,124 @@ EXPECTED = {
 }
 # Scenes per world: (translator fit, ridge validation, audit); lite0 pays 224-px forward passes.
 SIZES = {"shapes": (1500, 300, 600), "uncentred": (1500, 300, 600), "lite0": (600, 180, 300)}
+RATIOS = (0.01, 0.1, 1.0, 10.0)
 
 
-def default_tiers() -> tuple[str, float, float]:
-    """(metric, warn, fail) of class_semantics' default per-class tier."""
+def default_tier():
     from singaudit.checks.class_semantics import ClassSemanticsCheck
 
-    tier = ClassSemanticsCheck.default_tiers[0]
-    return tier.metric, float(tier.warn), float(tier.fail)
+    return ClassSemanticsCheck.default_tiers[0]
 
 
-def verdict(per_class_values: list[float], warn: float, fail: float) -> str:
-    worst = max(per_class_values)
-    return "fail" if worst > fail else "warn" if worst > warn else "pass"
+def variants_of(name: str, world: dict) -> list[tuple[str, str | None, object]]:
+    """(label, what the verdict must be, variant) for one encoded world."""
+    from singaudit.calibration import scenes, variants
+
+    weight, bias, fit = world["weight"], world["bias"], world["fit"][0]
+    expected = EXPECTED.get(name)
+    made = [("as shipped", expected, None)]
+    made += [(f"variance ratio {r:g}", expected,
+              variants.with_variance_ratio(weight, bias, fit, r)) for r in RATIOS]
+    if expected == "fail":
+        made.append(("partially redundant (null + equal noise)", "fail",
+                     variants.partially_redundant(weight, bias, fit, noise=1.0)))
+    if expected == "pass":
+        size = float(fit.norm(dim=1).median())
+        for target, shape in enumerate(scenes.SHAPES):
+            made.append((f"one-class marker on {shape}", f"fail {shape} only",
+                         variants.one_class_marker(weight, bias, target, size)))
+        made.append(("one-class marker on circle, ratio 10", "fail circle only",
+                     _composed(variants.with_variance_ratio(weight, bias, fit, 10.0),
+                               lambda w, b: variants.one_class_marker(w, b, 0, size))))
+    return made
 
 
-def spearman(a: list[float], b: list[float]) -> float:
-    from scipy.stats import spearmanr
+def _composed(first, second_builder):
+    """The variant ``second`` (built on ``first``'s head) applied after ``first``."""
+    from singaudit.calibration.variants import Variant
 
-    return float(spearmanr(a, b).statistic)
-
-
-def measure(name: str, sizes: tuple[int, int, int], seed: int) -> dict:
-    from singaudit.calibration import verify, zoo
-
-    n_fit, n_validation, n_eval = sizes
-    return verify.world_ground_truth(
-        zoo.load_classifier(name), zoo.load_joint(), seed=seed, n_fit=n_fit,
-        n_validation=n_validation, n_eval=n_eval,
-    )
+    second = second_builder(first.weight, first.bias)
+    return Variant(lambda f: second.feature_map(first.feature_map(f)), second.weight,
+                   second.bias, f"{first.description}; {second.description}")
 
 
-def table(name: str, truth: dict, warn: float, fail: float, markdown: bool) -> list[str]:
+def judge(measured: dict) -> tuple[str, list[str]]:
+    import numpy as np
+
+    from singaudit.checks.thresholds import class_verdicts
+
+    values, labels = measured["values"]["carried"], measured["labels"]
+    statuses = class_verdicts([values[labels == k] for k in range(int(labels.max()) + 1)],
+                              default_tier()).statuses
+    worst = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+    return worst, [str(s) for s in np.asarray(statuses)]
+
+
+def row(name: str, label: str, must: str | None, measured: dict) -> tuple[str, bool]:
     from singaudit.calibration import scenes
 
-    mean, zero, probe = truth["references"]["mean"], truth["references"]["zero"], truth["probe"]
-    classes = list(scenes.SHAPES)
-    specific = [mean["per_class"][c]["specific_leak"] for c in classes]
-    accuracy = [probe["per_class"][c] for c in classes]
-    got = verdict(specific, warn, fail)
-    expected = EXPECTED.get(name)
-    header = (
-        f"{name}: null dim {truth['null_dim']}, ||P_n mu||/||mu|| "
-        f"{truth['mean_null_fraction']:.2f}, translator cosine "
-        f"{truth['translator']['eval_cosine']:.3f}; default verdict {got}"
-        + (f" (construction: {expected})" if expected else " (nothing planted)")
-        + f"; worst class specific leak {max(specific):+.2f} (fail > {fail:g}); "
-        f"Spearman(specific leak, probe) over classes {spearman(specific, accuracy):+.2f}"
-    )
-    columns = ["class", "|AS| zero", "leak zero", "specific zero", "|AS| mean", "leak mean",
-               "specific mean", "probe"]
-    rows = []
-    for label, cz, cm, acc in [
-        *[(c, zero["per_class"][c], mean["per_class"][c], probe["per_class"][c]) for c in classes],
-        ("overall", zero["overall"], mean["overall"], probe["accuracy"]),
-    ]:
-        rows.append([label, f"{cz['abs_as']:.2f}", f"{cz['leak']:+.2f}",
-                     f"{cz['specific_leak']:+.2f}", f"{cm['abs_as']:.2f}", f"{cm['leak']:+.2f}",
-                     f"{cm['specific_leak']:+.2f}", f"{acc:.2f}"])
-    if markdown:
-        columns = [c.replace("|", "\\|") for c in columns]
-        lines = [f"**{header}**", "", "| " + " | ".join(columns) + " |",
-                 "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
+    tier = default_tier()
+    per_class = measured["per_class"]
+    carried = [per_class[c]["carried"] for c in scenes.SHAPES]
+    status, statuses = judge(measured)
+    failing = [c for c, s in zip(scenes.SHAPES, statuses, strict=True) if s == "fail"]
+    if must is None:
+        right = True
+    elif must.endswith("only"):
+        right = failing == [must.split()[1]]
     else:
-        widths = [max(len(r[i]) for r in [columns, *rows]) for i in range(len(columns))]
-        lines = [header, "  ".join(c.rjust(w) for c, w in zip(columns, widths))]
-        lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in rows]
-    return [*lines, ""]
+        right = status == must
+    cells = [
+        f"`{name}`", label, must or "-", f"{measured['variance_ratio']:.3g}",
+        f"{max(carried):+.2f} / {measured['overall']['carried']:+.2f}",
+        f"**{status}**" + ("" if right else " (WRONG)"), f"{max(carried) / tier.fail:.1f}x",
+        ", ".join(failing) or "none",
+        f"{max(per_class[c]['unique'] for c in scenes.SHAPES):+.2f}",
+        f"{max(per_class[c]['specific_leak'] for c in scenes.SHAPES):+.2f}",
+        f"{measured['probe']:.2f}",
+    ]
+    return "| " + " | ".join(cells) + " |", right
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worlds", default=",".join(WORLDS), help=f"subset of {','.join(WORLDS)}")
+    parser.add_argument("--worlds", default="shapes,uncentred", help=f"subset of {','.join(WORLDS)}")
     parser.add_argument("--seed", type=int, default=1, help="scene seed (0 is the training one)")
-    parser.add_argument("--markdown", action="store_true", help="markdown tables")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
+
+    from singaudit.calibration import verify, zoo
 
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
     worlds = [w.strip() for w in args.worlds.split(",") if w.strip()]
     unknown = sorted(set(worlds) - set(WORLDS))
     if unknown:
         parser.error(f"unknown worlds {unknown}; choose from {sorted(WORLDS)}")
-    metric, warn, fail = default_tiers()
-    print(f"default verdict: per-class median {metric}, warn > {warn:g}, fail > {fail:g} "
-          f"(degrees); null removal 'mean' unless marked zero; scene seed {args.seed}\n")
-    measured = {}
+    tier = default_tier()
+    print(f"default verdict: per-class median {tier.metric}, warn > {tier.warn:g}, fail > "
+          f"{tier.fail:g} deg, one-sided {tier.confidence:.0%} sign test, Holm over 6 classes; "
+          f"scene seed {args.seed}\n")
+    print("| model | world | must | variance ratio | carried: worst class / overall | verdict | "
+          "margin (worst / fail) | classes failing | unique, worst class | specific leak "
+          "(translator), worst class | null probe |")
+    print("|---|---|---|---:|---:|---|---:|---|---:|---:|---:|")
+    wrong = 0
     for world in worlds:
+        n_fit, n_validation, n_eval = SIZES[world]
         for name in WORLDS[world]:
             started = time.perf_counter()
-            measured[name] = truth = measure(name, SIZES[world], args.seed)
-            print("\n".join(table(name, truth, warn, fail, args.markdown)))
-            print(f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    print("\n".join(summary(measured, warn, fail)))
-    return 0
-
-
-def summary(measured: dict, warn: float, fail: float) -> list[str]:
-    """One markdown row per model: each reading's worst class (the per-class verdict's statistic)
-    and overall median, the probe, the verdicts and the rank correlation."""
-    from singaudit.calibration import scenes
-
-    columns = ["model", "must", "\\|AS\\| zero (paper)", "leak zero (previous default)",
-               "specific zero", "specific mean (default)", "probe (chance 0.17)",
-               "default tiers on the medians", "Spearman over classes"]
-    lines = ["worst class / overall median, degrees", "",
-             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for name, truth in measured.items():
-        zero, mean = truth["references"]["zero"], truth["references"]["mean"]
-
-        def cell(reference: dict, metric: str) -> str:
-            worst = max(reference["per_class"][c][metric] for c in scenes.SHAPES)
-            return f"{worst:+.2f} / {reference['overall'][metric]:+.2f}"
-
-        specific = [mean["per_class"][c]["specific_leak"] for c in scenes.SHAPES]
-        accuracy = [truth["probe"]["per_class"][c] for c in scenes.SHAPES]
-        lines.append("| " + " | ".join([
-            f"`{name}`", EXPECTED.get(name) or "-", cell(zero, "abs_as"), cell(zero, "leak"),
-            cell(zero, "specific_leak"), cell(mean, "specific_leak"),
-            f"{truth['probe']['accuracy']:.2f}", verdict(specific, warn, fail),
-            f"{spearman(specific, accuracy):+.2f}",
-        ]) + " |")
-    return lines
+            encoded = verify.encoded_world(zoo.load_classifier(name), zoo.load_joint(),
+                                           seed=args.seed, n_fit=n_fit,
+                                           n_validation=n_validation, n_eval=n_eval)
+            for label, must, variant in variants_of(name, encoded):
+                line, right = row(name, label, must, verify.variant_ground_truth(encoded, variant))
+                wrong += not right
+                print(line, flush=True)
+            print(f"({name}: {time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    print(f"\n{wrong} world(s) judged against their construction" if wrong else
+          "\nevery world judged as its construction says")
+    return 1 if wrong else 0
 
 
 if __name__ == "__main__":

@@ -242,3 +242,77 @@ def leak_table(t_orig, t_eq, class_text, labels: np.ndarray) -> dict:
         "overall": medians(np.ones(len(labels), dtype=bool)),
         "per_class": {shape: medians(labels == k) for k, shape in enumerate(scenes.SHAPES)},
     }
+
+
+@torch.no_grad()
+def encoded_world(classifier: torch.nn.Module, joint: models.JointModel, *, seed: int = 0,
+                  n_fit: int = 3000, n_validation: int = 600, n_eval: int = 600) -> dict:
+    """Features and joint embeddings of the fit, validation and audit scenes, the head, the class
+    prompts' text embeddings and the audit labels: everything ``variant_ground_truth`` reads,
+    encoded once so that many variants of one classifier cost no extra forward pass."""
+    classifier.eval()
+    joint.eval()
+    fit_images, _ = scenes.generate("train", seed + 7919, 0, n_fit)
+    val_images, _ = scenes.generate("validation", seed, 0, n_validation)
+    eval_images, eval_params = scenes.generate("audit", seed, 0, n_eval)
+    encoded = {name: _encode(classifier, joint, images) for name, images in
+               (("fit", fit_images), ("validation", val_images), ("audit", eval_images))}
+    prompts = [captions.ZERO_SHOT_TEMPLATES["shape"].format(s) for s in scenes.SHAPES]
+    return {
+        **encoded,
+        "weight": classifier.head.weight.detach().double(),
+        "bias": classifier.head.bias.detach().double(),
+        "texts": joint.text(torch.as_tensor(captions.tokenize(prompts))).double(),
+        "labels": np.asarray(eval_params.shape),
+    }
+
+
+@torch.no_grad()
+def variant_ground_truth(world: dict, variant=None) -> dict:
+    """The verdict's readings of one (variant of a) classifier: per class and overall medians of
+    ``carried`` (the default verdict: a null-only ridge translator, angles centred over prompts,
+    contrasted over images), ``unique`` (the same after removing the row space's linear
+    prediction) and the translator's specific leak (mean reference), the logit block's variance
+    ratio and the null probe's accuracy. ``variant``: a calibration.variants.Variant or None."""
+    from singaudit.calibration.variants import variance_ratio
+    from singaudit.maths import null_semantics as ns
+    from singaudit.maths.equivalence import null_reference, remove_null
+    from singaudit.maths.probe import cross_validated_probe, null_coordinates
+    from singaudit.maths.scores import prompt_leaks, specific_leak
+
+    (f_fit, e_fit), (f_val, e_val), (f_eval, _) = world["fit"], world["validation"], world["audit"]
+    weight = world["weight"]
+    if variant is not None:
+        f_fit, f_val, f_eval = (variant.apply(f) for f in (f_fit, f_val, f_eval))
+        weight = variant.weight
+    geometry = head_geometry(weight)
+    labels, texts = world["labels"], world["texts"]
+    mean = f_fit.mean(0)
+    null, row = geometry.null_basis.numpy(), geometry.principal_basis.numpy()
+    z = {k: ns.null_content(f, null, mean.numpy()) for k, f in
+         (("fit", f_fit), ("val", f_val), ("audit", f_eval))}
+    rows = {k: f.numpy() @ row for k, f in (("fit", f_fit), ("val", f_val), ("audit", f_eval))}
+    unique = {k: ns.unique_null_content(z[k], rows[k], z["fit"], rows["fit"]) for k in z}
+    values = {}
+    for name, content in (("carried", z), ("unique", unique)):
+        translator = ns.fit_null_translator(content["fit"], e_fit, content["val"], e_val)
+        values[name] = ns.class_evidence(translator(content["audit"]), texts, labels)
+    fit = RidgeAccumulator(f_fit.shape[1], e_fit.shape[1]).update(f_fit, e_fit)
+    val = RidgeAccumulator(f_fit.shape[1], e_fit.shape[1]).update(f_val, e_val)
+    translator, _, _ = fit_ridge(fit, val, dtype=torch.float64)
+    f_eq = remove_null(f_eval, geometry, null_reference("mean", geometry, f_fit))
+    leaks = prompt_leaks(translator(f_eval), translator(f_eq), texts)
+    values["specific_leak"] = np.asarray(specific_leak(leaks, torch.from_numpy(labels)))
+    probe = cross_validated_probe(null_coordinates(f_eval, geometry), labels, folds=5, seed=0)
+
+    def medians(keep: np.ndarray) -> dict[str, float]:
+        return {name: float(np.nanmedian(v[keep])) for name, v in values.items()}
+
+    return {
+        "variance_ratio": variance_ratio(weight, f_fit),
+        "overall": medians(np.ones(len(labels), dtype=bool)),
+        "per_class": {shape: medians(labels == k) for k, shape in enumerate(scenes.SHAPES)},
+        "values": values,
+        "labels": labels,
+        "probe": probe.accuracy,
+    }
