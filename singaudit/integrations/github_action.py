@@ -26,10 +26,12 @@ EXIT_MEANING = {0: "as expected", 1: "a check failed or an expectation was not m
 def summary(out: Path, exit_code: int) -> str:
     """The Markdown the job shows: report.md (+ diff.md), or why the audit wrote none."""
     parts = []
-    for name in ("report.md", "diff/diff.md"):
-        path = out / name
-        if path.is_file():
-            parts.append(path.read_text(encoding="utf-8").strip())
+    folders = [out, *sorted(p for p in out.iterdir() if p.is_dir())] if out.is_dir() else []
+    for folder in folders:  # one audit in OUT, or one per spec in OUT/<name>/
+        for name in ("report.md", "diff/diff.md"):
+            path = folder / name
+            if path.is_file():
+                parts.append(path.read_text(encoding="utf-8").strip())
     if not parts:
         parts.append(f"### singaudit\n\nNo report was written: singaudit exited {exit_code} "
                      f"({EXIT_MEANING.get(exit_code, 'unknown')}); the job log says why.")

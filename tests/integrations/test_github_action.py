@@ -215,3 +215,16 @@ def test_actionlint_passes_the_example_workflow_and_the_action_s_steps(tmp_path)
     assert problems and all("bad.yml" in line for line in problems), report
     if target.endswith("*.yml"):
         assert "Checking 3 workflow file(s)" in report  # the good files were linted too
+
+
+def test_a_folder_of_specs_summarises_every_audit(workspace):
+    folder, event, env = workspace
+    specs = folder / "audits"
+    specs.mkdir()
+    for name in ("first", "second"):
+        (specs / f"{name}.yaml").write_text((SPEC % "pass").replace("name: gate", f"name: {name}"))
+    done = run_action({"spec": "audits", "out": "reports/all", "comment": "false"}, folder,
+                      event=event, env=env)
+    assert done.outputs["audit"] == {"exit-code": "0"}, done.logs
+    summary = (folder / "step_summary.md").read_text()
+    assert "## singaudit: first: pass" in summary and "## singaudit: second: pass" in summary
