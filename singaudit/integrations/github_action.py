@@ -23,15 +23,25 @@ EXIT_MEANING = {0: "as expected", 1: "a check failed or an expectation was not m
                 2: "interrupted", 3: "internal error", 4: "usage or spec error"}
 
 
-def summary(out: Path, exit_code: int) -> str:
-    """The Markdown the job shows: report.md (+ diff.md), or why the audit wrote none."""
+REPORT_LINK = "REPORT_URL"  # the placeholder singaudit's Markdown leaves for the CI
+
+
+def summary(out: Path, exit_code: int, report_url: str = "") -> str:
+    """The Markdown the job shows: report.md (+ diff.md), or why the audit wrote none; the
+    reports' link points at the uploaded artifact (without one, the link is left out)."""
     parts = []
     folders = [out, *sorted(p for p in out.iterdir() if p.is_dir())] if out.is_dir() else []
     for folder in folders:  # one audit in OUT, or one per spec in OUT/<name>/
         for name in ("report.md", "diff/diff.md"):
             path = folder / name
             if path.is_file():
-                parts.append(path.read_text(encoding="utf-8").strip())
+                text = path.read_text(encoding="utf-8").strip()
+                if report_url:
+                    text = text.replace(f"({REPORT_LINK})", f"({report_url})")
+                else:
+                    text = "\n".join(line for line in text.splitlines()
+                                     if f"({REPORT_LINK})" not in line).strip()
+                parts.append(text)
     if not parts:
         parts.append(f"### singaudit\n\nNo report was written: singaudit exited {exit_code} "
                      f"({EXIT_MEANING.get(exit_code, 'unknown')}); the job log says why.")
@@ -40,8 +50,8 @@ def summary(out: Path, exit_code: int) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def write_summary(out: Path, exit_code: int) -> Path:
-    text = summary(out, exit_code)
+def write_summary(out: Path, exit_code: int, report_url: str = "") -> Path:
+    text = summary(out, exit_code, report_url)
     out.mkdir(parents=True, exist_ok=True)
     target = out / "summary.md"
     target.write_text(text, encoding="utf-8")
@@ -133,13 +143,14 @@ def main(argv: list[str] | None = None) -> int:
                                                          "summary")
     summary_parser.add_argument("out", type=Path)
     summary_parser.add_argument("exit_code", type=str)
+    summary_parser.add_argument("--report-url", default="")
     comment_parser = commands.add_parser("comment", help="create or update the PR comment")
     comment_parser.add_argument("body", type=Path)
     comment_parser.add_argument("--marker", default=MARKER)
     args = parser.parse_args(argv)
     if args.command == "summary":
         code = int(args.exit_code) if args.exit_code.strip().isdigit() else 3
-        print(f"singaudit: summary in {write_summary(args.out, code)}")
+        print(f"singaudit: summary in {write_summary(args.out, code, args.report_url)}")
         return 0
     return comment(args.body, args.marker)
 

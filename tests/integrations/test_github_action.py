@@ -112,6 +112,7 @@ def test_a_passing_then_a_failing_audit_on_a_pull_request(workspace, github):
     assert first.outputs["audit"] == {"exit-code": "0"}
     summary = (folder / "step_summary.md").read_text()
     assert "| model |" in summary and "singaudit exit code 0: as expected" in summary
+    assert "REPORT_URL" not in summary  # no artifact URL here: the link is left out
     assert (folder / "reports" / "a" / "summary.md").read_text() == summary
     assert [u["uses"] for u in first.used] == ["actions/setup-python@v5",
                                                "actions/upload-artifact@v4"]
@@ -228,3 +229,11 @@ def test_a_folder_of_specs_summarises_every_audit(workspace):
     assert done.outputs["audit"] == {"exit-code": "0"}, done.logs
     summary = (folder / "step_summary.md").read_text()
     assert "## singaudit: first: pass" in summary and "## singaudit: second: pass" in summary
+
+
+def test_the_summary_links_the_uploaded_artifact(tmp_path):
+    from singaudit.integrations.github_action import summary
+
+    (tmp_path / "report.md").write_text("## singaudit: demo: pass\n\n[Full report](REPORT_URL)\n")
+    text = summary(tmp_path, 0, "https://github.com/acme/models/actions/runs/1/artifacts/2")
+    assert "[Full report](https://github.com/acme/models/actions/runs/1/artifacts/2)" in text
