@@ -237,3 +237,20 @@ def test_the_summary_links_the_uploaded_artifact(tmp_path):
     (tmp_path / "report.md").write_text("## singaudit: demo: pass\n\n[Full report](REPORT_URL)\n")
     text = summary(tmp_path, 0, "https://github.com/acme/models/actions/runs/1/artifacts/2")
     assert "[Full report](https://github.com/acme/models/actions/runs/1/artifacts/2)" in text
+
+
+def test_the_install_step_installs_the_checkout_with_its_extras(tmp_path):
+    step = next(s for s in load_action()["runs"]["steps"] if s.get("name") == "Install singaudit")
+    script = tmp_path / "install.sh"
+    # pip replaced by echo: what would be installed, through the step's own shell expansion.
+    script.write_text(step["run"].replace("python -m pip install -q", "echo"))
+
+    def installs(**env: str) -> str:
+        return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+                              env={"PATH": os.environ["PATH"], "ACTION_PATH": "/a",
+                                   "INSTALL": "", "EXTRAS": "", **env},
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    assert installs() == "/a"
+    assert installs(EXTRAS="integrations") == "/a[integrations]"
+    assert installs(INSTALL="singaudit==0.1") == "singaudit==0.1"
