@@ -273,6 +273,7 @@ def _check_context(model: ModelResult, check: CheckResult, results_dir: Path
         "evidence": _evidence(check, results_dir),
         "unrepresentable": _unrepresentable(check),
         "left_out": check.name == "concepts",  # it drops them; other checks score them anyway
+        "decomposition": _decomposition(check),
         "other_artefacts": flatten({k: v for k, v in check.artefacts.items()
                                     if k not in ("items", "generator", "seeds")}),
     }
@@ -285,6 +286,24 @@ def _unrepresentable(check: CheckResult) -> list[dict[str, Any]]:
         return []
     return [{"concept": str(concept), "words": [str(w) for w in _as_list(words)]}
             for concept, words in left_out.items()]
+
+
+def _decomposition(check: CheckResult) -> list[dict[str, str]]:
+    """The concepts check's sparse method: per class, the concepts the null content adds and
+    suppresses, with weights, and the reconstruction cosines."""
+    classes = check.data.get("classes") if check.data.get("method") == "sparse" else None
+    if not isinstance(classes, Mapping):
+        return []
+
+    def named(entries: Any) -> str:
+        return ", ".join(f"{e.get('concept')} {format_number(e.get('weight'))}"
+                         for e in _as_list(entries) if isinstance(e, Mapping)) or "unexplained"
+
+    return [{"name": str(name), "added": named(entry.get("added")),
+             "cosine_added": format_number(entry.get("cosine_added")),
+             "suppressed": named(entry.get("suppressed")),
+             "cosine_suppressed": format_number(entry.get("cosine_suppressed"))}
+            for name, entry in list(classes.items())[:MAX_CLASS_ROWS] if isinstance(entry, Mapping)]
 
 
 def _anchor(*parts: str) -> str:
