@@ -20,15 +20,20 @@ not shrunk; the reconstruction cosine cos(x, w C) says how much of x the named c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch loads when a decomposition runs, not to validate a spec
+    import torch
 
 DEFAULT_SPARSITY = 0.2
 
 
 def centred_concepts(embeddings: torch.Tensor) -> torch.Tensor:
     """(V, k) unit rows, centred on their mean and renormalised (float32)."""
+    import torch
+
     unit = torch.nn.functional.normalize(embeddings.float(), dim=-1)
     return torch.nn.functional.normalize(unit - unit.mean(dim=0, keepdim=True), dim=-1)
 
@@ -44,6 +49,8 @@ class Decomposition:
 
     def top(self, row: int, count: int) -> list[tuple[int, float]]:
         """The ``count`` largest non-zero weights of one row, as (concept index, weight)."""
+        import torch
+
         values, indices = torch.sort(self.weights[row], descending=True, stable=True)
         keep = values[:count] > 0
         return [(int(i), float(v)) for i, v in zip(indices[:count][keep], values[:count][keep],
@@ -67,6 +74,8 @@ def nonnegative_lasso(
     it; a target that needs more concepts is left at the best solution within the set and
     ``optimal`` says so. ``refit`` then re-solves each support without the penalty.
     """
+    import torch
+
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity must lie in [0, 1], got {sparsity}")
     dictionary = concepts.float()
@@ -92,6 +101,8 @@ def nonnegative_lasso(
 def _working_set_lasso(targets: torch.Tensor, dictionary: torch.Tensor, sparsity: float,
                        size: int, max_iterations: int, tolerance: float, max_rounds: int,
                        max_working_set: int) -> tuple[torch.Tensor, int, bool]:
+    import torch
+
     correlation = targets @ dictionary.T  # (n, V): minus the gradient at w = 0
     penalty = sparsity * correlation.max(dim=-1, keepdim=True).values.clamp_min(0.0)
     weights = torch.zeros_like(correlation)
@@ -113,6 +124,8 @@ def _working_set_lasso(targets: torch.Tensor, dictionary: torch.Tensor, sparsity
         if float(violation.max()) <= 10 * tolerance * max(float(penalty.max()), 1e-12):
             return weights, used, True
         if int((weights > 0).sum(dim=-1).max()) > size // 2:  # a support crowds its set
+            if size >= min(max_working_set, len(dictionary)):
+                break  # a target needs more concepts than the set may hold: not sparse
             size = min(2 * size, len(dictionary), max(max_working_set, size))
     return weights, used, False
 
@@ -121,6 +134,8 @@ def _fista_gram(gram: torch.Tensor, linear: torch.Tensor, penalty: torch.Tensor,
                 start: torch.Tensor, max_iterations: int, tolerance: float
                 ) -> tuple[torch.Tensor, int]:
     """Batched FISTA for min 1/2 w G w - b w + lambda sum w, w >= 0, with per-row steps."""
+    import torch
+
     # Each row's Lipschitz constant (the Gram's largest eigenvalue) by power iteration, padded.
     vector = torch.ones_like(linear).unsqueeze(-1)
     for _ in range(30):
@@ -143,6 +158,7 @@ def _fista_gram(gram: torch.Tensor, linear: torch.Tensor, penalty: torch.Tensor,
 def _refit(targets: torch.Tensor, dictionary: torch.Tensor, weights: torch.Tensor
            ) -> torch.Tensor:
     """Non-negative least squares of each target on its own support (scipy's exact NNLS)."""
+    import torch
     from scipy.optimize import nnls  # lazy: scipy.optimize costs an import
 
     refitted = torch.zeros_like(weights)
