@@ -91,7 +91,7 @@ def test_class_evidence_points_to_the_class_that_is_there():
     # No class information: translations that ignore the class give medians near zero.
     flat = rng.normal(size=(80, 4)) * 0.05 + 1.0
     medians = [np.median(ns.class_evidence(flat, texts, labels)[labels == k]) for k in range(4)]
-    assert max(abs(m) for m in medians) < 1.0
+    assert max(abs(m) for m in medians) < 0.2 * np.median(evidence)
 
 
 def test_cross_fitted_rows_are_predicted_by_fits_that_never_saw_them():
