@@ -103,8 +103,8 @@ def cache_clear(
     older_than: CacheAgeOpt = None,
 ) -> int:
     """Delete every entry singaudit wrote in the cache (every kind --kind names: features to
-    run records), or only those selected by --kind, --model and --older-than; other files stay,
-    and a folder that is not a cache is refused.
+    run records), or only those selected by --kind, --model and --older-than; other files
+    stay, and a folder that is not a cache is refused.
 
     Examples:
 
