@@ -18,12 +18,12 @@ IMAGES_PER_CLASS = 50  # audited per class when the data has that many
 
 
 def init(
+    model: Annotated[str, typer.Option("--model", help="Classifier 'source:id', e.g. "
+                                                       "timm:resnet50.a1_in1k.")],
+    data: Annotated[str, typer.Option("--data", help="Images 'source:id' (or a folder), e.g. "
+                                                     "hf-dataset:org/name.")],
     spec: Annotated[Path, typer.Argument(help="The spec file to write (refused if it exists).")
                     ] = Path("audit.yaml"),
-    model: Annotated[str, typer.Option("--model", help="Classifier 'source:id', e.g. "
-                                                       "timm:resnet50.a1_in1k.")] = ...,
-    data: Annotated[str, typer.Option("--data", help="Images 'source:id' (or a folder), e.g. "
-                                                     "hf-dataset:org/name.")] = ...,
     joint_space: Annotated[str | None, typer.Option(
         "--joint-space", help="Vision-language space 'source:id' for the semantic checks, e.g. "
                               "open_clip:ViT-B-32@openai.")] = None,
