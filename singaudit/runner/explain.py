@@ -49,7 +49,7 @@ def explain_image(
 ) -> Explanation:
     """Analyse one image; the translator is loaded (``translator_path``) or fitted on ``fit_data``.
     ``null_removal`` as the spec key: "mean" uses the fit images' mean when there are any."""
-    from singaudit.maths.equivalence import NULL_REMOVALS, null_reference, remove_null
+    from singaudit.maths.equivalence import NULL_REMOVALS, remove_null
     from singaudit.maths.scores import concept_attribute_scores, image_score
 
     if null_removal not in NULL_REMOVALS:
@@ -83,15 +83,8 @@ def explain_image(
     geometry = run.geometry("model")
     geometry.require_null_space()
     artefact = run.translator("model")
-    reference, described = None, "zero (the paper's f_eq = P_p f)"
-    if null_removal == "mean":
-        try:
-            rows = run.translator_fit_data("model")[0]
-        except DataError:  # a loaded translator and no unaudited images to take a mean from
-            described = "zero (no fit images for a mean reference)"
-        else:
-            reference = null_reference("mean", geometry, rows)
-            described = f"mean feature of the {len(rows)} translator-fit images"
+    chosen = _null_reference(run, geometry, artefact.info, null_removal)
+    reference, described = chosen.vector, chosen.description
     equivalent = remove_null(features, geometry, reference).float()
     with torch.inference_mode():
         t_orig = artefact.module(features).float()
@@ -124,12 +117,30 @@ def explain_image(
         top_classes=[{"name": n, "probability": float(probabilities[i]), "as": float(a)}
                      for n, i, a in zip(top_names, top_indices, class_as, strict=True)],
         concepts=concept_rows,
-        translator={k: v for k, v in artefact.info.items() if k not in ("row_cosines", "curve")},
+        translator={k: v for k, v in artefact.info.items()
+                    if k not in ("row_cosines", "curve", "null_reference")},
         null_reference=described,
     )
     if generator is not None:
         explanation.evidence = _render_evidence(run, t_orig, t_eq, seeds, out_dir)
     return explanation
+
+
+def _null_reference(run: ArtefactBuilder, geometry: Any, info: dict[str, Any], removal: str
+                    ) -> Any:
+    """The audits' null-reference policy (maths.equivalence.choose_null_reference): the fit mean
+    recorded with the translator, else its fit images' mean; one image gives no mean of its own,
+    so without either the reference is zero (and said so)."""
+    from singaudit.maths.equivalence import choose_null_reference
+
+    def fit_rows():
+        try:
+            return run.translator_fit_data("model")[0]
+        except DataError:  # a loaded translator and no unaudited images to take a mean from
+            return None
+
+    return choose_null_reference(removal, geometry, recorded=info.get("null_reference"),
+                                 fit_rows=fit_rows)
 
 
 def _render_evidence(run: ArtefactBuilder, t_orig, t_eq, seeds, out_dir) -> list[str]:
