@@ -266,6 +266,8 @@ def _check_context(model: ModelResult, check: CheckResult, results_dir: Path
         "quiet": outcome in ("passed", "skipped"),  # hidden by the failed-only filter
         "expected_failure": is_expected_failure(model, check),
         "message": check.message,
+        # the question the check's verdict answers, in one sentence (class_semantics states it)
+        "question": check.data.get("question") if isinstance(check.data, Mapping) else None,
         "duration": f"{check.duration_s:.1f} s",
         "metrics": _metric_rows(check),
         "per_class": _per_class_table(check),
