@@ -19,6 +19,7 @@ import numpy as np
 
 from singaudit.maths.stats import (
     bootstrap_ci,
+    bootstrap_ci_rows,
     exceedance_p_values,
     holm_adjusted,
     is_statistic_name,
@@ -162,10 +163,10 @@ def judge(
     per_class: dict[str, Metric] = {}
     scopes_judged: list[str] = []
 
-    def measure(values: np.ndarray) -> Metric:
+    def measure(values: np.ndarray, ci: tuple[float, float] | None | bool = False) -> Metric:
         value = statistic(values, tiers.statistic, bound=tiers.bound)
         status = _status(value, higher, warn, fail)
-        ci = _ci(values, tiers, n_boot, seed)
+        ci = _ci(values, tiers, n_boot, seed) if ci is False else ci
         return Metric(value=None if math.isnan(value) else value, statistic=tiers.statistic,
                       unit=unit, higher_is_better=higher, tiers=tiers, status=status, ci=ci,
                       description=description)
@@ -181,9 +182,10 @@ def judge(
                   for index, name in enumerate(class_names)}
         groups = {name: members for name, members in groups.items() if members.size}
         classes = class_verdicts(list(groups.values()), tiers, per_image=observations.per_image)
-        for (name, members), status, p_value in zip(groups.items(), classes.statuses,
-                                                    classes.p_values, strict=True):
-            per_class[name] = measure(members).model_copy(
+        intervals = _ci_rows(list(groups.values()), tiers, n_boot, seed)
+        for (name, members), status, p_value, ci in zip(groups.items(), classes.statuses,
+                                                        classes.p_values, intervals, strict=True):
+            per_class[name] = measure(members, ci).model_copy(
                 update={"status": status, "p_value": p_value})
             if status != "insufficient_data":
                 scopes_judged.append(status)
@@ -310,6 +312,28 @@ def _ci(values: np.ndarray, tiers: Tiers, n_boot: int, seed: int) -> tuple[float
 
     low, high = bootstrap_ci(finite, reducer, n_boot=n_boot, seed=seed)
     return None if math.isnan(low) else (low, high)
+
+
+def _ci_rows(groups: list[np.ndarray], tiers: Tiers, n_boot: int, seed: int
+             ) -> list[tuple[float, float] | None]:
+    """_ci of every group, resampled together (one bootstrap per group size, not per class)."""
+    finite = [g[np.isfinite(g)] for g in groups]
+    wanted = [i for i, g in enumerate(finite) if g.size >= 5]
+    intervals: list[tuple[float, float] | None] = [None] * len(groups)
+    if not wanted or tiers.statistic in ("max", "min") or n_boot == 0:
+        return intervals
+    bound = tiers.bound
+    if tiers.statistic in ("median", "mean"):
+        reducer = getattr(np, tiers.statistic)
+    else:
+        def reducer(sample: np.ndarray, axis: int = -1) -> np.ndarray:
+            return np.apply_along_axis(
+                lambda row: statistic(row, tiers.statistic, bound=bound), axis, sample)
+    found = bootstrap_ci_rows([finite[i] for i in wanted], reducer, n_boot=n_boot, seed=seed)
+    for i, (low, high) in zip(wanted, found, strict=True):
+        keep = tiers.statistic in ("median", "mean") or not math.isnan(low)
+        intervals[i] = (low, high) if keep else None
+    return intervals
 
 
 def _statistic_words(tiers: Tiers) -> str:
