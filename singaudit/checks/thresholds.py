@@ -444,6 +444,35 @@ def summary_metric(values: object, spec: MetricSpec, *, n_boot: int = 1000, seed
                   description=spec.description)
 
 
+def class_summary_metrics(values: object, labels: object, class_names: Sequence[str],
+                          spec: MetricSpec, *, n_boot: int = 1000, seed: int = 0,
+                          ci: float = 0.95) -> dict[str, Metric]:
+    """``summary_metric`` of each class's values (classes without images left out), the CIs
+    resampled together: one bootstrap per class size instead of one per class."""
+    array = np.atleast_1d(np.asarray(_numpy(values), dtype=np.float64))
+    labels = np.asarray(labels)
+    order = np.argsort(labels, kind="stable")  # one pass: no labels == index per class
+    present, starts = np.unique(labels[order], return_index=True)
+    groups = np.split(array[order], starts[1:])
+    named = [(class_names[int(label)], group) for label, group in zip(present, groups, strict=True)
+             if 0 <= label < len(class_names)]
+    smooth = spec.aggregation in ("median", "mean")
+    wanted = [i for i, (_, group) in enumerate(named)
+              if smooth and np.isfinite(group).sum() >= 5]
+    found = bootstrap_ci_rows([named[i][1][np.isfinite(named[i][1])] for i in wanted],
+                              getattr(np, spec.aggregation) if smooth else np.median, ci=ci,
+                              n_boot=n_boot, seed=seed) if wanted else []
+    intervals = dict(zip(wanted, found, strict=True))
+    metrics = {}
+    for i, (name, group) in enumerate(named):
+        value = statistic(group, spec.aggregation)
+        metrics[name] = Metric(value=None if math.isnan(value) else value,
+                               statistic=spec.aggregation, unit=spec.unit,
+                               higher_is_better=spec.higher_is_better, ci=intervals.get(i),
+                               description=spec.description)
+    return metrics
+
+
 def scalar_metric(value: float, spec: MetricSpec) -> Metric:
     """An informational Metric for a single model-level number."""
     value = float(value)

@@ -44,3 +44,4 @@ def test_many_classes_of_one_size_median_exact():
 @pytest.mark.parametrize("groups", [[], [np.array([])]])
 def test_nothing_to_resample(groups):
     assert all(np.isnan(i).all() for i in bootstrap_ci_rows(groups))
+
