@@ -177,8 +177,6 @@ class ArtefactBuilder(TranslatorArtefacts):
     def prepare(self, models: list[str]) -> None:
         """Extract every model's features and the joint embeddings up front, so that an
         unreadable image is dropped from every model alike."""
-        # Here, in the caller's (main) thread: a cluster started from a pool thread dies with it.
-        self.executor.start()
         if self.spec.execution.engine != "local":
             self._prefetch(models)
         selection = self.audit_images
@@ -213,6 +211,9 @@ class ArtefactBuilder(TranslatorArtefacts):
                 batch_size=batch_size, device=self.device, dtype=self.dtype, progress=False,
                 executor=self.executor, recipe=self._recipes.get(id(encoder)))
                 for encoder, selection in jobs]
+            # Here, in the caller's (main) thread, the cluster is started once a job needs it:
+            # started from a pool thread, it would die with that thread.
+            self.executor.wait(futures)
             for future in futures:
                 future.result()
 

@@ -262,3 +262,36 @@ def test_a_local_cluster_is_never_started_from_another_thread():
     assert len(caught) == 1 and isinstance(caught[0], ClusterUnavailable)
     assert "main thread" in str(caught[0])
     assert ray.is_initialized() == started_before
+
+
+def test_worker_threads_have_the_main_thread_start_the_cluster_once():
+    """Jobs in a pool ask; the main thread, waiting for them, makes the one start (or the one
+    failed start that every job then reports)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from singaudit.errors import ClusterUnavailable
+    from singaudit.pipeline.executors.ray_connect import MainThreadStarts
+
+    for fails in (False, True):
+        starts, calls, started = MainThreadStarts(), [], threading.Event()
+
+        def start(fails=fails, calls=calls, started=started) -> None:
+            calls.append(threading.current_thread() is threading.main_thread())
+            if fails:
+                raise ClusterUnavailable("nothing answers there")
+            started.set()
+
+        def job(starts=starts, started=started, start=start) -> str:
+            if not started.is_set():
+                starts.ask(start)
+            return "computed"
+
+        with ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(job) for _ in range(6)]
+            starts.serve(futures)
+        outcomes = [f.exception() or f.result() for f in futures]
+        assert calls == [True]  # once, in the main thread
+        if fails:
+            assert all(isinstance(o, ClusterUnavailable) for o in outcomes)
+        else:
+            assert outcomes == ["computed"] * 6

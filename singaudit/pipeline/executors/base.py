@@ -99,8 +99,12 @@ class Executor(Protocol):
     name: str
 
     def start(self) -> None:
-        """Acquire what the executor runs on (a cluster); called from the main thread before
-        any other thread uses the executor."""
+        """Acquire what the executor runs on (a cluster) now, from the main thread."""
+        ...
+
+    def wait(self, futures: Any) -> None:
+        """Wait in the main thread for jobs that use the executor from worker threads (what
+        only the main thread may do, such as starting a cluster, is done here meanwhile)."""
         ...
 
     def encode_chunks(self, job: EncodeJob) -> Iterator[ChunkResult]:

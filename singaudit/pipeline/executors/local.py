@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,9 @@ class LocalExecutor:
 
     def start(self) -> None:
         """Nothing to acquire: this process is the executor."""
+
+    def wait(self, futures) -> None:
+        concurrent.futures.wait(list(futures))
 
     def ridge_statistics(self, x: torch.Tensor, y: torch.Tensor, chunk_size: int):
         return local_ridge_statistics(x, y, chunk_size)

@@ -8,16 +8,18 @@ stays free for Ctrl-C and SIGTERM: Ray's own connect retries for minutes, blocke
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import math
 import os
+import queue
 import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-from singaudit.errors import ClusterUnavailable
+from singaudit.errors import ClusterUnavailable, SingauditError
 
 # How long the address is tried before exit code 4: a refused port is retried for
 # REACHABLE_WITHIN_S (a head that is still starting), then the cluster has GCS_ANSWER_WITHIN_S to
@@ -29,6 +31,75 @@ CONNECT_WITHIN_S = REACHABLE_WITHIN_S + GCS_ANSWER_WITHIN_S  # the documented bo
 TOKEN_HELP = ("set RAY_AUTH_MODE=token and give this process the cluster's token: the "
               "RAY_AUTH_TOKEN variable, a file named by RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token "
               "(`ray get-auth-token` on the head prints it)")
+
+
+class MainThreadStarts:
+    """Cluster starts that worker threads ask for, made by the main thread while it waits for
+    their jobs (``serve``): the cluster starts only once a job needs it, and never in a worker."""
+
+    def __init__(self) -> None:
+        self._requests: queue.Queue = queue.Queue()
+        self._serving = False
+        self._serves_ended = 0
+        self._failure: SingauditError | None = None
+        self._started = False
+
+    def ask(self, start: Callable[[], object]) -> None:
+        """From a worker thread: have the main thread run ``start``; its error is raised here."""
+        if self._failure is not None:  # one failed start answers every job at once
+            raise type(self._failure)(str(self._failure))
+        ended = self._serves_ended
+        done, outcome = threading.Event(), {}
+        self._requests.put((start, done, outcome))
+        unserved = 0.0
+        while not done.wait(0.1):
+            if self._serves_ended != ended:
+                raise ClusterUnavailable("the run stopped before the Ray cluster was started")
+            # The main thread calls serve() right after handing out the jobs; a thread that
+            # nobody serves is told so instead of waiting for ever.
+            unserved = 0.0 if self._serving else unserved + 0.1
+            if unserved >= _UNSERVED_AFTER_S:
+                raise ClusterUnavailable(
+                    "the Ray cluster can only be started or joined from the main thread (start "
+                    "the executor, or wait for these jobs with its wait(), in the main thread)")
+        error = outcome.get("error")
+        if error is not None:
+            raise type(error)(str(error))
+
+    def serve(self, futures: Iterable[concurrent.futures.Future]) -> None:
+        """In the main thread: wait for ``futures``, making the starts their jobs ask for."""
+        self._serving = True
+        try:
+            pending = set(futures)
+            while pending:
+                _, pending = concurrent.futures.wait(pending, timeout=0.1)
+                self._answer()
+        finally:
+            self._serving = False
+            self._serves_ended += 1
+
+    def _answer(self) -> None:
+        while True:
+            try:
+                start, done, outcome = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                if self._failure is not None:
+                    raise self._failure
+                if not self._started:  # the jobs that asked meanwhile share this start
+                    start()
+                    self._started = True
+            except SingauditError as error:
+                self._failure = outcome["error"] = error
+            except BaseException:  # Ctrl-C here: the waiting job ends too, then this thread
+                outcome["error"] = ClusterUnavailable("interrupted while connecting to Ray")
+                raise
+            finally:
+                done.set()
+
+
+_UNSERVED_AFTER_S = 10.0
 
 
 def start_or_join(ray, address: str | None, num_cpus: int) -> None:

@@ -37,7 +37,7 @@ from singaudit.pipeline.executors.base import (
     progress_bar,
 )
 from singaudit.pipeline.executors.memory import WORKER_ENV
-from singaudit.pipeline.executors.ray_connect import start_or_join
+from singaudit.pipeline.executors.ray_connect import MainThreadStarts, start_or_join
 
 _CONNECT_LOCK = threading.Lock()
 
@@ -55,11 +55,14 @@ def import_ray():
     return ray
 
 
-def connect(config: ExecutionConfig):
+def connect(config: ExecutionConfig, starts: MainThreadStarts | None = None):
     """Join ``config.address``, else the cluster this process already joined, else start a local
     one with a spare CPU slot beyond the actors (actors holding every slot can stall a dataset).
-    A local cluster is started only from the main thread (``RayExecutor.start``)."""
+    Only the main thread starts or joins: a worker thread asks it through ``starts``."""
     ray = import_ray()
+    if (not ray.is_initialized() and starts is not None
+            and threading.current_thread() is not threading.main_thread()):
+        starts.ask(lambda: connect(config))  # before the lock, which the main thread takes
     with _CONNECT_LOCK:
         if not ray.is_initialized():
             # Ray's C++ core logs notes about actor restarts on stderr; singaudit reports failures.
@@ -86,14 +89,20 @@ class RayExecutor:
 
     def __init__(self, config: ExecutionConfig) -> None:
         self.config = config
+        self.starts = MainThreadStarts()
 
     def start(self) -> None:
-        """Join or start the cluster now; call from the main thread, before any worker thread
-        uses this executor (a local cluster's services die with the thread that started them)."""
+        """Join or start the cluster now, from the main thread (a local cluster's services die
+        with the thread that started them)."""
         connect(self.config)
 
+    def wait(self, futures) -> None:
+        """Wait in the main thread for jobs running in worker threads; the cluster is started
+        here when the first of them needs it (none: a run whose rows are all cached)."""
+        self.starts.serve(futures)
+
     def encode_chunks(self, job: EncodeJob) -> Iterator[ChunkResult]:
-        ray = connect(self.config)
+        ray = connect(self.config, self.starts)
         flat = job.flat()
         items = [
             {
