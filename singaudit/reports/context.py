@@ -6,6 +6,7 @@ import base64
 import functools
 import hashlib
 import io
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -230,6 +231,8 @@ def _metric_rows(check: CheckResult) -> list[dict[str, Any]]:
 
 
 def _per_class_table(check: CheckResult) -> dict[str, Any] | None:
+    """The classes that matter (those beyond a level, then the worst, at most MAX_CLASS_ROWS)
+    and, past that many classes, every class in a compact folded table (HTML only)."""
     if not check.per_class:
         return None
     columns = list(dict.fromkeys(n for r in check.per_class.values() for n in r.metrics))
@@ -241,17 +244,33 @@ def _per_class_table(check: CheckResult) -> dict[str, Any] | None:
             text = format_value(metric.value, metric.unit) if metric else ""
             if metric is not None and metric.p_value is not None:  # judged with a one-sided test
                 text += f" (p {format_number(metric.p_value)})"
-            cells.append({
-                "text": text,
-                "status": (metric.status or "") if metric else "",
-                "title": describe_metric(column, metric) if metric else "",
-            })
+            cells.append({"text": text, "status": (metric.status or "") if metric else "",
+                          "title": (column, metric)})
         rows.append({"name": class_name, "status": result.status or "", "n": result.n,
-                     "cells": cells})
-    omitted = max(0, len(rows) - MAX_CLASS_ROWS)
-    if omitted:  # e.g. 1000 ImageNet classes: the most severe first, the rest in results.json
-        rows = sorted(rows, key=lambda r: -STATUS_ORDER.get(r["status"], -1))[:MAX_CLASS_ROWS]
-    return {"columns": columns, "rows": rows, "omitted": omitted}
+                     "cells": cells, "worse": _class_badness(result)})
+    total = len(rows)
+    beyond = sum(row["status"] in ("fail", "warn") for row in rows)
+    full = None
+    if total > MAX_CLASS_ROWS:  # e.g. 1000 ImageNet classes: the worst first, all folded below
+        full = [[row["name"], row["n"], *(c["text"] for c in row["cells"]), row["status"]]
+                for row in rows]
+        rows = sorted(rows, key=lambda r: (-STATUS_ORDER.get(r["status"], -1), -r["worse"]))
+        rows = rows[:MAX_CLASS_ROWS]
+    for row in rows:  # a cell's hover line (value, CI, tiers): only for the rows shown
+        for cell in row["cells"]:
+            column, metric = cell["title"]
+            cell["title"] = describe_metric(column, metric) if metric is not None else ""
+    return {"columns": columns, "rows": rows,
+            "omitted": total - len(rows), "total": total, "beyond": beyond, "full": full}
+
+
+def _class_badness(result: Any) -> float:
+    """How far a class's judged statistic is on the bad side (larger is worse); -inf if none."""
+    worst = -math.inf
+    for metric in result.metrics.values():
+        if metric.tiers is not None and figures._is_number(metric.value):
+            worst = max(worst, -metric.value if metric.tiers.higher_is_better else metric.value)
+    return worst
 
 
 def _check_context(model: ModelResult, check: CheckResult, results_dir: Path
