@@ -61,7 +61,7 @@ def nonnegative_lasso(
     targets: torch.Tensor, concepts: torch.Tensor, *, sparsity: float = DEFAULT_SPARSITY,
     working_set: int = 128, max_iterations: int = 1000, tolerance: float = 1e-6,
     refit: bool = True, batch_size: int = 256, max_rounds: int = 10,
-    max_working_set: int = 512,
+    max_working_set: int = 256,
 ) -> Decomposition:
     """Decompose each row of ``targets`` (n, k) over the rows of ``concepts`` (V, k).
 
