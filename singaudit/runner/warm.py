@@ -5,8 +5,9 @@ A run record is keyed by everything a run's results depend on that can be told w
 a model: the spec (but its report section), ``--only``, every file of the singaudit package
 (code and shipped weights), library versions, the device the run would pick, the cache folder,
 and each source's identity. Only sources whose identity is known without loading them take
-part (the built-in ``calibration:`` sources, whose content is singaudit's own code and shipped
-weights, or the files of a ``weights_dir``); any other source means a computing run, as before.
+part (those whose ``Source.identity`` tells it, as the calibration world's do: their content is
+singaudit's own code and shipped weights, or the files of a ``weights_dir``); any other source
+means a computing run, as before.
 A record names each check result by its check-cache key, so a replay reads the same verified
 entries (result, measurements, artefact files, checksums) a computing warm run reuses, and judges
 each verdict again from its measurements. Records are stored by ``singaudit.cache.runs``.
@@ -24,13 +25,19 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from singaudit.adapters.sources import (
+    CLASSIFIER_SOURCES,
+    DATA_SOURCES,
+    GENERATOR_SOURCES,
+    JOINT_SPACE_SOURCES,
+    folder_hashes,
+    get_source,
+)
 from singaudit.cache.runs import RECORD_VERSION
 from singaudit.io.versions import library_versions
+from singaudit.registry import Registry, RegistryError
 from singaudit.runner.memo import digest
 from singaudit.spec.models import AuditSpec
-
-# Calibration classifiers that load a packaged backbone (another distribution's weights).
-_EXTERNAL_WEIGHTS = ("lite0",)
 
 
 @cache
@@ -48,26 +55,16 @@ def package_fingerprint() -> str:
     return digest_.hexdigest()
 
 
-def _folder_hashes(folder: str | Path) -> dict[str, str] | None:
-    path = Path(folder).expanduser()
-    if not path.is_dir():
-        return None
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(path.iterdir()) if p.is_file()}
-
-
-def source_identity(name: str, options: dict[str, Any]) -> Any | None:
-    """What a source's content is, told without loading it; None when it cannot be told."""
+def source_identity(name: str, options: dict[str, Any],
+                    registry: Registry | None = None) -> Any | None:
+    """What a source's content is, told without loading it (its Source's ``identity``); None
+    when it cannot be told. ``registry``: the kind of source (default: classifiers)."""
     source, _, ident = name.partition(":")
-    if source != "calibration" or ident.strip().startswith(_EXTERNAL_WEIGHTS):
+    try:
+        found = get_source(registry if registry is not None else CLASSIFIER_SOURCES, source)
+    except RegistryError:
         return None
-    identity: dict[str, Any] = {"id": name, "options": options}
-    if options.get("weights_dir") is not None:
-        hashes = _folder_hashes(options["weights_dir"])
-        if hashes is None:
-            return None
-        identity["weights"] = hashes
-    return identity
+    return found.identity(ident, options)
 
 
 def device_probe(requested: str) -> dict[str, Any]:
@@ -89,23 +86,25 @@ def device_probe(requested: str) -> dict[str, Any]:
 def record_key(spec: AuditSpec, only: Sequence[str] | None, cache_dir: Path,
                device: str | None) -> str | None:
     """The run record key of ``spec``; None when some input's identity cannot be told."""
-    sources: list[tuple[str, dict[str, Any]]] = [(m.id, m.options) for m in spec.models]
-    sources.append((spec.data.id, spec.data.options))
+    sources: list[tuple[str, dict[str, Any], Registry]] = [
+        (m.id, m.options, CLASSIFIER_SOURCES) for m in spec.models]
+    sources.append((spec.data.id, spec.data.options, DATA_SOURCES))
     if spec.joint_space is not None:
-        sources.append((spec.joint_space.id, spec.joint_space.options))
+        sources.append((spec.joint_space.id, spec.joint_space.options, JOINT_SPACE_SOURCES))
     if spec.translator.fit is not None:
-        sources.append((spec.translator.fit.id, spec.translator.fit.options))
+        sources.append((spec.translator.fit.id, spec.translator.fit.options, DATA_SOURCES))
     if spec.generator is not None and spec.generator.id is not None:
-        sources.append((spec.generator.id, spec.generator.options))
+        sources.append((spec.generator.id, spec.generator.options, GENERATOR_SOURCES))
     elif spec.generator is not None:
         return None  # the joint space's default generator: named only by the loaded space
-    identities = [source_identity(name, dict(options)) for name, options in sources]
+    identities = [source_identity(name, dict(options), registry)
+                  for name, options, registry in sources]
     if any(identity is None for identity in identities):
         return None
     translator_file = None
     if spec.translator.path is not None:
         path = Path(spec.translator.path).expanduser()
-        hashes = _folder_hashes(path) if path.is_dir() else (
+        hashes = folder_hashes(path) if path.is_dir() else (
             {path.name: hashlib.sha256(path.read_bytes()).hexdigest()} if path.is_file() else None)
         if hashes is None:
             return None

@@ -33,13 +33,17 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length
 SourceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+:.*$", description="'source:id'")]
 
 
-def _known_source(registry_name: str):
+def _registry(registry_name: str) -> Any:
+    from singaudit.adapters import sources
+
+    return getattr(sources, registry_name)
+
+
+def _known_source(registry_name: str) -> AfterValidator:
     """A validator: the ``source`` of ``source:id`` must be registered (nothing is loaded)."""
 
     def check(name: str) -> str:
-        from singaudit.adapters import sources
-
-        registry = getattr(sources, registry_name)
+        registry = _registry(registry_name)
         source = name.partition(":")[0]
         if source not in registry:
             raise ValueError(f"unknown {registry.kind} {source!r}; available: "
@@ -47,30 +51,6 @@ def _known_source(registry_name: str):
         return name
 
     return AfterValidator(check)
-
-
-def accepted_options(registry_name: str, source: str) -> frozenset[str] | None:
-    """Option names a source's ``load(ident, **options)`` accepts; None: any (it takes
-    ``**kwargs``, or it cannot be imported, which the run reports). A built-in loader's signature
-    is read from its source, so validating imports no model library."""
-    import inspect
-
-    from singaudit.adapters import sources
-    from singaudit.registry import RegistryError, source_signature
-
-    registry = getattr(sources, registry_name)
-    reference = registry.reference(source) if source in registry else None
-    signature = source_signature(reference) if reference else None
-    try:
-        if signature is None:
-            signature = inspect.signature(registry.get(source))
-        parameters = list(signature.parameters.values())[1:]  # after ident
-    except (RegistryError, TypeError, ValueError):
-        return None
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return None
-    return frozenset(p.name for p in parameters if p.kind in (
-        inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD))
 
 
 def _unknown_options(options: dict[str, Any], accepted: frozenset[str] | None,
@@ -87,39 +67,43 @@ def _unknown_options(options: dict[str, Any], accepted: frozenset[str] | None,
 
 # Image selection is the data section's alone; sources only list images.
 SELECTION = ("classes", "images_per_class", "seed")
-_CALIBRATION_POPULATION = {"images_per_class": "'scenes' (the number of scenes rendered: the old "
-                           "images_per_class x 6)", "seed": "'scene_seed'"}
 
 
-def _moved_selection_options(options: dict[str, Any], source: str) -> list[dict[str, Any]]:
-    """The old ``options`` spelling of selection keys: an error naming the new key."""
+def _moved_selection_options(options: dict[str, Any], hints: Any) -> list[dict[str, Any]]:
+    """The old ``options`` spelling of selection keys: an error naming the new key (and, from
+    the source's ``moved_options``, what its own option of that old meaning is now)."""
     errors = []
     for key in SELECTION:
         if key not in options:
             continue
         message = (f"'{key}' is no longer a data source option: image selection lives in the "
                    f"data section, set data.{key} (translator.fit.{key} for fit data)")
-        if source == "calibration" and key in _CALIBRATION_POPULATION:
-            message += (f"; the calibration source's own population option is now "
-                        f"{_CALIBRATION_POPULATION[key]}")
-        if key == "classes" and source in ("list", "manifest"):
-            message += "; the names of index labels are now options.class_names"
+        if key in hints:
+            message += f"; {hints[key]}"
         errors.append({"type": PydanticCustomError("moved_option", message), "loc": (key,),
                        "input": options[key]})
     return errors
 
 
-def _check_source_options(registry_name: str, options: dict[str, Any], info) -> dict[str, Any]:
+def _check_source_options(registry_name: str, options: dict[str, Any], info: Any
+                          ) -> dict[str, Any]:
     source_id = info.data.get("id")
     if not source_id:
         return options  # the id itself is invalid (or defaulted): reported on its own
-    from singaudit.adapters import sources
+    from singaudit.adapters.sources import get_source
+    from singaudit.registry import RegistryError
 
-    source = source_id.partition(":")[0]
-    moved = _moved_selection_options(options, source) if registry_name == "DATA_SOURCES" else []
+    registry = _registry(registry_name)
+    name = source_id.partition(":")[0]
+    try:
+        source = get_source(registry, name)
+    except RegistryError:
+        source = None  # it cannot be imported: the run reports it
+    moved = (_moved_selection_options(options, source.moved_options if source else {})
+             if registry_name == "DATA_SOURCES" else [])
     errors = moved + _unknown_options({k: v for k, v in options.items() if k not in SELECTION},
-                                      accepted_options(registry_name, source),
-                                      f"{getattr(sources, registry_name).kind} {source!r}")
+                                      source.accepted_options() if source else None,
+                                      f"{registry.kind} {name!r}")
     if errors:
         raise ValidationError.from_exception_data("options", errors)
     return options

@@ -10,9 +10,9 @@ import pytest
 from singaudit.adapters import sources
 from singaudit.registry import load_object, source_signature
 
-BUILT_IN = [(group, name, registry.reference(name) or "")
+BUILT_IN = [(group, source.name, source.loader)
             for group, registry in sources.ENTRY_POINT_GROUPS.items()
-            for name in registry.names() if registry.reference(name)]
+            for source in sources.sources_of(registry) if isinstance(source.loader, str)]
 
 
 def _shape(signature: inspect.Signature) -> list[tuple[str, inspect._ParameterKind]]:
