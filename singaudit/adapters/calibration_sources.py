@@ -65,6 +65,7 @@ class CalibrationJointSpace(_CalibrationSource):
     """``calibration:joint``: the calibration world's image-text space."""
 
     loader = "singaudit.adapters.joint_spaces.calibration_source:load"
+    vocabulary = "calibration"
 
     def problem(self, ident: str, options: dict[str, Any]) -> str | None:
         return _one_of(ident, ("", "joint"), "calibration joint space")

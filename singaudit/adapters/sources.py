@@ -39,6 +39,9 @@ class Source:
     # Image selection is the spec's data section's; a source whose own option took over a
     # selection key's old meaning says so here: {selection key: what to write now}.
     moved_options: ClassVar[Mapping[str, str]] = {}
+    # A joint space whose words are a closed set: the shipped concept vocabulary made of them
+    # (what `singaudit init` suggests); None: the general one.
+    vocabulary: ClassVar[str | None] = None
 
     def __init__(self, name: str | None = None,
                  loader: str | Callable[..., Any] | None = None) -> None:
