@@ -210,7 +210,19 @@ def starter_spec(*, path: str, model: str, data: str, data_options: dict[str, An
     for check in checks:
         text += f"  {check}: {{}}\n" + "".join(f"{line}\n" for line in _tiers_comment(check))
     if joint_space:
-        vocabulary = "calibration" if joint_space.startswith("calibration:") else "default"
+        vocabulary = _joint_space_vocabulary(joint_space)
         text += ("  concepts:    # the words nearest to each class's null-space content\n"
                  f"    vocabulary: {vocabulary}\n    top_k: 5\n")
     return text + FOOTER.format(name=audit_name)
+
+
+def _joint_space_vocabulary(joint_space: str) -> str:
+    """The concept vocabulary the joint space's source names for itself, else "default"."""
+    from singaudit.adapters.sources import JOINT_SPACE_SOURCES, get_source
+    from singaudit.registry import RegistryError
+
+    try:
+        found = get_source(JOINT_SPACE_SOURCES, joint_space.partition(":")[0])
+    except RegistryError:
+        return "default"
+    return found.vocabulary or "default"

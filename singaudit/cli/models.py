@@ -60,24 +60,22 @@ MAX_LISTED = 30
 
 
 def _library_models(pattern: str) -> dict[str, list[str]]:
-    """``timm:`` and ``open_clip:`` ids matching a glob or substring (libraries not installed are
-    left out), from their lists cached per library version (no torch import)."""
+    """Ids of the sources that list theirs (``timm:``, ``open_clip:``) matching a glob or
+    substring (libraries not installed are left out), without importing torch."""
     import fnmatch
 
-    from singaudit.adapters.model_lists import open_clip_models, timm_models
+    from singaudit.adapters.sources import CLASSIFIER_SOURCES, JOINT_SPACE_SOURCES, sources_of
 
     glob = pattern if any(c in pattern for c in "*?[") else f"*{pattern}*"
     source, sep, rest = glob.partition(":")
     found: dict[str, list[str]] = {}
-    for library in ("timm", "open_clip"):
+    for listed in [*sources_of(CLASSIFIER_SOURCES), *sources_of(JOINT_SPACE_SOURCES)]:
+        library = listed.name
         if sep and source.strip("*") not in library:
             continue
         wanted = (rest if sep else glob).lower()
         try:
-            if library == "timm":
-                names = timm_models()["pretrained"]
-            else:
-                names = [f"{arch}@{tag}" for arch, tag in open_clip_models()["pretrained"]]
+            names = listed.ids()
         except ImportError:
             continue
         matches = [f"{library}:{n}" for n in names if fnmatch.fnmatchcase(n.lower(), wanted)]
