@@ -260,9 +260,9 @@ def _stable(options: dict[str, Any]) -> str:
 
 
 def _executor(spec: AuditSpec):
-    from singaudit.pipeline.executors import ExecutionConfig, make_executor
+    from singaudit.pipeline.executors import make_executor
 
-    return make_executor(ExecutionConfig(**spec.execution.model_dump()))
+    return make_executor(spec.execution)
 
 
 def _recipe(role: str, model_id: str, options: dict[str, Any]):

@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from singaudit.checks.base import CheckParams, PromptSpec
+from singaudit.pipeline.engines import ExecutionConfig
 from singaudit.regression.tiers import RegressionSpec
 
 SPEC_KIND = "singaudit/audit"
@@ -280,26 +281,8 @@ class GeneratorSpec(_Strict):
         return _check_source_options("GENERATOR_SOURCES", options, info)
 
 
-class ExecutionSpec(_Strict):
-    """Where forward passes run. ``local``: this process (the default). ``ray``: actor pools on a
-    Ray cluster (``address``; none: a cluster this process joined, else a new local one).
-    Results and cache entries do not depend on the engine."""
-
-    engine: Literal["local", "ray"] = "local"
-    address: str | None = None  # e.g. ray://head:10001 or auto
-    workers: Annotated[int, Field(gt=0, le=4096)] = 2  # actors per model
-    cpus_per_worker: Annotated[float, Field(gt=0)] = 1.0  # also each actor's torch threads
-    gpus_per_worker: Annotated[float, Field(ge=0)] = 0.0  # > 0: actors use CUDA where present
-    batch_size: Annotated[int, Field(gt=0)] | None = None  # None: the spec's batch_size
-    compile: bool = False  # torch.compile the forward pass (engine: local); features keyed apart
-
-    @model_validator(mode="after")
-    def _ray_only(self) -> ExecutionSpec:
-        if self.engine == "local" and (self.address is not None or self.gpus_per_worker > 0):
-            raise ValueError("address and gpus_per_worker apply only to engine: ray")
-        if self.engine == "ray" and self.compile:
-            raise ValueError("compile applies only to engine: local")
-        return self
+# Where forward passes run: the executors' own configuration (engines are a registry there).
+ExecutionSpec = ExecutionConfig
 
 
 class MlflowSpec(_Strict):

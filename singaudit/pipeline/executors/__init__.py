@@ -3,18 +3,12 @@
 
 from __future__ import annotations
 
-from singaudit.pipeline.executors.base import (
-    ENGINES,
-    ChunkResult,
-    EncodeJob,
-    ExecutionConfig,
-    Executor,
-    ModelRecipe,
-)
+from singaudit.pipeline.engines import EXECUTORS, ExecutionConfig
+from singaudit.pipeline.executors.base import ChunkResult, EncodeJob, Executor, ModelRecipe
 from singaudit.pipeline.executors.local import LocalExecutor
 
-__all__ = ["ENGINES", "ChunkResult", "EncodeJob", "ExecutionConfig", "Executor", "LocalExecutor",
-           "ModelRecipe", "local_executor", "make_executor"]
+__all__ = ["EXECUTORS", "ChunkResult", "EncodeJob", "ExecutionConfig", "Executor",
+           "LocalExecutor", "ModelRecipe", "local_executor", "local_from_config", "make_executor"]
 
 _LOCAL = LocalExecutor()
 
@@ -23,10 +17,14 @@ def local_executor() -> LocalExecutor:
     return _LOCAL
 
 
-def make_executor(config: ExecutionConfig | None) -> Executor:
-    """The executor for ``config`` (None: local); the Ray one joins or starts its cluster lazily."""
-    if config is None or config.engine == "local":
-        return LocalExecutor(compile=True) if config is not None and config.compile else _LOCAL
-    from singaudit.pipeline.executors.ray_executor import RayExecutor
+def local_from_config(config: ExecutionConfig) -> LocalExecutor:
+    """The ``local`` engine: this process (a compiling executor of its own when asked)."""
+    return LocalExecutor(compile=True) if config.compile else _LOCAL
 
-    return RayExecutor(config)
+
+def make_executor(config: ExecutionConfig | None) -> Executor:
+    """The executor of ``config``'s engine (None: local); the Ray one joins or starts its cluster
+    lazily."""
+    config = config if config is not None else ExecutionConfig()
+    executor: Executor = EXECUTORS.get(config.engine)(config)
+    return executor

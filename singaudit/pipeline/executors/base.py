@@ -19,22 +19,6 @@ from torch.utils.data import Dataset
 from singaudit.adapters.data.base import ImageRecord, ImageSource
 from singaudit.pipeline.decoding import BatchedPreprocessing, batched_preprocessing
 
-Engine = Literal["local", "ray"]
-ENGINES: tuple[str, ...] = ("local", "ray")
-
-
-@dataclass(frozen=True)
-class ExecutionConfig:
-    """Where forward passes run: ``local`` (this process) or ``ray`` (a cluster's actor pool)."""
-
-    engine: Engine = "local"
-    address: str | None = None  # None: a cluster already joined by this process, else a new local one
-    workers: int = 2  # actors per model
-    cpus_per_worker: float = 1.0  # also the torch threads of each actor
-    gpus_per_worker: float = 0.0
-    batch_size: int | None = None  # None: the spec's batch_size
-    compile: bool = False  # torch.compile the forward pass (local engine)
-
 
 @dataclass(frozen=True)
 class ModelRecipe:

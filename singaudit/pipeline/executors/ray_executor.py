@@ -24,11 +24,11 @@ import numpy as np
 import torch
 
 from singaudit.errors import ClusterLost, ClusterUnavailable, MissingDependency, SingauditError
+from singaudit.pipeline.engines import ExecutionConfig
 from singaudit.pipeline.executors.base import (
     ChunkAssembler,
     ChunkResult,
     EncodeJob,
-    ExecutionConfig,
     Images,
     collate_images,
     decoding,
