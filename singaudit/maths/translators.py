@@ -145,23 +145,32 @@ class RidgeAccumulator:
     def yty(self) -> np.ndarray:
         return self.centered_yy + self.n * np.outer(self.mean_y, self.mean_y)
 
+    # Rows converted to float64 at a time: a chunk's copies stay small (2048-d: 8 MB) whatever
+    # its size; chunks of at most this many rows are absorbed exactly as before, in one piece.
+    ROWS_PER_BLOCK = 512
+
     def update(self, x: Any, y: Any) -> RidgeAccumulator:
         """Add a chunk of rows: x (b, m), y (b, k)."""
-        x64, y64 = _numpy64(x), _numpy64(y)
+        x = x if hasattr(x, "shape") else _numpy64(x)
+        y = y if hasattr(y, "shape") else _numpy64(y)
         if (
-            x64.ndim != 2
-            or y64.ndim != 2
-            or x64.shape[1] != self.in_dim
-            or y64.shape[1] != self.out_dim
+            len(x.shape) != 2
+            or len(y.shape) != 2
+            or x.shape[1] != self.in_dim
+            or y.shape[1] != self.out_dim
         ):
             raise ValueError(
                 f"expected x (b, {self.in_dim}) and y (b, {self.out_dim}); "
-                f"got {x64.shape} and {y64.shape}"
+                f"got {tuple(x.shape)} and {tuple(y.shape)}"
             )
-        if x64.shape[0] != y64.shape[0]:
-            raise ValueError(f"x has {x64.shape[0]} rows but y has {y64.shape[0]}")
-        if x64.shape[0] == 0:
-            return self
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"x has {x.shape[0]} rows but y has {y.shape[0]}")
+        for start in range(0, x.shape[0], self.ROWS_PER_BLOCK):
+            stop = start + self.ROWS_PER_BLOCK
+            self._update_block(_numpy64(x[start:stop]), _numpy64(y[start:stop]))
+        return self
+
+    def _update_block(self, x64: np.ndarray, y64: np.ndarray) -> None:
         chunk = RidgeAccumulator(self.in_dim, self.out_dim)
         chunk.n = x64.shape[0]
         chunk.mean_x, chunk.mean_y = x64.mean(axis=0), y64.mean(axis=0)
@@ -170,7 +179,6 @@ class RidgeAccumulator:
         chunk.centered_xy = xc.T @ yc
         chunk.centered_yy = yc.T @ yc
         self._absorb(chunk)
-        return self
 
     def merge(self, other: RidgeAccumulator) -> RidgeAccumulator:
         """A new accumulator holding the rows of both."""
@@ -186,15 +194,13 @@ class RidgeAccumulator:
         total = self.n + other.n
         delta_x, delta_y = other.mean_x - self.mean_x, other.mean_y - self.mean_y
         weight = self.n * other.n / total
-        self.centered_xx = (
-            self.centered_xx + other.centered_xx + weight * np.outer(delta_x, delta_x)
-        )
-        self.centered_xy = (
-            self.centered_xy + other.centered_xy + weight * np.outer(delta_x, delta_y)
-        )
-        self.centered_yy = (
-            self.centered_yy + other.centered_yy + weight * np.outer(delta_y, delta_y)
-        )
+        # In place, in the order (a + b) + c of a new sum: the same numbers, no m x m copies.
+        for name, left, right in (("centered_xx", delta_x, delta_x),
+                                  ("centered_xy", delta_x, delta_y),
+                                  ("centered_yy", delta_y, delta_y)):
+            moment = getattr(self, name)
+            moment += getattr(other, name)
+            moment += weight * np.outer(left, right)
         self.mean_x = self.mean_x + delta_x * (other.n / total)
         self.mean_y = self.mean_y + delta_y * (other.n / total)
         self.n = total
