@@ -24,10 +24,11 @@ def synthetic_chunk(rows: int, in_dim: int, out_dim: int, mixing, readout, gener
     """Post-ReLU-like correlated features and targets affine in them plus noise (float32)."""
     import torch
 
-    latent = torch.randn(rows, mixing.shape[0], generator=generator)
-    features = torch.relu(latent @ mixing + 0.3 * torch.randn(rows, in_dim, generator=generator))
-    targets = features @ readout + 0.1 * torch.randn(rows, out_dim, generator=generator) + 1.0
-    return features, targets
+    # In place: the generator's own temporaries would otherwise dominate the peak it measures.
+    features = torch.randn(rows, in_dim, generator=generator).mul_(0.3)
+    features.addmm_(torch.randn(rows, mixing.shape[0], generator=generator), mixing).relu_()
+    targets = torch.randn(rows, out_dim, generator=generator).mul_(0.1).add_(1.0)
+    return features, targets.addmm_(features, readout)
 
 
 def run_one(n: int, chunk: int, in_dim: int, out_dim: int) -> dict:
