@@ -44,7 +44,7 @@ from scipy import stats
 from singaudit.checks.thresholds import class_verdicts
 from singaudit.results import Tiers
 
-FAIL = 3.0  # class_semantics' default fail level (degrees of specific leak)
+FAIL = 4.0  # class_semantics' default fail level (degrees of the carried reading)
 SCALE = 3.0  # spread of the per-image values (degrees)
 SHIFT = 3.0  # a planted leak: its class median is FAIL + SHIFT
 CLASSES = (16, 100, 1000)
