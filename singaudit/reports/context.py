@@ -35,6 +35,7 @@ THUMBNAIL_PX = 128
 PNG_THUMBNAIL_LIMIT = 24_000  # bytes; larger (photographic) thumbnails go as JPEG
 MAX_EVIDENCE_ITEMS = 24  # per check, keeps the report within its size budget
 MAX_CLASS_ROWS = 40
+PAGED_CLASS_ROWS = 15  # per check in the PDF: 13 models x a few checks stay within ~60 pages
 ANGLE_KINDS = {"class_semantics", "concepts", "steering", "evidence"}  # checks reporting IS/AS
 
 
@@ -251,9 +252,10 @@ def _per_class_table(check: CheckResult) -> dict[str, Any] | None:
     total = len(rows)
     beyond = sum(row["status"] in ("fail", "warn") for row in rows)
     full = None
-    if total > MAX_CLASS_ROWS:  # e.g. 1000 ImageNet classes: the worst first, all folded below
+    if total > MAX_CLASS_ROWS:  # e.g. 1000 ImageNet classes: every class folded below
         full = [[row["name"], row["n"], *(c["text"] for c in row["cells"]), row["status"]]
                 for row in rows]
+    if total > PAGED_CLASS_ROWS:  # more than the PDF shows: the worst first
         rows = sorted(rows, key=lambda r: (-STATUS_ORDER.get(r["status"], -1), -r["worse"]))
         rows = rows[:MAX_CLASS_ROWS]
     for row in rows:  # a cell's hover line (value, CI, tiers): only for the rows shown
@@ -261,7 +263,8 @@ def _per_class_table(check: CheckResult) -> dict[str, Any] | None:
             column, metric = cell["title"]
             cell["title"] = describe_metric(column, metric) if metric is not None else ""
     return {"columns": columns, "rows": rows,
-            "omitted": total - len(rows), "total": total, "beyond": beyond, "full": full}
+            "omitted": total - len(rows), "total": total, "beyond": beyond, "full": full,
+            "paged_rows": PAGED_CLASS_ROWS}
 
 
 def _class_badness(result: Any) -> float:

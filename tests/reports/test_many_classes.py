@@ -8,7 +8,7 @@ import lxml.html
 import numpy as np
 import pytest
 
-from singaudit.reports.context import MAX_CLASS_ROWS, build_context
+from singaudit.reports.context import MAX_CLASS_ROWS, PAGED_CLASS_ROWS, build_context
 from singaudit.reports.render import render_html
 from singaudit.results import AuditResult, CheckResult, ClassResult, Metric, ModelResult, Tiers
 
@@ -79,7 +79,7 @@ def test_every_class_is_in_the_folded_table(pages: tuple[str, str]) -> None:
 def test_the_pdf_source_leaves_the_full_table_to_results_json(pages: tuple[str, str]) -> None:
     paged = pages[1]
     assert not lxml.html.fromstring(paged).xpath("//details[contains(@class, 'all-classes')]")
-    assert f"{len(CLASSES) - MAX_CLASS_ROWS} more classes" in paged
+    assert f"{len(CLASSES) - PAGED_CLASS_ROWS} more classes" in paged
     assert len(_class_tables(paged)) == 2
 
 
@@ -88,3 +88,9 @@ def test_the_folded_table_costs_under_a_hundred_bytes_a_class(pages: tuple[str, 
     start = html.index('<details class="all-classes">')
     length = html.index("</details>", start) - start
     assert length / len(CLASSES) < 100, length / len(CLASSES)  # no per-cell markup or titles
+
+
+def test_the_pdf_source_shows_fewer_classes_worst_first(pages: tuple[str, str]) -> None:
+    tables = _class_tables(pages[1])
+    names = [row.xpath("./td")[0].text_content() for row in tables[0].xpath(".//tr[td]")]
+    assert len(names) == PAGED_CLASS_ROWS and names[:2] == ["class 0007", "class 0500"]
