@@ -137,6 +137,12 @@ class Check(Generic[P]):
     metrics: ClassVar[dict[str, MetricSpec]] = {}
     default_tiers: ClassVar[list[Tiers]] = []
     requires_null_space: ClassVar[bool] = True  # the runner skips it when null_dim == 0
+    # The metric that sums the check up in one number (one of ``metrics``); None: no headline.
+    headline: ClassVar[str | None] = None
+    # Set when its data holds per-image IS and AS (singaudit.results.AngleData): the metric, a
+    # ratio of IS to |AS|, by which the audit's model comparison ranks (the runner fills the
+    # model's Angles from the first such check).
+    angle_ratio: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
