@@ -266,6 +266,8 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
     """IS and AS toward the true class, per class and overall, judged by tiers."""
 
     name = "class_semantics"
+    headline = DEFAULT_VERDICT_METRIC
+    angle_ratio = "ratio"  # the model comparison ranks by it
     metrics = METRICS
     # Measured (scripts/verdict_estimands.py, benchmarks/verdict_calibration.py): docs/method.md.
     default_tiers: ClassVar[list[Tiers]] = [
