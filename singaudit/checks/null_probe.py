@@ -73,6 +73,7 @@ class NullProbeCheck(Check[NullProbeParams]):
     """Linear-probe accuracy on the null-space component, per class and overall, vs chance."""
 
     name = "null_probe"
+    headline = "accuracy"
     metrics = METRICS
     default_tiers: ClassVar[list[Tiers]] = []
     requires_null_space = True
