@@ -200,6 +200,7 @@ class ConceptsCheck(Check[ConceptsParams]):
     """Concepts ranked by standardised AS; informational unless tiers are set."""
 
     name = "concepts"
+    headline = "top_z"
     metrics = METRICS
     default_tiers: ClassVar[list[Tiers]] = []
     requires_null_space = True
