@@ -61,6 +61,7 @@ class EvidenceCheck(Check[EvidenceParams]):
     """Renders and/or retrieves images for the most and least leaking images of each class."""
 
     name = "evidence"
+    headline = "images"
     metrics: ClassVar[dict[str, MetricSpec]] = METRICS
     requires_null_space = True
 
