@@ -60,6 +60,7 @@ class SteeringCheck(Check[SteeringParams]):
     """|AS| toward a target prompt after null-space steering calibrated to a target IS."""
 
     name = "steering"
+    headline = "abs_as"
     metrics = METRICS
     default_tiers: ClassVar[list[Tiers]] = [
         Tiers(metric="logit_relative_change", statistic="max", fail=1e-3, scope="overall"),
