@@ -50,6 +50,7 @@ class TranslationConsistencyCheck(Check[TranslationConsistencyParams]):
     """Linear-probe accuracy on principal features versus on their translations."""
 
     name = "translation_consistency"
+    headline = "gap"
     metrics = METRICS
     default_tiers: ClassVar[list[Tiers]] = [
         Tiers(metric="gap", statistic="max", warn=0.05, fail=0.15, scope="overall"),
