@@ -70,6 +70,7 @@ class TranslatorFidelityCheck(Check[TranslatorFidelityParams]):
     """Held-out fidelity of the translator; optional comparison of architectures."""
 
     name = "translator_fidelity"
+    headline = "cosine"
     metrics = METRICS
     default_tiers: ClassVar[list[Tiers]] = [
         Tiers(metric="cosine", statistic="mean", warn=0.7, fail=0.5, scope="overall"),
@@ -105,7 +106,7 @@ class TranslatorFidelityCheck(Check[TranslatorFidelityParams]):
         observations.update({k: Observations.of([scores[k]]) for k in ("mse", "r2") if k in scores})
 
         comparison: dict[str, dict[str, Any]] = {}
-        arch = str(info.get("architecture") or info.get("arch") or "translator")
+        arch = str(info.get("architecture") or "translator")
         if params.compare:
             comparison = _compare(ctx, params)
             for name, row in comparison.items():
