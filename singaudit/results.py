@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +17,8 @@ from singaudit.errors import SingauditError
 
 # 2: statuses info and insufficient_data, ModelResult.note; provenance null_removal;
 # class_semantics specific_leak, prompt_contrast, evidence_change; the null_probe check.
-SCHEMA_VERSION = 2
+# 3: ModelResult.predictions and ModelResult.angles (model-level facts filled by the runner).
+SCHEMA_VERSION = 3
 # Nesting a results file may have (singaudit writes under 10; deeper cannot be written back).
 MAX_DEPTH = 100
 
@@ -118,6 +119,32 @@ class CheckResult(BaseModel):
     duration_s: float = 0.0
 
 
+class Predictions(BaseModel):
+    """Each audit image's top-1 class (an index into the model's classes), by image key."""
+
+    model_config = ConfigDict(extra="forbid")
+    image_keys: list[str]
+    top1: list[int]
+
+
+class Angles(BaseModel):
+    """A model's IS and AS summary, which the audit's model comparison ranks by: medians and the
+    headline ratio of the check that measured them; that check result's ``data`` holds the
+    per-image values (``AngleData``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    check: str  # the check result holding the per-image values
+    ratio: float | None = None
+    median_is: float | None = None
+    median_as: float | None = None
+    median_abs_as: float | None = None
+
+
+# The per-image values a check offering a model's Angles keeps in its data (None: an image that
+# could not be measured); the functional form because "is" and "as" are Python keywords.
+AngleData = TypedDict("AngleData", {"is": list[float | None], "as": list[float | None]})
+
+
 class ModelResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -127,18 +154,28 @@ class ModelResult(BaseModel):
     expectation_met: bool | None = None  # None when expect == "none"
     note: str | None = None  # why the status is not simply the worst check's (e.g. null_dim 0)
     info: dict[str, Any] = Field(default_factory=dict)  # feature_dim, num_classes, null_dim, hashes
+    # Model-level facts the runner fills (None: not measured, or a file older than schema 3).
+    predictions: Predictions | None = None
+    angles: Angles | None = None
     checks: list[CheckResult] = Field(default_factory=list)
 
     @classmethod
     def from_checks(cls, *, name: str, id: str, expect: Expectation, checks: list[CheckResult],
-                    info: dict[str, Any] | None = None) -> ModelResult:
+                    info: dict[str, Any] | None = None, predictions: Predictions | None = None,
+                    angles: Angles | None = None) -> ModelResult:
         """A model's result: its worst check status (see model_status), judged against its
         expectation."""
         status, note = model_status([check.status for check in checks],
                                     (info or {}).get("null_dim"))
         return cls(name=name, id=id, expect=expect, status=status,
                    expectation_met=expectation_met(expect, status), note=note, info=info or {},
-                   checks=checks)
+                   predictions=predictions, angles=angles, checks=checks)
+
+    def rejudged(self, checks: list[CheckResult]) -> ModelResult:
+        """The same model with ``checks``, its status and expectation judged again."""
+        return ModelResult.from_checks(name=self.name, id=self.id, expect=self.expect,
+                                       checks=checks, info=self.info,
+                                       predictions=self.predictions, angles=self.angles)
 
 
 class AuditResult(BaseModel):
@@ -253,36 +290,32 @@ class ResultsFileError(SingauditError):
 
 
 def comparison(models: list[ModelResult]) -> dict[str, Any]:
-    """Per-model ratio, medians and per-image (AS, IS), read from each model's class_semantics
-    result."""
+    """Per-model ratio, medians and per-image (AS, IS): each model's ``angles`` and the
+    per-image values of the check result they name."""
     entries = []
     for model in models:
-        check = next((c for c in model.checks if c.name == "class_semantics"
-                      and c.status not in ("skip", "error")), None)
-        if check is None:
+        angles = model.angles
+        check = next((c for c in model.checks if angles is not None and c.name == angles.check),
+                     None)
+        if angles is None or check is None:
             continue
-        is_values = [float(v) for v in check.data.get("is", []) if v is not None]
-        as_values = [float(v) for v in check.data.get("as", []) if v is not None]
-        ratio = check.metrics.get("ratio")
+        values = angle_values(check)
         entries.append({
             "name": model.name,
-            "ratio": ratio.value if ratio is not None else None,
-            "median_is": _median(check, "is", is_values),
-            "median_as": _median(check, "as", as_values),
-            "median_abs_as": _median(check, "abs_as", [abs(v) for v in as_values]),
-            "is": is_values,
-            "as": as_values,
+            "ratio": angles.ratio,
+            "median_is": angles.median_is,
+            "median_as": angles.median_as,
+            "median_abs_as": angles.median_abs_as,
+            "is": values["is"],
+            "as": values["as"],
         })
     ranked = sorted((e for e in entries if e["ratio"] is not None),
                     key=lambda e: e["ratio"], reverse=True)
     return {"models": entries, "ranking": [e["name"] for e in ranked]} if entries else {}
 
 
-def _median(check: CheckResult, metric: str, values: list[float]) -> float | None:
-    """The check's own median of ``metric``, else the median of its per-image values."""
-    import numpy as np
-
-    reported = check.metrics.get(metric)
-    if reported is not None and reported.statistic == "median" and reported.value is not None:
-        return reported.value
-    return float(np.median(values)) if values else None
+def angle_values(check: CheckResult) -> dict[str, list[float]]:
+    """A check result's measured per-image IS and AS (its ``AngleData``; unmeasured left out)."""
+    data = cast(AngleData, check.data)
+    return {"is": [float(v) for v in data.get("is", []) if v is not None],
+            "as": [float(v) for v in data.get("as", []) if v is not None]}

@@ -171,3 +171,47 @@ def test_the_checker_sees_cycles_and_lazy_imports():
     assert cycles({"a": {"b"}, "b": set()}) == []
     lazy = [imp for imp in ALL_IMPORTS if imp.importer == "singaudit.cli.run"]
     assert any(imp.target.startswith("singaudit.runner") for imp in lazy)  # inside functions
+
+
+# Layers below the checks must not know one check from another: a string key naming a check
+# (reading its data, picking its result) is a dependency the import rules above cannot see.
+# The regression package sits beside the checks but compares any two runs, so it is held too.
+BELOW_THE_CHECKS = {name for name, layer in LAYERS.items() if layer < LAYERS["checks"]} | {
+    "regression"}
+# module -> check names it may spell, each with its documented reason.
+CHECK_NAMES_ALLOWED: dict[str, dict[str, str]] = {
+    "singaudit.regression.tiers": {
+        "class_semantics": "the regression section's documented default tier (docs/results.md) "
+                           "is spec data: it names the check as a user's spec would"},
+}
+
+
+def _check_name_literals(path: Path, names: set[str]) -> list[tuple[int, str]]:
+    """(line, name) of each string constant in ``path`` equal to one of ``names``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                       ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and node.value in names and id(node) not in docstrings]
+
+
+def test_nothing_below_the_checks_names_a_check():
+    from singaudit.checks import CHECKS
+
+    names = set(CHECKS.names())
+    found = [f"{module}:{line}: {literal!r}"
+             for module, path in sorted(MODULES.items())
+             if "." in module and layer_of(module) in BELOW_THE_CHECKS
+             for line, literal in _check_name_literals(path, names)
+             if literal not in CHECK_NAMES_ALLOWED.get(module, {})]
+    assert not found, "check names below the checks layer:\n" + "\n".join(found)
+
+
+def test_the_check_name_rule_sees_a_check_name(tmp_path):
+    module = tmp_path / "reader.py"
+    module.write_text('"""Docstring naming class_semantics is fine."""\n'
+                      'KEY = "class_semantics"\n', encoding="utf-8")
+    assert _check_name_literals(module, {"class_semantics"}) == [(2, "class_semantics")]

@@ -73,6 +73,7 @@ class NullInvarianceCheck(Check[NullInvarianceParams]):
     """Logit equality under null removal and matched-norm perturbation separation."""
 
     name = "null_invariance"
+    headline = "removal_relative_change"
     metrics = METRICS
     default_tiers: ClassVar[list[Tiers]] = [
         Tiers(metric="removal_relative_change", statistic="max", fail=1e-4, scope="overall"),
@@ -169,9 +170,7 @@ class NullInvarianceCheck(Check[NullInvarianceParams]):
                 "null_energy": null_energy.tolist(),
                 "label": labels.tolist(),
                 "class_names": list(ctx.class_names),
-                # Predicted class per image: regression diffs compare two models' top-1.
-                "top1": logits.argmax(-1).tolist(),
-                "image_keys": list(ctx.image_keys),
+                "image_keys": list(ctx.image_keys),  # pairs per-image values across runs
             },
         )
 

@@ -21,7 +21,14 @@ from singaudit.errors import SingauditError
 from singaudit.maths.stats import statistic as named_statistic
 from singaudit.regression.comparability import Mismatch, mismatches
 from singaudit.regression.tiers import RegressionSpec, RegressionTier
-from singaudit.results import STATUS_ORDER, AuditResult, CheckResult, Metric, ModelResult
+from singaudit.results import (
+    STATUS_ORDER,
+    AuditResult,
+    CheckResult,
+    Metric,
+    ModelResult,
+    Predictions,
+)
 
 DIFF_SCHEMA_VERSION = 1
 OVERALL = "overall"
@@ -468,21 +475,16 @@ def _exact(name: str, before: dict[str, Any], after: dict[str, Any]) -> Fact:
                 f"{name} changed: {before[name]} -> {after[name]} (must be identical)")
 
 
-TOP1_CHECK = "null_invariance"  # the check that records each image's predicted class
-
-
 def _agreement(base: ModelResult, new: ModelResult, levels) -> Fact:
-    """Share of the shared audit images on which both models predict the same class."""
+    """Share of the shared audit images on which both models predict the same class (each
+    model's ``predictions``)."""
     predictions = []
     for model in (base, new):
-        check = next((c for c in model.checks if c.name == TOP1_CHECK), None)
-        keys = check.data.get("image_keys") if check else None
-        top1 = check.data.get("top1") if check else None
-        if not isinstance(keys, list) or not isinstance(top1, list) or len(keys) != len(top1):
+        recorded = model.predictions or _older_predictions(model)
+        if recorded is None or len(recorded.image_keys) != len(recorded.top1):
             return Fact(fact="top1_agreement", status="skip",
-                        message=f"top-1 predictions not recorded ({TOP1_CHECK} did not run in "
-                                "both)")
-        predictions.append(dict(zip(map(str, keys), top1, strict=True)))
+                        message="top-1 predictions not recorded in both runs")
+        predictions.append(dict(zip(recorded.image_keys, recorded.top1, strict=True)))
     shared = [k for k in predictions[1] if k in predictions[0]]
     if not shared:
         return Fact(fact="top1_agreement", status="skip", message="no audit image in common")
@@ -499,6 +501,19 @@ def _agreement(base: ModelResult, new: ModelResult, levels) -> Fact:
         message += f" (bound {bound:g})"
     return Fact(fact="top1_agreement", before=1.0, after=agreement, status=status,
                 message=message)
+
+
+def _older_predictions(model: ModelResult) -> Predictions | None:
+    """A results file older than schema 3 kept each image's top-1 in a check's data, beside the
+    image keys (whichever check did: the keys are the contract, not the check)."""
+    for check in model.checks:
+        keys, top1 = check.data.get("image_keys"), check.data.get("top1")
+        if isinstance(keys, list) and isinstance(top1, list) and len(keys) == len(top1):
+            try:
+                return Predictions(image_keys=[str(k) for k in keys], top1=top1)
+            except ValueError:
+                return None
+    return None
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -21,7 +21,14 @@ from singaudit.cache import runs as run_records
 from singaudit.checks import CHECKS, Check
 from singaudit.errors import MissingDependency, NotApplicable, SingauditError, SpecError
 from singaudit.io.versions import library_versions
-from singaudit.results import AuditResult, CheckResult, ModelResult
+from singaudit.results import (
+    Angles,
+    AuditResult,
+    CheckResult,
+    ModelResult,
+    Predictions,
+    angle_values,
+)
 from singaudit.runner import cached_verdicts, provenance, warm
 from singaudit.runner.memo import digest
 from singaudit.runner.outputs import output_dir, publish, staged_output
@@ -165,8 +172,36 @@ def _replayed_model(spec: AuditSpec, only: Sequence[str] | None, entry: dict[str
         result.name = item["name"]
         result.duration_s = round(time.perf_counter() - start, 4)
         checks.append(result)
-    return ModelResult.from_checks(name=model.name, id=model.id, expect=model.expect,
-                                   checks=checks, info=entry["info"])
+    predictions = entry["predictions"]  # KeyError: a record of an older layout
+    return ModelResult.from_checks(
+        name=model.name, id=model.id, expect=model.expect, checks=checks, info=entry["info"],
+        predictions=None if predictions is None else Predictions.model_validate(predictions),
+        angles=model_angles(checks))
+
+
+def model_angles(checks: Sequence[CheckResult]) -> Angles | None:
+    """The model's Angles, from the first measured check result whose check offers them."""
+    for result in checks:
+        check = CHECKS.get(result.name) if result.name in CHECKS else None
+        if check is None or check.angle_ratio is None or result.status in ("skip", "error"):
+            continue
+        values = angle_values(result)
+        ratio = result.metrics.get(check.angle_ratio)
+        return Angles(check=result.name, ratio=None if ratio is None else ratio.value,
+                      median_is=_median(result, "is", values["is"]),
+                      median_as=_median(result, "as", values["as"]),
+                      median_abs_as=_median(result, "abs_as", [abs(v) for v in values["as"]]))
+    return None
+
+
+def _median(check: CheckResult, metric: str, values: list[float]) -> float | None:
+    """The check's own median of ``metric``, else the median of its per-image values."""
+    import numpy as np
+
+    reported = check.metrics.get(metric)
+    if reported is not None and reported.statistic == "median" and reported.value is not None:
+        return reported.value
+    return float(np.median(values)) if values else None
 
 
 class AuditRun:
@@ -216,7 +251,8 @@ class AuditRun:
                     "source") == "fitted":
                 info["translator"]["source"] = "cache"
         run_records.save_record(artefacts.cache_dir, key, {
-            "models": [{"name": m.name, "info": infos[m.name], "checks": self._replay[m.name]}
+            "models": [{"name": m.name, "info": infos[m.name], "checks": self._replay[m.name],
+                        "predictions": m.predictions and m.predictions.model_dump()}
                        for m in models],
             "data_issues": self._data_issues(),
             "facts": {**vars(facts), "timings_s": {}, "cached_checks": []},
@@ -242,6 +278,7 @@ class AuditRun:
         artefact_dir.mkdir(parents=True, exist_ok=True)
         results: list[CheckResult] = []
         info: dict[str, Any] = {}
+        predictions: Predictions | None = None
         if prepared_error is not None:
             self._replay = None
             results = [CheckResult(name=c, status="error", message=prepared_error) for c, _ in checks]
@@ -254,10 +291,14 @@ class AuditRun:
                                     f"artefacts/{name}")
             results = [self._run_check(ctx, check_name, params) for check_name, params in checks]
             info = self._model_info(name)
-            info["accuracy"] = audit_accuracy(classifier.logits(ctx.features), ctx.labels,
-                                              ctx.class_names, classifier.info.class_names)
+            logits = classifier.logits(ctx.features)
+            info["accuracy"] = audit_accuracy(logits, ctx.labels, ctx.class_names,
+                                              classifier.info.class_names)
+            predictions = Predictions(image_keys=list(ctx.image_keys),
+                                      top1=logits.argmax(-1).tolist())
         return ModelResult.from_checks(name=name, id=model.id, expect=model.expect,
-                                       checks=results, info=info)
+                                       checks=results, info=info, predictions=predictions,
+                                       angles=model_angles(results))
 
     def _model_info(self, name: str) -> dict[str, Any]:
         classifier = self.artefacts.classifier(name)

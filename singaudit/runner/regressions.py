@@ -51,8 +51,7 @@ def with_regressions(audit: AuditResult, spec: AuditSpec) -> AuditResult:
     if not any(baseline_path(spec, model.name) for model in audit.models):
         return audit
     judge_baselines(audit, spec)
-    models = [ModelResult.from_checks(name=m.name, id=m.id, expect=m.expect, checks=m.checks,
-                                      info=m.info) for m in audit.models]
+    models = [m.rejudged(m.checks) for m in audit.models]
     return AuditResult.from_models(name=audit.name, models=models,
                                    data_issues=audit.data_issues, provenance=audit.provenance)
 

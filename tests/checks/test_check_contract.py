@@ -10,7 +10,8 @@ from world import make_world
 from singaudit.checks import CHECKS, Check, CheckParams, Measurements
 from singaudit.checks.thresholds import validate_tiers
 from singaudit.errors import NotApplicable
-from singaudit.results import STATUS_ORDER, CheckResult
+from singaudit.results import STATUS_ORDER, CheckResult, angle_values
+from singaudit.runner.audit import model_angles
 
 NAMES = sorted(CHECKS)
 
@@ -48,6 +49,17 @@ def test_default_tiers_name_the_checks_own_metrics(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_headline_and_angle_ratio_are_the_checks_own_metrics(name):
+    check_class = CHECKS.get(name)
+    assert check_class.headline in check_class.metrics  # every built-in check has a headline
+    assert check_class.angle_ratio is None or check_class.angle_ratio in check_class.metrics
+
+
+def test_one_built_in_check_offers_the_models_angles():
+    assert [n for n in NAMES if CHECKS.get(n).angle_ratio is not None] == ["class_semantics"]
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_runs_on_the_test_world_and_the_framework_judges(name, worlds):
     check = CHECKS.get(name)()
     ctx = worlds["null_space"]
@@ -63,6 +75,13 @@ def test_runs_on_the_test_world_and_the_framework_judges(name, worlds):
             m for c in result.per_class.values() for m in c.metrics.values() if m.tiers]
         assert any(m.tiers.metric == tier.metric for m in judged), tier
     assert CheckResult.model_validate(json.loads(result.model_dump_json())) == result
+    if check.headline is not None:
+        assert result.metrics[check.headline].value is not None
+    if check.angle_ratio is not None:  # the model's Angles come from this check's own data
+        angles = model_angles([result])
+        assert angles is not None and angles.check == name
+        assert angles.ratio == result.metrics[check.angle_ratio].value
+        assert len(angle_values(result)["is"]) == len(ctx.labels)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from results_builder import CLASSES, audit
 
 from singaudit.regression import Levels, NotComparable, RegressionSpec, RegressionTier, compare
+from singaudit.results import AuditResult, CheckResult, Predictions
 
 RNG = np.random.default_rng(0)
 BASE_LEAK = RNG.normal(0.0, 3.0, size=60)
@@ -122,3 +123,44 @@ def test_swapping_the_runs_negates_a_paired_change(values, shift):
     backward = _row(compare(audit(after), audit(before)))
     assert forward.delta == pytest.approx(-backward.delta, abs=1e-9)
     assert forward.delta == pytest.approx(shift, abs=1e-9)
+
+
+def _with_predictions(run, top1, *, in_check_data=False):
+    """``run`` with each image's top-1 class: the model's predictions (schema 3) or, as files
+    older than schema 3 kept them, a check's data beside its image keys."""
+    model = run.models[0]
+    keys = [f"img{i}" for i in range(len(top1))]
+    if in_check_data:
+        model.checks.append(CheckResult(name="older_check", status="pass",
+                                        data={"image_keys": keys, "top1": list(top1)}))
+    else:
+        model.predictions = Predictions(image_keys=keys, top1=list(top1))
+    return run
+
+
+def _agreement(diff):
+    return next(f for f in diff.models[0].facts if f.fact == "top1_agreement")
+
+
+def test_top1_agreement_reads_the_models_predictions():
+    base = _with_predictions(audit(BASE_LEAK), [i % 3 for i in range(len(BASE_LEAK))])
+    changed = [i % 3 if i >= 10 else (i + 1) % 3 for i in range(len(BASE_LEAK))]
+    fact = _agreement(compare(base, _with_predictions(audit(BASE_LEAK), changed)))
+    assert fact.after == pytest.approx(1 - 10 / len(BASE_LEAK))
+    assert fact.status == "fail"
+
+
+def test_top1_agreement_reads_a_file_older_than_schema_3():
+    top1 = [i % 3 for i in range(len(BASE_LEAK))]
+    old = AuditResult.parse(_with_predictions(audit(BASE_LEAK), top1, in_check_data=True)
+                            .model_dump_json(exclude={"schema_version"}), "old.json")
+    new = _with_predictions(audit(BASE_LEAK), top1)
+    assert old.models[0].predictions is None
+    fact = _agreement(compare(old, new))
+    assert fact.status == "pass" and fact.after == 1.0
+
+
+def test_top1_agreement_is_skipped_when_a_run_has_no_predictions():
+    top1 = [0] * len(BASE_LEAK)
+    fact = _agreement(compare(audit(BASE_LEAK), _with_predictions(audit(BASE_LEAK), top1)))
+    assert fact.status == "skip" and "not recorded in both runs" in fact.message

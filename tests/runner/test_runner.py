@@ -44,7 +44,7 @@ def comparable(result: AuditResult) -> dict:
 def test_results_json_structure(tmp_path):
     result = run(make_spec(), tmp_path)
     written = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert written["name"] == "tiny" and written["schema_version"] == 2
+    assert written["name"] == "tiny" and written["schema_version"] == 3
     assert [m["name"] for m in written["models"]] == ["first", "second"]
     first = written["models"][0]
     assert [c["name"] for c in first["checks"]] == [
