@@ -178,7 +178,7 @@ class RidgeAccumulator:
         chunk.centered_xx = xc.T @ xc  # numpy dispatches A.T @ A to BLAS syrk (half the flops)
         chunk.centered_xy = xc.T @ yc
         chunk.centered_yy = yc.T @ yc
-        self._absorb(chunk)
+        self._absorb(chunk, consume=True)
 
     def merge(self, other: RidgeAccumulator) -> RidgeAccumulator:
         """A new accumulator holding the rows of both."""
@@ -188,19 +188,22 @@ class RidgeAccumulator:
         merged._absorb(other)
         return merged
 
-    def _absorb(self, other: RidgeAccumulator) -> None:
+    def _absorb(self, other: RidgeAccumulator, consume: bool = False) -> None:
         if other.n == 0:
             return
         total = self.n + other.n
         delta_x, delta_y = other.mean_x - self.mean_x, other.mean_y - self.mean_y
         weight = self.n * other.n / total
-        # In place, in the order (a + b) + c of a new sum: the same numbers, no m x m copies.
+        # In place, in the order (a + b) + c of a new sum: the same numbers, no m x m copies
+        # (a consumed chunk's own buffer then holds the correction term).
         for name, left, right in (("centered_xx", delta_x, delta_x),
                                   ("centered_xy", delta_x, delta_y),
                                   ("centered_yy", delta_y, delta_y)):
-            moment = getattr(self, name)
-            moment += getattr(other, name)
-            moment += weight * np.outer(left, right)
+            moment, added = getattr(self, name), getattr(other, name)
+            moment += added
+            correction = np.outer(left, right, out=added if consume else None)
+            correction *= weight
+            moment += correction
         self.mean_x = self.mean_x + delta_x * (other.n / total)
         self.mean_y = self.mean_y + delta_y * (other.n / total)
         self.n = total
@@ -208,7 +211,8 @@ class RidgeAccumulator:
     def coefficients(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:
         """Ridge solution (weight (k, m), bias (k,)) in float64; the intercept is not penalised."""
         self._require_rows(2)
-        system = self.centered_xx + alpha * np.eye(self.in_dim)
+        system = self.centered_xx.copy()  # + alpha on the diagonal, without two m x m temporaries
+        system[np.diag_indices_from(system)] += alpha
         try:
             weight_t = np.linalg.solve(system, self.centered_xy)
         except np.linalg.LinAlgError:  # alpha = 0 with collinear features: least norm
@@ -302,6 +306,7 @@ def fit_ridge(
         bias = train.mean_y - train.mean_x @ weight_t
         curve.append({"alpha": float(alpha), **heldout.metrics(weight_t, bias)})
     best = min(curve, key=lambda point: point["mse"])
+    del eigenvectors, rotated_xy, weight_t  # m x m and m x k: freed before the solve's own
     translator = train.solve(best["alpha"], dtype=dtype)
     metrics = {
         "mse": best["mse"],
