@@ -14,6 +14,7 @@ from typing import Any, Literal, TypedDict, cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from singaudit.errors import SingauditError
+from singaudit.wording import LEVELS
 
 # 2: statuses info and insufficient_data, ModelResult.note; provenance null_removal;
 # class_semantics specific_leak, prompt_contrast, evidence_change; the null_probe check.
@@ -30,6 +31,18 @@ Expectation = Literal["pass", "fail", "none"]
 # real verdict.
 STATUS_ORDER: dict[str, int] = {"skip": 0, "insufficient_data": 1, "info": 2, "pass": 3,
                                 "warn": 4, "fail": 5, "error": 6}
+
+
+def level_status(value: float, *, warn: float | None, fail: float | None,
+                 higher_is_better: bool = False) -> Status:
+    """The level a value is beyond ("fail" before "warn", strictly beyond), else "pass": one rule
+    for check tiers and regression levels."""
+    levels = {"fail": fail, "warn": warn}
+    for name in LEVELS:
+        level = levels[name]
+        if level is not None and (value < level if higher_is_better else value > level):
+            return "fail" if name == "fail" else "warn"
+    return "pass"
 
 
 def worst_status(statuses: Sequence[Status]) -> Status:

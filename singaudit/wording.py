@@ -125,6 +125,21 @@ def describe_tiers(tiers: Any, unit: str | None = None, *, subject: bool = True)
     return (f"{what}: " if subject else "") + ", ".join(parts)
 
 
+# A tier's levels, most severe first: a value beyond a level takes the level's name as its
+# status (check tiers and regression levels alike).
+LEVELS = ("fail", "warn")
+
+
+def beyond(level_name: str, level: Any, *, higher_is_better: bool = False) -> str:
+    """A value beyond a level: "> fail 4" ("< fail 0.5" where higher is better)."""
+    return f"{'<' if higher_is_better else '>'} {level_name} {number(level)}"
+
+
+def within(level_name: str, level: Any, *, higher_is_better: bool = False) -> str:
+    """A value at or within a level: "<= warn 3" (">= warn 0.95" where higher is better)."""
+    return f"{'>=' if higher_is_better else '<='} {level_name} {number(level)}"
+
+
 def describe_status(status: str | None) -> str:
     """What a status means, for legends and notes."""
     return STATUS_MEANING.get(status or "", status or NOT_AVAILABLE)

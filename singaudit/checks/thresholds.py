@@ -25,7 +25,8 @@ from singaudit.maths.stats import (
     is_statistic_name,
     statistic,
 )
-from singaudit.results import STATUS_ORDER, ClassResult, Metric, Tiers, worst_status
+from singaudit.results import STATUS_ORDER, ClassResult, Metric, Tiers, level_status, worst_status
+from singaudit.wording import LEVELS, beyond, within
 from singaudit.wording import number as format_number  # the one wording of numbers
 
 
@@ -291,10 +292,7 @@ def _status(value: float, higher: bool, warn: float | None, fail: float | None) 
     if math.isnan(value):
         return "error"
 
-    def crosses(level: float | None) -> bool:
-        return level is not None and (value < level if higher else value > level)
-
-    return "fail" if crosses(fail) else "warn" if crosses(warn) else "pass"
+    return level_status(value, warn=warn, fail=fail, higher_is_better=higher)
 
 
 def _ci(values: np.ndarray, tiers: Tiers, n_boot: int, seed: int) -> tuple[float, float] | None:
@@ -368,11 +366,10 @@ def _message(tiers: Tiers, overall: Metric | None, per_class: dict[str, Metric],
     def level_text(judged: str | None) -> str:
         if judged == "error":
             return "is undefined (no finite values)"
-        if judged in ("fail", "warn"):
-            level = fail if judged == "fail" else warn
-            return f"{'<' if higher else '>'} {judged} {format_number(level)}"
+        if judged in LEVELS:
+            return beyond(judged, fail if judged == "fail" else warn, higher_is_better=higher)
         name, level = ("warn", warn) if warn is not None else ("fail", fail)
-        return f"{'>=' if higher else '<='} {name} {format_number(level)}"
+        return within(name, level, higher_is_better=higher)
 
     def listed(names: list[str]) -> str:
         ranked = sorted(names, key=lambda n: -math.inf if per_class[n].value is None else (

@@ -28,7 +28,9 @@ from singaudit.results import (
     Metric,
     ModelResult,
     Predictions,
+    level_status,
 )
+from singaudit.wording import LEVELS, beyond
 
 DIFF_SCHEMA_VERSION = 1
 OVERALL = "overall"
@@ -74,7 +76,11 @@ class Delta(BaseModel):
             sign = 1.0 if worse == self.delta else -1.0
             low, high = sorted(sign * v for v in self.interval)
             interval = f" (CI {low:.2f} to {high:.2f}, {self.method})"
-        bound = f" (bound {self.bound:g})" if self.bound is not None else ""
+        bound = ""
+        if self.bound is not None and self.verdict in LEVELS:
+            bound = f" ({beyond(self.verdict, self.bound)})"
+        elif self.bound is not None:
+            bound = f" (bound {self.bound:g})"
         amount = "n/a" if worse is None else f"{worse:.2f}"
         return (f"{self.check}.{self.metric} {self.statistic or ''}{where}: worse than baseline "
                 f"by {amount}{interval}{bound}")
@@ -456,12 +462,8 @@ def _judge(tier: RegressionTier, row: Delta) -> None:
         lowest = min(sign * row.interval[0], sign * row.interval[1])
     levels = tier.levels
     row.tier = tier.describe()
-    row.verdict, row.bound = "pass", levels.fail if levels.fail is not None else levels.warn
-    for name in ("fail", "warn"):
-        level = getattr(levels, name)
-        if level is not None and lowest > level:
-            row.verdict, row.bound = name, level
-            return
+    row.verdict = level_status(lowest, warn=levels.warn, fail=levels.fail)
+    row.bound = levels.warn if row.verdict == "warn" or levels.fail is None else levels.fail
 
 
 def _exact(name: str, before: dict[str, Any], after: dict[str, Any]) -> Fact:
@@ -489,16 +491,11 @@ def _agreement(base: ModelResult, new: ModelResult, levels) -> Fact:
     if not shared:
         return Fact(fact="top1_agreement", status="skip", message="no audit image in common")
     agreement = float(np.mean([predictions[0][k] == predictions[1][k] for k in shared]))
-    status = "pass"
-    for name in ("fail", "warn"):
-        level = getattr(levels, name)
-        if level is not None and agreement < level:
-            status = name
-            break
-    bound = levels.fail if status == "fail" or levels.warn is None else levels.warn
+    status = level_status(agreement, warn=levels.warn, fail=levels.fail, higher_is_better=True)
     message = f"top-1 agreement with the baseline {agreement:.3f} on {len(shared)} images"
-    if status != "pass":
-        message += f" (bound {bound:g})"
+    if status in LEVELS:
+        bound = levels.fail if status == "fail" else levels.warn
+        message += f" ({beyond(status, bound, higher_is_better=True)})"
     return Fact(fact="top1_agreement", before=1.0, after=agreement, status=status,
                 message=message)
 

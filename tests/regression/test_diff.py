@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 from results_builder import CLASSES, audit
 
 from singaudit.regression import Levels, NotComparable, RegressionSpec, RegressionTier, compare
-from singaudit.results import AuditResult, CheckResult, Predictions
+from singaudit.checks.thresholds import MetricSpec, Observations, judge_all
+from singaudit.results import AuditResult, CheckResult, Predictions, Tiers, level_status
+from singaudit.wording import LEVELS, beyond
 
 RNG = np.random.default_rng(0)
 BASE_LEAK = RNG.normal(0.0, 3.0, size=60)
@@ -164,3 +166,31 @@ def test_top1_agreement_is_skipped_when_a_run_has_no_predictions():
     top1 = [0] * len(BASE_LEAK)
     fact = _agreement(compare(audit(BASE_LEAK), _with_predictions(audit(BASE_LEAK), top1)))
     assert fact.status == "skip" and "not recorded in both runs" in fact.message
+
+
+@given(value=st.floats(-10, 10), warn=st.floats(-10, 10), gap=st.floats(0, 5),
+       higher=st.booleans())
+def test_check_tiers_and_regression_levels_judge_and_word_a_level_alike(value, warn, gap,
+                                                                         higher):
+    """A value beyond a level has that level's status and words in a check tier and in a
+    regression level: one vocabulary (wording.LEVELS, results.level_status, wording.beyond)."""
+    fail = warn - gap if higher else warn + gap
+    tier = Tiers(metric="m", statistic="mean", warn=warn, fail=fail, higher_is_better=higher,
+                 scope="overall")
+    spec = {"m": MetricSpec("m", higher_is_better=higher)}
+    judged = judge_all([tier], {"m": Observations.of([value])}, spec, [])
+    status = level_status(value, warn=warn, fail=fail, higher_is_better=higher)
+    assert judged.status == status
+    if status in LEVELS:
+        level = fail if status == "fail" else warn
+        assert beyond(status, level, higher_is_better=higher) in judged.explain("")
+
+
+def test_a_regression_row_words_its_crossed_level_as_a_check_tier_does():
+    diff = compare(audit(BASE_LEAK), audit(BASE_LEAK + 3.0))
+    assert "(> fail 2)" in diff.models[0].message  # the default tier fails above 2 degrees
+    top1 = [i % 3 for i in range(len(BASE_LEAK))]
+    changed = [(label + 1) % 3 if i < 20 else label for i, label in enumerate(top1)]
+    fact = _agreement(compare(_with_predictions(audit(BASE_LEAK), top1),
+                              _with_predictions(audit(BASE_LEAK), changed)))
+    assert fact.status == "fail" and fact.message.endswith("(< fail 0.9)")

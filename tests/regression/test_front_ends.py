@@ -157,7 +157,7 @@ def test_baseline_accept_then_a_spec_store_judges_regressions_into_the_results(r
     assert any("class_semantics.specific_leak" in entry.metrics
                for entry in second.checks[-1].per_class.values())
     status, lines = regressions_of(second, "class_semantics")
-    assert status == "fail" and "worse than baseline by" in lines[0] and "(bound 2)" in lines[0]
+    assert status == "fail" and "worse than baseline by" in lines[0] and "(> fail 2)" in lines[0]
 
 
 def test_a_spec_baseline_that_is_not_comparable_is_an_error_not_a_crash(runs, tmp_path):
