@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from results_builder import CLASSES, audit
 
-from singaudit.regression import Levels, NotComparable, RegressionSpec, RegressionTier, compare
 from singaudit.checks.thresholds import MetricSpec, Observations, judge_all
+from singaudit.regression import Levels, NotComparable, RegressionSpec, RegressionTier, compare
 from singaudit.results import AuditResult, CheckResult, Predictions, Tiers, level_status
 from singaudit.wording import LEVELS, beyond
 
