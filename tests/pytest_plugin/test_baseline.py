@@ -43,7 +43,7 @@ def test_an_item_fails_when_worse_than_the_baseline(tiny_project):
     worse.assert_outcomes(failed=1)
     worse.stdout.fnmatch_lines([
         "*regression against the baseline fail*",
-        "*null_invariance.null_energy median: worse than baseline by 0.0* (CI *, paired) (bound 0.01)*",
+        "*null_invariance.null_energy median: worse than baseline by 0.0* (CI *, paired) (> fail 0.01)*",
     ])
     assert "Traceback" not in worse.stdout.str()
     assert worse.ret == pytest.ExitCode.TESTS_FAILED
