@@ -7,7 +7,7 @@ logits orders of magnitude less than random or principal ones of the same norm.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypedDict
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -29,6 +29,23 @@ from singaudit.checks.thresholds import (
 from singaudit.results import ClassResult, Tiers
 
 PERTURBATIONS = ("null", "random", "principal")
+
+
+class NullInvarianceData(TypedDict):
+    """The check's data: what its report figure reads (``logit_change_*``, per image at the
+    first budget) and what a regression diff pairs across runs (``image_keys``)."""
+
+    logit_change_null: list[float]
+    logit_change_random: list[float]
+    logit_change_principal: list[float]
+    budgets: list[float]
+    relative: bool
+    by_budget: dict[str, dict[str, list[float]]]  # budget -> perturbation kind -> per image
+    removal_relative_change: list[float]
+    null_energy: list[float]
+    label: list[int]
+    class_names: list[str]
+    image_keys: list[str]
 
 METRICS: dict[str, MetricSpec] = {
     "null_dim": MetricSpec("dimension of the head's null space", unit="", aggregation="max"),
@@ -159,20 +176,21 @@ class NullInvarianceCheck(Check[NullInvarianceParams]):
             f"{format_number(min(separations['principal']))} at budget(s) {budget_words}"
             f"{' x ||f||' if params.relative else ''}"
         )
-        return Measurements(
-            summary, observations=observations, metrics=metrics, per_class=per_class,
-            data={
-                **{f"logit_change_{k}": first[k] for k in PERTURBATIONS},
-                "budgets": list(params.budgets),
-                "relative": params.relative,
-                "by_budget": by_budget,
-                "removal_relative_change": relative_change.tolist(),
-                "null_energy": null_energy.tolist(),
-                "label": labels.tolist(),
-                "class_names": list(ctx.class_names),
-                "image_keys": list(ctx.image_keys),  # pairs per-image values across runs
-            },
-        )
+        data: NullInvarianceData = {
+            "logit_change_null": first["null"],
+            "logit_change_random": first["random"],
+            "logit_change_principal": first["principal"],
+            "budgets": list(params.budgets),
+            "relative": params.relative,
+            "by_budget": by_budget,
+            "removal_relative_change": relative_change.tolist(),
+            "null_energy": null_energy.tolist(),
+            "label": labels.tolist(),
+            "class_names": list(ctx.class_names),
+            "image_keys": list(ctx.image_keys),
+        }
+        return Measurements(summary, observations=observations, metrics=metrics,
+                            per_class=per_class, data=dict(data))
 
 
 def _ratio(numerator: float, denominator: float) -> float:
