@@ -7,7 +7,7 @@ and optionally trains other architectures on the same fit split for a side-by-si
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypedDict
 
 import numpy as np
 from pydantic import AfterValidator, Field
@@ -41,6 +41,19 @@ def _architecture(name: str) -> str:
 
 
 Architecture = Annotated[str, AfterValidator(_architecture)]
+
+
+class TranslatorFidelityData(TypedDict):
+    """The check's data; its report figure reads the cosines (held-out, audit images, and per
+    compared architecture)."""
+
+    cosine: list[float]  # held-out images
+    audit_cosine: list[float]
+    architecture: str
+    alpha: float | None
+    source: str  # where the translator came from: fitted, cache, a file
+    cosine_by_architecture: dict[str, list[float]]
+    comparison: dict[str, dict[str, float]]  # architecture -> mean_cosine, mse, r2
 
 METRICS: dict[str, MetricSpec] = {
     "cosine": MetricSpec("held-out cosine(T(f), image embedding) per image", unit="",
@@ -122,19 +135,18 @@ class TranslatorFidelityCheck(Check[TranslatorFidelityParams]):
         if comparison:
             summary += "; compared: " + ", ".join(
                 f"{name} {format_number(row['mean_cosine'])}" for name, row in comparison.items())
-        return Measurements(
-            summary, observations=observations, metrics=metrics,
-            data={
-                "cosine": cosines.tolist(),
-                "audit_cosine": audit_cosines.tolist(),
-                "architecture": arch,
-                "alpha": info.get("alpha"),
-                "source": source,
-                "cosine_by_architecture": {k: v["cosine"] for k, v in comparison.items()},
-                "comparison": {k: {m: v[m] for m in ("mean_cosine", "mse", "r2")}
-                               for k, v in comparison.items()},
-            },
-        )
+        data: TranslatorFidelityData = {
+            "cosine": cosines.tolist(),
+            "audit_cosine": audit_cosines.tolist(),
+            "architecture": arch,
+            "alpha": info.get("alpha"),
+            "source": source,
+            "cosine_by_architecture": {k: v["cosine"] for k, v in comparison.items()},
+            "comparison": {k: {m: v[m] for m in ("mean_cosine", "mse", "r2")}
+                           for k, v in comparison.items()},
+        }
+        return Measurements(summary, observations=observations, metrics=metrics,
+                            data=dict(data))
 
 
 def _compare(ctx: ModelContext, params: Any) -> dict[str, dict[str, Any]]:
