@@ -8,7 +8,7 @@ subspace is harder to steer toward the concept); the logits must stay unchanged.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 import numpy as np
 from pydantic import Field
@@ -54,6 +54,23 @@ class SteeringParams(CheckParams):
     min_converged: float = Field(
         0.9, gt=0, le=1, description="share of steered images that must reach the target IS; "
         "below it the |AS| figures describe too few images and the check cannot pass (warn)")
+
+
+# The check's data, per steered image unless said otherwise; its report figures read "as", "is",
+# "target" and "target_is" (the functional form: "as" and "is" are Python keywords).
+SteeringData = TypedDict("SteeringData", {
+    "target": str,
+    "unrepresentable": dict[str, list[str]],  # target -> its words the joint space lacks
+    "target_is": float,  # the IS each step is calibrated to reach (one value)
+    "as": list[float],
+    "abs_as": list[float],
+    "is": list[float],
+    "eps": list[float],
+    "converged": list[bool],
+    "label": list[int],
+    "class_names": list[str],
+    "image_index": list[int],  # which audit images were steered
+})
 
 
 class SteeringCheck(Check[SteeringParams]):
@@ -133,23 +150,22 @@ class SteeringCheck(Check[SteeringParams]):
         if too_few:
             summary = (f"only {int(converged.sum())} of {len(chosen)} images reached the target "
                        f"IS (min_converged {format_number(params.min_converged)}); {summary}")
-        return Measurements(
-            summary, observations=observations, metrics=metrics, per_class=per_class,
-            floor="warn" if too_few else None,
-            data={
-                "target": params.target,
-                "unrepresentable": {params.target: unknown} if unknown else {},
-                "target_is": params.target_is,
-                "as": attribute.tolist(),
-                "abs_as": np.abs(attribute).tolist(),
-                "is": reached.tolist(),
-                "eps": as_array(result.eps).tolist(),
-                "converged": converged.tolist(),
-                "label": labels.tolist(),
-                "class_names": list(ctx.class_names),
-                "image_index": chosen.tolist(),
-            },
-        )
+        data: SteeringData = {
+            "target": params.target,
+            "unrepresentable": {params.target: unknown} if unknown else {},
+            "target_is": params.target_is,
+            "as": attribute.tolist(),
+            "abs_as": np.abs(attribute).tolist(),
+            "is": reached.tolist(),
+            "eps": as_array(result.eps).tolist(),
+            "converged": converged.tolist(),
+            "label": labels.tolist(),
+            "class_names": list(ctx.class_names),
+            "image_index": chosen.tolist(),
+        }
+        return Measurements(summary, observations=observations, metrics=metrics,
+                            per_class=per_class, floor="warn" if too_few else None,
+                            data=dict(data))
 
 
 def balanced_selection(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
