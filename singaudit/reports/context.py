@@ -51,66 +51,6 @@ def report_figure(title: str, png: bytes | None, caption: str = "") -> dict[str,
 _figure = report_figure
 
 
-def _tier_limits(check: CheckResult, names: tuple[str, ...], sign: float) -> list[float]:
-    """(warn, fail) of the first judged metric among ``names``, times ``sign``."""
-    for name in names:
-        metric = check.metrics.get(name)
-        if metric is not None and metric.tiers is not None:
-            return [sign * v for v in (metric.tiers.warn, metric.tiers.fail) if v is not None]
-    return []
-
-
-@figures.CHECK_FIGURES.register("class_semantics")
-def _class_semantics_figures(check: CheckResult) -> list[dict | None]:
-    return [_figure(
-        "Per-class IS, signed AS, |AS| and specific leak" if "specific_leak" in check.data
-        else "Per-class IS, signed AS and |AS|",
-        figures.class_violins(
-            check.data,
-            abs_as_limits=_tier_limits(check, ("abs_as", "median_abs_as"), 1.0),
-            signed_as_limits=_tier_limits(check, ("leak",), -1.0),  # leak = -AS
-            specific_limits=_tier_limits(check, ("specific_leak",), 1.0),
-        ),
-        "Black ticks are class medians; dashed and solid red lines the warn and fail bounds "
-        "(on signed AS for the leak, -AS toward the true class; on |AS| for |AS|; on the "
-        "specific leak, the default verdict: leak toward the class's prompt on its images minus "
-        "on the other classes' images).",
-    )]
-
-
-@figures.CHECK_FIGURES.register("null_invariance")
-def _null_invariance_figures(check: CheckResult) -> list[dict | None]:
-    return [_figure("Logit change under matched-norm perturbations",
-                    figures.logit_change(check.data),
-                    "Null-space perturbations should change the logits only by round-off.")]
-
-
-@figures.CHECK_FIGURES.register("translator_fidelity")
-def _fidelity_figures(check: CheckResult) -> list[dict | None]:
-    return [_figure("Translator fidelity (cosine)",
-                    figures.fidelity_histogram(check.data))]
-
-
-@figures.CHECK_FIGURES.register("concepts")
-def _concept_figures(check: CheckResult) -> list[dict | None]:
-    classes = check.data.get("top_per_class")
-    shown = ""
-    if isinstance(classes, Mapping) and len(classes) > figures.MAX_CONCEPT_CLASSES:
-        shown = f" The first {figures.MAX_CONCEPT_CLASSES} of {len(classes)} classes are shown."
-    return [
-        _figure("Top concepts per class: original vs equivalent angle",
-                figures.concept_arrows(check.data),
-                "Green arrows: the equivalent feature is closer to the concept (positive AS); "
-                "orange: farther, i.e. the null component carried the concept." + shown),
-        _figure("Concept similarity graph", figures.concept_graph(check.data)),
-    ]
-
-
-@figures.CHECK_FIGURES.register("steering")
-def _steering_figures(check: CheckResult) -> list[dict | None]:
-    return [_figure("Null-space steering", figures.steering_plot(check.data))]
-
-
 def _check_figures(check: CheckResult) -> list[dict[str, str]]:
     build = figures.figure_builder(check.name)
     if build is None or not check.data:

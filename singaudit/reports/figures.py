@@ -21,9 +21,12 @@ if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn, not whe
     from matplotlib.figure import Figure
 
 # Report figures per check: check name -> builder(CheckResult) -> [report_figure(...), ...].
-# The built-in checks' builders register in singaudit.reports.context; third parties add theirs
-# with CHECK_FIGURES.add(name, builder) or the ``singaudit.figures`` entry-point group.
+# Built-in and third-party builders register alike: CHECK_FIGURES.add(name, builder or
+# "module:function") or the ``singaudit.figures`` entry-point group.
 CHECK_FIGURES: Registry[Callable[..., list]] = Registry("report figures")
+for _check in ("class_semantics", "null_invariance", "translator_fidelity", "concepts",
+               "steering"):
+    CHECK_FIGURES.add(_check, f"singaudit.reports.check_figures:{_check}_figures")
 _entry_points_loaded = False
 
 

@@ -3,6 +3,8 @@ typed params with a schema and working defaults, default tiers on its own metric
 test world that the framework judges, and a skip path with a reason."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 from world import make_world
@@ -10,6 +12,7 @@ from world import make_world
 from singaudit.checks import CHECKS, Check, CheckParams, Measurements
 from singaudit.checks.thresholds import validate_tiers
 from singaudit.errors import NotApplicable
+from singaudit.reports.figures import figure_builder
 from singaudit.results import STATUS_ORDER, CheckResult, angle_values
 from singaudit.runner.audit import model_angles
 
@@ -77,6 +80,9 @@ def test_runs_on_the_test_world_and_the_framework_judges(name, worlds):
     assert CheckResult.model_validate(json.loads(result.model_dump_json())) == result
     if check.headline is not None:
         assert result.metrics[check.headline].value is not None
+    build = figure_builder(name)
+    if build is not None:  # a check's figures draw from the data it writes
+        assert any(figure is not None for figure in build(result)), name
     if check.angle_ratio is not None:  # the model's Angles come from this check's own data
         angles = model_angles([result])
         assert angles is not None and angles.check == name
@@ -95,3 +101,17 @@ def test_skip_path_has_a_reason(name, worlds):
     else:
         result = check.run(ctx, check.Params())
         assert result.status not in ("skip", "error"), result.message
+
+
+def test_built_in_figures_register_as_a_third_partys_do():
+    """By name, as "module:function" entries of CHECK_FIGURES, without importing the report
+    context (no registration by side effect)."""
+    code = ("import sys; from singaudit.reports.figures import CHECK_FIGURES as F; "
+            "names = F.names(); "
+            "assert 'singaudit.reports.context' not in sys.modules, 'context imported'; "
+            "print(' '.join(names))")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout.split()
+    assert set(shown) >= {"class_semantics", "null_invariance", "translator_fidelity",
+                          "concepts", "steering"}
+    assert set(shown) <= set(CHECKS.names())
