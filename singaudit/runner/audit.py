@@ -450,6 +450,9 @@ class AuditRun:
             "classifier": [classifier.info.id, classifier.info.weights_hash],
             "joint_space": [joint.id, joint.weights_hash] if joint else None,
             "translator": translator,
+            # the null-only translator of class_semantics is fitted on the fit set (or
+            # cross-fitted when a loaded translator has none): a loaded copy is not the same input
+            "translator_spec": spec.translator.model_dump(mode="json"),
             "generator": spec.generator.model_dump(mode="json") if spec.generator else None,
             "images": artefacts.audit_fingerprint,
             "prompts": ctx.prompts.templates,

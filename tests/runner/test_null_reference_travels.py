@@ -29,10 +29,10 @@ FIT = '{arch: linear, fit: {id: "calibration:validation", options: {scenes: 480}
 
 
 def audit(folder, translator):
-    # Own cache per audit: the runner's replay key names the translator by its fingerprint,
-    # which a saved copy keeps, and would replay the fitting audit's result.
+    # One cache for both audits: a loaded copy of the translator keeps its fingerprint, yet its
+    # audit (no fit data: T_n cross-fitted) must not reuse the fitting audit's cached results.
     result = run_audit(parse_spec_text(SPEC.format(translator=translator)), out_dir=folder / "out",
-                       cache_dir=folder / "cache", progress=False)
+                       cache_dir=folder.parent / "shared_cache", progress=False)
     return next(c for c in result.models[0].checks if c.name == "class_semantics")
 
 
