@@ -35,6 +35,7 @@ THUMBNAIL_PX = 128
 PNG_THUMBNAIL_LIMIT = 24_000  # bytes; larger (photographic) thumbnails go as JPEG
 MAX_EVIDENCE_ITEMS = 24  # per check, keeps the report within its size budget
 MAX_CLASS_ROWS = 40
+ATTENTION_SHOWN = 8  # first-screen rows of "what needs a look"; the rest fold below them
 PAGED_CLASS_ROWS = 15  # per check in the PDF: 13 models x a few checks stay within ~60 pages
 ANGLE_KINDS = {"class_semantics", "concepts", "steering", "evidence"}  # checks reporting IS/AS
 
@@ -375,7 +376,7 @@ def first_screen(audit: AuditResult) -> dict[str, Any]:
     attention.sort(key=lambda row: ATTENTION.index(row["outcome"]))
     violated = [row for row in rows if row["expectation_met"] is False]
     return {"check_names": check_names, "rows": rows, "headline": outcome_line(audit.models),
-            "attention": attention, "violated": violated,
+            "attention": attention, "attention_shown": ATTENTION_SHOWN, "violated": violated,
             "all_clear": all_clear_line(audit.models)}
 
 

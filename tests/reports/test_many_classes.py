@@ -94,3 +94,23 @@ def test_the_pdf_source_shows_fewer_classes_worst_first(pages: tuple[str, str]) 
     tables = _class_tables(pages[1])
     names = [row.xpath("./td")[0].text_content() for row in tables[0].xpath(".//tr[td]")]
     assert len(names) == PAGED_CLASS_ROWS and names[:2] == ["class 0007", "class 0500"]
+
+
+def test_thirteen_models_keep_the_matrix_on_the_first_screen(tmp_path: Path) -> None:
+    from singaudit.reports.context import ATTENTION_SHOWN
+
+    models = [ModelResult(name=f"model{m}", id=f"python:m{m}", status="fail", expect="none",
+                          checks=[CheckResult(name=name, status="fail", message=f"{name} fails")
+                                  for name in ("class_semantics", "null_probe", "steering")])
+              for m in range(13)]
+    audit = AuditResult(name="thirteen", status="fail", ok=True, models=models)
+    document = lxml.html.fromstring(render_html(audit, tmp_path))
+    summary = document.xpath("//section[@id='summary']")[0]
+    first = summary.xpath("./table[contains(@class, 'attention')]")[0]
+    assert len(first.xpath(".//tr[td]")) == ATTENTION_SHOWN
+    folded = summary.xpath("./details[contains(@class, 'more-attention')]")
+    assert len(folded) == 1 and folded[0].get("open") is None
+    assert len(folded[0].xpath(".//tr[td]")) == 39 - ATTENTION_SHOWN
+    assert len(summary.xpath(".//table[contains(@class, 'summary')]//tr[td]")) == 13
+    paged = lxml.html.fromstring(render_html(audit, tmp_path, paged=True))
+    assert paged.xpath("//details[contains(@class, 'more-attention')]")[0].get("open") is not None
