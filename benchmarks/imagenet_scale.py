@@ -109,6 +109,11 @@ def write_joint_space(folder: Path) -> Path:
     return path
 
 
+# Its INLP fits up to null_dim multinomial probes of C classes, each O(n d C): reduced here so a
+# shape runs in minutes (the full default is the costliest check at 1,000 classes).
+NULL_PROBE = "{erasure: false, folds: 2, max_iter: 100}"
+
+
 def write_spec(folder: Path, classes: int, per_class: int, models: int) -> Path:
     from singaudit.adapters.data._imagenet import imagenet_class_names
 
@@ -144,7 +149,7 @@ checks:
   concepts: {{}}
   steering: {{max_images: 32}}
   translation_consistency: {{}}
-  null_probe: {{}}
+  null_probe: {NULL_PROBE}
   evidence: {{per_class: 1, max_images: 6}}
 report:
   formats: [html, pdf, json, junit, markdown]
