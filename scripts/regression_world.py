@@ -1,4 +1,4 @@
-"""Regression tiers measured on the calibration world (README "Regressions in model CI").
+"""Regression tiers measured on the calibration world (docs/method.md "How a regression is judged").
 
 Baseline: the shipped ``clean``. Candidates: ``clean`` retrained with another seed (its shape and
 nuisance networks and its mixing matrix; calibration/train.py, unchanged), ``leaky`` and
