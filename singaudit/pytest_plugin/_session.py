@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,19 +153,26 @@ class PluginState:
         report_dir = None
         if self.options.report_dir is not None:
             report_dir = self.options.report_dir / (report_name or spec.name)
-        result = self.runner.run(
-            spec,
-            out_dir=report_dir or out_dir or self.scratch_dir() / spec.name,
-            only=only,
-        )
+        reports: Callable[[Path], None] | None = None
         if report_dir is not None:
             from singaudit.cache.figures import figure_cache
             from singaudit.reports import render_reports
 
-            with figure_cache(self.options.cache_dir or spec.cache_dir):  # the run's cache folder
-                render_reports(report_dir / "results.json", spec.report.formats)
-            if report_dir not in self.reports_written:
-                self.reports_written.append(report_dir)
+            def render(folder: Path) -> None:
+                # Rendered beside the staged results.json and published with it (all or nothing).
+                with figure_cache(self.options.cache_dir or spec.cache_dir):
+                    render_reports(folder / "results.json", spec.report.formats)
+
+            reports = render
+
+        result = self.runner.run(
+            spec,
+            out_dir=report_dir or out_dir or self.scratch_dir() / spec.name,
+            only=only,
+            reports=reports,
+        )
+        if report_dir is not None and report_dir not in self.reports_written:
+            self.reports_written.append(report_dir)
         from singaudit.reports.summary import audit_notices
 
         self.notes += [f"{spec.name}: {notice.text}" for notice in audit_notices(result)
