@@ -203,9 +203,11 @@ def _as_cache(cache) -> FeatureCache | None:
         return None
     if cache is True:
         return FeatureCache()
-    if isinstance(cache, FeatureCache):
-        return cache
-    return FeatureCache(cache)
+    if isinstance(cache, str | os.PathLike):
+        return FeatureCache(cache)
+    # A cache object (not an isinstance test: pytest's in-process runs re-import the package,
+    # so a cache made before holds another FeatureCache class object)
+    return cache
 
 
 def _load_chunk(store: FeatureCache, kind: str, key: str, size: int):
