@@ -34,6 +34,7 @@ from singaudit.results import STATUS_ORDER, AuditResult, CheckResult, ModelResul
 THUMBNAIL_PX = 128
 PNG_THUMBNAIL_LIMIT = 24_000  # bytes; larger (photographic) thumbnails go as JPEG
 MAX_EVIDENCE_ITEMS = 24  # per check, keeps the report within its size budget
+EVIDENCE_ITEMS_PER_AUDIT = 72  # shared by the models past three (13 models: 6 each, >= 6)
 MAX_CLASS_ROWS = 40
 ATTENTION_SHOWN = 8  # first-screen rows of "what needs a look"; the rest fold below them
 PAGED_CLASS_ROWS = 15  # per check in the PDF: 13 models x a few checks stay within ~60 pages
@@ -120,12 +121,18 @@ def _retrieved(results_dir: Path, matches: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _evidence(check: CheckResult, results_dir: Path) -> dict[str, Any] | None:
+def evidence_limit(models: int) -> int:
+    """Evidence items per check: 24 for up to three models, fewer past that (never below 6)."""
+    return max(6, min(MAX_EVIDENCE_ITEMS, EVIDENCE_ITEMS_PER_AUDIT // max(models, 1)))
+
+
+def _evidence(check: CheckResult, results_dir: Path, limit: int = MAX_EVIDENCE_ITEMS
+              ) -> dict[str, Any] | None:
     items = check.artefacts.get("items")
     if not isinstance(items, list) or not items:
         return None
     rows = []
-    for item in items[:MAX_EVIDENCE_ITEMS]:
+    for item in items[:limit]:
         if not isinstance(item, Mapping):
             continue
         originals, equivalents = _as_list(item.get("render_orig")), _as_list(item.get("render_eq"))
@@ -151,7 +158,7 @@ def _evidence(check: CheckResult, results_dir: Path) -> dict[str, Any] | None:
         })
     return {
         "rows": rows,
-        "omitted": max(0, len(items) - MAX_EVIDENCE_ITEMS),
+        "omitted": max(0, len(items) - limit),
         "generator": check.artefacts.get("generator"),
     }
 
@@ -217,7 +224,8 @@ def _class_badness(result: Any) -> float:
     return worst
 
 
-def _check_context(model: ModelResult, check: CheckResult, results_dir: Path
+def _check_context(model: ModelResult, check: CheckResult, results_dir: Path,
+                   evidence_items: int = MAX_EVIDENCE_ITEMS
                    ) -> dict[str, Any]:
     outcome = check_outcome(model, check)
     return {
@@ -235,7 +243,7 @@ def _check_context(model: ModelResult, check: CheckResult, results_dir: Path
         "metrics": _metric_rows(check),
         "per_class": _per_class_table(check),
         "figures": _check_figures(check),
-        "evidence": _evidence(check, results_dir),
+        "evidence": _evidence(check, results_dir, evidence_items),
         "unrepresentable": _unrepresentable(check),
         "left_out": check.name == "concepts",  # it drops them; other checks score them anyway
         "decomposition": _decomposition(check),
@@ -392,7 +400,8 @@ def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
     timings = provenance.pop("timings_s", None)
     models = []
     for model in audit.models:
-        checks = [_check_context(model, c, results_dir) for c in model.checks]
+        checks = [_check_context(model, c, results_dir, evidence_limit(len(audit.models)))
+                  for c in model.checks]
         models.append({
             "name": model.name,
             "anchor": _anchor(model.name),

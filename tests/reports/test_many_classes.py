@@ -114,3 +114,9 @@ def test_thirteen_models_keep_the_matrix_on_the_first_screen(tmp_path: Path) -> 
     assert len(summary.xpath(".//table[contains(@class, 'summary')]//tr[td]")) == 13
     paged = lxml.html.fromstring(render_html(audit, tmp_path, paged=True))  # the PDF: folded too
     assert paged.xpath("//details[contains(@class, 'more-attention')]")[0].get("open") is None
+
+
+def test_evidence_per_check_shrinks_with_many_models() -> None:
+    from singaudit.reports.context import MAX_EVIDENCE_ITEMS, evidence_limit
+
+    assert [evidence_limit(n) for n in (1, 3, 4, 13, 40)] == [MAX_EVIDENCE_ITEMS, 24, 18, 6, 6]
