@@ -67,6 +67,9 @@ class NullProbeParams(CheckParams):
                          "accuracy is not above chance at this level (one-sided exact test)")
     inlp_max_directions: int | None = Field(None, ge=1, description="stop INLP after this many "
                                             "directions (default: the null space's dimension)")
+    inlp_per_class_limit: int = Field(50, ge=0, description="one-vs-rest INLP per class only "
+                                      "up to this many classes (one INLP run per class: its "
+                                      "cost grows with classes squared)")
 
 
 class NullProbeCheck(Check[NullProbeParams]):
@@ -139,20 +142,22 @@ def _erasure_figures(
     observations["selectivity"] = Observations.of(correct - control_correct, labels)
     observations["accuracy_after_leace"] = Observations.of(erased_correct, labels)
     observations["inlp_directions"] = Observations.of([inlp.directions])
-    inlp_per_class = {}
+    inlp_per_class: dict[str, dict] = {}
+    per_class_inlp = len(present) <= params.inlp_per_class_limit
     for index, name in present:
         members = labels == index
-        one_vs_rest = iterative_nullspace_projection(values, members.astype(np.int64),
-                                                     balanced=True, **inlp_settings)
-        inlp_per_class[name] = {"directions": one_vs_rest.directions,
-                                "reached_chance": one_vs_rest.reached_chance,
-                                "accuracies": one_vs_rest.accuracies,
-                                "p_values": one_vs_rest.p_values}
         # Per class: both probes on the class's images (as the per-image observations judge).
         control_share = float(control_correct[members].mean())
         class_figures = {"control_accuracy": control_share,
-                         "selectivity": float(correct[members].mean() - control_share),
-                         "inlp_directions": one_vs_rest.directions}
+                         "selectivity": float(correct[members].mean() - control_share)}
+        if per_class_inlp:
+            one_vs_rest = iterative_nullspace_projection(values, members.astype(np.int64),
+                                                         balanced=True, **inlp_settings)
+            inlp_per_class[name] = {"directions": one_vs_rest.directions,
+                                    "reached_chance": one_vs_rest.reached_chance,
+                                    "accuracies": one_vs_rest.accuracies,
+                                    "p_values": one_vs_rest.p_values}
+            class_figures["inlp_directions"] = one_vs_rest.directions
         per_class[name].metrics.update(
             {key: scalar_metric(value, METRICS[key]) for key, value in class_figures.items()})
     data.update({"control_predicted": control.predicted.tolist(),
@@ -166,7 +171,9 @@ def _erasure_figures(
                                            "(one-sided exact binomial test); per class: "
                                            "class-weighted one-vs-rest probes whose predictions "
                                            "Fisher's exact test finds independent of the labels"},
-                 "inlp_per_class": inlp_per_class})
+                 "inlp_per_class": inlp_per_class if per_class_inlp else
+                 f"not measured: {len(present)} classes > inlp_per_class_limit "
+                 f"{params.inlp_per_class_limit}"})
     more = "" if inlp.reached_chance else "+ (stopped above chance)"
     return (f"; selectivity {format_number(selectivity)} (control "
             f"{format_number(control.accuracy)}), after LEACE {format_number(erased.accuracy)}, "

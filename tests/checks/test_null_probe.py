@@ -124,3 +124,13 @@ def test_figures_do_not_move_when_the_null_block_is_rotated_and_rescaled(tmp_pat
     for name, entry in before.per_class.items():
         assert (after.per_class[name].metrics["inlp_directions"].value
                 == entry.metrics["inlp_directions"].value), name
+
+
+def test_per_class_inlp_stops_past_its_class_limit(tmp_path):
+    """One INLP run per class costs classes squared: past the limit it is left out, and said so;
+    the overall figures and per-class selectivity are still measured."""
+    limited = run(make_world(tmp_path / "l", leaky=True), inlp_per_class_limit=5)  # 6 classes
+    assert "not measured: 6 classes > inlp_per_class_limit 5" in limited.data["inlp_per_class"]
+    assert limited.metrics["inlp_directions"].value >= 5
+    for entry in limited.per_class.values():
+        assert "inlp_directions" not in entry.metrics and "selectivity" in entry.metrics
