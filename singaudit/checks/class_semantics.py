@@ -33,6 +33,7 @@ from singaudit.checks.base import (
 )
 from singaudit.checks.thresholds import (
     Observations,
+    class_summary_metrics,
     format_number,
     scalar_metric,
     summary_metric,
@@ -316,13 +317,17 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
 
         metrics = describe(per_image)
         metrics["ratio"] = ratio_metric(np.ones(len(labels), dtype=bool))
+        # Every class's summaries at once (one bootstrap per class size, not one per class).
+        by_class = {name: class_summary_metrics(v, labels, ctx.class_names, METRICS[name],
+                                                n_boot=params.n_boot, seed=ctx.seed, ci=params.ci)
+                    for name, v in per_image.items()}
         per_class: dict[str, ClassResult] = {}
         for index, class_name in enumerate(ctx.class_names):
             members = labels == index
             if members.any():
                 per_class[class_name] = ClassResult(
                     n=int(members.sum()),
-                    metrics={**describe({k: v[members] for k, v in per_image.items()}),
+                    metrics={**{name: found[class_name] for name, found in by_class.items()},
                              "ratio": ratio_metric(members)},
                 )
 
