@@ -376,8 +376,8 @@ def first_screen(audit: AuditResult) -> dict[str, Any]:
     attention = [
         {"model": model.name, "check": check.name, "status": check.status,
          "outcome": check_outcome(model, check), "anchor": _anchor(model.name, check.name),
-         "expected_failure": is_expected_failure(model, check), "message": check.message,
-         "expect": model.expect}
+         "expected_failure": is_expected_failure(model, check),
+         "message": _first_screen_text(check.message), "expect": model.expect}
         for model in audit.models for check in model.checks
         if check_outcome(model, check) in ATTENTION
     ]
@@ -439,3 +439,15 @@ def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
             "hard_is": figures.HARD_TO_SEE_IS,
         },
     }
+
+
+# The first screen's "how badly" column: the verdict and its leading figures; the full message
+# (translators, prompts, references) is one click away, in the check.
+FIRST_SCREEN_CHARACTERS = 320
+
+
+def _first_screen_text(message: str, limit: int = FIRST_SCREEN_CHARACTERS) -> str:
+    """``message`` cut at a word boundary before ``limit`` characters, with an ellipsis."""
+    if len(message) <= limit:
+        return message
+    return message[:limit].rsplit(" ", 1)[0].rstrip(";,(") + " …"

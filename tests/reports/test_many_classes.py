@@ -120,3 +120,14 @@ def test_evidence_per_check_shrinks_with_many_models() -> None:
     from singaudit.reports.context import MAX_EVIDENCE_ITEMS, evidence_limit
 
     assert [evidence_limit(n) for n in (1, 3, 4, 13, 40)] == [MAX_EVIDENCE_ITEMS, 24, 18, 6, 6]
+
+
+def test_first_screen_messages_are_cut_at_a_word_with_an_ellipsis():
+    from singaudit.reports.context import FIRST_SCREEN_CHARACTERS, _first_screen_text
+
+    short = "fail > 4 in classes: circle 17.4"
+    assert _first_screen_text(short) == short
+    long = "carried median > fail 4 in classes: " + "circle 17.43, " * 60
+    cut = _first_screen_text(long)
+    assert cut.endswith(" …") and len(cut) <= FIRST_SCREEN_CHARACTERS + 2
+    assert long.startswith(cut[:-2]) and not cut[:-2].endswith(",")
