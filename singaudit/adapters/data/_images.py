@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
@@ -45,14 +46,19 @@ def _truncated_images_fail() -> Iterator[None]:
 def read_image(path: str | Path) -> Image.Image:
     """The decoded RGB image at ``path``; ``DataError`` if it is missing, truncated or not one."""
     _regular_file(path)
+    return decode(path, str(path))
+
+
+def decode(source: str | Path | IO[bytes], where: str) -> Image.Image:
+    """The RGB image in ``source`` (a path or a binary stream), upright; ``DataError`` naming
+    ``where`` if it is truncated, a decompression bomb or not an image."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image, _truncated_images_fail():
+            with Image.open(source) as image, _truncated_images_fail():
                 image.load()  # decode now, so truncated files fail here
                 # Phone photos store their rotation in EXIF: show them the way people see them.
-                upright = ImageOps.exif_transpose(image)
-                return upright.convert("RGB")
+                return ImageOps.exif_transpose(image).convert("RGB")
     except (
         OSError,
         UnidentifiedImageError,
@@ -61,7 +67,7 @@ def read_image(path: str | Path) -> Image.Image:
         Image.DecompressionBombError,
         Image.DecompressionBombWarning,
     ) as error:
-        raise DataError(f"cannot read image {path}: {error}") from None
+        raise DataError(f"cannot read image {where}: {error}") from None
 
 
 EXIF_ORIENTATION = 0x0112
