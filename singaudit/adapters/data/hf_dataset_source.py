@@ -202,29 +202,30 @@ def _open(datasets, ident, split, config, revision, data_dir, data_files, cache_
 
 
 def _image_column(datasets, features, wanted: str | None, source_id: str) -> str:
-    names = list(features or {})
-    if wanted is not None:
-        if wanted not in names:
-            raise DataError(f"{source_id}: no image column {wanted!r}; columns: "
-                            f"{', '.join(names)}")
-        return wanted
-    found = [n for n in names if isinstance(features[n], datasets.Image)]
-    found = found or [n for n in ("image", "img", "jpg", "png") if n in names]
-    if not found:
+    found = _column(features, wanted, datasets.Image, ("image", "img", "jpg", "png"), "image",
+                    source_id)
+    if found is None:
         raise DataError(f"{source_id}: no Image feature; name the image column with options: "
-                        f"{{image_column: NAME}} (columns: {', '.join(names)})")
-    return found[0]
+                        f"{{image_column: NAME}} (columns: {', '.join(features or {})})")
+    return found
 
 
 def _label_column(datasets, features, wanted: str | None, source_id: str) -> str | None:
+    return _column(features, wanted, datasets.ClassLabel, ("label", "labels", "cls", "class"),
+                   "label", source_id)
+
+
+def _column(features, wanted: str | None, feature_type: type, usual: tuple[str, ...],
+            what: str, source_id: str) -> str | None:
+    """The column the user named, else the first of ``feature_type``, else the first usual name."""
     names = list(features or {})
     if wanted is not None:
         if wanted not in names:
-            raise DataError(f"{source_id}: no label column {wanted!r}; columns: "
+            raise DataError(f"{source_id}: no {what} column {wanted!r}; columns: "
                             f"{', '.join(names)}")
         return wanted
-    found = [n for n in names if isinstance(features[n], datasets.ClassLabel)]
-    found = found or [n for n in ("label", "labels", "cls", "class") if n in names]
+    found = [n for n in names if isinstance(features[n], feature_type)]
+    found = found or [n for n in usual if n in names]
     return found[0] if found else None
 
 
