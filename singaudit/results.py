@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TypedDict, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from singaudit.errors import SingauditError
 from singaudit.wording import LEVELS
@@ -19,7 +19,8 @@ from singaudit.wording import LEVELS
 # 2: statuses info and insufficient_data, ModelResult.note; provenance null_removal;
 # class_semantics specific_leak, prompt_contrast, evidence_change; the null_probe check.
 # 3: ModelResult.predictions and ModelResult.angles (model-level facts filled by the runner).
-SCHEMA_VERSION = 3
+# 4: ModelResult.accuracy (was info["accuracy"]; older files are read into the field).
+SCHEMA_VERSION = 4
 # Nesting a results file may have (singaudit writes under 10; deeper cannot be written back).
 MAX_DEPTH = 100
 
@@ -140,6 +141,16 @@ class Predictions(BaseModel):
     top1: list[int]
 
 
+class Accuracy(BaseModel):
+    """A model's top-1 accuracy on the audit images, data classes matched to its classes by name
+    (an audit of a model that gets its images wrong is a different audit)."""
+
+    model_config = ConfigDict(extra="forbid")
+    top1: float | None = None  # over the images of matched classes; None when none matched
+    top1_per_class: dict[str, float] = Field(default_factory=dict)
+    unmatched_classes: list[str] = Field(default_factory=list)  # data classes the model lacks
+
+
 class Angles(BaseModel):
     """A model's IS and AS summary, which the audit's model comparison ranks by: medians and the
     headline ratio of the check that measured them; that check result's ``data`` holds the
@@ -170,25 +181,38 @@ class ModelResult(BaseModel):
     # Model-level facts the runner fills (None: not measured, or a file older than schema 3).
     predictions: Predictions | None = None
     angles: Angles | None = None
+    accuracy: Accuracy | None = None  # None: not measured (or schema 2 and older)
     checks: list[CheckResult] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accuracy_from_info(cls, raw: Any) -> Any:
+        """Schema 3 and older kept the accuracy in ``info``: read it into its field."""
+        if isinstance(raw, dict) and isinstance(raw.get("info"), dict) \
+                and "accuracy" in raw["info"] and raw.get("accuracy") is None:
+            info = dict(raw["info"])
+            raw = {**raw, "info": info, "accuracy": info.pop("accuracy")}
+        return raw
 
     @classmethod
     def from_checks(cls, *, name: str, id: str, expect: Expectation, checks: list[CheckResult],
                     info: dict[str, Any] | None = None, predictions: Predictions | None = None,
-                    angles: Angles | None = None) -> ModelResult:
+                    angles: Angles | None = None, accuracy: Accuracy | None = None
+                    ) -> ModelResult:
         """A model's result: its worst check status (see model_status), judged against its
         expectation."""
         status, note = model_status([check.status for check in checks],
                                     (info or {}).get("null_dim"))
         return cls(name=name, id=id, expect=expect, status=status,
                    expectation_met=expectation_met(expect, status), note=note, info=info or {},
-                   predictions=predictions, angles=angles, checks=checks)
+                   predictions=predictions, angles=angles, accuracy=accuracy, checks=checks)
 
     def rejudged(self, checks: list[CheckResult]) -> ModelResult:
         """The same model with ``checks``, its status and expectation judged again."""
         return ModelResult.from_checks(name=self.name, id=self.id, expect=self.expect,
                                        checks=checks, info=self.info,
-                                       predictions=self.predictions, angles=self.angles)
+                                       predictions=self.predictions, angles=self.angles,
+                                       accuracy=self.accuracy)
 
 
 class AuditResult(BaseModel):

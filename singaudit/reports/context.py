@@ -394,6 +394,13 @@ def _data_issues(audit: AuditResult) -> list[tuple[str, str]]:
     return rows if any(value not in ("", "0", "n/a", "{}") for _, value in rows) else []
 
 
+def _model_details(model: ModelResult) -> dict[str, Any]:
+    """The provenance table's details of a model: its info and its accuracy."""
+    if model.accuracy is None:
+        return dict(model.info)
+    return {**model.info, "accuracy": model.accuracy.model_dump()}
+
+
 def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
     """Everything report.html.jinja needs; values are plain strings, numbers and lists."""
     provenance = dict(audit.provenance)
@@ -413,7 +420,7 @@ def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
             "expectation_met": model.expectation_met,
             "note": model.note,
             "headline": outcome_line([model]),
-            "info": compact(model.info),
+            "info": compact(_model_details(model)),
             "checks": checks,
             "open": any(c["open"] for c in checks) or model.expectation_met is False,
             "quiet": all(c["quiet"] for c in checks) and model.expectation_met is not False,

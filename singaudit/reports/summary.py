@@ -80,19 +80,21 @@ def audit_notices(result: AuditResult) -> list[Notice]:
 
 
 def _accuracy_notices(model: ModelResult) -> list[Notice]:
-    accuracy = model.info.get("accuracy") or {}
-    notices = []
-    if accuracy.get("unmatched_classes"):
+    accuracy = model.accuracy
+    notices: list[Notice] = []
+    if accuracy is None:
+        return notices
+    if accuracy.unmatched_classes:
         notices.append(Notice("warning", f"{model.name} has no class named "
-                                         f"{', '.join(map(repr, accuracy['unmatched_classes']))} "
+                                         f"{', '.join(map(repr, accuracy.unmatched_classes))} "
                                          "(data and model class names differ: accuracy and "
                                          "prompts may be wrong)"))
-    if accuracy.get("top1") is not None:
-        worst = sorted(accuracy["top1_per_class"].items(),
+    if accuracy.top1 is not None:
+        worst = sorted(accuracy.top1_per_class.items(),
                        key=lambda item: item[1])[:LOWEST_ACCURACIES_SHOWN]
         lowest = ", ".join(f"{name} {fixed(value, 2)}" for name, value in worst)
         notices.append(Notice("note", f"{model.name}: top-1 accuracy on the audit images "
-                                      f"{fixed(accuracy['top1'], 3)} (lowest: {lowest})"))
+                                      f"{fixed(accuracy.top1, 3)} (lowest: {lowest})"))
     return notices
 
 

@@ -22,6 +22,7 @@ from singaudit.checks import CHECKS, Check
 from singaudit.errors import MissingDependency, NotApplicable, SingauditError, SpecError
 from singaudit.io.versions import library_versions
 from singaudit.results import (
+    Accuracy,
     Angles,
     AuditResult,
     CheckResult,
@@ -173,10 +174,12 @@ def _replayed_model(spec: AuditSpec, only: Sequence[str] | None, entry: dict[str
         result.duration_s = round(time.perf_counter() - start, 4)
         checks.append(result)
     predictions = entry["predictions"]  # KeyError: a record of an older layout
+    accuracy = entry.get("accuracy")  # absent: an older record keeps it in info (read as one)
     return ModelResult.from_checks(
         name=model.name, id=model.id, expect=model.expect, checks=checks, info=entry["info"],
         predictions=None if predictions is None else Predictions.model_validate(predictions),
-        angles=model_angles(checks))
+        angles=model_angles(checks),
+        accuracy=None if accuracy is None else Accuracy.model_validate(accuracy))
 
 
 def model_angles(checks: Sequence[CheckResult]) -> Angles | None:
@@ -252,7 +255,8 @@ class AuditRun:
                 info["translator"]["source"] = "cache"
         run_records.save_record(artefacts.cache_dir, key, {
             "models": [{"name": m.name, "info": infos[m.name], "checks": self._replay[m.name],
-                        "predictions": m.predictions and m.predictions.model_dump()}
+                        "predictions": m.predictions and m.predictions.model_dump(),
+                        "accuracy": m.accuracy and m.accuracy.model_dump()}
                        for m in models],
             "data_issues": self._data_issues(),
             "facts": {**vars(facts), "timings_s": {}, "cached_checks": []},
@@ -279,6 +283,7 @@ class AuditRun:
         results: list[CheckResult] = []
         info: dict[str, Any] = {}
         predictions: Predictions | None = None
+        accuracy: Accuracy | None = None
         if prepared_error is not None:
             self._replay = None
             results = [CheckResult(name=c, status="error", message=prepared_error) for c, _ in checks]
@@ -292,13 +297,13 @@ class AuditRun:
             results = [self._run_check(ctx, check_name, params) for check_name, params in checks]
             info = self._model_info(name)
             logits = classifier.logits(ctx.features)
-            info["accuracy"] = audit_accuracy(logits, ctx.labels, ctx.class_names,
-                                              classifier.info.class_names)
+            accuracy = Accuracy.model_validate(audit_accuracy(
+                logits, ctx.labels, ctx.class_names, classifier.info.class_names))
             predictions = Predictions(image_keys=list(ctx.image_keys),
                                       top1=logits.argmax(-1).tolist())
         return ModelResult.from_checks(name=name, id=model.id, expect=model.expect,
                                        checks=results, info=info, predictions=predictions,
-                                       angles=model_angles(results))
+                                       angles=model_angles(results), accuracy=accuracy)
 
     def _model_info(self, name: str) -> dict[str, Any]:
         classifier = self.artefacts.classifier(name)

@@ -367,7 +367,7 @@ def test_summary_reads_like_pytest_fits_80_columns_and_ends_with_the_report(
     assert lines[-1] == f"report: {out / 'report.html'}"
     # the model's accuracy on its audit images is shown and recorded
     assert any(line.startswith("first: top-1 accuracy on the audit images ") for line in lines)
-    accuracy = json.loads((out / "results.json").read_text())["models"][0]["info"]["accuracy"]
+    accuracy = json.loads((out / "results.json").read_text())["models"][0]["accuracy"]
     assert 0 <= accuracy["top1"] <= 1 and accuracy["unmatched_classes"] == []
     assert "accuracy.top1_per_class" in (out / "report.html").read_text()
 

@@ -3,8 +3,10 @@ built by hand: which lines, in which order, with which level."""
 
 from __future__ import annotations
 
+import json
+
 from singaudit.reports.summary import audit_notices, short_summary
-from singaudit.results import AuditResult, CheckResult, Metric, ModelResult, Tiers
+from singaudit.results import Accuracy, AuditResult, CheckResult, Metric, ModelResult, Tiers
 
 
 def _audit() -> AuditResult:
@@ -17,8 +19,8 @@ def _audit() -> AuditResult:
                           data={"unrepresentable": {"zebra crossing": ["zebra"]}})
     loud = ModelResult.from_checks(
         name="loud", id="python:world:loud", expect="pass", checks=[skipped, failing, unknown],
-        info={"accuracy": {"top1": 0.5, "top1_per_class": {"circle": 0.25, "square": 0.75},
-                           "unmatched_classes": ["star"]}})
+        accuracy=Accuracy(top1=0.5, top1_per_class={"circle": 0.25, "square": 0.75},
+                          unmatched_classes=["star"]))
     return AuditResult.from_models(name="tiny", models=[loud], data_issues={
         "skipped": 2, "short_classes": [{"class": "heart", "images": 3, "requested": 8}]})
 
@@ -41,3 +43,13 @@ def test_notices_name_the_violation_the_data_and_the_accuracy_once_each():
                "(zebra)" in text for text in warnings)
     assert "class 'heart' has 3 image(s), fewer than the 8 asked for" in warnings
     assert ("note", "2 unreadable image(s) skipped (listed in results.json)") in notices
+
+
+def test_a_file_older_than_schema_4_has_its_accuracy_read_from_info():
+    written = _audit().model_dump(mode="json")
+    model = written["models"][0]
+    model["info"]["accuracy"] = model.pop("accuracy")  # where schema 3 and older kept it
+    old = AuditResult.parse(json.dumps({**written, "schema_version": 3}), "old.json")
+    assert "accuracy" not in old.models[0].info
+    assert old.models[0].accuracy == _audit().models[0].accuracy
+    assert [n.text for n in audit_notices(old)] == [n.text for n in audit_notices(_audit())]

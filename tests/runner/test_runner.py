@@ -11,7 +11,7 @@ import runner_world
 
 from singaudit.checks import CHECKS, Check, Measurements
 from singaudit.errors import NotApplicable, SingauditError, SpecError
-from singaudit.results import AuditResult, CheckResult, expectation_met
+from singaudit.results import SCHEMA_VERSION, AuditResult, CheckResult, expectation_met
 from singaudit.runner import AuditSession, run_audit, selected
 from singaudit.spec import Overrides, parse_spec_text
 
@@ -44,7 +44,7 @@ def comparable(result: AuditResult) -> dict:
 def test_results_json_structure(tmp_path):
     result = run(make_spec(), tmp_path)
     written = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert written["name"] == "tiny" and written["schema_version"] == 3
+    assert written["name"] == "tiny" and written["schema_version"] == SCHEMA_VERSION
     assert [m["name"] for m in written["models"]] == ["first", "second"]
     first = written["models"][0]
     assert [c["name"] for c in first["checks"]] == [
