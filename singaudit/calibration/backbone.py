@@ -43,7 +43,7 @@ def load_backbone() -> nn.Module:
     if _backbone is None:
         import timm
 
-        from singaudit.io.lite0 import LITE0, lite0_state_dict
+        from singaudit.calibration.lite0 import LITE0, lite0_state_dict
 
         model = timm.create_model(LITE0, pretrained=False)
         model.load_state_dict(lite0_state_dict(model), strict=True)

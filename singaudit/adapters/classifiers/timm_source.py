@@ -31,8 +31,8 @@ from singaudit.adapters.weights import (
     require_download,
     torch_hub_cached,
 )
+from singaudit.calibration.lite0 import LITE0, lite0_file, lite0_state_dict
 from singaudit.errors import UnsupportedModel, WeightsNotFound
-from singaudit.io.lite0 import LITE0, lite0_file, lite0_state_dict
 from singaudit.io.state_dicts import load_state_dict, require_file, state_dict_hash
 
 _HUB_FILES = ("model.safetensors", "open_clip_model.safetensors", "pytorch_model.bin")

