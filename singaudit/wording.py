@@ -89,6 +89,26 @@ def significant(value: Any, digits: int = 4) -> str:
     return NOT_AVAILABLE if math.isnan(value) else f"{value:.{digits}g}"
 
 
+def percent(fraction: Any, digits: int = 0) -> str:
+    """A fraction as a percentage: percent(0.95) is "95%", percent(0.125, 1) "12.5%"; n/a when
+    missing."""
+    try:
+        fraction = float(fraction)
+    except (TypeError, ValueError):
+        return NOT_AVAILABLE if fraction is None else str(fraction)
+    return NOT_AVAILABLE if math.isnan(fraction) else f"{fraction:.{digits}%}"
+
+
+def grouped(value: int) -> str:
+    """A whole number with thousands separated, for sizes and limits: "1,048,576"."""
+    return f"{int(value):,}"
+
+
+def gibibytes(size_bytes: float) -> str:
+    """A large size in memory: "12 GiB" (binary gibibytes, whole)."""
+    return f"{size_bytes / 1024**3:.0f} GiB"
+
+
 def megabytes(size_bytes: float) -> str:
     """A size on disk: "12.3 MB" (decimal megabytes, one decimal)."""
     return f"{size_bytes / 1e6:.1f} MB"

@@ -22,6 +22,7 @@ from singaudit.calibration import captions, models, scenes, verify, zoo
 from singaudit.io.atomic import atomic_write_text
 from singaudit.io.state_dicts import load_state_dict, save_state_dict, state_dict_hash
 from singaudit.io.versions import library_versions
+from singaudit.wording import fixed
 
 SCALES = {
     "full": {
@@ -114,7 +115,7 @@ def _fit(
         optimiser.step()
         schedule.step()
         if step % 100 == 0 or step == steps - 1:
-            log(f"  {name} step {step + 1}/{steps} loss {loss.item():.4f}")
+            log(f"  {name} step {step + 1}/{steps} loss {fixed(loss.item(), 4)}")
         if monitor is not None and (step + 1) % 400 == 0:
             log(f"  {name} step {step + 1} validation {monitor(module.eval())}")
             module.train()

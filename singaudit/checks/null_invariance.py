@@ -167,7 +167,7 @@ class NullInvarianceCheck(Check[NullInvarianceParams]):
         observations["null_dim"] = Observations.of([geometry.null_dim])
         observations.update({f"separation_{k}": Observations.of(v) for k, v in separations.items()})
 
-        budget_words = ", ".join(f"{b:g}" for b in params.budgets)
+        budget_words = ", ".join(format_number(b) for b in params.budgets)
         summary = (
             f"null_dim {geometry.null_dim}, null removal max relative logit change "
             f"{format_number(float(relative_change.max()))}, top-1 unchanged "

@@ -28,6 +28,7 @@ from singaudit.checks.thresholds import (
     summary_metric,
 )
 from singaudit.results import ClassResult, Tiers
+from singaudit.wording import fixed
 
 METRICS: dict[str, MetricSpec] = {
     "abs_as": MetricSpec("|AS| toward the target after steering (converged images)",
@@ -133,14 +134,15 @@ class SteeringCheck(Check[SteeringParams]):
         }
         if abs_as.size:
             summary = (
-                f"toward {params.target!r} at IS {params.target_is:g} deg: |AS| "
-                f"{abs_as.mean():.2f} +- {(abs_as.std(ddof=1) if abs_as.size > 1 else 0):.2f} "
-                f"deg (median {np.median(abs_as):.2f}) over {abs_as.size} of {len(chosen)} "
+                f"toward {params.target!r} at IS {format_number(params.target_is)} deg: |AS| "
+                f"{fixed(abs_as.mean())} +- {fixed(abs_as.std(ddof=1) if abs_as.size > 1 else 0)} "
+                f"deg (median {fixed(np.median(abs_as))}) over {abs_as.size} of {len(chosen)} "
                 f"images that reached the target; max relative logit change "
                 f"{format_number(float(logit_change.max()))}"
             )
         else:
-            summary = (f"no image reached IS {params.target_is:g} deg when steered toward "
+            summary = (f"no image reached IS {format_number(params.target_is)} deg when steered "
+                       "toward "
                        f"{params.target!r}")
         unknown = ctx.joint_space.unknown_words(params.target)
         if unknown:  # a closed vocabulary scores these words as one unknown token

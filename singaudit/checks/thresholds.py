@@ -26,7 +26,7 @@ from singaudit.maths.stats import (
     statistic,
 )
 from singaudit.results import STATUS_ORDER, ClassResult, Metric, Tiers, level_status, worst_status
-from singaudit.wording import LEVELS, beyond, within
+from singaudit.wording import LEVELS, beyond, percent, within
 from singaudit.wording import number as format_number  # the one wording of numbers
 
 
@@ -127,7 +127,7 @@ def validate_tiers(tiers: list[Tiers] | None, metrics: Mapping[str, MetricSpec])
                 level = getattr(tier, name)
                 if level is not None and not 0 <= level <= 1:
                     raise ValueError(f"fraction_within's {name} is a fraction in [0, 1]; "
-                                     f"got {level:g}")
+                                     f"got {format_number(level)}")
         elif tier.warn is None and tier.fail is None:
             raise ValueError(f"thresholds on {tier.metric!r} set neither warn nor fail")
         _consistent_levels(tier, metrics[tier.metric])
@@ -143,7 +143,8 @@ def _consistent_levels(tier: Tiers, spec: MetricSpec) -> None:
     if (warn < fail) if higher else (warn > fail):
         direction = "higher" if higher else "lower"
         raise ValueError(
-            f"thresholds on {tier.metric!r}: warn {warn:g} is beyond fail {fail:g} ({direction} "
+            f"thresholds on {tier.metric!r}: warn {format_number(warn)} is beyond fail "
+            f"{format_number(fail)} ({direction} "
             f"is better, so warn must be {'>=' if higher else '<='} fail)")
 
 
@@ -406,7 +407,7 @@ def _class_note(tiers: Tiers, per_class: dict[str, Metric], point: dict[str, str
     calibrated = any(m.p_value is not None for m in per_class.values())
     parts = [f"{len(judged)} of {len(per_class)} classes judged"]
     if calibrated:
-        parts.append(f"{tiers.confidence:.0%} one-sided, Holm-corrected")
+        parts.append(f"{percent(tiers.confidence)} one-sided, Holm-corrected")
     unproven = [n for n in judged if STATUS_ORDER[point.get(n, "pass")] >
                 STATUS_ORDER[per_class[n].status or "pass"]]
     note = f" ({', '.join(parts)})"

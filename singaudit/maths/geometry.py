@@ -9,6 +9,7 @@ import torch
 
 from singaudit.errors import NotApplicable
 from singaudit.maths._arrays import as_tensor, like_input, to_float64
+from singaudit.wording import significant
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,7 +37,7 @@ class HeadGeometry:
         if not self.applicable:
             raise NotApplicable(
                 f"null_dim is 0 (rank {self.rank} of a {self.num_classes}x{self.feature_dim} head, "
-                f"tolerance {self.tolerance:.3g}): no invariant subspace"
+                f"tolerance {significant(self.tolerance, 3)}): no invariant subspace"
             )
         return self
 

@@ -30,6 +30,7 @@ from singaudit.reports.verdicts import (
     threshold_text,
 )
 from singaudit.results import STATUS_ORDER, AuditResult, CheckResult, ModelResult
+from singaudit.wording import seconds
 
 THUMBNAIL_PX = 128
 PNG_THUMBNAIL_LIMIT = 24_000  # bytes; larger (photographic) thumbnails go as JPEG
@@ -239,7 +240,7 @@ def _check_context(model: ModelResult, check: CheckResult, results_dir: Path,
         "message": check.message,
         # the question the check's verdict answers, in one sentence (class_semantics states it)
         "question": check.data.get("question") if isinstance(check.data, Mapping) else None,
-        "duration": f"{check.duration_s:.1f} s",
+        "duration": seconds(check.duration_s),
         "metrics": _metric_rows(check),
         "per_class": _per_class_table(check),
         "figures": _check_figures(check),

@@ -13,6 +13,7 @@ from torch import nn
 
 from singaudit.adapters.classifiers.base import Classifier, ClassifierInfo, Preprocessing
 from singaudit.errors import UnsupportedModel
+from singaudit.wording import significant
 
 # Layers that only reshape or are the identity at inference time.
 _PASS_THROUGH = (nn.Identity, nn.Dropout, nn.Flatten)
@@ -232,7 +233,7 @@ def verify_linear_head(classifier: Classifier, size: int, *, tolerance: float = 
     if difference > tolerance:
         raise UnsupportedModel(
             f"features @ W.T + b does not reproduce the model's logits (relative difference "
-            f"{difference:.2g}): something after the head layer is not linear"
+            f"{significant(difference, 2)}): something after the head layer is not linear"
         )
 
 

@@ -16,6 +16,7 @@ from PIL import Image
 from singaudit.adapters.data.base import ImageRecord, ImageSource
 from singaudit.calibration import scenes
 from singaudit.errors import DataError
+from singaudit.wording import gibibytes, grouped
 
 DEFAULT_SPLIT = "audit"
 # Scenes are rendered into memory up front: refuse counts that could not fit before allocating.
@@ -35,8 +36,8 @@ class CalibrationScenes(ImageSource):
         needed = count * scenes.IMAGE_SIZE**2 * 3
         if needed > MAX_BYTES:
             raise DataError(f"calibration:{split} with scenes={count} would hold "
-                            f"{needed / 1024**3:.0f} GiB of scenes in memory (at most "
-                            f"{MAX_BYTES // 1024**3} GiB: {MAX_BYTES // (needed // count):,} "
+                            f"{gibibytes(needed)} of scenes in memory (at most "
+                            f"{gibibytes(MAX_BYTES)}: {grouped(MAX_BYTES // (needed // count))} "
                             "scenes)")
         self.params = scenes.sample_params(split, self.seed, 0, count)
         self._hashes: dict[int, str] = {}

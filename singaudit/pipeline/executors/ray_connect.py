@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 
 from singaudit.errors import ClusterUnavailable, SingauditError
+from singaudit.wording import seconds
 
 # How long the address is tried before exit code 4: a refused port is retried for
 # REACHABLE_WITHIN_S (a head that is still starting), then the cluster has GCS_ANSWER_WITHIN_S to
@@ -181,7 +182,7 @@ def _wait_for_port(host: str, port: int, where: str) -> None:
         if time.monotonic() >= deadline:
             raise ClusterUnavailable(
                 f"cannot connect to the Ray cluster at {where}: nothing answers there "
-                f"({reason}, for {REACHABLE_WITHIN_S:g} s); is its head running "
+                f"({reason}, for {seconds(REACHABLE_WITHIN_S)}); is its head running "
                 "(`ray start --head`) and the port open?")
         time.sleep(0.25)
 
