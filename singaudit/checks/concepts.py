@@ -209,7 +209,7 @@ class ConceptsCheck(Check[ConceptsParams]):
         import torch
         from scipy.stats import rankdata  # lazy: scipy.stats costs ~1.5 s to import
 
-        from singaudit.maths.scores import angle, concept_attribute_scores  # lazy: torch
+        from singaudit.maths.scores import angle_matrix, concept_attribute_scores  # lazy: torch
 
         if params.method == "sparse":
             return measure_sparse(ctx, params)
@@ -218,8 +218,8 @@ class ConceptsCheck(Check[ConceptsParams]):
         texts = _concept_embeddings(ctx, vocabulary, params.template)
         pair = equivalent_translations(ctx)
         attribute = as_array(concept_attribute_scores(pair.original, pair.equivalent, texts))
-        angle_orig = as_array(angle(pair.original.unsqueeze(1), texts.unsqueeze(0)))
-        angle_eq = as_array(angle(pair.equivalent.unsqueeze(1), texts.unsqueeze(0)))
+        angle_orig = as_array(angle_matrix(pair.original, texts))
+        angle_eq = as_array(angle_matrix(pair.equivalent, texts))
         z = _standardise(attribute)
         percentile = (rankdata(attribute, axis=1) - 0.5) / attribute.shape[1]
         labels = ctx.labels.cpu().numpy().astype(np.int64)

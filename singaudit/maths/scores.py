@@ -24,6 +24,13 @@ def angle(u: Any, v: Any) -> Any:
     return like_input(torch.rad2deg(torch.arccos(cosine)), u)
 
 
+def angle_matrix(u: Any, v: Any) -> Any:
+    """Angle in degrees between every row of ``u`` and every row of ``v``: (n, k), (j, k) ->
+    (n, j), one matrix product (broadcasting ``angle`` would hold an (n, j, k) array)."""
+    u64 = to_float64(u)
+    return like_input(_angle_matrix(u64, to_float64(v).to(u64.device)), u)
+
+
 def image_score(t_orig: Any, t_eq: Any) -> Any:
     """IS = angle(T(f), T(f_eq)): how far the semantics move inside the equivalence set."""
     return angle(t_orig, t_eq)
