@@ -12,7 +12,7 @@ a real network's wide null space usually carries some linearly readable class in
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -67,6 +67,13 @@ class NullProbeParams(CheckParams):
                          "accuracy is not above chance at this level (one-sided exact test)")
     inlp_max_directions: int | None = Field(None, ge=1, description="stop INLP after this many "
                                             "directions (default: the null space's dimension)")
+    solver: Literal["auto", "logistic", "ridge"] = Field(
+        "auto", description="the probe: logistic regression, or a closed-form ridge classifier "
+        "on one-hot targets (its cost does not grow with the class count); auto: logistic up to "
+        "logistic_max_classes classes, ridge above")
+    logistic_max_classes: int = Field(100, ge=2, description="auto's switch to the ridge "
+                                       "classifier: a multinomial logistic fit costs O(n d C) "
+                                       "per iteration")
     inlp_per_class_limit: int = Field(50, ge=0, description="one-vs-rest INLP per class only "
                                       "up to this many classes (one INLP run per class: its "
                                       "cost grows with classes squared)")
@@ -88,8 +95,12 @@ class NullProbeCheck(Check[NullProbeParams]):
             raise NotApplicable("null_probe needs labelled images (the data has no classes)")
         labels = all_labels[labelled]
         values = null_coordinates(ctx.features[labelled], ctx.geometry)
+        solver = params.solver
+        if solver == "auto":
+            classes = np.unique(labels).size
+            solver = "logistic" if classes <= params.logistic_max_classes else "ridge"
         settings = {"folds": params.folds, "regularisation": params.regularisation,
-                    "max_iter": params.max_iter, "seed": ctx.seed}
+                    "max_iter": params.max_iter, "seed": ctx.seed, "solver": solver}
         probe = cross_validated_probe(values, labels, **settings)
         correct = (probe.predicted == labels).astype(np.float64)
         metrics = {"accuracy": scalar_metric(probe.accuracy, METRICS["accuracy"]),
@@ -106,11 +117,12 @@ class NullProbeCheck(Check[NullProbeParams]):
                         "lift": Observations.of([probe.lift])}
         data = {"predicted": probe.predicted.tolist(), "label": labels.tolist(),
                 "class_names": list(ctx.class_names), "folds": probe.folds,
-                "null_dim": ctx.geometry.null_dim, "p_value": probe.p_value}
+                "null_dim": ctx.geometry.null_dim, "p_value": probe.p_value, "solver": solver}
         summary = (
             f"null-space probe accuracy {format_number(probe.accuracy)} (chance "
             f"{format_number(probe.chance)}, lift {format_number(probe.lift)}) on "
-            f"{ctx.geometry.null_dim}-d P_n f, {probe.folds}-fold cross-validated over "
+            f"{ctx.geometry.null_dim}-d P_n f, {probe.folds}-fold cross-validated"
+            f"{' ridge classifier' if solver == 'ridge' else ''} over "
             f"{len(labels)} images"
         )
         if params.erasure:

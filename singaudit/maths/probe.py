@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -27,6 +27,24 @@ if TYPE_CHECKING:
     from singaudit.maths.geometry import HeadGeometry
 
 CHANCE_ALPHA = 0.05  # a probe is at chance when its accuracy is not above chance at this level
+# "logistic": multinomial logistic regression (lbfgs); "ridge": a least-squares classifier on
+# one-hot targets, closed form (one d x d solve per fit, whatever the class count).
+Solver = Literal["logistic", "ridge"]
+
+
+def linear_classifier(solver: Solver, regularisation: float, max_iter: int, seed: int,
+                      balanced: bool) -> Any:
+    """An unfitted scikit-learn linear classifier (``coef_`` rows per class, ``predict``)."""
+    class_weight = "balanced" if balanced else None
+    if solver == "ridge":
+        from sklearn.linear_model import RidgeClassifier
+
+        # C is an inverse penalty, alpha a penalty: one number for both solvers.
+        return RidgeClassifier(alpha=1.0 / regularisation, class_weight=class_weight)
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=regularisation, max_iter=max_iter, random_state=seed,
+                              class_weight=class_weight)
 
 
 @dataclass(frozen=True)
@@ -101,18 +119,18 @@ def _check_labels(labels: np.ndarray) -> np.ndarray:
 def cross_validated_probe(
     values: np.ndarray, labels: np.ndarray, *, folds: int = 5, regularisation: float = 1.0,
     max_iter: int = 2000, seed: int = 0, fit_transform: Transform | None = None,
-    balanced: bool = False,
+    balanced: bool = False, solver: Solver = "logistic",
 ) -> ProbeResult:
     """Isotropically scaled logistic regression, stratified ``folds``-fold: every row predicted
     once by a probe trained on the other folds (fewer folds when the smallest class has fewer
     images). ``fit_transform(train_values, train_labels)`` returns a map fitted on the training
     fold only and applied to both folds (e.g. a LEACE eraser); ``balanced`` weights classes by
-    their inverse frequency."""
+    their inverse frequency; ``solver`` picks the classifier (:func:`linear_classifier`)."""
     labels = np.asarray(labels, dtype=np.int64)
     present = _check_labels(labels)
     with _one_blas_thread():
         return _cross_validated(values, labels, present, folds, regularisation, max_iter, seed,
-                                fit_transform, balanced)
+                                fit_transform, balanced, solver)
 
 
 def _one_blas_thread() -> Any:
@@ -125,9 +143,9 @@ def _one_blas_thread() -> Any:
 
 def _cross_validated(values: np.ndarray, labels: np.ndarray, present: np.ndarray, folds: int,
                      regularisation: float, max_iter: int, seed: int,
-                     fit_transform: Transform | None, balanced: bool) -> ProbeResult:
+                     fit_transform: Transform | None, balanced: bool, solver: Solver
+                     ) -> ProbeResult:
     # lazy: scikit-learn costs ~0.5 s to import, paid only when a probe runs
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     folds = int(min(folds, present.min()))
@@ -139,8 +157,7 @@ def _cross_validated(values: np.ndarray, labels: np.ndarray, present: np.ndarray
             transform = fit_transform(train_values, labels[train])
             train_values, test_values = transform(train_values), transform(test_values)
         mean, scale = isotropic_scaling(train_values)
-        model = LogisticRegression(C=regularisation, max_iter=max_iter, random_state=seed,
-                                   class_weight="balanced" if balanced else None)
+        model = linear_classifier(solver, regularisation, max_iter, seed, balanced)
         model.fit((train_values - mean) / scale, labels[train])
         predicted[test] = model.predict((test_values - mean) / scale)
     return ProbeResult(predicted=predicted, labels=labels, folds=folds,
@@ -217,7 +234,7 @@ def _orthonormal_rows(matrix: np.ndarray, rtol: float = 1e-8) -> np.ndarray:
 def iterative_nullspace_projection(
     values: np.ndarray, labels: np.ndarray, *, folds: int = 5, regularisation: float = 1.0,
     max_iter: int = 2000, seed: int = 0, alpha: float = CHANCE_ALPHA,
-    max_directions: int | None = None, balanced: bool = False,
+    max_directions: int | None = None, balanced: bool = False, solver: Solver = "logistic",
 ) -> InlpResult:
     """INLP: while the cross-validated probe's accuracy is above chance (one-sided exact binomial
     test against the majority rate at ``alpha``), fit the probe on every image and project the
@@ -228,14 +245,13 @@ def iterative_nullspace_projection(
     Returns how many directions were removed when the probe first read at chance."""
     with _one_blas_thread():
         return _inlp(np.asarray(values, dtype=np.float64), np.asarray(labels, dtype=np.int64),
-                     folds, regularisation, max_iter, seed, alpha, max_directions, balanced)
+                     folds, regularisation, max_iter, seed, alpha, max_directions, balanced,
+                     solver)
 
 
 def _inlp(values: np.ndarray, labels: np.ndarray, folds: int, regularisation: float,
-          max_iter: int, seed: int, alpha: float, max_directions: int | None, balanced: bool
-          ) -> InlpResult:
-    from sklearn.linear_model import LogisticRegression
-
+          max_iter: int, seed: int, alpha: float, max_directions: int | None, balanced: bool,
+          solver: Solver) -> InlpResult:
     limit = values.shape[1] if max_directions is None else min(max_directions, values.shape[1])
     projected = values.copy()
     removed = np.zeros((values.shape[1], 0))
@@ -244,7 +260,7 @@ def _inlp(values: np.ndarray, labels: np.ndarray, folds: int, regularisation: fl
     while True:
         probe = cross_validated_probe(projected, labels, folds=folds,
                                       regularisation=regularisation, max_iter=max_iter, seed=seed,
-                                      balanced=balanced)
+                                      balanced=balanced, solver=solver)
         result_accuracies.append(probe.accuracy)
         result_p.append(probe.p_value)
         if probe.p_value >= alpha:
@@ -254,11 +270,10 @@ def _inlp(values: np.ndarray, labels: np.ndarray, folds: int, regularisation: fl
             return InlpResult(removed.shape[1], len(result_accuracies) - 1, result_accuracies,
                               result_p, reached_chance=False)
         mean, scale = isotropic_scaling(projected)
-        model = LogisticRegression(C=regularisation, max_iter=max_iter, random_state=seed,
-                                   class_weight="balanced" if balanced else None)
+        model = linear_classifier(solver, regularisation, max_iter, seed, balanced)
         model.fit((projected - mean) / scale, labels)
-        weights = model.coef_ - model.coef_.mean(axis=0) if model.coef_.shape[0] > 1 \
-            else model.coef_
+        coef = np.atleast_2d(model.coef_)  # a two-class ridge classifier's is one row, 1-d
+        weights = coef - coef.mean(axis=0) if coef.shape[0] > 1 else coef
         new = _orthonormal_rows(weights - (weights @ removed) @ removed.T)
         if new.shape[1] == 0:  # the probe found nothing new to remove
             return InlpResult(removed.shape[1], len(result_accuracies), result_accuracies,

@@ -134,3 +134,17 @@ def test_per_class_inlp_stops_past_its_class_limit(tmp_path):
     assert limited.metrics["inlp_directions"].value >= 5
     for entry in limited.per_class.values():
         assert "inlp_directions" not in entry.metrics and "selectivity" in entry.metrics
+
+
+def test_ridge_solver_separates_the_worlds_as_logistic_does(tmp_path):
+    # auto keeps logistic regression at 6 classes; the ridge classifier (auto above
+    # logistic_max_classes) reads the same planted worlds the same way.
+    leaky_world, clean_world = make_world(tmp_path / "l", leaky=True), make_world(tmp_path / "c")
+    assert run(leaky_world, erasure=False).data["solver"] == "logistic"
+    switched = run(leaky_world, logistic_max_classes=5, erasure=False)
+    assert switched.data["solver"] == "ridge" and "ridge classifier" in switched.message
+    leaky, clean = run(leaky_world, solver="ridge"), run(clean_world, solver="ridge")
+    assert leaky.metrics["accuracy"].value > 0.9 and clean.metrics["lift"].value < 0.15
+    assert leaky.metrics["selectivity"].value > 0.6 and clean.metrics["selectivity"].value < 0.2
+    assert leaky.metrics["accuracy_after_leace"].value < 0.3
+    assert leaky.metrics["inlp_directions"].value >= 5 > clean.metrics["inlp_directions"].value
