@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from singaudit.cli._common import EXIT_OK, Debug, _console, _pdf_worker
+from singaudit.cli._common import EXIT_OK, CacheOpt, Debug, _console, _pdf_worker
 from singaudit.io.console import plain as _plain
 
 
@@ -17,6 +17,7 @@ def report(
     formats: Annotated[list[str] | None, typer.Option(
         "--format", help="html, pdf, junit, markdown or json (repeatable; default html, pdf, "
                          "junit).")] = None,
+    cache_dir: CacheOpt = None,
     debug: Debug = False,
 ) -> int:
     """Re-render reports from results.json without recomputing anything.
@@ -26,11 +27,15 @@ def report(
       singaudit report reports/demo
 
       singaudit report reports/demo/results.json --format pdf --format junit
+
+    Figures are drawn once and kept in the cache (--cache-dir, else SINGAUDIT_CACHE, else the
+    platform's cache folder); a results.json never chooses where singaudit writes.
     """
+    from singaudit.cache.figures import figure_cache
     from singaudit.reports import render_reports
 
     formats = formats or ["html", "pdf", "junit"]
-    with _pdf_worker(formats) as pdf_worker:
+    with _pdf_worker(formats) as pdf_worker, figure_cache(cache_dir):
         written = render_reports(results, formats, templates, pdf_worker=pdf_worker)
     for fmt, path in written.items():
         note = " (valid; results.json is the JSON report)" if fmt == "json" else ""

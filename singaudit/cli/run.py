@@ -91,7 +91,9 @@ def run(
             result = session.run(spec, out_dir=target, only=only, force=force, reports=reports)
         from singaudit.integrations.mlflow_export import track_audit
 
-        track_audit(spec.report.mlflow, target, mlflow, spec.source_path)  # after publishing
+        tracked = track_audit(spec.report.mlflow, target, mlflow, spec.source_path)
+        if tracked is not None:  # logged after publishing: a failed export loses no result
+            print(f"mlflow: {tracked.describe()}", file=sys.stderr)
         codes.append(_print_summary(console, result, target))
     return max(codes, default=EXIT_OK)
 

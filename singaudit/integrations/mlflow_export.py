@@ -40,6 +40,10 @@ class MlflowRuns:
     run_id: str
     model_runs: dict[str, str]
 
+    def describe(self) -> str:
+        """One line for the terminal: where the runs went."""
+        return f"run {self.run_id} ({len(self.model_runs)} model runs) in {self.tracking_uri}"
+
 
 def metric_key(*parts: str, per_class: str | None = None) -> str:
     """``[model/]check/metric[.class]``; characters MLflow refuses (and "/" in a name) become
@@ -232,15 +236,11 @@ def _log(mlflow, client, run_id: str, metrics: dict[str, float], params: dict[st
 
 def track_audit(settings, out_dir: str | Path, uri: str | None,
                 spec_path: str | Path | None) -> MlflowRuns | None:
-    """``singaudit run``'s step after the reports: log to ``uri`` (--mlflow) or to the spec's
+    """The step after an audit's results are published, shared by ``singaudit run`` and the
+    pytest plugin: log to ``uri`` (--mlflow, --singaudit-mlflow) or to the spec's
     ``report.mlflow`` settings; None when neither asks for it."""
     if uri is None and settings is None:
         return None
-    runs = export_results(out_dir, tracking_uri=uri or getattr(settings, "tracking_uri", None),
+    return export_results(out_dir, tracking_uri=uri or getattr(settings, "tracking_uri", None),
                           experiment=getattr(settings, "experiment", None),
                           run_name=getattr(settings, "run_name", None), spec_path=spec_path)
-    import sys
-
-    print(f"mlflow: run {runs.run_id} ({len(runs.model_runs)} model runs) in "
-          f"{runs.tracking_uri}", file=sys.stderr)
-    return runs

@@ -39,6 +39,7 @@ class PluginOptions:
     cache_dir: Path | None = None
     sets: tuple[str, ...] = ()
     baseline_dir: Path | None = None  # --singaudit-baseline: the baseline store
+    mlflow: str | None = None  # --singaudit-mlflow: a tracking URI (or a folder)
 
     @property
     def changes_specs(self) -> bool:
@@ -57,6 +58,7 @@ class PluginOptions:
             sets=_engine_sets(config.getoption("singaudit_engine", default=None))
             + tuple(config.getoption("singaudit_set", default=None) or ()),
             baseline_dir=path_option("singaudit_baseline"),
+            mlflow=config.getoption("singaudit_mlflow", default=None),
         )
 
 
@@ -149,7 +151,9 @@ class PluginState:
         report_name: str | None = None,
     ) -> AuditResult:
         """Run (the ``only`` part of) an audit; with --singaudit-report, write its reports
-        under DIR/<report_name or audit name>; then call pytest_singaudit_audit_finished."""
+        under DIR/<report_name or audit name>; call pytest_singaudit_audit_finished; then log
+        it to MLflow as ``singaudit run`` does (the spec's report.mlflow, or
+        --singaudit-mlflow)."""
         report_dir = None
         if self.options.report_dir is not None:
             report_dir = self.options.report_dir / (report_name or spec.name)
@@ -165,14 +169,11 @@ class PluginState:
 
             reports = render
 
-        result = self.runner.run(
-            spec,
-            out_dir=report_dir or out_dir or self.scratch_dir() / spec.name,
-            only=only,
-            reports=reports,
-        )
+        target = report_dir or out_dir or self.scratch_dir() / spec.name
+        result = self.runner.run(spec, out_dir=target, only=only, reports=reports)
         if report_dir is not None and report_dir not in self.reports_written:
             self.reports_written.append(report_dir)
+        from singaudit.integrations.mlflow_export import track_audit
         from singaudit.reports.summary import audit_notices
 
         self.notes += [f"{spec.name}: {notice.text}" for notice in audit_notices(result)
@@ -180,6 +181,10 @@ class PluginState:
         self.config.hook.pytest_singaudit_audit_finished(
             config=self.config, spec=spec, result=result, path=path
         )
+        # From the published folder, as `singaudit run` does: a failed export loses no result.
+        tracked = track_audit(spec.report.mlflow, target, self.options.mlflow, spec.source_path)
+        if tracked is not None:
+            self.notes.append(f"{spec.name}: mlflow: {tracked.describe()}")
         return result
 
     def close(self) -> None:

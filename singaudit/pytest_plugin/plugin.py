@@ -72,6 +72,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--singaudit-baseline", metavar="DIR", default=None,
                     help="baseline store (what `singaudit baseline accept` fills): each model x "
                          "check item also judges the regression tiers against DIR/<audit name>")
+    group.addoption("--singaudit-mlflow", metavar="URI", default=None,
+                    help="log each audit as MLflow runs at this tracking URI or folder (as "
+                         "`singaudit run --mlflow`; the spec's report.mlflow sets it too)")
     group.addoption("--singaudit-set", metavar="KEY=VALUE", action="append", default=[],
                     help="override a spec value, e.g. data.images_per_class=8 (repeatable)")
 

@@ -66,7 +66,7 @@ def test_an_invalid_spec_is_one_collection_error_with_file_line_and_key(tiny_pro
 def test_options_are_documented_in_help(tiny_project):
     result = tiny_project.run("--help")
     for option in ("--singaudit-report=DIR", "--singaudit-device=DEVICE",
-                   "--singaudit-cache=DIR", "--singaudit-set=KEY=VALUE"):
+                   "--singaudit-cache=DIR", "--singaudit-set=KEY=VALUE", "--singaudit-mlflow=URI"):
         assert option in result.stdout.str()
 
 
