@@ -15,10 +15,17 @@ from PIL import Image
 from pydantic import Field
 
 from singaudit.checks.base import Check, CheckParams, Measurements, MetricSpec, ModelContext
-from singaudit.checks.class_semantics import ClassScores, class_scores, equivalent_translations
+from singaudit.checks.class_semantics import (
+    DEFAULT_VERDICT_METRIC,
+    ClassScores,
+    class_scores,
+    equivalent_translations,
+    null_alone_scores,
+)
 from singaudit.errors import DataError, NotApplicable, SpecError
 from singaudit.io.atomic import atomic_path
 from singaudit.results import Metric
+from singaudit.wording import fixed, seconds
 
 if TYPE_CHECKING:  # torch loads when a check measures, not to validate a spec
     import torch
@@ -38,15 +45,18 @@ class EvidenceParams(CheckParams):
     """Which images get evidence and how."""
 
     images: list[str] | None = Field(
-        None, description="image keys to show; None: chosen by |AS|"
+        None, description="image keys to show; None: chosen by rank_by"
     )
     per_class: int = Field(
         1, ge=1, description="most and this many least leaking images per class"
     )
     max_images: int = Field(8, ge=1, description="cap on images (UnCLIP on a CPU is slow)")
-    rank_by: Literal["specific_leak", "abs_as", "leak"] = Field(
-        "specific_leak", description="the default verdict's specific leak, |AS| or -AS "
-        "toward the class"
+    rank_by: Literal[
+        "carried_share", "carried", "unique", "specific_leak", "abs_as", "leak"
+    ] | None = Field(
+        None, description="None: the reading class_semantics judges by default; or another of "
+        "its per-image readings (carried_share, carried, unique: the null component alone; "
+        "specific_leak, abs_as, leak: what the translator draws)"
     )
     seeds: list[int] | None = Field(
         None, min_length=1, description="None: the spec's generator seeds"
@@ -75,7 +85,9 @@ class EvidenceCheck(Check[EvidenceParams]):
         if generator is None and not params.retrieval:
             raise NotApplicable(f"{no_generator_reason} and retrieval is off: no evidence to show")
         scores = class_scores(ctx)
-        chosen = select_images(ctx, scores, params)
+        rank_by = params.rank_by or DEFAULT_VERDICT_METRIC
+        ranking = ranking_values(ctx, scores, rank_by) if params.images is None else None
+        chosen = select_images(ctx, ranking, params)
         if not chosen:
             raise NotApplicable("no labelled audit images to show evidence for")
         # The runner may pass the spec's generator seeds and size; the check's own params win.
@@ -88,11 +100,11 @@ class EvidenceCheck(Check[EvidenceParams]):
         equivalent = rescale_to_reference(pair.equivalent[chosen], original)
         renders_orig: list[list[Image.Image]] = [[] for _ in chosen]
         renders_eq = renders_orig
-        seconds = 0.0
+        elapsed = 0.0
         if generator is not None:
             start = time.perf_counter()
             renders_orig, renders_eq = _render_pairs(generator, original, equivalent, seeds, size)
-            seconds = time.perf_counter() - start
+            elapsed = time.perf_counter() - start
         matches_orig: list[list[Match]] = [[] for _ in chosen]
         matches_eq = matches_orig
         gallery: Gallery | None = None
@@ -110,24 +122,28 @@ class EvidenceCheck(Check[EvidenceParams]):
             class_name = ctx.class_names[label] if label >= 0 else ""
             image_score = float(scores.image_score[index])
             attribute_score = float(scores.attribute_score[index])
+            ranked = "" if ranking is None else (
+                f"{rank_by} {fixed(ranking.reshape(len(ranking), -1)[index, 0], 2, signed=True)}"
+                f"{'' if rank_by in _NULL_SHARES else ' deg'}, ")
+            stem = _padded(row, 3)
             items.append(
                 {
-                    "image": writer.audit_image(index, f"{row:03d}_image.png"),
+                    "image": writer.audit_image(index, f"{stem}_image.png"),
                     "key": ctx.image_keys[index],
-                    "render_orig": writer.renders(renders_orig[row], seeds, f"{row:03d}_orig"),
-                    "render_eq": writer.renders(renders_eq[row], seeds, f"{row:03d}_eq"),
+                    "render_orig": writer.renders(renders_orig[row], seeds, f"{stem}_orig"),
+                    "render_eq": writer.renders(renders_eq[row], seeds, f"{stem}_eq"),
                     "retrieval_orig": [writer.match(m) for m in matches_orig[row]],
                     "retrieval_eq": [writer.match(m) for m in matches_eq[row]],
                     "is": image_score,
                     "as": attribute_score,
                     "class": class_name,
-                    "caption": f"{class_name or ctx.image_keys[index]}: AS {attribute_score:+.2f} "
-                    f"deg, IS {image_score:.1f} deg",
+                    "caption": f"{class_name or ctx.image_keys[index]}: {ranked}AS "
+                    f"{fixed(attribute_score, 2, signed=True)} deg, IS {fixed(image_score, 1)} deg",
                 }
             )
 
         sources = [
-            f"{generator.info.id}, seeds {seeds}, {seconds:.1f} s"
+            f"{generator.info.id}, seeds {seeds}, {seconds(elapsed)}"
             if generator is not None
             else no_generator_reason
         ]
@@ -141,13 +157,13 @@ class EvidenceCheck(Check[EvidenceParams]):
                     value=len(items), unit="", description=METRICS["images"].description
                 ),
                 "seconds": Metric(
-                    value=seconds, unit="s", description=METRICS["seconds"].description
+                    value=elapsed, unit="s", description=METRICS["seconds"].description
                 ),
             },
             artefacts={
                 "items": items,
                 "generator": generator.info.id if generator is not None else None,
-                "seconds": seconds,
+                "seconds": elapsed,
                 "seeds": seeds if generator is not None else [],
                 "prompts": scores.prompts,
                 "gallery": (params.gallery or "audit images") if params.retrieval else None,
@@ -155,11 +171,42 @@ class EvidenceCheck(Check[EvidenceParams]):
         )
 
 
+def ranking_values(ctx: ModelContext, scores: ClassScores, rank_by: str) -> np.ndarray:
+    """Per audit image (NaN unlabelled), the reading evidence ranks by (by default the one the
+    class_semantics verdict judges, shared with that check); for a share, (n, 2) with ``carried``
+    beside it: a share is undefined (NaN) in a class the joint space separates too little, where
+    ``carried``, its numerator, still orders the images."""
+    values = _reading(ctx, scores, rank_by)
+    if rank_by == "carried" or rank_by not in _NULL_SHARES:
+        return values
+    return np.stack([values, _reading(ctx, scores, "carried")], axis=1)
+
+
+# Null-component readings that divide by a per-class quantity (NaN where it is too small).
+_NULL_SHARES = ("carried_share",)
+
+
+def _reading(ctx: ModelContext, scores: ClassScores, rank_by: str) -> np.ndarray:
+    translator_readings = {
+        "specific_leak": lambda: scores.specific_leak,
+        "abs_as": lambda: np.abs(scores.attribute_score),
+        "leak": lambda: -scores.attribute_score,
+    }
+    if rank_by in translator_readings:
+        return np.asarray(translator_readings[rank_by](), dtype=float)
+    values = getattr(null_alone_scores(ctx), rank_by, None)  # the null component's readings
+    if not isinstance(values, np.ndarray):
+        raise SpecError(f"evidence cannot rank by {rank_by!r}: class_semantics has no such "
+                        "per-image reading")
+    return values.astype(float)
+
+
 def select_images(
-    ctx: ModelContext, scores: ClassScores, params: EvidenceParams
+    ctx: ModelContext, values: np.ndarray | None, params: EvidenceParams
 ) -> list[int]:
     """Audit-image indices: the listed keys, else per class the ``per_class`` most and least
-    leaking (by ``rank_by``), taken class by class (most leaking first) up to ``max_images``."""
+    leaking by ``values`` (per audit image, one reading or several, see ``ranking_values``),
+    taken class by class (most leaking first) up to ``max_images``."""
     keys = ctx.image_keys
     if params.images is not None:
         position = {key: index for index, key in enumerate(keys)}
@@ -167,20 +214,25 @@ def select_images(
         if unknown:
             raise DataError(f"evidence images not among the audit images: {', '.join(unknown[:5])}")
         return [position[key] for key in params.images][: params.max_images]
-    values = {"abs_as": np.abs(scores.attribute_score), "leak": -scores.attribute_score,
-              "specific_leak": scores.specific_leak}[params.rank_by]
+    if values is None:
+        raise ValueError("select_images needs per-image values when no images are listed")
     labels = ctx.labels.cpu().numpy()
+    readings = values.reshape(len(values), -1)
+    # Descending by the first reading, then by the next where it is missing (NaN sorts last).
+    keys_desc = -np.where(np.isfinite(readings), readings, -np.inf)
+    defined = np.isfinite(readings).any(axis=1)
     most: list[list[int]] = []
     least: list[list[int]] = []
     for label in np.unique(labels[labels >= 0]):
-        members = np.flatnonzero((labels == label) & np.isfinite(values))
+        members = np.flatnonzero((labels == label) & defined)
         if members.size == 0:
             continue
-        ordered = members[np.argsort(-values[members], kind="stable")].tolist()
+        order = np.lexsort(keys_desc[members].T[::-1])  # stable; the first reading leads
+        ordered = members[order].tolist()
         most.append(ordered[: params.per_class])
         least.append(ordered[::-1][: params.per_class])
     # Classes whose worst image leaks most come first, so a cap keeps the strongest evidence.
-    class_order = sorted(range(len(most)), key=lambda c: -values[most[c][0]])
+    class_order = sorted(range(len(most)), key=lambda c: tuple(keys_desc[most[c][0]]))
     chosen: list[int] = []
     for rank in range(params.per_class):
         for group in (most, least):
@@ -188,6 +240,11 @@ def select_images(
                 if rank < len(group[c]) and group[c][rank] not in chosen:
                     chosen.append(group[c][rank])
     return chosen[: params.max_images]
+
+
+def _padded(index: int, digits: int) -> str:
+    """A file-name index with leading zeros (a machine format: files sort in order)."""
+    return str(index).zfill(digits)
 
 
 def _configured_generator(ctx: ModelContext) -> tuple[Generator | None, str]:
@@ -261,7 +318,7 @@ class _EvidenceWriter:
             assert self.gallery is not None
             thumbnail = self.gallery.thumbnail(match.index, self.size)
             self._gallery_paths[match.index] = self.save(
-                thumbnail, f"gallery_{match.index:05d}.png"
+                thumbnail, f"gallery_{_padded(match.index, 5)}.png"
             )
         return {
             "image": self._gallery_paths[match.index],

@@ -17,8 +17,13 @@ from singaudit.adapters.generators.base import Generator
 from singaudit.adapters.joint_spaces.base import JointSpace, JointSpaceInfo
 from singaudit.checks import CHECKS
 from singaudit.checks.base import PromptSpec
-from singaudit.checks.class_semantics import class_scores, equivalent_translations
-from singaudit.checks.evidence import EvidenceCheck
+from singaudit.checks.class_semantics import (
+    DEFAULT_VERDICT_METRIC,
+    class_scores,
+    equivalent_translations,
+    null_alone_scores,
+)
+from singaudit.checks.evidence import EvidenceCheck, select_images
 from singaudit.errors import DataError, NotApplicable, SpecError
 from singaudit.maths.geometry import head_geometry
 from singaudit.maths.scores import rescale_to_reference
@@ -182,10 +187,30 @@ def test_chooses_the_most_and_least_leaking_image_of_each_class(tmp_path: Path) 
     top_two = [ctx.image_keys[i] for i in np.argsort(-abs_as)]
     assert capped.artefacts["items"][0]["key"] == top_two[0]
     assert len(capped.artefacts["items"]) == 2
-    # By default: the default verdict's specific leak.
+    # By default: the reading class_semantics judges by default, shared with that check (a share
+    # is undefined in classes this tiny joint space separates too little: carried orders them).
+    alone = null_alone_scores(ctx)
+    verdict = getattr(alone, DEFAULT_VERDICT_METRIC)
+    if not np.isfinite(verdict).any():
+        verdict = alone.carried
+    first = run(ctx, max_images=1).artefacts["items"][0]
+    assert first["key"] == ctx.image_keys[int(np.nanargmax(verdict))]
+    assert first["caption"].startswith(f"{first['class']}: {DEFAULT_VERDICT_METRIC} ")
+    # An explicit choice still ranks by its own reading.
     specific = class_scores(ctx).specific_leak
-    first = run(ctx, max_images=1).artefacts["items"][0]["key"]
+    first = run(ctx, max_images=1, rank_by="specific_leak").artefacts["items"][0]["key"]
     assert first == ctx.image_keys[int(np.nanargmax(specific))]
+
+
+def test_a_missing_first_reading_falls_back_to_the_next_within_its_class(tmp_path: Path) -> None:
+    ctx = SmallModelContext(tmp_path / "artefacts" / "small")  # classes 0, 1, 2 x 4 images
+    share = np.array([0.1, 0.4, 0.2, 0.3] + [np.nan] * 4 + [0.9, 0.5, 0.6, 0.7])
+    carried = np.array([9.0, 1.0, 2.0, 3.0, 1.0, 8.0, 2.0, 3.0, 1.0, 2.0, 3.0, 4.0])
+    params = EvidenceCheck.Params(per_class=1, max_images=6)
+    chosen = select_images(ctx, np.stack([share, carried], axis=1), params)
+    # Most leaking per class by the share (class 1 by carried), classes with a share first.
+    assert chosen[:3] == [8, 1, 5]
+    assert chosen[3:] == [9, 0, 4]  # then the least leaking, in the same class order
 
 
 def test_without_a_generator_retrieval_is_the_evidence(tmp_path: Path) -> None:
