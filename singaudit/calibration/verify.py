@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from singaudit.calibration import captions, models, scenes
+from singaudit.maths.equivalence import NullRemoval
 from singaudit.maths.geometry import head_geometry
 from singaudit.maths.scores import attribute_score, concept_attribute_scores, image_score
 from singaudit.maths.translators import RidgeAccumulator, fit_ridge
@@ -64,7 +65,7 @@ def _translated_world(classifier, joint, seed: int, n_fit: int, n_validation: in
 
 @torch.no_grad()
 def ground_truth(
-    classifier: torch.nn.Module,
+    classifier: models.LinearHeadNet,
     joint: models.JointModel,
     *,
     seed: int = 0,
@@ -162,13 +163,13 @@ def _kind_counts(per_class: dict) -> dict[str, int]:
 
 
 # Null references measured for every world: the paper's zero, and the translator-fit mean.
-NULL_REMOVALS = ("zero", "mean")
+NULL_REMOVALS: tuple[NullRemoval, ...] = ("zero", "mean")
 TABLE_METRICS = ("abs_as", "leak", "specific_leak", "prompt_contrast", "is")
 
 
 @torch.no_grad()
 def world_ground_truth(
-    classifier: torch.nn.Module,
+    classifier: models.LinearHeadNet,
     joint: models.JointModel,
     *,
     seed: int = 0,
@@ -245,7 +246,7 @@ def leak_table(t_orig, t_eq, class_text, labels: np.ndarray) -> dict:
 
 
 @torch.no_grad()
-def encoded_world(classifier: torch.nn.Module, joint: models.JointModel, *, seed: int = 0,
+def encoded_world(classifier: models.LinearHeadNet, joint: models.JointModel, *, seed: int = 0,
                   n_fit: int = 3000, n_validation: int = 600, n_eval: int = 600) -> dict:
     """Features and joint embeddings of the fit, validation and audit scenes, the head, the class
     prompts' text embeddings and the audit labels: everything ``variant_ground_truth`` reads,
@@ -270,17 +271,19 @@ def encoded_world(classifier: torch.nn.Module, joint: models.JointModel, *, seed
 @torch.no_grad()
 def variant_ground_truth(world: dict, variant=None) -> dict:
     """The verdict's readings of one (variant of a) classifier: per class and overall medians of
-    ``carried`` (the default verdict: a null-only ridge translator, angles centred over prompts,
-    contrasted over images), ``unique`` (the same after removing the row space's linear
-    prediction) and the translator's specific leak (mean reference), the logit block's variance
-    ratio and the null probe's accuracy. ``variant``: a calibration.variants.Variant or None."""
+    ``carried`` (a null-only ridge translator, angles centred over prompts, contrasted over
+    images), ``carried_share`` (the default verdict: carried over the same reading of the audit
+    images' own joint embeddings, per class), ``unique`` (the same after removing the row
+    space's linear prediction) and the translator's specific leak (mean reference), the logit
+    block's variance ratio and the null probe's accuracy. ``variant``: a calibration.variants.Variant or None."""
     from singaudit.calibration.variants import variance_ratio
     from singaudit.maths import null_semantics as ns
     from singaudit.maths.equivalence import null_reference, remove_null
     from singaudit.maths.probe import cross_validated_probe, null_coordinates
     from singaudit.maths.scores import prompt_leaks, specific_leak
 
-    (f_fit, e_fit), (f_val, e_val), (f_eval, _) = world["fit"], world["validation"], world["audit"]
+    (f_fit, e_fit), (f_val, e_val), (f_eval, e_eval) = (world["fit"], world["validation"],
+                                                        world["audit"])
     weight = world["weight"]
     if variant is not None:
         f_fit, f_val, f_eval = (variant.apply(f) for f in (f_fit, f_val, f_eval))
@@ -297,11 +300,13 @@ def variant_ground_truth(world: dict, variant=None) -> dict:
     for name, content in (("carried", z), ("unique", unique)):
         translator = ns.fit_null_translator(content["fit"], e_fit, content["val"], e_val)
         values[name] = ns.class_evidence(translator(content["audit"]), texts, labels)
+    contrast = ns.joint_contrast(e_eval.numpy(), texts, labels)
+    values["carried_share"] = ns.share_of_joint_contrast(values["carried"], contrast, labels)[0]
     fit = RidgeAccumulator(f_fit.shape[1], e_fit.shape[1]).update(f_fit, e_fit)
     val = RidgeAccumulator(f_fit.shape[1], e_fit.shape[1]).update(f_val, e_val)
-    translator, _, _ = fit_ridge(fit, val, dtype=torch.float64)
+    ridge, _, _ = fit_ridge(fit, val, dtype=torch.float64)
     f_eq = remove_null(f_eval, geometry, null_reference("mean", geometry, f_fit))
-    leaks = prompt_leaks(translator(f_eval), translator(f_eq), texts)
+    leaks = prompt_leaks(ridge(f_eval), ridge(f_eq), texts)
     values["specific_leak"] = np.asarray(specific_leak(leaks, torch.from_numpy(labels)))
     probe = cross_validated_probe(null_coordinates(f_eval, geometry), labels, folds=5, seed=0)
 
