@@ -7,19 +7,21 @@ that verdict fails a model whose null space carries no class information, for 16
 classes and 10, 30 and 100 images per class, and how often it finds one planted leaking class.
 
 The simulation is at the level of the statistic the verdict reads: per-image metric values
-(degrees), drawn from one heavy-tailed distribution for every class (Student t with 3 degrees of
-freedom, scale SCALE degrees: "no class information" means every class has the same
-distribution). Under the null that distribution's median is exactly the fail level, the least
-favourable case for false alarms (a model whose typical image sits right at the bound); a real
-clean model sits below it and fails even less often. The verdict's test is a sign test, which
+(in the metric's unit: the default verdict's ``carried_share``), drawn from one heavy-tailed
+distribution for every class (Student t with 3 degrees of freedom, scale SCALE: "no class
+information" means every class has the same distribution). SCALE and SHIFT are fixed fractions
+of the fail level, so the table does not depend on the metric's unit (the same outcomes as with
+the former 4 deg level, 3 deg scale and 3 deg shift). Under the null that distribution's median
+is exactly the fail level, the least favourable case for false alarms (a model whose typical
+image sits right at the bound); a real clean model sits below it and fails even less often. The verdict's test is a sign test, which
 depends only on how many values lie at or under the level, so the shape of the distribution does
-not change the false-fail rate. With a planted leak, one class has its median FAIL + SHIFT
-degrees and the others have median 0 (a clean model with one leaking class); the power is the
+not change the false-fail rate. With a planted leak, one class has its median FAIL + SHIFT and
+the others have median 0 (a clean model with one leaking class); the power is the
 share of runs in which that class fails. Beside the simulated false-fail rate, the exact rate
-of the same verdict under the same null is computed in closed form. The old rule (the point estimate of the median against
-the level, ``confidence: null``) is shown for comparison.
+of the same verdict under the same null is computed in closed form. The old rule (the point
+estimate of the median against the level, ``confidence: null``) is shown for comparison.
 
-A second part (``--part real``) measures the default verdict (class_semantics' ``carried``
+A second part (``--part real``) measures the default verdict (class_semantics' ``carried_share``
 metric and tiers) on the calibration world's real features: a pool of 200 audit scenes per class
 and the demo's 1,200 translator-fit scenes, the null-only translator fitted once per world; each
 replicate draws 30 images per class from the pool and judges every class. Rows: the clean worlds
@@ -44,9 +46,16 @@ from scipy import stats
 from singaudit.checks.thresholds import class_verdicts
 from singaudit.results import Tiers
 
-FAIL = 4.0  # class_semantics' default fail level (degrees of the carried reading)
-SCALE = 3.0  # spread of the per-image values (degrees)
-SHIFT = 3.0  # a planted leak: its class median is FAIL + SHIFT
+
+def _default_tier() -> Tiers:
+    from singaudit.checks.class_semantics import ClassSemanticsCheck
+
+    return ClassSemanticsCheck.default_tiers[0]
+
+
+FAIL = float(_default_tier().fail or 0.0)  # class_semantics' default fail level
+SCALE = 0.75 * FAIL  # spread of the per-image values
+SHIFT = 0.75 * FAIL  # a planted leak: its class median is FAIL + SHIFT
 CLASSES = (16, 100, 1000)
 IMAGES = (10, 30, 100)
 LEVEL = 0.05  # the documented false-fail rate: 1 - the tier's default confidence
@@ -104,8 +113,9 @@ checks: {{class_semantics: {{}}}}
 
 
 def real_worlds():
-    """(name, what the verdict must do, features, weight, bias, fit features, fit embeddings,
-    labels, texts) for every calibration world of the table, from the runner's features."""
+    """(name, what the verdict must do, features, weight, bias, fit features, fit embeddings)
+    for every calibration world of the table, the audit labels, class prompts and the audit
+    images' joint embeddings, from the runner's artefacts."""
     import torch
 
     from singaudit.calibration import variants
@@ -121,6 +131,7 @@ def real_worlds():
     texts = run.text_embeddings([spec.prompts.template.replace("{class}", c)
                                  for c in selection.class_names])
     labels = np.asarray(selection.labels)
+    embeddings = run.image_embeddings(selection).double().numpy()
     base = {}
     for name in names:
         weight, bias = run.classifier(name).head()
@@ -151,7 +162,7 @@ def real_worlds():
                                                   dtype=weight.dtype)], 1)
         worlds.append((f"clean + leaky's hidden code on {class_name} only", f"only {target}",
                        hidden(features, leaky_x), extended, bias, hidden(fit_x, leaky_fit), fit_y))
-    return worlds, labels, texts.double()
+    return worlds, labels, texts.double(), embeddings
 
 
 def real_rates(replicates: int, seed: int, images: int = 30) -> list[tuple]:
@@ -161,7 +172,7 @@ def real_rates(replicates: int, seed: int, images: int = 30) -> list[tuple]:
     from singaudit.maths.geometry import head_geometry
 
     tier = ClassSemanticsCheck.default_tiers[0]
-    worlds, labels, texts = real_worlds()
+    worlds, labels, texts, embeddings = real_worlds()
     classes = int(labels.max()) + 1
     rng = np.random.default_rng(seed)
     rows = []
@@ -175,7 +186,9 @@ def real_rates(replicates: int, seed: int, images: int = 30) -> list[tuple]:
             rows_drawn = np.concatenate([rng.choice(np.flatnonzero(labels == k), images,
                                                     replace=False) for k in range(classes)])
             drawn = labels[rows_drawn]
-            values = ns.class_evidence(translated[rows_drawn], texts, drawn)
+            carried = ns.class_evidence(translated[rows_drawn], texts, drawn)
+            contrast = ns.joint_contrast(embeddings[rows_drawn], texts, drawn)
+            values = ns.share_of_joint_contrast(carried, contrast, drawn)[0]
             statuses = class_verdicts([values[drawn == k] for k in range(classes)],
                                       tier).statuses
             failed = [k for k, s in enumerate(statuses) if s == "fail"]
@@ -229,8 +242,8 @@ def main() -> None:
             rows.append((classes, images, result))
     margin = 2 * np.sqrt(LEVEL * (1 - LEVEL) / args.replicates)
     print(f"{args.replicates} runs per cell; false-fail rate must be <= {LEVEL:.0%} "
-          f"(binomial noise +- {margin:.1%}); t3 values, scale {SCALE:g} deg, fail level "
-          f"{FAIL:g} deg, planted class median {FAIL + SHIFT:g} deg\n")
+          f"(binomial noise +- {margin:.1%}); t3 values, scale {SCALE:g}, fail level "
+          f"{FAIL:g}, planted class median {FAIL + SHIFT:g} (the default metric's unit)\n")
     print("| classes | images per class | false-fail rate, exact | false-fail rate, simulated | "
           "old rule (point estimate), simulated | power: planted leak found |")
     print("|---:|---:|---:|---:|---:|---:|")

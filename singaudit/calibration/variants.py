@@ -9,6 +9,9 @@ is the world asked for:
 - ``one_class_marker``: a constant added in the null space (an appended dimension the head
   ignores, or a fixed null direction) only when the model's own top-1 prediction is ``target``:
   one class's identity in the null space, the others' null content as in the base world.
+- ``hidden_code_on_one_class``: clean's features with leaky's hidden shape code appended (the
+  head ignores it) on the images leaky predicts as ``target``, its fit mean elsewhere: one class's
+  identity in the null space in the form a trained leak has, not a constant marker.
 - ``partially_redundant``: the null coordinates mixed with independent noise of the same
   variance, so they are only partly predictable from the row space and carry the class less
   cleanly (a leak that is neither fully redundant nor absent).
@@ -170,6 +173,25 @@ def one_class_marker(weight: torch.Tensor, bias: torch.Tensor, target: int, size
     direction = size * direction / direction.norm()
     return Variant(lambda f: f + marked(f) * direction, w64, b64,
                    f"marker {size:g} along a null direction when top-1 is class {target}")
+
+
+def hidden_code_on_one_class(weight: torch.Tensor, leaky_weight: torch.Tensor,
+                             leaky_bias: torch.Tensor, target: int, fill: torch.Tensor
+                             ) -> tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                                        torch.Tensor]:
+    """(rows, head): ``rows(f, f_leaky)`` appends leaky's null coordinates to ``f`` on the images
+    leaky's head predicts as ``target`` and ``fill`` (e.g. their fit-set mean) on the others,
+    for two encodings of the same images; ``head`` is ``weight`` with zero columns for them."""
+    null = head_geometry(leaky_weight.double()).null_basis
+
+    def rows(features: torch.Tensor, leaky_features: torch.Tensor) -> torch.Tensor:
+        leaky = leaky_features.double()
+        keep = ((leaky @ leaky_weight.double().T + leaky_bias.double()).argmax(1) == target)
+        code = torch.where(keep.unsqueeze(1), leaky @ null, fill.double())
+        return torch.cat([features.double(), code], dim=1)
+
+    zeros = torch.zeros(len(weight), null.shape[1], dtype=torch.float64)
+    return rows, torch.cat([weight.double(), zeros], dim=1)
 
 
 def partially_redundant(weight: torch.Tensor, bias: torch.Tensor, features: torch.Tensor, *,

@@ -4,8 +4,11 @@ The default verdict answers: does the null-space component, on its own, carry th
 in a form the joint space can read? ``carried``: a null-only translator T_n (ridge from the null
 coordinates alone to the joint space) points toward class k's prompt, relative to the other class
 prompts, more on class-k images than on other classes' images (degrees). It never sees the row
-space, so no logit-preserving reparametrization of the features can move it. ``unique`` asks the
-same of what the null space adds beyond a linear function of the head's input.
+space, so no logit-preserving reparametrization of the features can move it. The joint space
+separates some classes by far fewer degrees than others, so the verdict reads ``carried_share``:
+``carried`` over ``joint_contrast`` (the same reading of the images' own joint embeddings), class
+by class. ``unique`` asks the same of what the null space adds beyond a linear function of the
+head's input.
 
 Also reported, as what one translator T (on the full feature) draws from the null space: per
 image IS = angle(T(f), T(f_eq)) and the signed AS toward the true-class prompt,
@@ -39,6 +42,7 @@ from singaudit.checks.thresholds import (
     summary_metric,
 )
 from singaudit.errors import DataError, NotApplicable
+from singaudit.maths.null_semantics import MIN_JOINT_CONTRAST
 from singaudit.maths.stats import bootstrap_ci
 from singaudit.results import ClassResult, Metric, Tiers
 
@@ -48,7 +52,7 @@ if TYPE_CHECKING:  # torch loads when a check measures, not to validate a spec
     from singaudit.maths.equivalence import NullReference
 
 # The metric the default verdict reads (chosen by measurement: scripts/verdict_estimands.py).
-DEFAULT_VERDICT_METRIC = "carried"
+DEFAULT_VERDICT_METRIC = "carried_share"
 # The question it answers, in one sentence (reports and results show it).
 VERDICT_QUESTION = ("Does the null-space component, on its own, carry the image's class in a form "
                     "the joint space can read?")
@@ -65,7 +69,14 @@ METRICS: dict[str, MetricSpec] = {
     "carried": MetricSpec(
         "the null component on its own: a null-only translator T_n(P_n f) points toward the "
         "class's prompt (angles centred over the class prompts) on its images more than on the "
-        "other classes' images (the default verdict)", higher_is_better=False),
+        "other classes' images", higher_is_better=False),
+    "joint_contrast": MetricSpec(
+        "the carried reading of the images' own joint-space embeddings: how far the joint space "
+        "itself points each image toward its class's prompt (carried_share's denominator)"),
+    "carried_share": MetricSpec(
+        "carried over the class's median joint_contrast: the share of the class contrast the joint "
+        "space sees in the images that the null component alone reproduces (the default verdict; "
+        "1: all of it)", unit="", higher_is_better=False),
     "unique": MetricSpec(
         "as carried, for the null content minus its best linear prediction from the row-space "
         "part: what the null space adds beyond the head's input", higher_is_better=False),
@@ -98,6 +109,9 @@ class NullAloneScores:
     """Per image (degrees, NaN unlabelled): what the null component says on its own."""
 
     carried: np.ndarray  # (n,) null-only translator, contrast over prompts and images
+    joint_contrast: np.ndarray  # (n,) the same reading of the images' own joint embeddings
+    carried_share: np.ndarray  # (n,) carried / its class's median joint_contrast
+    unjudged: list[int]  # class indices the joint space separates too little to share
     unique: np.ndarray  # (n,) the same after removing what the row space predicts linearly
     translator: str  # how T_n was fitted, in words
 
@@ -198,8 +212,13 @@ def null_alone_scores(ctx: ModelContext) -> NullAloneScores:
                 for fit, content in ((z_fit, z), (unique_fit, unique)))
             fitted = (f"linear ridge on the null coordinates of the {len(z_fit)} translator-fit "
                       "images (penalty chosen on a held-out fifth, relative to the trace)")
+        carried = null_semantics.class_evidence(carried_t, texts, labels)
+        contrast = null_semantics.joint_contrast(as_array(ctx.image_embeddings), texts, labels)
+        share, denominators = null_semantics.share_of_joint_contrast(carried, contrast, labels)
+        unjudged = [k for k in range(len(denominators)) if (labels == k).any()
+                    and not denominators[k] >= MIN_JOINT_CONTRAST]
         return NullAloneScores(
-            carried=null_semantics.class_evidence(carried_t, texts, labels),
+            carried=carried, joint_contrast=contrast, carried_share=share, unjudged=unjudged,
             unique=null_semantics.class_evidence(unique_t, texts, labels),
             translator=fitted)
 
@@ -272,7 +291,7 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
     metrics = METRICS
     # Measured (scripts/verdict_estimands.py, benchmarks/verdict_calibration.py): docs/method.md.
     default_tiers: ClassVar[list[Tiers]] = [
-        Tiers(metric=DEFAULT_VERDICT_METRIC, statistic="median", warn=3.0, fail=4.0,
+        Tiers(metric=DEFAULT_VERDICT_METRIC, statistic="median", warn=0.4, fail=0.5,
               scope="per_class"),
     ]
     requires_null_space = True
@@ -290,7 +309,9 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
         scores = all_scores
         attribute = all_scores.attribute_score[labelled]
         per_image = {
+            "carried_share": alone.carried_share[labelled],
             "carried": alone.carried[labelled],
+            "joint_contrast": alone.joint_contrast[labelled],
             "unique": alone.unique[labelled],
             "is": all_scores.image_score[labelled],
             "as": attribute,
@@ -333,8 +354,16 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
 
         observations = {k: Observations.of(v, labels) for k, v in per_image.items()}
         observations["ratio"] = Observations.of([ratio])
+        unjudged = ""
+        if alone.unjudged:
+            names = ", ".join(ctx.class_names[k] for k in alone.unjudged[:10])
+            more = f" and {len(alone.unjudged) - 10} more" if len(alone.unjudged) > 10 else ""
+            unjudged = (f"; not judged (the joint space separates their images by less than "
+                        f"{MIN_JOINT_CONTRAST:g} deg): {names}{more}")
         summary = (
-            f"carried median {format_number(metrics['carried'].value)} deg (unique "
+            f"carried share median {format_number(metrics['carried_share'].value)} of the joint "
+            f"space's own class contrast{unjudged}; carried median "
+            f"{format_number(metrics['carried'].value)} deg (unique "
             f"{format_number(metrics['unique'].value)}; null-only translator: "
             f"{alone.translator}); what T draws: specific leak median "
             f"{format_number(metrics['specific_leak'].value)} deg, leak "
@@ -351,8 +380,8 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
             per_class=per_class,
             data={
                 **{name: per_image[name].tolist()
-                   for name in ("carried", "unique", "is", "as", "specific_leak",
-                                "prompt_contrast", "evidence_change")},
+                   for name in ("carried_share", "carried", "joint_contrast", "unique", "is",
+                                "as", "specific_leak", "prompt_contrast", "evidence_change")},
                 "question": VERDICT_QUESTION,
                 "null_translator": alone.translator,
                 "label": labels.tolist(),

@@ -8,9 +8,12 @@ invariant, the relative grid makes it scale invariant, and the intercept absorbs
 
 ``class_contrast`` then asks, per image of class k, how much closer T_n(z) points to class k's
 prompt than it does on the other classes' images (degrees; positive: the null component alone
-points toward the image's class). ``unique_null_content`` removes from z its best linear
-prediction from the row-space coordinates: what the null space adds beyond the head's inputs.
-Pure functions on float64 numpy arrays.
+points toward the image's class). The joint space separates some classes by far fewer degrees
+than others (a prompt near the mean image embedding moves little), so ``share_of_joint_contrast``
+divides by the same reading of the images' own joint embeddings, class by class: the share of the
+class contrast the joint space sees in the images that the null component alone reproduces.
+``unique_null_content`` removes from z its best linear prediction from the row-space coordinates:
+what the null space adds beyond the head's inputs. Pure functions on float64 numpy arrays.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import numpy as np
 
 # Ridge penalties as multiples of trace of the centred Z^T Z (appended zero dims leave it as is).
 TRACE_ALPHAS = tuple(float(a) for a in np.logspace(-7, 1, 25))
+# A class whose own images the joint space separates by less than this (median contrast, degrees)
+# gets no share: a ratio to next to nothing would be noise.
+MIN_JOINT_CONTRAST = 0.5
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,37 @@ def class_contrast(angles: Any, labels: Any) -> np.ndarray:
         if others.any():
             result[own] = np.median(angles[others, k]) - angles[own, k]
     return result
+
+
+def joint_contrast(embeddings: Any, texts: Any, labels: Any) -> np.ndarray:
+    """``class_evidence`` of the images' own joint-space embeddings (degrees per image): how far
+    the joint space itself points each image toward its class's prompt. Its per-class median is
+    what a null component that reproduced the embeddings would read."""
+    return class_evidence(embeddings, texts, labels)
+
+
+def share_of_joint_contrast(evidence: Any, contrast: Any, labels: Any, *,
+                            floor: float = MIN_JOINT_CONTRAST) -> tuple[np.ndarray, np.ndarray]:
+    """Per image of class k: ``evidence`` over the median of ``contrast`` on class k's images
+    (both from ``class_evidence``; 1: the null component points its images toward their prompt
+    as far as their own embeddings do). Returns (share per image, the denominator per class
+    index 0..max label); NaN for unlabelled rows and for classes whose denominator is under
+    ``floor`` degrees."""
+    evidence, contrast = _f64(evidence), _f64(contrast)
+    labels = np.asarray(labels, dtype=np.int64)
+    classes = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
+    denominators = np.full(classes, np.nan)
+    for k in range(classes):
+        own = contrast[labels == k]
+        own = own[np.isfinite(own)]
+        if own.size:
+            denominators[k] = float(np.median(own))
+    share = np.full(len(labels), np.nan)
+    labelled = labels >= 0
+    usable = np.zeros(len(labels), dtype=bool)
+    usable[labelled] = denominators[labels[labelled]] >= floor
+    share[usable] = evidence[usable] / denominators[labels[usable]]
+    return share, denominators
 
 
 def _with_intercept(rows: Any) -> np.ndarray:

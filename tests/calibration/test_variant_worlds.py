@@ -2,7 +2,9 @@
 from the shipped weights (singaudit/calibration/variants.py), judged by the default verdict's
 metric and tiers. Clean passes and leaky fails at every logit-block variance ratio (0.01 to 10;
 the shipped models sit at 0.01, the end-to-end `natural` at 7.6); a marker of one class from the
-model's own top-1 prediction fails that class and only it; a partially redundant leak fails."""
+model's own top-1 prediction fails that class and only it, and so does leaky's hidden code kept on
+one class (square included, whose prompt the joint space barely separates); a partially redundant
+leak fails."""
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from singaudit.calibration import scenes, variants, verify, zoo
 from singaudit.checks.class_semantics import ClassSemanticsCheck
 from singaudit.checks.thresholds import class_verdicts
 from singaudit.errors import WeightsNotFound
+from singaudit.maths.geometry import head_geometry
 
 TIER = ClassSemanticsCheck.default_tiers[0]
 RATIOS = (0.01, 0.1, 1.0, 10.0)
@@ -29,7 +32,7 @@ def encoded():
 
 def failing_classes(world, variant):
     measured = verify.variant_ground_truth(world, variant)
-    values, labels = measured["values"]["carried"], measured["labels"]
+    values, labels = measured["values"][TIER.metric], measured["labels"]
     statuses = class_verdicts([values[labels == k] for k in range(len(scenes.SHAPES))],
                               TIER).statuses
     return measured, [c for c, s in zip(scenes.SHAPES, statuses, strict=True) if s == "fail"]
@@ -43,11 +46,11 @@ def test_clean_passes_and_leaky_fails_at_every_variance_ratio(encoded, ratio):
                                                ratio)
         measured, failing = failing_classes(world, variant)
         assert measured["variance_ratio"] == pytest.approx(ratio, rel=1e-6)
-        worst = max(c["carried"] for c in measured["per_class"].values())
+        worst = max(c[TIER.metric] for c in measured["per_class"].values())
         if name == "clean":
-            assert failing == [] and worst < TIER.fail, (ratio, worst)
-        else:  # every class, with the worst class at least 3x the fail level
-            assert failing == list(scenes.SHAPES) and worst > 3 * TIER.fail, (ratio, worst)
+            assert failing == [] and worst < TIER.warn, (ratio, worst)
+        else:  # every class, with the worst class at least 2x the fail level
+            assert failing == list(scenes.SHAPES) and worst > 2 * TIER.fail, (ratio, worst)
 
 
 @pytest.mark.parametrize("target", [0, 5])
@@ -70,5 +73,23 @@ def test_a_partially_redundant_leak_still_fails(encoded):
     variant = variants.partially_redundant(world["weight"], world["bias"], world["fit"][0])
     measured, failing = failing_classes(world, variant)
     assert len(failing) >= 4
-    # The translator's reading (the previous default) all but loses it.
-    assert max(c["specific_leak"] for c in measured["per_class"].values()) < TIER.fail
+    # The translator's reading (the previous default) all but loses it: under its 4 deg level.
+    assert max(c["specific_leak"] for c in measured["per_class"].values()) < 4.0
+
+
+def test_leakys_hidden_code_on_square_alone_fails_square_only(encoded):
+    # Issue 24's missed leak (0.8% power under the former 4 deg level on carried): the square
+    # prompt lies near the mean image embedding, so the code moves angles to it by about 4 deg,
+    # yet that is most of the joint space's own square contrast.
+    clean, leaky = encoded["clean"], encoded["leaky"]
+    fill = (leaky["fit"][0] @ head_geometry(leaky["weight"]).null_basis).mean(0)
+    rows, head = variants.hidden_code_on_one_class(clean["weight"], leaky["weight"],
+                                                   leaky["bias"], scenes.SHAPES.index("square"),
+                                                   fill)
+    world = {**clean, "weight": head, **{part: (rows(clean[part][0], leaky[part][0]),
+                                                 clean[part][1])
+                                         for part in ("fit", "validation", "audit")}}
+    measured, failing = failing_classes(world, None)
+    assert failing == ["square"]
+    assert measured["per_class"]["square"]["carried"] < 5.0
+    assert measured["per_class"]["square"][TIER.metric] > 1.2 * TIER.fail

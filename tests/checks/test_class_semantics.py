@@ -21,17 +21,20 @@ def test_planted_leak_fails_and_clean_passes(tmp_path):
     assert leaky.metrics["leak"].value > 6
     assert leaky.metrics["specific_leak"].value > 6
     assert leaky.metrics["carried"].value > 8
-    assert leaky.metrics["carried"].status == "fail"
+    assert leaky.metrics["carried"].status is None  # reported in degrees; the share is judged
+    assert leaky.metrics["carried_share"].value > 0.8
+    assert leaky.metrics["carried_share"].status == "fail"
     # Reported, not judged: what the translator T draws, and the paper's readings.
     assert leaky.metrics["specific_leak"].status is None
     assert leaky.metrics["leak"].status is None
     assert all(c.status == "fail" for c in leaky.per_class.values())
-    assert "carried median" in leaky.message and "> fail 4" in leaky.message
+    assert "carried share median" in leaky.message and "> fail 0.5" in leaky.message
     assert leaky.data["question"].startswith("Does the null-space component, on its own")
     assert clean.status == "pass"
     assert clean.metrics["leak"].value < 1
     assert clean.metrics["specific_leak"].value < 1
-    assert abs(clean.metrics["carried"].value) < 2  # warn is 3
+    assert abs(clean.metrics["carried"].value) < 2
+    assert abs(clean.metrics["carried_share"].value) < 0.2  # warn is 0.4
     # Removing nuisance moves T(f_eq) toward the class: positive AS, so |AS| alone would flag it.
     assert clean.metrics["as"].value > 2
     assert clean.metrics["abs_as"].status is None  # informational by default

@@ -7,8 +7,10 @@ features:
 (iii) relabelling the classes consistently permutes the per-class results and nothing else;
 (iv)  no logit-preserving reparametrization moves it: the row-space block or the null block
       rescaled (x0.01 to x100), an invertible row-space map (head W A^-1), a null rotation, a
-      global scale, appended zero dimensions: statuses identical and every class's ``carried``
-      median within CARRIED_TOLERANCE; 128 appended noise dimensions (information-free but not
+      global scale, appended zero dimensions: statuses identical, every class's ``carried``
+      median within CARRIED_TOLERANCE, its ``joint_contrast`` (the share's denominator: the
+      audit images' own joint embeddings) unchanged, so its ``carried_share`` within
+      CARRIED_TOLERANCE over that contrast; 128 appended noise dimensions (information-free but not
       a reparametrization: the null-only ridge has more coefficients to fit on the same rows):
       statuses identical, no class rising by more than NOISE_RISE, a leak within NOISE_TOLERANCE.
 
@@ -79,6 +81,7 @@ def test_a_constant_null_offset_changes_no_verdict(worlds, tmp_path, model, expe
                               ctx.classifier.logits(world.features), atol=1e-3)
         shifted = run("class_semantics", ctx, n_boot=10)
         assert verdicts(shifted) == verdicts(base), (label, shifted.message)
+        assert_share_moves_with_carried_only(shifted, base, label)
         for name, result in shifted.per_class.items():
             assert result.metrics["specific_leak"].value == pytest.approx(
                 base.per_class[name].metrics["specific_leak"].value, abs=0.05), (label, name)
@@ -152,8 +155,20 @@ def reparametrizations(world):
     }
 
 
-def carried_medians(result):
-    return {name: c.metrics["carried"].value for name, c in result.per_class.items()}
+def carried_medians(result, metric="carried"):
+    return {name: c.metrics[metric].value for name, c in result.per_class.items()}
+
+
+def assert_share_moves_with_carried_only(moved, base, label):
+    """The share's denominator does not depend on the classifier; the share moves by carried's
+    change over it (median(c / d) = median(c) / d)."""
+    contrast = carried_medians(base, "joint_contrast")
+    for name, value in carried_medians(moved, "joint_contrast").items():
+        assert value == pytest.approx(contrast[name], abs=1e-9), (label, name)
+    shares = carried_medians(base, "carried_share")
+    for name, value in carried_medians(moved, "carried_share").items():
+        assert value == pytest.approx(shares[name], abs=CARRIED_TOLERANCE / contrast[name]), (
+            label, name)
 
 
 @pytest.mark.parametrize(("model", "expected"), [("clean", "pass"), ("leaky", "fail")])
@@ -172,6 +187,7 @@ def test_no_logit_preserving_reparametrization_moves_the_verdict(worlds, tmp_pat
         for name, value in carried_medians(moved).items():
             assert value == pytest.approx(carried_medians(base)[name], abs=CARRIED_TOLERANCE), (
                 label, name)
+        assert_share_moves_with_carried_only(moved, base, label)
 
 
 def world_logits(world):
@@ -209,3 +225,6 @@ def test_appended_noise_dimensions_change_no_status(worlds, tmp_path, model):
         assert value <= before + NOISE_RISE, name
         if model == "leaky":
             assert value == pytest.approx(before, abs=NOISE_TOLERANCE), name
+        contrast = base.per_class[name].metrics["joint_contrast"].value
+        share = noisy.per_class[name].metrics["carried_share"].value
+        assert share <= base.per_class[name].metrics["carried_share"].value + NOISE_RISE / contrast

@@ -1,7 +1,8 @@
 """The verdict axioms through the runner, as a user would meet them: ``python:`` models wrapping a
 shipped calibration classifier under a logit-preserving reparametrization (row-space block x100,
 an invertible row-space map, null block x0.01), audited beside the shipped model in one spec.
-Statuses identical; every class's ``carried`` median within CARRIED_TOLERANCE."""
+Statuses identical; every class's ``carried`` median within CARRIED_TOLERANCE and its
+``carried_share`` (the verdict) within the same over the class's joint contrast."""
 
 import pytest
 from test_verdict_axioms import CARRIED_TOLERANCE
@@ -56,3 +57,7 @@ def test_a_python_model_under_a_reparametrization_gets_the_same_verdict(audited,
     for k, c in base.per_class.items():
         assert moved.per_class[k].metrics["carried"].value == pytest.approx(
             c.metrics["carried"].value, abs=CARRIED_TOLERANCE), k
+        contrast = c.metrics["joint_contrast"].value
+        assert moved.per_class[k].metrics["joint_contrast"].value == pytest.approx(contrast)
+        assert moved.per_class[k].metrics["carried_share"].value == pytest.approx(
+            c.metrics["carried_share"].value, abs=CARRIED_TOLERANCE / contrast), k
