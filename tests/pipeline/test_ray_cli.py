@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -28,16 +30,32 @@ SMALL = ("data.images_per_class=8", "data.options.scenes=72", "translator.fit.op
          "device=cpu", "execution.workers=1")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _ray_temp_dir():
+    """A folder for the clusters these commands start (not /tmp/ray), removed afterwards; short,
+    as Ray's socket paths under it must fit in 107 bytes."""
+    global RAY_TEMP_DIR
+    RAY_TEMP_DIR = tempfile.mkdtemp(prefix="ray-")
+    yield
+    shutil.rmtree(RAY_TEMP_DIR, ignore_errors=True)
+
+
+RAY_TEMP_DIR = ""
+
+
 def _environment(home: Path, **extra: str) -> dict[str, str]:
+    """The user's environment without Ray's settings; Ray's files under ``home`` and the
+    module's temporary folder."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_")}
     return {**env, "HOME": str(home), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-            "RAY_BACKEND_LOG_LEVEL": "fatal", **extra}
+            "RAY_BACKEND_LOG_LEVEL": "fatal", "RAY_TMPDIR": RAY_TEMP_DIR, **extra}
 
 
 def _singaudit(tmp_path: Path, out: str, *options: str, env: dict[str, str],
-               models: tuple[str, ...] = ("clean",)) -> subprocess.CompletedProcess:
+               models: tuple[str, ...] = ("clean",), cache: str | None = None
+               ) -> subprocess.CompletedProcess:
     args = [str(SINGAUDIT), "run", str(DEMO), "--out", str(tmp_path / out),
-            "--cache-dir", str(tmp_path / f"cache-{out}"), *options]
+            "--cache-dir", str(tmp_path / f"cache-{cache or out}"), *options]
     for assignment in SMALL:
         args += ["--set", assignment]
     for model in models:
@@ -51,7 +69,7 @@ def _differences(a: Path, b: Path) -> list[str]:
     from compare_results import differences
 
     left, right = (json.loads(p.read_text()) for p in (a, b))
-    # The spec's digest covers execution.engine, which differs by design.
+    # The spec's digest covers report.out (each run's own --out folder).
     for results in (left, right):
         results["provenance"]["spec"].pop("sha256")
     return differences(left, right)
@@ -75,6 +93,12 @@ def test_the_ray_engine_from_the_cli_equals_the_local_run(tmp_path):
     assert _differences(tmp_path / "local" / "results.json", tmp_path / "ray" / "results.json") \
         == []
     assert _no_staging_left(tmp_path / "ray")
+    # The engine keys no check: a local run on the Ray run's cache computes none again.
+    warm = _singaudit(tmp_path, "warm", "--no-replay", env=_environment(home), cache="ray")
+    assert warm.returncode == 0, warm.stderr[-3000:]
+    warm_results = json.loads((tmp_path / "warm" / "results.json").read_text())
+    assert warm_results["provenance"]["cached_checks"] == ["clean::null_invariance",
+                                                           "clean::class_semantics"]
     # Ray would write a token for its new cluster to ~/.ray; the run gives it one in memory.
     assert not (home / ".ray").exists()
 

@@ -325,3 +325,17 @@ def test_ray_workers_keep_freed_activations(ray_cluster):
     assert min(default["faults"]) > default["pages"]  # glibc's default: mapped afresh
     # Mostly none mapped again (the kernel may reclaim idle heap pages now and then).
     assert sorted(kept["faults"])[len(kept["faults"]) // 2] < kept["pages"] // 10
+
+
+def test_the_session_cluster_writes_only_into_its_own_temporary_folder(ray_cluster):
+    """Not /tmp/ray (every session's folders, kept) and no ~/.ray/auth_token: the fixture gives
+    the cluster a folder of its own and a token in the environment, as the CLI does."""
+    import tempfile
+    from pathlib import Path
+
+    session = Path(ray_cluster._private.worker._global_node.get_session_dir_path())
+    own = session.parent
+    assert own.parent == Path(tempfile.gettempdir()) and own.name.startswith("ray-")
+    # Ray writes ~/.ray/auth_token only for token mode with no token given.
+    given = {"RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"} & set(os.environ)
+    assert given or os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled"
