@@ -6,6 +6,10 @@ Candidates (per image, degrees; per-class medians judged):
   carried    null-only ridge T_n(z), z = V_n^T (f - mu), penalty relative to trace(Z^T Z);
              each image's angles to the prompts centred on their mean over prompts, then
              contrasted over images (maths.null_semantics.class_evidence)
+  share      the default verdict: carried over the class's median of the same reading on the
+             audit images' own joint embeddings (maths.null_semantics.share_of_joint_contrast)
+  centred    carried's contrast for the null contribution alone: angles of T_n(z) - T_n(mean z)
+             to the prompts minus their mean (no centring over prompts)
   carried_raw  the same without centring over prompts (angle contrast over images only)
   xfit       carried, but T_n cross-fitted on the audit images alone (no fit data)
   unique     carried on z minus its OLS prediction from the row coordinates
@@ -39,7 +43,10 @@ from singaudit.maths.scores import prompt_leaks, specific_leak
 from singaudit.maths.translators import RidgeAccumulator, fit_ridge
 
 ROOT = Path(__file__).resolve().parents[1]
-CANDIDATES = ("specific", "carried", "carried_raw", "xfit", "unique", "whitened", "blockstd")
+CANDIDATES = ("specific", "carried", "share", "centred", "carried_raw", "xfit", "unique",
+              "whitened", "blockstd")
+# Levels of candidates whose unit is not the degree of carried (the share's default tiers).
+UNIT_TIERS = {"share": (0.4, 0.5)}
 
 
 @dataclass
@@ -260,10 +267,15 @@ def candidates(w: World, which=CANDIDATES) -> dict[str, np.ndarray]:
         out["specific"] = specific_of(predict, w.audit, eq, w.texts, w.labels)
     z = {k: ns.null_content(x, vn, mu) for k, x in
          (("train", w.x_train), ("held", w.x_held), ("audit", w.audit))}
-    if "carried" in which or "carried_raw" in which:
+    if {"carried", "carried_raw", "share", "centred"} & set(which):
         tn = ns.fit_null_translator(z["train"], w.y_train, z["held"], w.y_held)
         out["carried"] = ns.class_evidence(tn(z["audit"]), w.texts, w.labels)
         out["carried_raw"] = ns.class_contrast(ns.angles_to(tn(z["audit"]), w.texts), w.labels)
+        contrast = ns.joint_contrast(w.audit_y, w.texts, w.labels)
+        out["share"] = ns.share_of_joint_contrast(out["carried"], contrast, w.labels)[0]
+        origin = tn(np.vstack([z["train"], z["held"]]).mean(0, keepdims=True))
+        out["centred"] = ns.class_contrast(
+            ns.angles_to(tn(z["audit"]) - origin, w.texts - w.texts.mean(0)), w.labels)
     if "xfit" in which:
         za = ns.null_content(w.audit, vn, w.audit.mean(0))
         out["xfit"] = ns.class_evidence(ns.cross_fitted_translations(za, w.audit_y), w.texts,
@@ -325,7 +337,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     warn, fail = (float(x) for x in args.tiers.split(","))
-    tiers = {name: (warn, fail) for name in CANDIDATES}
+    tiers = {name: UNIT_TIERS.get(name, (warn, fail)) for name in CANDIDATES}
     started = time.perf_counter()
     names = [m for m in args.models.split(",") if m]
     worlds = {w.name: w for w in load_worlds(sorted(set(names) | {"clean", "leaky"}))}
@@ -383,13 +395,14 @@ def main(argv=None) -> int:
             made[f"marker direction 1x{tag}"] = marker_direction(base, 0, 1.0)
             lk = leaky if ratio is None else with_ratio(leaky, ratio)
             made[f"leaky hidden code on circle only{tag}"] = hidden_on_one_class(base, lk, 0)
+            made[f"leaky hidden code on square only{tag}"] = hidden_on_one_class(base, lk, 1)
         for target in range(1, len(clean.classes)):
             made[f"marker dim 1x on {clean.classes[target]}"] = marker_dim(clean, target, 1.0)
         print("| construction | " + " | ".join(CANDIDATES) + " |\n|---|" + "---|" * len(CANDIDATES))
         for label, w in made.items():
             got = cells(w, tiers)
             print(f"| {label} | " + " | ".join(
-                f"{got[c][2]} [{' '.join(f'{m:+.1f}' for m in got[c][4])}] "
+                f"{got[c][2]} [{' '.join(f'{m:+.2f}' for m in got[c][4])}] "
                 f"{''.join(s[0] for s in got[c][3])}" for c in CANDIDATES) + " |", flush=True)
     print(f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     return 0
