@@ -11,7 +11,8 @@ change is then all there is, and the row says so).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -20,17 +21,23 @@ from pydantic import BaseModel, Field
 from singaudit.errors import SingauditError
 from singaudit.maths.stats import statistic as named_statistic
 from singaudit.regression.comparability import Mismatch, mismatches
-from singaudit.regression.tiers import RegressionSpec, RegressionTier
+from singaudit.regression.tiers import (
+    AgreementLevels,
+    RegressionSpec,
+    RegressionTier,
+    former_default,
+)
 from singaudit.results import (
-    STATUS_ORDER,
     AuditResult,
     CheckResult,
     Metric,
     ModelResult,
     Predictions,
+    Status,
     level_status,
+    worst_status,
 )
-from singaudit.wording import LEVELS, beyond
+from singaudit.wording import LEVELS, beyond, fixed, number, significant
 
 DIFF_SCHEMA_VERSION = 1
 OVERALL = "overall"
@@ -60,10 +67,10 @@ class Delta(BaseModel):
     interval: tuple[float, float] | None = None  # of delta
     method: Method = "point"
     n: int | None = None  # images paired (paired) or per run (bootstrap)
-    status_before: str | None = None  # the metric's own status in each run
-    status_after: str | None = None
+    status_before: Status | None = None  # the metric's own status in each run
+    status_after: Status | None = None
     # Set when a regression tier judged this row: its verdict, the crossed (or nearest) level.
-    verdict: str | None = None
+    verdict: Status | None = None
     bound: float | None = None
     worse_by: float | None = None  # the change in the worse direction (positive: worse)
     tier: str | None = None  # the tier, described
@@ -75,13 +82,13 @@ class Delta(BaseModel):
         if self.interval is not None and self.delta is not None:
             sign = 1.0 if worse == self.delta else -1.0
             low, high = sorted(sign * v for v in self.interval)
-            interval = f" (CI {low:.2f} to {high:.2f}, {self.method})"
+            interval = f" (CI {fixed(low)} to {fixed(high)}, {self.method})"
         bound = ""
         if self.bound is not None and self.verdict in LEVELS:
             bound = f" ({beyond(self.verdict, self.bound)})"
         elif self.bound is not None:
-            bound = f" (bound {self.bound:g})"
-        amount = "n/a" if worse is None else f"{worse:.2f}"
+            bound = f" (bound {number(self.bound)})"
+        amount = fixed(worse)
         return (f"{self.check}.{self.metric} {self.statistic or ''}{where}: worse than baseline "
                 f"by {amount}{interval}{bound}")
 
@@ -92,16 +99,16 @@ class Fact(BaseModel):
     fact: str
     before: Any = None
     after: Any = None
-    status: str = "skip"
+    status: Status = "skip"
     message: str = ""
 
 
 class ModelDiff(BaseModel):
     base_model: str
     new_model: str
-    status: str  # worst of the judged tiers and facts; skip when nothing was judged
-    status_before: str
-    status_after: str
+    status: Status  # worst of the judged tiers and facts; skip when nothing was judged
+    status_before: Status
+    status_after: Status
     message: str = ""
     failing_classes: list[str] = Field(default_factory=list)  # worst first
     facts: list[Fact] = Field(default_factory=list)
@@ -131,7 +138,7 @@ class Diff(BaseModel):
     schema_version: int = DIFF_SCHEMA_VERSION
     base: RunRef
     new: RunRef
-    status: str
+    status: Status
     mismatches: list[Mismatch] = Field(default_factory=list)  # allowed with --allow-mismatch
     models: list[ModelDiff] = Field(default_factory=list)
     tiers: list[str] = Field(default_factory=list)  # the judged tiers, described
@@ -182,7 +189,7 @@ def compare(
         models.append(compare_models(_model(base, base_name, "baseline"),
                                      _model(new, new_name, "candidate"), regression,
                                      n_boot=n_boot, ci=ci, seed=seed))
-    status = _worst([m.status for m in models])
+    status = worst_status([m.status for m in models])
     return Diff(base=RunRef.of(base, base_path), new=RunRef.of(new, new_path), status=status,
                 mismatches=found, models=models, tiers=[t.describe() for t in regression.tiers])
 
@@ -201,38 +208,71 @@ def compare_models(
             continue
         deltas.extend(_check_deltas(before, check, n_boot=n_boot, ci=ci, seed=seed))
     new_checks = {c.name: c for c in new.checks}
+    notes: list[str] = []
     for tier in regression.tiers:
         before, after = base_checks.get(tier.check), new_checks.get(tier.check)
         if before is None or after is None:
             continue
+        tier, note = _readable_tier(tier, before, after)
+        if note:
+            notes.append(note)
         for delta in _tier_rows(tier, before, after, deltas, n_boot=n_boot, ci=ci, seed=seed):
             _judge(tier, delta)
     facts = [_exact(name, base.info, new.info) for name in regression.exact]
     if regression.top1_agreement is not None:
         facts.append(_agreement(base, new, regression.top1_agreement))
     judged = [d.verdict for d in deltas if d.verdict] + [f.status for f in facts]
-    status = _worst(judged)
+    status = worst_status(judged)
     failing = sorted({d.scope for d in deltas if d.verdict == "fail" and d.scope != OVERALL},
                      key=lambda scope: -max(d.worse_by or 0 for d in deltas
                                             if d.scope == scope and d.verdict == "fail"))
     return ModelDiff(base_model=base.name, new_model=new.name, status=status,
                      status_before=base.status, status_after=new.status,
-                     message=_message(status, deltas, facts), failing_classes=failing,
-                     facts=facts, deltas=deltas)
+                     message="; ".join([*notes, _message(status, deltas, facts)]),
+                     failing_classes=failing, facts=facts, deltas=deltas)
 
 
-def _message(status: str, deltas: list[Delta], facts: list[Fact]) -> str:
-    worst = [d for d in deltas if d.verdict == status and status in ("warn", "fail")]
+def _message(status: Status, deltas: list[Delta], facts: list[Fact]) -> str:
+    worst = [d for d in deltas if d.verdict == status and status in LEVELS]
     worst.sort(key=lambda d: -(d.worse_by or 0))
     parts = [d.explain() for d in worst[:3]]
     if len(worst) > 3:
         parts.append(f"and {len(worst) - 3} more")
-    parts += [f.message for f in facts if f.status == status and status in ("warn", "fail")]
+    parts += [f.message for f in facts if f.status == status and status in LEVELS]
     if parts:
         return "; ".join(parts)
     judged = [d for d in deltas if d.verdict]
     return (f"{len(judged)} tier row(s) and {sum(f.status != 'skip' for f in facts)} fact(s) "
             "within bounds of the baseline")
+
+
+def _readable_tier(tier: RegressionTier, before: CheckResult, after: CheckResult
+                   ) -> tuple[RegressionTier, str | None]:
+    """The tier to judge, and a note when it is not ``tier``: where the baseline (or both runs)
+    was written before a default tier's metric existed, the former default tier. NotComparable
+    when only the candidate records the tier's metric and no former tier applies."""
+    if _records(before, tier.metric):
+        return tier, None
+    candidate_has_it = _records(after, tier.metric)
+    missing = (f"the baseline records no {tier.check}.{tier.metric}"
+               + (" (the candidate does)" if candidate_has_it else " (nor does the candidate)")
+               + ": written by an older singaudit")
+    former = former_default(tier)
+    if former is not None and _records(before, former.metric) and _records(after,
+                                                                         former.metric):
+        return former, (f"{missing}, so judged by the former default tier, "
+                        f"{former.describe()}; accept a new baseline to judge {tier.metric}")
+    if not candidate_has_it:
+        return tier, None  # neither run has the metric: nothing to judge
+    raise NotComparable(f"{missing}; accept a new baseline (singaudit baseline accept) or set "
+                        "regression.tiers to a metric both runs record")
+
+
+def _records(check: CheckResult, metric: str) -> bool:
+    """Whether a check result has ``metric`` at all: overall, in a class, or per image."""
+    return (metric in check.metrics
+            or any(metric in entry.metrics for entry in check.per_class.values())
+            or per_image(check, metric) is not None)
 
 
 # ---------------------------------------------------------------------------- deltas
@@ -293,17 +333,15 @@ def _tier_rows(tier: RegressionTier, before: CheckResult, after: CheckResult,
         scopes.append(OVERALL)
     if tier.scope in ("both", "per_class"):
         scopes += [name for name in after.per_class if name in before.per_class]
-    rows = []
+    rows: list[Delta] = []
     for scope in scopes:
-        row = next((d for d in deltas if d.check == tier.check and d.metric == tier.metric
-                    and d.scope == scope and d.statistic == tier.statistic), None)
-        made = row is None
-        if made:
-            old, new = _metric_in(before, tier, scope), _metric_in(after, tier, scope)
-            row = _delta(before, after, tier.metric, tier.statistic, scope, old, new,
-                         n_boot=n_boot, ci=ci, seed=seed)
+        found = next((d for d in deltas if d.check == tier.check and d.metric == tier.metric
+                      and d.scope == scope and d.statistic == tier.statistic), None)
+        row = found or _delta(before, after, tier.metric, tier.statistic, scope,
+                              _metric_in(before, tier, scope), _metric_in(after, tier, scope),
+                              n_boot=n_boot, ci=ci, seed=seed)
         _require_finite(row, tier, before, after)
-        if made:
+        if found is None:
             if row.delta is None:
                 continue
             deltas.append(row)
@@ -324,7 +362,7 @@ def _require_finite(row: Delta, tier: RegressionTier, before: CheckResult,
             raise NotComparable(
                 f"the {role} is not comparable: it has no finite value of {row.check}."
                 f"{row.metric} {row.statistic or ''}{where} (NaN, infinite or missing) where the "
-                f"{'candidate' if role == 'baseline' else 'baseline'} has {other:.4g}")
+                f"{'candidate' if role == 'baseline' else 'baseline'} has {significant(other)}")
 
 
 def _metric_in(check: CheckResult, tier: RegressionTier, scope: str) -> Metric | None:
@@ -340,9 +378,10 @@ def _metric_in(check: CheckResult, tier: RegressionTier, scope: str) -> Metric |
 def _delta(before: CheckResult, after: CheckResult, metric: str, statistic: str | None,
            scope: str, old: Metric | None, new: Metric | None, *, n_boot: int, ci: float,
            seed: int) -> Delta:
+    recorded = new or old
     row = Delta(check=after.name, metric=metric, scope=scope, statistic=statistic,
-                unit=(new or old).unit if (new or old) else None,
-                higher_is_better=(new or old).higher_is_better if (new or old) else None,
+                unit=recorded.unit if recorded else None,
+                higher_is_better=recorded.higher_is_better if recorded else None,
                 before=old.value if old else None, after=new.value if new else None,
                 status_before=old.status if old else None,
                 status_after=new.status if new else None)
@@ -356,7 +395,8 @@ def _delta(before: CheckResult, after: CheckResult, metric: str, statistic: str 
                                   n_boot=n_boot, ci=ci, seed=seed)
         row.method = "paired" if paired else "bootstrap"
         row.n = len(values_after) if paired else min(len(values_before), len(values_after))
-    elif _number(row.before) and _number(row.after):
+    elif row.before is not None and row.after is not None and _number(row.before) and _number(
+            row.after):
         row.delta = row.after - row.before
         if old is not None and new is not None and old.ci and new.ci:
             row.interval = _mover(row.before, old.ci, row.after, new.ci)
@@ -415,7 +455,9 @@ def _bootstrap(before: np.ndarray, after: np.ndarray, statistic: str, paired: bo
         rows_after = rng.integers(0, len(after), size=(count, len(after)))
         rows_before = rows_after if paired else rng.integers(0, len(before),
                                                              size=(count, len(before)))
-        changes.append(reducer(after[rows_after]) - reducer(before[rows_before]))
+        with warnings.catch_warnings():  # a resample of only NaN: its change is dropped below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            changes.append(reducer(after[rows_after]) - reducer(before[rows_before]))
     values = np.concatenate(changes)
     values = values[np.isfinite(values)]
     if not values.size:
@@ -425,7 +467,7 @@ def _bootstrap(before: np.ndarray, after: np.ndarray, statistic: str, paired: bo
     return float(low), float(high)
 
 
-def _vectorised(statistic: str):
+def _vectorised(statistic: str) -> Callable[[np.ndarray], np.ndarray]:
     if statistic == "median":
         return lambda a: np.nanmedian(a, axis=1)
     if statistic == "mean":
@@ -477,7 +519,7 @@ def _exact(name: str, before: dict[str, Any], after: dict[str, Any]) -> Fact:
                 f"{name} changed: {before[name]} -> {after[name]} (must be identical)")
 
 
-def _agreement(base: ModelResult, new: ModelResult, levels) -> Fact:
+def _agreement(base: ModelResult, new: ModelResult, levels: AgreementLevels) -> Fact:
     """Share of the shared audit images on which both models predict the same class (each
     model's ``predictions``)."""
     predictions = []
@@ -492,7 +534,7 @@ def _agreement(base: ModelResult, new: ModelResult, levels) -> Fact:
         return Fact(fact="top1_agreement", status="skip", message="no audit image in common")
     agreement = float(np.mean([predictions[0][k] == predictions[1][k] for k in shared]))
     status = level_status(agreement, warn=levels.warn, fail=levels.fail, higher_is_better=True)
-    message = f"top-1 agreement with the baseline {agreement:.3f} on {len(shared)} images"
+    message = f"top-1 agreement with the baseline {fixed(agreement, 3)} on {len(shared)} images"
     if status in LEVELS:
         bound = levels.fail if status == "fail" else levels.warn
         message += f" ({beyond(status, bound, higher_is_better=True)})"
@@ -514,11 +556,6 @@ def _older_predictions(model: ModelResult) -> Predictions | None:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _worst(statuses: list[str]) -> str:
-    statuses = [s for s in statuses if s in STATUS_ORDER]
-    return max(statuses, key=STATUS_ORDER.__getitem__, default="skip")
 
 
 def _number(value: Any) -> bool:

@@ -3,12 +3,19 @@ included), written by ``singaudit baseline accept`` and read by specs and pytest
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from singaudit.errors import SingauditError
 from singaudit.io.atomic import atomic_write_text
 from singaudit.regression.comparability import malformed_provenance
 from singaudit.results import AuditResult, ResultsFileError
+from singaudit.wording import number, seconds
+
+if TYPE_CHECKING:
+    import http.client
+    import urllib.request
 
 RESULTS = "results.json"
 
@@ -88,17 +95,17 @@ def _fetch(url: str, timeout: float = 30.0, deadline: float | None = None) -> st
             connection.close()
     if expired.is_set():
         raise BaselineError(f"cannot fetch the baseline {url}: the download did not finish "
-                            f"within {deadline:g} s")
+                            f"within {seconds(deadline)}")
     body = b"".join(chunks)
     if len(body) > MAX_FETCHED_BYTES:
-        raise BaselineError(f"the baseline {url} is larger than {MAX_FETCHED_BYTES >> 20} MiB")
+        raise BaselineError(f"the baseline {url} is larger than {number(MAX_FETCHED_BYTES >> 20)} MiB")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise BaselineError(f"{url} is not valid JSON: {error}") from None
 
 
-def _shut(connection) -> None:
+def _shut(connection: http.client.HTTPConnection) -> None:
     """Ends a connection's socket from another thread, so a read blocked on it returns now."""
     import socket
 
@@ -110,31 +117,33 @@ def _shut(connection) -> None:
             pass
 
 
-def _recording_opener():
+def _recording_opener() -> tuple[urllib.request.OpenerDirector,
+                                  list[http.client.HTTPConnection]]:
     """A urllib opener that keeps every HTTP(S) connection it opens (to cut them off at the
     deadline) and follows redirects only to http(s)."""
-    import http.client
     import urllib.request
 
     connections: list[http.client.HTTPConnection] = []
 
-    def recorded(base):
-        def connect(host, **options):
+    def recorded(base: Callable[..., http.client.HTTPConnection]
+                 ) -> Callable[..., http.client.HTTPConnection]:
+        def connect(host: str, **options: Any) -> http.client.HTTPConnection:
             connection = base(host, **options)
             connections.append(connection)
             return connection
         return connect
 
     class HTTPHandler(urllib.request.HTTPHandler):
-        def do_open(self, http_class, req, **options):
+        def do_open(self, http_class: Any, req: urllib.request.Request, **options: Any) -> Any:
             return super().do_open(recorded(http_class), req, **options)
 
     class HTTPSHandler(urllib.request.HTTPSHandler):
-        def do_open(self, http_class, req, **options):
+        def do_open(self, http_class: Any, req: urllib.request.Request, **options: Any) -> Any:
             return super().do_open(recorded(http_class), req, **options)
 
     class RedirectHandler(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, req, fp, code, msg, headers, newurl):
+        def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                             headers: Any, newurl: str) -> urllib.request.Request | None:
             if not is_url(newurl):
                 raise BaselineError(f"cannot fetch the baseline {req.full_url}: it redirects "
                                     f"to {newurl}, not to an http(s) URL")

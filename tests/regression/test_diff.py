@@ -11,12 +11,23 @@ from hypothesis import strategies as st
 from results_builder import CLASSES, audit
 
 from singaudit.checks.thresholds import MetricSpec, Observations, judge_all
-from singaudit.regression import Levels, NotComparable, RegressionSpec, RegressionTier, compare
+from singaudit.regression import (
+    DEFAULT_TIERS,
+    Levels,
+    NotComparable,
+    RegressionSpec,
+    RegressionTier,
+    compare,
+)
 from singaudit.results import AuditResult, CheckResult, Predictions, Tiers, level_status
-from singaudit.wording import LEVELS, beyond
+from singaudit.wording import LEVELS, beyond, fixed
 
 RNG = np.random.default_rng(0)
 BASE_LEAK = RNG.normal(0.0, 3.0, size=60)
+# A shift every image takes, one unit beyond the default tier's fail level.
+FAIL = DEFAULT_TIERS[0].levels.fail
+assert FAIL is not None
+SHIFT = FAIL + 1.0
 
 
 def _row(diff, scope="overall", metric="leak"):
@@ -33,16 +44,16 @@ def test_identical_runs_do_not_change_and_pass():
 
 
 def test_a_paired_shift_on_the_same_images_is_measured_exactly():
-    # Every image leaks 3 degrees more: on the same images the change has no sampling noise.
-    diff = compare(audit(BASE_LEAK), audit(BASE_LEAK + 3.0))
+    # Every image leaks SHIFT more: on the same images the change has no sampling noise.
+    diff = compare(audit(BASE_LEAK), audit(BASE_LEAK + SHIFT))
     row = _row(diff)
     assert row.method == "paired" and row.n == 60
-    assert row.delta == pytest.approx(3.0)
-    assert row.interval == pytest.approx((3.0, 3.0))
-    # Every class is worse by 3 > the default fail bound 2, and each is named.
+    assert row.delta == pytest.approx(SHIFT)
+    assert row.interval == pytest.approx((SHIFT, SHIFT))
+    # Every class is worse by SHIFT > the default fail level, and each is named.
     assert diff.models[0].status == "fail"
     assert sorted(diff.models[0].failing_classes) == sorted(CLASSES)
-    assert "worse than baseline by 3.00" in diff.models[0].message
+    assert f"worse than baseline by {fixed(SHIFT)}" in diff.models[0].message
 
 
 def test_pairing_follows_image_keys_not_positions():
@@ -112,7 +123,7 @@ def test_models_without_a_common_name_need_pairs():
         compare(audit(BASE_LEAK, name="a"), audit(BASE_LEAK, name="b").model_copy(
             update={"models": audit(BASE_LEAK, name="b").models * 1
                     + audit(BASE_LEAK, name="c").models}))
-    diff = compare(audit(BASE_LEAK, name="a"), audit(BASE_LEAK + 3, name="b"),
+    diff = compare(audit(BASE_LEAK, name="a"), audit(BASE_LEAK + SHIFT, name="b"),
                    pairs=[("a", "b")])
     assert diff.models[0].new_model == "b" and diff.status == "fail"
 
@@ -190,8 +201,8 @@ def test_check_tiers_and_regression_levels_judge_and_word_a_level_alike(value, w
 
 
 def test_a_regression_row_words_its_crossed_level_as_a_check_tier_does():
-    diff = compare(audit(BASE_LEAK), audit(BASE_LEAK + 3.0))
-    assert "(> fail 2)" in diff.models[0].message  # the default tier fails above 2 degrees
+    diff = compare(audit(BASE_LEAK), audit(BASE_LEAK + SHIFT))
+    assert f"({beyond('fail', FAIL)})" in diff.models[0].message  # the default tier's level
     top1 = [i % 3 for i in range(len(BASE_LEAK))]
     changed = [(label + 1) % 3 if i < 20 else label for i, label in enumerate(top1)]
     fact = _agreement(compare(_with_predictions(audit(BASE_LEAK), top1),
