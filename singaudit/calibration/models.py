@@ -198,7 +198,19 @@ class NuisanceNet(nn.Module):
         return self.mlp(pooled)
 
 
-class NaturalNet(nn.Module):
+class LinearHeadNet(nn.Module):
+    """A calibration classifier: penultimate ``features`` and a linear ``head`` reading them."""
+
+    head: nn.Linear
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class NaturalNet(LinearHeadNet):
     """ResNet-style: the penultimate feature is the pooled (mean and max) last conv map."""
 
     def __init__(self) -> None:
@@ -209,9 +221,6 @@ class NaturalNet(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.tower(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
-
 
 def random_orthogonal(dim: int, seed: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
@@ -219,9 +228,13 @@ def random_orthogonal(dim: int, seed: int) -> torch.Tensor:
     return (q * torch.sign(torch.diagonal(r))).float()  # sign fix: a unique, seeded Q
 
 
-class BlockClassifier(nn.Module):
+class BlockClassifier(LinearHeadNet):
     """Penultimate f = Q D (blocks - c) with blocks = [logits | (hidden) | nuisance], D and c a
     fixed standardisation; head W = [D_logits^-1 | 0] Q^T, b = c_logits (see module doc)."""
+
+    mix: torch.Tensor  # buffers, registered in __init__
+    centre: torch.Tensor
+    scale: torch.Tensor
 
     def __init__(
         self,
@@ -276,9 +289,6 @@ class BlockClassifier(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return ((self.blocks(x) - self.centre) * self.scale) @ self.mix.T
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
-
 
 # Post-ReLU units per coordinate of the ignored code in the uncentred classifiers, and the bias
 # that keeps most units active (as in a real network's pooled ReLU features, the mean is large).
@@ -286,7 +296,7 @@ UNCENTRED_EXPANSION = 2
 UNCENTRED_BIAS = 0.5
 
 
-class UncentredClassifier(nn.Module):
+class UncentredClassifier(LinearHeadNet):
     """Non-negative, uncentred features like a real network's pooled ReLU outputs:
     f = P [ReLU(a (logits - low)) | ReLU(E z + e)], z = the standardised ignored code (the
     nuisance code for ``code="nuisance"``, the hidden shape code for ``code="hidden"``), E a
@@ -294,6 +304,13 @@ class UncentredClassifier(nn.Module):
     mix that keeps features non-negative). The head reads the logit units: W = [diag(1/a) | 0]
     P^T, b = low, so its null space is exactly the span of the code units, and most of the mean
     feature lies in it (null removal to zero then drifts; see README)."""
+
+    expand: torch.Tensor  # buffers, registered in __init__
+    order: torch.Tensor
+    code_centre: torch.Tensor
+    code_scale: torch.Tensor
+    logit_low: torch.Tensor
+    logit_scale: torch.Tensor
 
     def __init__(
         self, shape_net: ShapeNet, nuisance_net: NuisanceNet, *, code: str, seed: int
@@ -350,9 +367,6 @@ class UncentredClassifier(nn.Module):
         code_units = F.relu(code @ self.expand.T + UNCENTRED_BIAS)
         return torch.cat([logit_units, code_units], dim=1)[:, self.order]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
-
 
 @dataclass(frozen=True)
 class DecodedAttribute:
@@ -369,13 +383,13 @@ class DecodedAttribute:
     not_for_shapes: tuple[str, ...] = ()  # shapes on which it is invisible (circle rotation)
 
     def centres(self) -> np.ndarray:
-        if self.low is None:
+        if self.low is None or self.high is None:
             return np.arange(self.bins)
         width = (self.high - self.low) / self.bins
         return (self.low + width * (np.arange(self.bins) + 0.5)).astype(np.float32)
 
     def labels(self, values: np.ndarray) -> np.ndarray:
-        if self.low is None:
+        if self.low is None or self.high is None:
             return np.asarray(values, dtype=np.int64)
         index = np.floor((values - self.low) / (self.high - self.low) * self.bins)
         return np.clip(index, 0, self.bins - 1).astype(np.int64)
@@ -456,7 +470,8 @@ class Decoder(nn.Module):
 
     def loss(self, embeddings: torch.Tensor, params: scenes.SceneParams) -> torch.Tensor:
         """Sum over attributes of the cross-entropy to the true bins (on scenes where visible)."""
-        logits, values, total = self(embeddings), attribute_values(params), 0.0
+        logits, values = self(embeddings), attribute_values(params)
+        total = embeddings.new_zeros(())
         for attribute in DECODED_ATTRIBUTES:
             keep = torch.as_tensor(attribute.relevant(params))
             labels = torch.as_tensor(attribute.labels(values[attribute.name]))

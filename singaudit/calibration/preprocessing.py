@@ -18,5 +18,5 @@ class CalibrationTransform:
     def __call__(self, image: Image.Image) -> torch.Tensor:
         image = image.convert("RGB")
         if image.size != (scenes.IMAGE_SIZE, scenes.IMAGE_SIZE):
-            image = image.resize((scenes.IMAGE_SIZE, scenes.IMAGE_SIZE), Image.BILINEAR)
+            image = image.resize((scenes.IMAGE_SIZE, scenes.IMAGE_SIZE), Image.Resampling.BILINEAR)
         return models.to_tensor(np.asarray(image)[None])[0]

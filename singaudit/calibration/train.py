@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -24,7 +25,8 @@ from singaudit.io.state_dicts import load_state_dict, save_state_dict, state_dic
 from singaudit.io.versions import library_versions
 from singaudit.wording import fixed
 
-SCALES = {
+Network = TypeVar("Network", bound=torch.nn.Module)
+SCALES: dict[str, dict[str, float]] = {
     "full": {
         "batch": 128,
         "joint": 3000,
@@ -287,8 +289,16 @@ def _builders() -> dict[str, Callable[[], torch.nn.Module]]:
     }
 
 
-def _part(out: Path, name: str) -> torch.nn.Module:
-    module = _builders()[name]()
+def _block(model: models.LinearHeadNet) -> models.BlockClassifier:
+    """A shipped block classifier (clean, leaky, mixed), whose parts other worlds reuse."""
+    if not isinstance(model, models.BlockClassifier):
+        raise TypeError(f"expected a block classifier, not a {type(model).__name__}")
+    return model
+
+
+def _part(out: Path, name: str, network: type[Network]) -> Network:
+    """The trained part ``name`` (a ``network``) read back from ``out``."""
+    module = network()
     module.load_state_dict(load_state_dict(out / f"{name}.safetensors", f"calibration part {name}"))
     return module.eval()
 
@@ -322,7 +332,7 @@ def train_calibration(
         p.stem.removeprefix("timing_"): json.loads(p.read_text())
         for p in sorted(out.glob("timing_*.json"))
     }
-    batch, lr = config["batch"], config["lr"]
+    batch, lr = int(config["batch"]), config["lr"]
 
     for offset, name in enumerate(PHASES, start=1):
         if name not in selected:
@@ -330,7 +340,7 @@ def train_calibration(
         torch.manual_seed(seed * 100 + offset)
         module = _builders()[name]()
         if name == "decoder":
-            loss = _decoder_loss(_part(out, "joint"))
+            loss = _decoder_loss(_part(out, "joint", models.JointModel))
         else:
             loss = {
                 "joint": _joint_loss(seed, config["joint_aux_weight"]),
@@ -338,7 +348,7 @@ def train_calibration(
                 "natural": _shape_loss,
                 "nuisance": _nuisance_loss,
             }[name]
-        steps = config[name]
+        steps = int(config[name])
         log(f"training {name} ({steps} steps of {batch})")
         wall, cpu = time.perf_counter(), time.process_time()
         stream = (_twin_stream if name == "joint" else _stream)(seed, batch, steps)
@@ -459,7 +469,7 @@ def _lite0_world(out: Path, seed: int, scale: str, config: dict, log) -> dict:
         name: accuracy(model, test_images, test_params.shape)
         for name, model in classifiers.items()
     }
-    joint = _part(out, "joint")
+    joint = _part(out, "joint", models.JointModel)
     metadata["ground_truth"] = _ground_truths(
         verify.world_ground_truth, classifiers, joint, seed, config, n_fit=config["lite0_fit"],
         n_validation=config["lite0_validation"],
@@ -473,7 +483,7 @@ def _uncentred_world(out: Path, seed: int, scale: str, config: dict, log) -> dic
     write their weights and ``metadata_uncentred.json``."""
     started = time.perf_counter(), time.process_time()
     log("building the uncentred world")
-    parts = zoo.load_classifier("clean", out)
+    parts = _block(zoo.load_classifier("clean", out))
     fitting, _ = scenes.generate("train", seed + 7919, 0, config["verify_fit"])
     classifiers = {}
     for name, code in zoo.UNCENTRED.items():
@@ -483,7 +493,7 @@ def _uncentred_world(out: Path, seed: int, scale: str, config: dict, log) -> dic
         model.fit_on(models.to_tensor(fitting), LOGIT_SCALE)
         classifiers[name] = model.eval()
     test = scenes.generate("test", seed, 0, config["eval_per_class"] * len(scenes.SHAPES))
-    joint = _part(out, "joint")
+    joint = _part(out, "joint", models.JointModel)
     metadata: dict = {
         "seed": seed, "scale": scale, "config": config, "versions": library_versions()
     }
@@ -497,11 +507,14 @@ def _uncentred_world(out: Path, seed: int, scale: str, config: dict, log) -> dic
 def _evaluate(out: Path, seed: int, scale: str, config: dict, timing: dict, log) -> dict:
     wall, cpu = time.perf_counter(), time.process_time()
     log("evaluating")
-    joint, decoder, natural = _part(out, "joint"), _part(out, "decoder"), _part(out, "natural")
-    classifiers: dict[str, torch.nn.Module]
+    joint = _part(out, "joint", models.JointModel)
+    decoder = _part(out, "decoder", models.Decoder)
+    natural = _part(out, "natural", models.NaturalNet)
+    blocks: dict[str, models.BlockClassifier]
     if (out / "shape.safetensors").is_file() or not (out / "clean.safetensors").is_file():
-        shape_net, nuisance = _part(out, "shape"), _part(out, "nuisance")
-        classifiers = {
+        shape_net = _part(out, "shape", models.ShapeNet)
+        nuisance = _part(out, "nuisance", models.NuisanceNet)
+        blocks = {
             name: models.BlockClassifier(
                 shape_net, nuisance, **zoo.BLOCKS[name], mix_seed=zoo.mix_seed(seed, name)
             )
@@ -509,14 +522,14 @@ def _evaluate(out: Path, seed: int, scale: str, config: dict, timing: dict, log)
         }
         fitting, _ = scenes.generate("train", seed + 7919, 0, config["verify_fit"])
         for name in zoo.BLOCKS:
-            classifiers[name].standardise_on(models.to_tensor(fitting), LOGIT_SCALE)
+            blocks[name].standardise_on(models.to_tensor(fitting), LOGIT_SCALE)
     else:
         # Re-evaluation after retraining another phase: the parts live on inside the shipped
         # block classifiers (already standardised).
-        classifiers = {name: zoo.load_classifier(name, out) for name in zoo.BLOCKS}
-        shape_net = classifiers["clean"].shape_net
-    nuisance = classifiers["clean"].nuisance_net
-    classifiers["natural"] = natural
+        blocks = {name: _block(zoo.load_classifier(name, out)) for name in zoo.BLOCKS}
+        shape_net = blocks["clean"].shape_net
+    nuisance = blocks["clean"].nuisance_net
+    classifiers: dict[str, models.LinearHeadNet] = {**blocks, "natural": natural}
     test = scenes.generate("test", seed, 0, config["eval_per_class"] * len(scenes.SHAPES))
     metadata: dict = {
         "seed": seed,

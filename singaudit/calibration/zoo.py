@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from singaudit.errors import WeightsNotFound
 
@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # torch loads when a network is built; the names below need n
 
     from singaudit.calibration import models
 
+Network = TypeVar("Network", bound="torch.nn.Module")
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # Which ignored blocks each block classifier carries in its null space.
 BLOCKS = {
@@ -35,7 +36,7 @@ def mix_seed(seed: int, variant: str) -> int:
     return 1000 * seed + order[variant]
 
 
-def build_classifier(variant: str, seed: int = 0) -> torch.nn.Module:
+def build_classifier(variant: str, seed: int = 0) -> models.LinearHeadNet:
     from singaudit.calibration import models
 
     if variant == "natural":
@@ -61,7 +62,7 @@ def build_classifier(variant: str, seed: int = 0) -> torch.nn.Module:
     )
 
 
-def _load(module: torch.nn.Module, name: str, weights_dir: Path | None) -> torch.nn.Module:
+def _load(module: Network, name: str, weights_dir: Path | None) -> Network:
     from singaudit.io.state_dicts import load_state_dict
 
     path = Path(weights_dir or WEIGHTS_DIR) / f"{name}.safetensors"
@@ -78,7 +79,7 @@ def _load(module: torch.nn.Module, name: str, weights_dir: Path | None) -> torch
     return module.eval()
 
 
-def load_classifier(variant: str, weights_dir: Path | None = None) -> torch.nn.Module:
+def load_classifier(variant: str, weights_dir: Path | None = None) -> models.LinearHeadNet:
     module = _load(build_classifier(variant), variant, weights_dir)
     if variant in LITE0:  # fail now, not at the first forward pass, when the package is missing
         from singaudit.calibration import backbone

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +25,15 @@ from singaudit.maths.stats import (
     is_statistic_name,
     statistic,
 )
-from singaudit.results import STATUS_ORDER, ClassResult, Metric, Tiers, level_status, worst_status
+from singaudit.results import (
+    STATUS_ORDER,
+    ClassResult,
+    Metric,
+    Status,
+    Tiers,
+    level_status,
+    worst_status,
+)
 from singaudit.wording import LEVELS, beyond, percent, within
 from singaudit.wording import number as format_number  # the one wording of numbers
 
@@ -62,7 +70,7 @@ class Judgement:
     """One tier judged: the overall Metric and one Metric per class (when labelled)."""
 
     tiers: Tiers
-    status: str  # worst over the judged scopes
+    status: Status  # worst over the judged scopes
     message: str
     overall: Metric | None
     per_class: dict[str, Metric] = field(default_factory=dict)
@@ -73,7 +81,7 @@ class Judgement:
 class Verdict:
     """Every tier of a check judged: its status, its message and the metrics to report."""
 
-    status: str
+    status: Status
     message: str
     judgements: list[Judgement]
 
@@ -163,7 +171,7 @@ def judge(
     higher, warn, fail = _levels(tiers)
     overall = None
     per_class: dict[str, Metric] = {}
-    scopes_judged: list[str] = []
+    scopes_judged: list[Status] = []
 
     def measure(values: np.ndarray, ci: tuple[float, float] | None | bool = False) -> Metric:
         value = statistic(values, tiers.statistic, bound=tiers.bound)
@@ -203,9 +211,9 @@ def judge(
 class ClassVerdicts:
     """Per class: the calibrated status, its Holm-adjusted p-value, the point estimate's status."""
 
-    statuses: list[str]
+    statuses: list[Status]
     p_values: list[float | None]
-    point_statuses: list[str]
+    point_statuses: list[Status]
 
 
 def class_verdicts(groups: Sequence[np.ndarray], tiers: Tiers, *, per_image: bool = True
@@ -228,7 +236,7 @@ def class_verdicts(groups: Sequence[np.ndarray], tiers: Tiers, *, per_image: boo
     estimates = [statistic(g, tiers.statistic, bound=tiers.bound) for g in finite] if len(
         groups) < 64 else _row_statistics(padded, tiers)
     point = [_status(v, higher, warn, fail) for v in estimates]
-    statuses = [s if not per_image or n >= tiers.min_images else "insufficient_data"
+    statuses: list[Status] = [s if not per_image or n >= tiers.min_images else "insufficient_data"
                 for s, n in zip(point, counts, strict=True)]
     p_values: list[float | None] = [None] * len(groups)
     judged = [i for i, s in enumerate(statuses) if s not in ("insufficient_data", "error")]
@@ -289,7 +297,7 @@ def _levels(tiers: Tiers) -> tuple[bool, float | None, float | None]:
     return tiers.higher_is_better, tiers.warn, tiers.fail
 
 
-def _status(value: float, higher: bool, warn: float | None, fail: float | None) -> str:
+def _status(value: float, higher: bool, warn: float | None, fail: float | None) -> Status:
     if math.isnan(value):
         return "error"
 
@@ -359,8 +367,8 @@ def _row_statistics(padded: np.ndarray, tiers: Tiers) -> list[float]:
     return [float(v) for v in values]
 
 
-def _message(tiers: Tiers, overall: Metric | None, per_class: dict[str, Metric], status: str,
-             unit: str, point: dict[str, str] | None = None) -> str:
+def _message(tiers: Tiers, overall: Metric | None, per_class: dict[str, Metric], status: Status,
+             unit: str, point: dict[str, Status] | None = None) -> str:
     higher, warn, fail = _levels(tiers)
     unit_text = f" {unit}" if unit and tiers.statistic != "fraction_within" else ""
 
@@ -372,15 +380,20 @@ def _message(tiers: Tiers, overall: Metric | None, per_class: dict[str, Metric],
         name, level = ("warn", warn) if warn is not None else ("fail", fail)
         return within(name, level, higher_is_better=higher)
 
+    def rank(name: str) -> float:
+        value = per_class[name].value
+        if value is None:
+            return -math.inf
+        return value if higher else -value
+
     def listed(names: list[str]) -> str:
-        ranked = sorted(names, key=lambda n: -math.inf if per_class[n].value is None else (
-            per_class[n].value if higher else -per_class[n].value))
+        ranked = sorted(names, key=rank)
         shown = ", ".join(f"{n} {format_number(per_class[n].value)}" for n in ranked[:5])
         return shown + (f" and {len(ranked) - 5} more" if len(ranked) > 5 else "")
 
     head = f"{tiers.metric} {_statistic_words(tiers)}"
     offenders = [name for name, m in per_class.items() if m.status == status]
-    classes = _class_note(tiers, per_class, point or {}, level_text, listed)
+    classes = _class_note(tiers, per_class, point or {}, listed)
     if overall is None:
         if offenders and status not in ("pass", "info"):
             return f"{head} {level_text(status)} in classes: {listed(offenders)}{classes}"
@@ -397,8 +410,8 @@ def _message(tiers: Tiers, overall: Metric | None, per_class: dict[str, Metric],
     return text + classes
 
 
-def _class_note(tiers: Tiers, per_class: dict[str, Metric], point: dict[str, str],
-                level_text: object, listed: object) -> str:
+def _class_note(tiers: Tiers, per_class: dict[str, Metric], point: dict[str, Status],
+                listed: Callable[[list[str]], str]) -> str:
     """How the classes were judged: how many, at what confidence, which were not judged and
     which crossed a level only by their point estimate."""
     if not per_class:
@@ -412,7 +425,7 @@ def _class_note(tiers: Tiers, per_class: dict[str, Metric], point: dict[str, str
                 STATUS_ORDER[per_class[n].status or "pass"]]
     note = f" ({', '.join(parts)})"
     if unproven:
-        note += f"; beyond a level but not significantly: {listed(unproven)}"  # type: ignore
+        note += f"; beyond a level but not significantly: {listed(unproven)}"
     scarce = [n for n, m in per_class.items() if m.status == "insufficient_data"]
     if scarce:
         note += (f"; insufficient data (< {tiers.min_images} images): "

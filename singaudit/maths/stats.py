@@ -159,11 +159,11 @@ def is_statistic_name(name: str) -> bool:
 
 
 _SIMPLE: dict[str, Callable[[np.ndarray], float]] = {
-    "median": lambda a: np.median(a),
-    "mean": lambda a: a.mean(),
-    "max": lambda a: a.max(),
-    "min": lambda a: a.min(),
-    "std": lambda a: a.std(ddof=1) if a.size > 1 else 0.0,
+    "median": lambda a: float(np.median(a)),
+    "mean": lambda a: float(a.mean()),
+    "max": lambda a: float(a.max()),
+    "min": lambda a: float(a.min()),
+    "std": lambda a: float(a.std(ddof=1)) if a.size > 1 else 0.0,
 }
 
 
@@ -175,11 +175,11 @@ def _reducer(name: str, bound: float | None) -> Callable[[np.ndarray], float]:
             raise SpecError(
                 "statistic 'fraction_within' needs a bound (fraction of values <= bound)"
             )
-        return lambda a: np.mean(a <= bound)
+        return lambda a: float(np.mean(a <= bound))
     match = _QUANTILE.match(name)
     if match:
         percent = float(match.group(1))
-        return lambda a: np.percentile(a, percent)
+        return lambda a: float(np.percentile(a, percent))
     raise SpecError(f"unknown statistic {name!r}; available: {', '.join(STATISTIC_NAMES)}")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,7 +74,7 @@ def batched_preprocessing(transform: Callable) -> BatchedPreprocessing | None:
     transforms = sys.modules.get("torchvision.transforms")
     if not isinstance(transform, RGBThen) or transforms is None:
         return None
-    compose = transform.transform
+    compose: Any = transform.transform  # a torchvision Compose, checked below by its type
     if type(compose) is not transforms.Compose or len(compose.transforms) < 2:
         return None
     timm_transforms = sys.modules.get("timm.data.transforms")

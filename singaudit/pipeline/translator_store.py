@@ -168,7 +168,8 @@ def _pickle_reason(error: Exception) -> str:
 
 def _extract_state_dict(loaded: Any, path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if isinstance(loaded, Mapping):
-        embedded = loaded.get("metadata") if isinstance(loaded.get("metadata"), Mapping) else {}
+        metadata = loaded.get("metadata")
+        embedded = metadata if isinstance(metadata, Mapping) else {}
         candidates = [loaded] + [
             loaded[k] for k in _STATE_DICT_KEYS if isinstance(loaded.get(k), Mapping)
         ]

@@ -92,6 +92,9 @@ class PdfWorker:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "singaudit.reports.pdf"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, env=env)
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None  # both piped above
+        self._stdin, self._stdout = stdin, stdout
         self._writer: threading.Thread | None = None
         self._job: Path | None = None
 
@@ -112,19 +115,19 @@ class PdfWorker:
 
     def _send(self, line: str) -> None:
         try:
-            self._process.stdin.write(line.encode())
-            self._process.stdin.close()
+            self._stdin.write(line.encode())
+            self._stdin.close()
         except OSError:
             pass  # the worker died; wait() says so
 
     def wait(self) -> None:
         """Block until the PDF is written; PdfError when it could not be."""
-        if self._job is None:
+        if self._job is None or self._writer is None:
             raise RuntimeError("PdfWorker.wait before submit")
         try:
             self._writer.join()
             outcome = None
-            for raw in self._process.stdout:
+            for raw in self._stdout:
                 message = json.loads(raw)
                 if "log" in message:  # weasyprint's warnings, logged here as if rendered here
                     record = logging.makeLogRecord(message["log"])
@@ -143,7 +146,7 @@ class PdfWorker:
         caller gave up, e.g. on an error) is stopped."""
         if self._job is None:
             with contextlib.suppress(OSError):
-                self._process.stdin.close()
+                self._stdin.close()
         elif self._process.poll() is None:
             self._process.kill()
         try:

@@ -70,9 +70,9 @@ def final_linear(head: nn.Module, where: str) -> nn.Module:
             for i, (_, child) in enumerate(children)
             if isinstance(child, (nn.Linear, nn.Conv2d)) or list(child.children())
         ),
-        default=None,
+        default=-1,  # none: everything left trails
     )
-    trailing = children[last_linear + 1 :] if last_linear is not None else children
+    trailing = children[last_linear + 1 :]
     if trailing:
         after = ", ".join(f"{type(child).__name__} ({where}.{name})" for name, child in trailing)
         raise UnsupportedModel(

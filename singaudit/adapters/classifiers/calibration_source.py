@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from singaudit.adapters.classifiers.base import Classifier, ClassifierInfo, Preprocessing
-from singaudit.calibration import scenes, zoo
+from singaudit.calibration import models, scenes, zoo
 from singaudit.calibration.preprocessing import DESCRIPTION, CalibrationTransform
 from singaudit.io.state_dicts import state_dict_hash
 
@@ -44,7 +44,7 @@ def calibration_preprocessing() -> Preprocessing:
 
 
 class CalibrationClassifier(Classifier):
-    def __init__(self, variant: str, module: torch.nn.Module) -> None:
+    def __init__(self, variant: str, module: models.LinearHeadNet) -> None:
         self.module = module
         self.preprocessing: Preprocessing = calibration_preprocessing()
         weight, _ = self.head()

@@ -62,30 +62,33 @@ class HFDatasetSource(ImageSource):
         return self._images[row : row + 1].column(0)[0].as_py()
 
     def load(self, record: ImageRecord) -> Image.Image:
-        data, path = _bytes_or_path(self._value(record), record.key)
-        return decode_image(data, record.key) if data is not None else read_image(path)
+        content = _bytes_or_path(self._value(record), record.key)
+        if isinstance(content, bytes):
+            return decode_image(content, record.key)
+        return read_image(content)
 
     def content_hash(self, record: ImageRecord) -> str:
         if self._fingerprint is not None and record.key.startswith(f"{self.id}/"):
             return bytes_sha256(f"{self._fingerprint}/{record.key[len(self.id) + 1:]}".encode())
         if record.key not in self._hashes:
-            data, path = _bytes_or_path(self._value(record), record.key)
-            self._hashes[record.key] = (bytes_sha256(data) if data is not None
-                                        else image_content_hash(path))
+            content = _bytes_or_path(self._value(record), record.key)
+            self._hashes[record.key] = (bytes_sha256(content) if isinstance(content, bytes)
+                                        else image_content_hash(content))
         return self._hashes[record.key]
 
 
-def _bytes_or_path(value: Any, where: str) -> tuple[bytes | None, str | None]:
-    """An ``Image`` feature's {bytes, path}, raw bytes, or a path string."""
+def _bytes_or_path(value: Any, where: str) -> bytes | str:
+    """An image's encoded bytes or its path (a str), from an ``Image`` feature's {bytes, path},
+    raw bytes, or a path string."""
     if isinstance(value, dict):
         if value.get("bytes"):
-            return bytes(value["bytes"]), None
+            return bytes(value["bytes"])
         if value.get("path"):
-            return None, str(value["path"])
+            return str(value["path"])
     elif isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value), None
+        return bytes(value)
     elif isinstance(value, str) and value:
-        return None, value
+        return value
     raise DataError(f"{where}: the image column holds no image ({type(value).__name__})")
 
 
@@ -365,7 +368,7 @@ def _hub_dataset_cached(repo: str, cache_dir: str | None) -> bool:
 
     home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")).expanduser()
     hub = Path(os.environ.get("HF_HUB_CACHE", home / "hub")).expanduser()
-    prepared = Path(cache_dir or os.environ.get("HF_DATASETS_CACHE", home / "datasets"))
+    prepared = Path(cache_dir or os.environ.get("HF_DATASETS_CACHE") or home / "datasets")
     candidates = [hub / f"datasets--{repo.replace('/', '--')}" / "snapshots",
                   prepared.expanduser() / repo.replace("/", "___")]
     return any(folder.is_dir() and any(folder.iterdir()) for folder in candidates)

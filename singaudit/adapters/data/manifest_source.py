@@ -93,7 +93,11 @@ def load(
     class_names = list(class_names or sorted({str(v) for v in labels or [] if v not in (None, "")}))
     index = {name: i for i, name in enumerate(class_names)}
     base = Path(root).expanduser() if root is not None else manifest.parent
-    records, files, given, rows, seen = [], {}, {}, {}, {}
+    records: list[ImageRecord] = []
+    files: dict[str, Path] = {}
+    given: dict[str, str] = {}
+    rows: dict[str, int] = {}
+    seen: dict[str, int] = {}  # normalised path -> first row naming it
     for row, raw_path in enumerate(paths):
         if raw_path in (None, ""):
             raise DataError(f"{manifest} row {row + 1}: empty path")

@@ -177,8 +177,8 @@ def _samples(shard: str, class_key: str | None):
                 grouped.setdefault(prefix, {})[extension] = _Member(
                     shard, info.name, info.offset_data, info.size, compressed, stamp)
                 if class_key and extension == class_key.lower():
-                    handle = tar.extractfile(info)
-                    labels[prefix] = _class_value(handle.read() if handle else b"", shard,
+                    member = tar.extractfile(info)
+                    labels[prefix] = _class_value(member.read() if member else b"", shard,
                                                   info.name)
     except (OSError, tarfile.TarError) as error:
         raise DataError(f"cannot read shard {shard}: {error}") from None

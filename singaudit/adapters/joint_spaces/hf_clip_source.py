@@ -29,6 +29,11 @@ def load(ident: str, *, text_model: str | None = None, revision: str | None = No
     import transformers
 
     model_id = _resolve(ident.strip())
+    revision = revision or "main"  # transformers' default
+    # The whole model (its hash names the space), and the towers that embed images and text.
+    model: torch.nn.Module
+    vision: torch.nn.Module
+    text: torch.nn.Module
     with hub_errors_as_missing(f"hf_clip:{ident}", _how(ident)):
         config = transformers.AutoConfig.from_pretrained(model_id, revision=revision)
         kind = config.model_type

@@ -37,8 +37,8 @@ def load(ident: str, *, pretrained: str | Path | None = None, **model_kwargs) ->
             f"open_clip has no model {name!r}; open_clip.list_models() lists them"
         )
     if pretrained is not None and _is_path(pretrained):
-        weights: str | None = str(require_file(pretrained, f"open_clip:{name}"))
-        source = weights
+        source = str(require_file(pretrained, f"open_clip:{name}"))
+        weights: str | None = source
     else:
         weights = str(pretrained) if pretrained is not None else (tag or None)
         if weights is None and not name.startswith("hf-hub:"):

@@ -39,7 +39,10 @@ class MainThreadStarts:
     their jobs (``serve``): the cluster starts only once a job needs it, and never in a worker."""
 
     def __init__(self) -> None:
-        self._requests: queue.Queue = queue.Queue()
+        # (start, its done event, its outcome: {"error": the start's error})
+        self._requests: queue.Queue[
+            tuple[Callable[[], object], threading.Event, dict[str, SingauditError]]
+        ] = queue.Queue()
         self._serving = False
         self._serves_ended = 0
         self._failure: SingauditError | None = None
@@ -50,7 +53,8 @@ class MainThreadStarts:
         if self._failure is not None:  # one failed start answers every job at once
             raise type(self._failure)(str(self._failure))
         ended = self._serves_ended
-        done, outcome = threading.Event(), {}
+        done = threading.Event()
+        outcome: dict[str, SingauditError] = {}
         self._requests.put((start, done, outcome))
         unserved = 0.0
         while not done.wait(0.1):

@@ -228,10 +228,11 @@ def _watched(ray, dataset) -> Iterator[dict[str, np.ndarray]]:
         try:
             kind, value = rows.get(timeout=1.0)
         except queue.Empty:
-            silent = 0 if control is None or _answers(control) else silent + 1
-            if silent >= _LOST_AFTER_S:
-                raise _Lost(f"its control service at {control[0]}:{control[1]} stopped "
-                            f"answering for {_LOST_AFTER_S} s") from None
+            if control is not None:
+                silent = 0 if _answers(control) else silent + 1
+                if silent >= _LOST_AFTER_S:
+                    raise _Lost(f"its control service at {control[0]}:{control[1]} stopped "
+                                f"answering for {_LOST_AFTER_S} s") from None
             continue
         if kind == "done":
             return
@@ -312,7 +313,7 @@ class _EncodeActor:
                                                                           strict=True)]
         images = Images(self.source, records, self.transform, self.decoders)
         _, good, batch, failures = collate_images(self.batched, self.layout,
-                                                  images.__getitems__(range(len(records))))
+                                                  images.__getitems__(list(range(len(records)))))
         values: list[bytes] = [b""] * len(records)
         reasons = [""] * len(records)
         for index, reason in failures:
