@@ -93,6 +93,10 @@ class Registry(Generic[T]):
             raise RegistryError(f"{self.kind} {name!r} is already registered")
         self._entries[name] = entry
 
+    def remove(self, name: str) -> None:
+        """Forget ``name`` (a test's or a session's own entry); unknown names are ignored."""
+        self._entries.pop(name, None)
+
     def register(self, name: str | None = None) -> Callable[[T], T]:
         """Decorator: ``@CHECKS.register("null_invariance")``; the default name is ``__name__``."""
 

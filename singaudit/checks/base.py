@@ -8,13 +8,14 @@ import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from singaudit.checks.thresholds import MetricSpec, Observations, judge_all, validate_tiers
 from singaudit.results import CheckResult, ClassResult, Metric, Tiers, worst_status
+from singaudit.strict import Strict
 
 if TYPE_CHECKING:  # torch loads when a check measures, never to read or validate a spec
     import torch
@@ -43,11 +44,37 @@ class CheckParams(BaseModel):
 P = TypeVar("P", bound=CheckParams)
 
 
-@dataclass(frozen=True)
-class PromptSpec:
-    """How class (and concept) prompts are written: one template or an ensemble."""
+class PromptSpec(Strict):
+    """How class (and concept) prompts are written: one template, or an ensemble (the mean of
+    unit text embeddings). The spec's ``prompts`` section; ``PromptSpec(templates)`` also works."""
 
-    templates: tuple[str, ...] = ("an image of a {class}",)
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    template: str = "an image of a {class}"
+    ensemble: Annotated[tuple[str, ...], Field(min_length=1)] | None = None
+
+    def __init__(self, templates: Sequence[str] | None = None, /, **fields: Any) -> None:
+        if templates is not None:
+            fields = {"template": templates[0]} if len(templates) == 1 else {
+                "ensemble": tuple(templates)}
+        super().__init__(**fields)
+
+    @field_validator("template")
+    @classmethod
+    def _has_placeholder(cls, template: str) -> str:
+        if "{class}" not in template:
+            raise ValueError("a prompt template must contain '{class}'")
+        return template
+
+    @field_validator("ensemble")
+    @classmethod
+    def _all_have_placeholder(cls, ensemble: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for template in ensemble or ():
+            cls._has_placeholder(template)
+        return ensemble
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        return self.ensemble if self.ensemble else (self.template,)
 
     @property
     def description(self) -> str:

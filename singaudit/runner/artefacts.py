@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
@@ -19,20 +19,28 @@ from singaudit.cache import cache_root
 from singaudit.errors import DataError, NotApplicable, SingauditError
 from singaudit.runner import artefact_cache
 from singaudit.runner.memo import ArtefactStore, digest
+from singaudit.runner.plan import Plan, make_plan
 from singaudit.runner.progress import ProgressReporter
 from singaudit.runner.provenance import RunFacts
 from singaudit.runner.selection import ImageSelection, select_images
 from singaudit.runner.translator_artefacts import TranslatorArtefact, TranslatorArtefacts
 from singaudit.spec.models import AuditSpec, DataSpec
 
+if TYPE_CHECKING:
+    from singaudit.adapters.data.base import ImageSource
+    from singaudit.adapters.generators.base import Generator
+    from singaudit.maths.geometry import HeadGeometry
+    from singaudit.pipeline.executors import ModelRecipe
+
 
 class ArtefactBuilder(TranslatorArtefacts):
     """The artefacts of one audit spec. ``store`` shares them between builders (a new private
     one by default); models load and artefacts compute on first use."""
 
-    def __init__(self, spec: AuditSpec, store: ArtefactStore | None = None) -> None:
+    def __init__(self, spec: AuditSpec | Plan, store: ArtefactStore | None = None) -> None:
         self.store = store if store is not None else ArtefactStore(progress=False)
-        self.spec = spec
+        self.plan = make_plan(spec)
+        self.spec = spec = self.plan.spec
         self.reporter = ProgressReporter(self.store.progress)
         self.device = _resolve_device(self.store.device or spec.device)
         self.dtype = _resolve_dtype(spec.dtype, self.device)
@@ -42,12 +50,12 @@ class ArtefactBuilder(TranslatorArtefacts):
         self.loaded_joint_space: JointSpace | None = None
         self._fit_splits: dict[str, tuple[list[str], list[str], ImageSelection]] = {}
         self.cache_dir = cache_root(self.store.cache_dir or spec.cache_dir)
-        self.executor = _executor(spec)
+        self.executor = self.plan.engine(spec.execution)
         self._recipes: dict[int, Any] = {}  # id(loaded model) -> how a remote worker rebuilds it
 
     # ---------------------------------------------------------------- loading (memoised)
 
-    def _data_source(self, data: DataSpec):
+    def _data_source(self, data: DataSpec) -> ImageSource:
         key = ("data", data.id, _stable(data.options))
         return self.store.memo(key, lambda: sources.load_data(data.id, **data.options))
 
@@ -84,7 +92,7 @@ class ArtefactBuilder(TranslatorArtefacts):
                                                              joint.options)
         return self.loaded_joint_space
 
-    def generator(self):
+    def generator(self) -> Generator | None:
         """The spec's generator, the joint space's default one, or None (retrieval evidence)."""
         config = self.spec.generator
         if config is None:
@@ -161,13 +169,13 @@ class ArtefactBuilder(TranslatorArtefacts):
         return artefact_cache.text_embeddings_cached(space, prompts, cache_dir=self.cache_dir,
                                               memo=self.store.memo)
 
-    def geometry(self, name: str):
+    def geometry(self, name: str) -> HeadGeometry:
         """The head geometry (principal and null bases) of model ``name``."""
         classifier = self.classifier(name)
         tolerance = self.spec.geometry.rank_tolerance
         key = ("geometry", classifier.info.id, classifier.info.weights_hash, tolerance)
 
-        def compute():
+        def compute() -> HeadGeometry:
             with self.reporter.stage(f"geometry:{name}", f"head geometry of {name}"):
                 return artefact_cache.geometry_cached(classifier, cache_dir=self.cache_dir,
                                                       rank_tolerance=tolerance)
@@ -177,7 +185,7 @@ class ArtefactBuilder(TranslatorArtefacts):
     def prepare(self, models: list[str]) -> None:
         """Extract every model's features and the joint embeddings up front, so that an
         unreadable image is dropped from every model alike."""
-        if self.spec.execution.engine != "local":
+        if self.plan.engine.prefetch:
             self._prefetch(models)
         selection = self.audit_images
         for name in models:
@@ -194,7 +202,7 @@ class ArtefactBuilder(TranslatorArtefacts):
         several models' extractions concurrently; the steps after it read the cache."""
         from concurrent.futures import ThreadPoolExecutor
 
-        encoders = [self.classifier(name) for name in models]
+        encoders: list[Classifier | JointSpace] = [self.classifier(name) for name in models]
         selections = [self.audit_images]
         if self.spec.joint_space is not None:
             encoders.append(self.joint_space())
@@ -259,13 +267,8 @@ def _stable(options: dict[str, Any]) -> str:
     return json.dumps(options, sort_keys=True, default=str)
 
 
-def _executor(spec: AuditSpec):
-    from singaudit.pipeline.executors import make_executor
-
-    return make_executor(spec.execution)
-
-
-def _recipe(role: str, model_id: str, options: dict[str, Any]):
+def _recipe(role: Literal["classifier", "joint_space"], model_id: str,
+            options: dict[str, Any]) -> ModelRecipe:
     from singaudit.pipeline.executors import ModelRecipe
 
     return ModelRecipe(role, model_id, dict(options))

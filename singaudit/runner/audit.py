@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from singaudit.cache import cache_root
 from singaudit.cache import checks as check_cache
@@ -33,10 +33,12 @@ from singaudit.results import (
 from singaudit.runner import cached_verdicts, provenance, warm
 from singaudit.runner.memo import digest
 from singaudit.runner.outputs import output_dir, publish, staged_output
+from singaudit.runner.plan import Plan, make_plan
 from singaudit.runner.regressions import with_regressions
 from singaudit.spec.models import AuditSpec
 
 if TYPE_CHECKING:  # the builder, contexts and accuracy import torch: only a computing run needs it
+    from singaudit.checks.base import ModelContext
     from singaudit.runner.artefacts import ArtefactBuilder
     from singaudit.runner.context import AuditModelContext
 
@@ -90,7 +92,7 @@ def check_selectors(spec: AuditSpec, only: Sequence[str] | None) -> None:
                             f"models: {', '.join(models)}; checks: {', '.join(checks)}")
 
 
-def replay_run(spec: AuditSpec, store: Any, *, only: Sequence[str] | None = None,
+def replay_run(spec: AuditSpec | Plan, store: Any, *, only: Sequence[str] | None = None,
                out_dir: str | Path | None = None, force: bool = False) -> AuditResult | None:
     """The run of ``spec`` replayed from its run record (``singaudit.runner.warm``) when every
     input is unchanged since it was computed: no model loaded, no torch imported; every verdict is
@@ -100,10 +102,12 @@ def replay_run(spec: AuditSpec, store: Any, *, only: Sequence[str] | None = None
     if getattr(store, "recompute", False) or not getattr(store, "replay", True):
         return None
     started = time.time()
+    plan = make_plan(spec)
+    spec = plan.spec
     cache_dir = cache_root(store.cache_dir or spec.cache_dir)
-    key = warm.record_key(spec, only, cache_dir, store.device)
+    key = warm.record_key(plan, only, cache_dir, store.device)
     record = run_records.load_record(cache_dir, key) if key is not None else None
-    if record is None:
+    if key is None or record is None:
         return None
     out_dir = output_dir(spec, out_dir)
     check_selectors(spec, only)
@@ -112,14 +116,14 @@ def replay_run(spec: AuditSpec, store: Any, *, only: Sequence[str] | None = None
         if [entry.get("name") for entry in record["models"]] != selected_models:
             raise _CorruptRecord("its models are not those the spec selects")
         with staged_output(out_dir, force=force) as staging:
-            models = [_replayed_model(spec, only, entry, cache_dir, staging)
+            models = [_replayed_model(plan, only, entry, cache_dir, staging)
                       for entry in record["models"]]
             facts = provenance.RunFacts(**{
                 **record["facts"],
                 "cached_checks": [f"{m.name}::{c.name}" for m in models for c in m.checks]})
             result = with_regressions(AuditResult.from_models(
                 name=spec.name, models=models, data_issues=record["data_issues"],
-                provenance=provenance.collect(spec, facts, started, models)), spec)
+                provenance=provenance.collect(plan, facts, started, models)), spec)
             result.write(staging / "results.json")
             publish(staging, out_dir, audit=spec.name)
     except _CorruptRecord as reason:
@@ -144,8 +148,9 @@ class _CorruptRecord(_NotReplayable):
     """A run record that contradicts the spec or its own entries: warned about, then removed."""
 
 
-def _replayed_model(spec: AuditSpec, only: Sequence[str] | None, entry: dict[str, Any],
+def _replayed_model(plan: Plan, only: Sequence[str] | None, entry: dict[str, Any],
                     cache_dir: Path, staging: Path) -> ModelResult:
+    spec = plan.spec
     try:
         model = spec.model_by_name(entry["name"])
     except (KeyError, SpecError):
@@ -163,9 +168,10 @@ def _replayed_model(spec: AuditSpec, only: Sequence[str] | None, entry: dict[str
         stored = check_cache.read_check_entry(cache_dir, item["key"])
         if stored is None:
             raise _NotReplayable  # removed or damaged since: the check runs again
-        check = CHECKS.get(item["name"])()
-        result = cached_verdicts.trusted(stored, check, spec.checks[item["name"]], model.name,
-                                  item["name"])
+        planned = plan.checks[item["name"]]
+        check = planned.check()
+        result = cached_verdicts.trusted(stored, check, planned.params, model.name,
+                                         item["name"])
         if result is None:
             check_cache.discard_check_entry(cache_dir, item["key"])
             raise _NotReplayable  # warned; the computing run judges it afresh
@@ -213,6 +219,7 @@ class AuditRun:
     def __init__(self, artefacts: ArtefactBuilder, *, only: Sequence[str] | None = None,
                  debug: bool = False) -> None:
         self.artefacts = artefacts
+        self.plan = artefacts.plan
         self.spec = artefacts.spec
         self.only = list(only) if only else None
         self.debug = debug
@@ -244,7 +251,7 @@ class AuditRun:
     def _save_record(self, models: list[ModelResult]) -> None:
         """Keep what a later run with the same inputs needs to replay this one without torch."""
         artefacts = self.artefacts
-        key = warm.record_key(self.spec, self.only, artefacts.cache_dir, artefacts.store.device)
+        key = warm.record_key(self.plan, self.only, artefacts.cache_dir, artefacts.store.device)
         if key is None or self._replay is None:
             return
         facts = artefacts.facts(self.cached_checks)
@@ -277,7 +284,7 @@ class AuditRun:
 
     def _model_result(self, name: str, staging: Path, prepared_error: str | None) -> ModelResult:
         model = self.spec.model_by_name(name)
-        checks = [(c, p) for c, p in self.spec.checks.items() if selected(self.only, name, c)]
+        checks = [(c, p) for c, p in self.plan.params() if selected(self.only, name, c)]
         artefact_dir = staging / "artefacts" / name
         artefact_dir.mkdir(parents=True, exist_ok=True)
         results: list[CheckResult] = []
@@ -342,7 +349,7 @@ class AuditRun:
             name=self.spec.name,
             models=models,
             data_issues=self._data_issues(),
-            provenance=provenance.collect(self.spec, self.artefacts.facts(self.cached_checks),
+            provenance=provenance.collect(self.plan, self.artefacts.facts(self.cached_checks),
                                           started, models),
         )
         # Models with a baseline: the regression tiers judged into a "regression" check.
@@ -356,7 +363,7 @@ class AuditRun:
         try:
             with self.artefacts.reporter.stage(f"check:{ctx.name}:{check_name}",
                                                f"check {ctx.name}::{check_name}"):
-                check = CHECKS.get(check_name)()
+                check = self.plan.checks[check_name].check()
                 if check.requires_null_space:
                     ctx.geometry.require_null_space()
                 # Only what the framework judges is cached: its verdict can be judged again.
@@ -365,7 +372,7 @@ class AuditRun:
                 result, stored = self._cached(ctx, check_name, check, params, key)
                 if result is None:
                     result = self._computed(ctx, check_name, check, params, key) \
-                        if key is not None else check.run(ctx, params)
+                        if key is not None else check.run(_seen_by_checks(ctx), params)
                     stored = key if key is not None and result.status != "error" else None
         except NotApplicable as reason:
             result = CheckResult(name=check_name, status="skip", message=str(reason))
@@ -407,7 +414,7 @@ class AuditRun:
                   key: str) -> CheckResult:
         """Measure, keep what was measured, judge; store the result with its measurements."""
         before = _files(ctx.artefact_dir)
-        measured = check.measure(ctx, params)
+        measured = check.measure(_seen_by_checks(ctx), params)
         kept = cached_verdicts.measurements_record(measured, ctx.class_names, ctx.seed, model=ctx.name,
                                             check=check_name)  # before judging adds to it
         result = check.judge(measured, params, ctx.class_names, seed=ctx.seed)
@@ -465,6 +472,12 @@ class AuditRun:
             "geometry": spec.geometry.model_dump(mode="json"),
             "seed": spec.seed, "device": artefacts.device.type, "dtype": str(artefacts.dtype),
         })
+
+
+def _seen_by_checks(ctx: AuditModelContext) -> ModelContext:
+    """``ctx`` as the checks' ModelContext: the Protocol declares plain attributes, which the
+    runner's context serves as read-only (lazily computed) properties."""
+    return cast("ModelContext", ctx)
 
 
 @cache

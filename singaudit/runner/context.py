@@ -28,7 +28,7 @@ class AuditModelContext:
         self._artefacts = artefacts
         self.name = name
         self.classifier = classifier
-        self.prompts: PromptSpec = artefacts.spec.prompts.to_prompt_spec()
+        self.prompts: PromptSpec = artefacts.plan.prompts
         self.null_removal: str = artefacts.spec.null_removal
         self.seed = artefacts.spec.seed
         generator = artefacts.spec.generator

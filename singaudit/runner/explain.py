@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -83,7 +83,8 @@ def explain_image(
     geometry = run.geometry("model")
     geometry.require_null_space()
     artefact = run.translator("model")
-    chosen = _null_reference(run, geometry, artefact.info, null_removal)
+    chosen = _null_reference(run, geometry, artefact.info,
+                             "zero" if null_removal == "zero" else "mean")  # checked above
     reference, described = chosen.vector, chosen.description
     equivalent = remove_null(features, geometry, reference).float()
     with torch.inference_mode():
@@ -93,7 +94,7 @@ def explain_image(
     top_indices = probabilities.argsort(descending=True)[:top].tolist()
     class_names = classifier.info.class_names
     top_names = [class_names[i] if i < len(class_names) else str(i) for i in top_indices]
-    prompt_spec = spec.prompts.to_prompt_spec()
+    prompt_spec = run.plan.prompts
     class_text = run.text_embeddings([prompt_spec.fill(name)[0] for name in top_names])
     class_as = concept_attribute_scores(t_orig, t_eq, class_text)[0].tolist()
     vocabulary = concepts or list(dict.fromkeys(class_names))
@@ -126,14 +127,14 @@ def explain_image(
     return explanation
 
 
-def _null_reference(run: ArtefactBuilder, geometry: Any, info: dict[str, Any], removal: str
-                    ) -> Any:
+def _null_reference(run: ArtefactBuilder, geometry: Any, info: dict[str, Any],
+                    removal: Literal["zero", "mean"]) -> Any:
     """The audits' null-reference policy (maths.equivalence.choose_null_reference): the fit mean
     recorded with the translator, else its fit images' mean; one image gives no mean of its own,
     so without either the reference is zero (and said so)."""
     from singaudit.maths.equivalence import choose_null_reference
 
-    def fit_rows():
+    def fit_rows() -> torch.Tensor | None:
         try:
             return run.translator_fit_data("model")[0]
         except DataError:  # a loaded translator and no unaudited images to take a mean from
@@ -143,14 +144,16 @@ def _null_reference(run: ArtefactBuilder, geometry: Any, info: dict[str, Any], r
                                  fit_rows=fit_rows)
 
 
-def _render_evidence(run: ArtefactBuilder, t_orig, t_eq, seeds, out_dir) -> list[str]:
+def _render_evidence(run: ArtefactBuilder, t_orig: torch.Tensor, t_eq: torch.Tensor,
+                     seeds: tuple[int, ...], out_dir: str | Path | None) -> list[str]:
     from singaudit.maths.scores import rescale_to_reference
 
-    generator = run.generator()
+    generator, config = run.generator(), run.spec.generator
+    assert generator is not None and config is not None  # explain asked for one
     folder = Path(out_dir or "explain")
     folder.mkdir(parents=True, exist_ok=True)
     rescaled = rescale_to_reference(t_eq, t_orig)
-    images = generator.render(torch.cat([t_orig, rescaled]), list(seeds), run.spec.generator.size)
+    images = generator.render(torch.cat([t_orig, rescaled]), list(seeds), config.size)
     written = []
     for label, row in zip(("original", "equivalent"), images, strict=True):
         for seed, picture in zip(seeds, row, strict=True):

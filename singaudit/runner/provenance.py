@@ -10,7 +10,7 @@ from typing import Any
 
 from singaudit.io.versions import library_versions
 from singaudit.results import ModelResult
-from singaudit.spec.models import AuditSpec
+from singaudit.runner.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,10 @@ class RunFacts:
     cached_checks: list[str] = field(default_factory=list)  # model::check reused from the cache
 
 
-def collect(spec: AuditSpec, facts: RunFacts, started: float,
+def collect(plan: Plan, facts: RunFacts, started: float,
             results: list[ModelResult] | None = None) -> dict[str, Any]:
     """The provenance block of results.json."""
+    spec = plan.spec
     models: dict[str, Any] = {}
     for model in spec.models:
         models[model.name] = {"id": model.id, **facts.classifiers.get(model.name, {})}
@@ -42,7 +43,7 @@ def collect(spec: AuditSpec, facts: RunFacts, started: float,
         joint = {"id": spec.joint_space.id, **(facts.joint_space or {})}
     source_path = spec.source_path
     return {
-        "spec": {"path": str(source_path) if source_path else None, "sha256": spec.spec_hash(),
+        "spec": {"path": str(source_path) if source_path else None, "sha256": plan.spec_hash(),
                  "name": spec.name},
         "versions": dict(library_versions()),
         "platform": platform.platform(),
@@ -50,8 +51,8 @@ def collect(spec: AuditSpec, facts: RunFacts, started: float,
         "joint_space": joint,
         "data": {"id": spec.data.id, "images": facts.images, "classes": list(facts.classes),
                  "images_sha256": facts.images_sha256},
-        "prompts": spec.prompts.to_prompt_spec().description,
-        "prompt_templates": list(spec.prompts.to_prompt_spec().templates),
+        "prompts": plan.prompts.description,
+        "prompt_templates": list(plan.prompts.templates),
         "null_removal": spec.null_removal,
         "translator": {"arch": spec.translator.arch, "path": spec.translator.path,
                        "fit_data": spec.translator.fit.id if spec.translator.fit else

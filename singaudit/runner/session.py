@@ -11,6 +11,7 @@ from singaudit.results import AuditResult
 from singaudit.runner.audit import AuditRun, replay_run
 from singaudit.runner.memo import ArtefactStore
 from singaudit.runner.outputs import OutputError, output_dir, publish, staged_output
+from singaudit.runner.plan import Plan, make_plan
 from singaudit.spec.models import AuditSpec
 
 if TYPE_CHECKING:
@@ -20,15 +21,15 @@ if TYPE_CHECKING:
 class AuditSession(ArtefactStore):
     """An artefact store that runs audits; several audits of one session share their work."""
 
-    def artefacts(self, spec: AuditSpec) -> ArtefactBuilder:
-        """The artefact builder of ``spec``, sharing this session's memory."""
+    def artefacts(self, spec: AuditSpec | Plan) -> ArtefactBuilder:
+        """The artefact builder of ``spec`` (or its plan), sharing this session's memory."""
         from singaudit.runner.artefacts import ArtefactBuilder  # torch: only when computing
 
         return ArtefactBuilder(spec, self)
 
     def run(
         self,
-        spec: AuditSpec,
+        spec: AuditSpec | Plan,
         *,
         out_dir: str | Path | None = None,
         only: Sequence[str] | None = None,
@@ -39,17 +40,18 @@ class AuditSession(ArtefactStore):
         writes the reports beside a staged results.json, published with it (all or nothing: on
         any failure the previous run's files stay as they were). ``force`` writes into a folder
         singaudit did not create (deleting nothing of it)."""
+        plan = make_plan(spec)  # every name resolved before anything runs or is written
         if reports is None:
-            return self._run(spec, out_dir, only, force)
-        out = output_dir(spec, out_dir)
+            return self._run(plan, out_dir, only, force)
+        out = output_dir(plan.spec, out_dir)
         try:
             with staged_output(out, force=force) as staging:
                 # The run publishes into a fresh folder of its own; that folder, reports added,
                 # is then published as one set.
                 folder = staging / "run"
-                result = self._run(spec, folder, only, False)
+                result = self._run(plan, folder, only, False)
                 reports(folder)
-                publish(folder, out, audit=spec.name)
+                publish(folder, out, audit=plan.spec.name)
         except OSError as error:
             if error.errno not in _FULL_OR_READ_ONLY:
                 raise
@@ -58,12 +60,12 @@ class AuditSession(ArtefactStore):
                               "run's files there are unchanged") from None
         return result
 
-    def _run(self, spec: AuditSpec, out_dir: str | Path | None, only: Sequence[str] | None,
+    def _run(self, plan: Plan, out_dir: str | Path | None, only: Sequence[str] | None,
              force: bool) -> AuditResult:
-        replayed = replay_run(spec, self, only=only, out_dir=out_dir, force=force)
+        replayed = replay_run(plan, self, only=only, out_dir=out_dir, force=force)
         if replayed is not None:  # every input unchanged: no model loaded, no torch imported
             return replayed
-        run = AuditRun(self.artefacts(spec), only=only, debug=self.debug)
+        run = AuditRun(self.artefacts(plan), only=only, debug=self.debug)
         return run.execute(out_dir=out_dir, force=force)
 
 
@@ -72,7 +74,7 @@ _FULL_OR_READ_ONLY = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.E
 
 
 def run_audit(
-    spec: AuditSpec,
+    spec: AuditSpec | Plan,
     *,
     out_dir: str | Path | None = None,
     device: str | None = None,

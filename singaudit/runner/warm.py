@@ -37,6 +37,7 @@ from singaudit.cache.runs import RECORD_VERSION
 from singaudit.io.versions import library_versions
 from singaudit.registry import Registry, RegistryError
 from singaudit.runner.memo import digest
+from singaudit.runner.plan import Plan, make_plan
 from singaudit.spec.models import AuditSpec
 
 
@@ -83,9 +84,12 @@ def device_probe(requested: str) -> dict[str, Any]:
     }
 
 
-def record_key(spec: AuditSpec, only: Sequence[str] | None, cache_dir: Path,
+def record_key(spec: AuditSpec | Plan, only: Sequence[str] | None, cache_dir: Path,
                device: str | None) -> str | None:
-    """The run record key of ``spec``; None when some input's identity cannot be told."""
+    """The run record key of ``spec`` (planned); None when some input's identity cannot be
+    told."""
+    plan = make_plan(spec)
+    spec = plan.spec
     sources: list[tuple[str, dict[str, Any], Registry]] = [
         (m.id, m.options, CLASSIFIER_SOURCES) for m in spec.models]
     sources.append((spec.data.id, spec.data.options, DATA_SOURCES))
@@ -111,7 +115,7 @@ def record_key(spec: AuditSpec, only: Sequence[str] | None, cache_dir: Path,
         translator_file = hashes
     return digest({
         "record": RECORD_VERSION,
-        "spec": spec.model_dump(mode="json", exclude={"report"}),
+        "spec": {k: v for k, v in plan.spec_dump().items() if k != "report"},
         "only": sorted(only) if only else None,
         "package": package_fingerprint(),
         "versions": library_versions(),

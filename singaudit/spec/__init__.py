@@ -1,7 +1,9 @@
-"""Audit specs: pydantic models of the YAML audit files, loading, overrides and the JSON Schema."""
+"""Audit specs: plain pydantic models of the YAML audit files, loading and overrides (the
+runner's plan resolves their names against the registries)."""
 
 from singaudit.spec.loader import (
     Overrides,
+    SpecOrigin,
     apply_overrides,
     is_audit_spec,
     iter_spec_files,
@@ -16,10 +18,8 @@ from singaudit.spec.models import (
     GeneratorSpec,
     JointSpaceSpec,
     ModelSpec,
-    PromptsSpec,
     ReportSpec,
     TranslatorSpec,
-    spec_json_schema,
 )
 
 __all__ = [
@@ -31,13 +31,12 @@ __all__ = [
     "JointSpaceSpec",
     "ModelSpec",
     "Overrides",
-    "PromptsSpec",
     "ReportSpec",
+    "SpecOrigin",
     "TranslatorSpec",
     "apply_overrides",
     "is_audit_spec",
     "iter_spec_files",
     "load_spec",
     "parse_spec_text",
-    "spec_json_schema",
 ]

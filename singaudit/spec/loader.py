@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 import stat
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from singaudit.errors import SpecError
 from singaudit.spec.models import SPEC_KIND, AuditSpec
@@ -42,13 +45,28 @@ class Overrides:
         return items
 
 
-def _data_id(value: str) -> str:
-    from singaudit.adapters.sources import DATA_SOURCES
+# A 'source:id' name as --data may give it; anything else is a folder path.
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9_\-]+:")
 
-    source, sep, _ = value.partition(":")
-    if sep and source in DATA_SOURCES:
-        return value
-    return f"folder:{value}"
+
+def _data_id(value: str) -> str:
+    """``--data``'s value as a data id: a 'source:id' name stays one (an unregistered source is
+    a folder path again, decided by the plan), a path becomes 'folder:<path>'."""
+    return value if _SOURCE_NAME.match(value) else f"folder:{value}"
+
+
+@dataclass(frozen=True)
+class SpecOrigin:
+    """Where a spec's keys were written: the file (or text's) name, its YAML node tree and the
+    keys command-line options set, so that errors found after parsing still name their line."""
+
+    source: str = "<spec>"
+    root: yaml.Node | None = None
+    touched: Mapping[str, str] = field(default_factory=dict)
+
+    def error(self, error: ValidationError) -> SpecError:
+        """One SpecError listing every error of ``error`` at its file:line: key.path."""
+        return SpecError(_format_errors(error, self.source, self.root, self.touched))
 
 
 def _assign(document: dict[str, Any], dotted: str, value: Any, origin: str) -> None:
@@ -105,7 +123,7 @@ def _node_at(root: yaml.Node | None, loc: Sequence[str | int]) -> yaml.Node | No
 
 
 def _format_errors(
-    error: ValidationError, source: str, root: yaml.Node | None, touched: dict[str, str]
+    error: ValidationError, source: str, root: yaml.Node | None, touched: Mapping[str, str]
 ) -> str:
     lines = []
     for detail in error.errors(include_url=False):
@@ -119,33 +137,34 @@ def _format_errors(
             where = f"{source}:{node.start_mark.line + 1}" if node is not None else source
         message = detail["msg"].removeprefix("Value error, ")
         if detail["type"] == "extra_forbidden" and loc:
-            message += _did_you_mean(str(loc[-1]))
+            message += did_you_mean(str(loc[-1]))
         lines.append(f"{where}: {key_path}: {message}")
     count = len(lines)
     header = f"invalid audit spec ({count} error{'s' if count > 1 else ''}):"
     return "\n".join([header, *("  " + line for line in lines)])
 
 
-def _did_you_mean(key: str) -> str:
-    """" (did you mean 'top_k'?)" from every key the spec schema knows, checks included."""
-    from singaudit.adapters.resolution import nearest
-    from singaudit.spec.models import spec_json_schema
-
+def schema_keys(schema: object) -> set[str]:
+    """Every property name in a JSON Schema (at any depth)."""
     names: set[str] = set()
+    if isinstance(schema, dict):
+        properties = schema.get("properties")
+        if isinstance(properties, dict):
+            names.update(properties)
+        for value in schema.values():
+            names |= schema_keys(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            names |= schema_keys(value)
+    return names
 
-    def collect(node: object) -> None:
-        if isinstance(node, dict):
-            properties = node.get("properties")
-            if isinstance(properties, dict):
-                names.update(properties)
-            for value in node.values():
-                collect(value)
-        elif isinstance(node, list):
-            for value in node:
-                collect(value)
 
-    collect(spec_json_schema())
-    return nearest(key, sorted(names), count=1)
+def did_you_mean(key: str, keys: Iterable[str] = ()) -> str:
+    """" (did you mean 'top_k'?)" from ``keys`` and every key of the spec's own schema."""
+    names = schema_keys(AuditSpec.model_json_schema()) | set(keys)
+    lowered = {name.lower(): name for name in sorted(names)}
+    match = difflib.get_close_matches(key.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean {lowered[match[0]]!r}?)" if match else ""
 
 
 # A spec is a few hundred nodes; aliases may share a node many times, but expanding them past this
@@ -216,25 +235,60 @@ def safe_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
     return root, document
 
 
+# Errors found in a raw document by someone else than the spec's own models (the runner's plan:
+# names the registries refuse), reported together with the spec's own.
+MoreErrors = Callable[[dict[str, Any], SpecOrigin], list[InitErrorDetails]]
+
+
 def parse_spec_text(
-    text: str, *, source: str = "<spec>", overrides: Overrides | None = None
+    text: str, *, source: str = "<spec>", overrides: Overrides | None = None,
+    more_errors: MoreErrors | None = None,
 ) -> AuditSpec:
-    """Validate audit YAML text; raise SpecError with file:line: key.path: reason."""
+    """Validate audit YAML text; raise SpecError with file:line: key.path: reason (with
+    ``more_errors``' errors of the document, all at once)."""
     root, document = safe_yaml(text, source)
     if not isinstance(document, dict):
         raise SpecError(f"{source}: an audit spec is a YAML mapping (with kind: {SPEC_KIND})")
     touched = apply_overrides(document, overrides)
+    origin = SpecOrigin(source, root, touched)
+    errors: list[InitErrorDetails] = []
+    spec = None
     try:
-        return AuditSpec.model_validate(document)
+        spec = AuditSpec.model_validate(document)
     except ValidationError as error:
-        raise SpecError(_format_errors(error, source, root, touched)) from None
+        errors += _details(error)
+    if more_errors is not None:
+        errors += more_errors(document, origin)
+    if errors:
+        order = {key: index for index, key in enumerate(AuditSpec.model_fields)}
+        errors.sort(key=lambda e: order.get(str(e["loc"][0]), len(order)) if e["loc"] else -1)
+        raise origin.error(ValidationError.from_exception_data("AuditSpec", errors)) from None
+    assert spec is not None
+    spec._origin = origin
+    return spec
 
 
-def load_spec(path: str | Path, overrides: Overrides | None = None) -> AuditSpec:
+def _details(error: ValidationError) -> list[InitErrorDetails]:
+    """``error``'s details as ``ValidationError.from_exception_data`` takes them again."""
+    found: list[InitErrorDetails] = []
+    for detail in error.errors():
+        if detail["type"] in ("value_error", "assertion_error"):  # its message as written
+            kind = PydanticCustomError("invalid", detail["msg"].removeprefix("Value error, "))
+            found.append(InitErrorDetails(type=kind, loc=detail["loc"], input=detail["input"]))
+            continue
+        entry = InitErrorDetails(type=detail["type"], loc=detail["loc"], input=detail["input"])
+        if "ctx" in detail:
+            entry["ctx"] = detail["ctx"]
+        found.append(entry)
+    return found
+
+
+def load_spec(path: str | Path, overrides: Overrides | None = None, *,
+              more_errors: MoreErrors | None = None) -> AuditSpec:
     """Read and validate one audit file."""
     path = Path(path)
     text = _read_spec_text(path)
-    spec = parse_spec_text(text, source=str(path), overrides=overrides)
+    spec = parse_spec_text(text, source=str(path), overrides=overrides, more_errors=more_errors)
     spec._source_path = path
     return spec
 

@@ -13,6 +13,7 @@ from singaudit.checks import CHECKS, Check, Measurements
 from singaudit.errors import NotApplicable, SingauditError, SpecError
 from singaudit.results import SCHEMA_VERSION, AuditResult, CheckResult, expectation_met
 from singaudit.runner import AuditSession, run_audit, selected
+from singaudit.runner.plan import make_plan
 from singaudit.spec import Overrides, parse_spec_text
 
 FAST = ("checks.translator_fidelity=null",)
@@ -55,7 +56,7 @@ def test_results_json_structure(tmp_path):
     assert set(semantics["per_class"]) == set(runner_world.CLASSES)
     assert len(semantics["data"]["is"]) == 20
     provenance = written["provenance"]
-    assert provenance["spec"]["sha256"] == make_spec().spec_hash()
+    assert provenance["spec"]["sha256"] == make_plan(make_spec()).spec_hash()
     assert provenance["seed"] == 0 and provenance["device"] == "cpu"
     assert "torch" in provenance["versions"]
     assert provenance["models"]["first"]["weights_hash"] == "seed1-c4"

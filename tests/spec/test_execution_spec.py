@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_spec import VALID, error_of
+from test_spec import VALID, error_of, planned
 
 from singaudit.spec import Overrides, parse_spec_text
 
@@ -33,7 +33,7 @@ def test_bad_execution_is_one_clear_error(section, expected):
 
 
 def test_the_engine_changes_no_result_so_not_the_spec_hash():
-    local = parse_spec_text(VALID)
-    remote = parse_spec_text(VALID, overrides=Overrides(sets=("execution.engine=ray",)))
-    assert remote.execution.engine == "ray"
+    local = planned(VALID)
+    remote = planned(VALID, Overrides(sets=("execution.engine=ray",)))
+    assert remote.spec.execution.engine == "ray"
     assert remote.spec_hash() == local.spec_hash()

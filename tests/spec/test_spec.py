@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from singaudit.errors import SpecError
+from singaudit.runner.plan import Plan, make_plan, plan_text, spec_json_schema
 from singaudit.spec import (
     AuditSpec,
     Overrides,
@@ -16,7 +17,6 @@ from singaudit.spec import (
     iter_spec_files,
     load_spec,
     parse_spec_text,
-    spec_json_schema,
 )
 
 VALID = """\
@@ -47,21 +47,28 @@ checks:
 AUDITS = Path(__file__).resolve().parents[2] / "audits"
 
 
+def planned(text: str, overrides: Overrides | None = None) -> Plan:
+    """The plan of audit YAML text: the spec parsed, then its names and check parameters
+    resolved against the registries."""
+    return plan_text(text, source="audit.yaml", overrides=overrides)
+
+
 def error_of(text: str, overrides: Overrides | None = None) -> str:
     with pytest.raises(SpecError) as caught:
-        parse_spec_text(text, source="audit.yaml", overrides=overrides)
+        planned(text, overrides)
     return str(caught.value)
 
 
 def test_valid_spec_parses_with_defaults():
-    spec = parse_spec_text(VALID)
+    plan = planned(VALID)
+    spec = plan.spec
     assert [m.name for m in spec.models] == ["clean", "leaky"]
     assert spec.models[1].expect == "fail"
     assert spec.translator.arch == "linear" and spec.translator.heldout == 0.2
     assert spec.data.classes == ["circle", 2]
-    assert spec.checks["class_semantics"].n_boot == 100
-    assert spec.checks["class_semantics"].thresholds[0].fail == 4
-    assert spec.prompts.to_prompt_spec().templates == ("an image of a {class}",)
+    assert plan.checks["class_semantics"].params.n_boot == 100
+    assert plan.checks["class_semantics"].params.thresholds[0].fail == 4
+    assert plan.prompts.templates == ("an image of a {class}",)
 
 
 def test_expect_defaults_to_pass():
@@ -99,6 +106,23 @@ def test_every_error_is_reported_at_once():
     assert "(2 errors)" in message
     assert "audit.yaml:1: version:" in message
     assert "audit.yaml:7: models.0.expect:" in message
+
+
+def test_errors_of_names_come_with_errors_of_structure():
+    text = VALID.replace("expect: pass", "expect: maybe").replace("n_boot: 100", "n_bot: 100")
+    message = error_of(text.replace("id: calibration:leaky", "id: timmm:resnet50"))
+    assert "(3 errors)" in message
+    lines = message.splitlines()[1:]
+    assert [line.split(": ")[1] for line in lines] == [
+        "models.0.expect", "models.1.id", "checks.class_semantics.n_bot"]
+    assert "(did you mean 'n_boot'?)" in lines[2]
+
+
+def test_a_spec_is_data_until_it_is_planned():
+    spec = parse_spec_text(VALID.replace("null_invariance: {}", "null_invariants: {}"))
+    assert spec.checks["null_invariants"] == {}  # as written: no registry read yet
+    with pytest.raises(SpecError, match="unknown check 'null_invariants'"):
+        make_plan(spec)
 
 
 def test_missing_required_field_points_at_its_parent():
@@ -144,8 +168,9 @@ def test_python_tags_are_not_executed():
 def test_set_overrides_apply_before_validation():
     overrides = Overrides(sets=("checks.class_semantics.thresholds.0.fail=9.5",
                                 "models.1.expect=none", "seed=7"))
-    spec = parse_spec_text(VALID, overrides=overrides)
-    assert spec.checks["class_semantics"].thresholds[0].fail == 9.5
+    plan = planned(VALID, overrides)
+    spec = plan.spec
+    assert plan.checks["class_semantics"].params.thresholds[0].fail == 9.5
     assert spec.models[1].expect == "none"
     assert spec.seed == 7
 
@@ -180,15 +205,15 @@ def test_load_spec_reads_a_file_and_remembers_it(tmp_path):
     path.write_text(VALID)
     spec = load_spec(path)
     assert spec.source_path == path
-    assert len(spec.spec_hash()) == 64
+    assert len(make_plan(spec).spec_hash()) == 64
     with pytest.raises(SpecError, match="no such audit spec"):
         load_spec(tmp_path / "missing.yaml")
 
 
 def test_spec_hash_changes_with_content():
-    first = parse_spec_text(VALID)
-    second = parse_spec_text(VALID, overrides=Overrides(sets=("seed=1",)))
-    assert first.spec_hash() == parse_spec_text(VALID).spec_hash()
+    first = planned(VALID)
+    second = planned(VALID, Overrides(sets=("seed=1",)))
+    assert first.spec_hash() == planned(VALID).spec_hash()
     assert first.spec_hash() != second.spec_hash()
 
 
@@ -224,7 +249,8 @@ def test_schema_validates_the_shipped_audits():
 
 @pytest.mark.parametrize("path", sorted(AUDITS.rglob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_audits_are_valid(path):
-    assert isinstance(load_spec(path), AuditSpec)
+    spec = load_spec(path)
+    assert isinstance(spec, AuditSpec) and make_plan(spec).spec is not None
 
 
 def test_unknown_source_is_refused_without_loading_anything():
@@ -334,13 +360,13 @@ def test_unknown_model_joint_space_and_generator_options_are_spec_errors():
 def test_sources_taking_any_keyword_accept_any_option():
     text = VALID.replace("    id: calibration:leaky\n",
                          "    id: timm:resnet18\n    options: {drop_rate: 0.1}\n")
-    assert parse_spec_text(text).models[1].options == {"drop_rate": 0.1}
+    assert planned(text).spec.models[1].options == {"drop_rate": 0.1}
 
 
 def test_translator_options_are_checked_against_the_architecture():
     message = error_of(VALID + "translator: {arch: linear, options: {epochs: 3}}\n")
     assert "translator.options.epochs: unknown option 'epochs' for a linear translator" in message
-    spec = parse_spec_text(VALID + "translator: {arch: mlp3, options: {epochs: 3}}\n")
+    spec = planned(VALID + "translator: {arch: mlp3, options: {epochs: 3}}\n").spec
     assert spec.translator.options == {"epochs": 3}
     assert "translator.options.seed" in error_of(
         VALID + "translator: {arch: mlp3, options: {seed: 3}}\n")
@@ -408,7 +434,7 @@ def test_warn_beyond_fail_is_a_spec_error_in_the_metrics_direction():
     assert "warn 2 is beyond fail 5 (higher is better" in message
     fine = VALID.replace("{metric: abs_as, statistic: median, warn: 3, fail: 4}",
                          "{metric: ratio, statistic: min, warn: 5, fail: 2, scope: overall}")
-    assert parse_spec_text(fine).checks["class_semantics"].thresholds[0].warn == 5
+    assert planned(fine).checks["class_semantics"].params.thresholds[0].warn == 5
 
 
 @pytest.mark.parametrize("override", ["checks.class_semantics.n_boot=1000000000",
