@@ -63,12 +63,14 @@ def _overrides(data: str | None, device: str | None, out: Path | None,
 
 
 def _load_specs(paths: list[Path], overrides: Overrides) -> list[AuditSpec]:
-    from singaudit.spec import iter_spec_files, load_spec
+    from singaudit.runner.plan import load_plan
+    from singaudit.spec import iter_spec_files
 
     files = iter_spec_files(paths)
     if not files:
         raise SpecError(f"no audit specs in {', '.join(map(str, paths))}")
-    return [load_spec(path, overrides) for path in files]
+    # Planned: names and check parameters resolved, every spec's errors before anything runs.
+    return [load_plan(path, overrides).spec for path in files]
 
 
 def _pdf_worker(formats: Sequence[str]) -> AbstractContextManager[Any]:

@@ -59,7 +59,7 @@ def schema(
 ) -> int:
     """Print the JSON Schema of audit specs (each check's parameters included)."""
     from singaudit.io.atomic import atomic_write_text
-    from singaudit.spec import spec_json_schema
+    from singaudit.runner.plan import spec_json_schema
 
     text = json.dumps(spec_json_schema(), indent=2)
     if output is None:
