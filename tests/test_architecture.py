@@ -20,7 +20,7 @@ ROOT = Path(singaudit.__file__).parent
 # lower layers only. The bare ``singaudit`` package is importable from everywhere: it defines
 # ``__version__`` and exports its public API lazily (by name, on first attribute access).
 LAYERS: dict[str, int] = {
-    "errors": 0, "lazy": 0,
+    "errors": 0, "lazy": 0, "strict": 0,
     "io": 1, "registry": 1, "wording": 1,
     "maths": 2, "results": 2,
     "calibration": 3, "cache": 3,
