@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from singaudit.maths.stats import is_statistic_name
+from singaudit.strict import Strict as _Strict
 from singaudit.wording import LEVELS, number
 
 # The baseline store folder when a spec names none (relative to the working directory).
 DEFAULT_STORE = "baselines"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Levels(_Strict):
