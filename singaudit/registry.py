@@ -101,7 +101,7 @@ class Registry(Generic[T]):
         """Decorator: ``@CHECKS.register("null_invariance")``; the default name is ``__name__``."""
 
         def decorate(obj: T) -> T:
-            self.add(name or obj.__name__, obj)
+            self.add(name or obj.__name__, obj)  # type: ignore[attr-defined]  # T: any named object
             return obj
 
         return decorate

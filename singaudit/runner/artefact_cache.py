@@ -17,6 +17,7 @@ from singaudit.cache.tensors import FeatureCache, load_geometry, make_key, save_
 from singaudit.cache.translators import entry_folder
 from singaudit.errors import SingauditError
 from singaudit.maths._arrays import require_finite
+from singaudit.maths.translators import Translator
 from singaudit.runner.selection import ImageSelection
 
 
@@ -93,7 +94,7 @@ def geometry_cached(classifier: Any, *, cache_dir: Path, rank_tolerance: float |
 
 
 def load_cached_translator(cache_dir: Path, fingerprint: str
-                           ) -> tuple[torch.nn.Module, dict[str, Any]] | None:
+                           ) -> tuple[Translator, dict[str, Any]] | None:
     """The translator fitted for ``fingerprint``, from the cache; None when absent or damaged."""
     from singaudit.pipeline.translator_store import load_translator
 
@@ -107,7 +108,7 @@ def load_cached_translator(cache_dir: Path, fingerprint: str
     return module, {**record, "source": "cache", "fingerprint": fingerprint}
 
 
-def save_cached_translator(cache_dir: Path, fingerprint: str, module: torch.nn.Module,
+def save_cached_translator(cache_dir: Path, fingerprint: str, module: Translator,
                            record: dict[str, Any]) -> None:
     """Keep a fitted translator under ``fingerprint`` (an unwritable cache only warns)."""
     from singaudit.pipeline.translator_store import save_translator
@@ -120,7 +121,8 @@ def save_cached_translator(cache_dir: Path, fingerprint: str, module: torch.nn.M
         write_failed(cache_dir, error)
 
 
-def load_translator_file(path: Path, classifier: Any, space: Any) -> tuple[torch.nn.Module, dict]:
+def load_translator_file(path: Path, classifier: Any, space: Any
+                         ) -> tuple[Translator, dict[str, Any]]:
     """A saved translator, refused when its dimensions do not fit the classifier and joint space."""
     from singaudit.pipeline.translator_store import load_translator
 

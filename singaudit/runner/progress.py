@@ -6,8 +6,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from singaudit.io.console import plain, visible
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
 
 
 class ProgressReporter:
@@ -16,10 +21,10 @@ class ProgressReporter:
 
     def __init__(self, enabled: bool) -> None:
         self.timings: dict[str, float] = {}
-        self._console = None
+        self._console: Console | None = None
         self._plain = enabled and not sys.stderr.isatty()
         self._began = time.perf_counter()
-        self._status = None
+        self._status: Status | None = None
         self._shown: list[str] = []  # the descriptions of the open stages, innermost last
         if enabled and not self._plain:
             from rich.console import Console
@@ -33,12 +38,13 @@ class ProgressReporter:
     @contextmanager
     def stage(self, key: str, description: str, spinner: bool = True) -> Iterator[None]:
         start = time.perf_counter()
-        shown = bool(description) and (self._plain or (self._console is not None and spinner))
+        console = self._console
+        shown = bool(description) and (self._plain or (console is not None and spinner))
         if shown and self._plain:
             self._say(description)
-        elif shown:  # nested stages (a translator fitted inside a check) name themselves
-            if self._status is None:
-                self._status = self._console.status(plain(description))
+        elif shown and console is not None:  # nested stages name themselves (a translator
+            if self._status is None:          # fitted inside a check)
+                self._status = console.status(plain(description))
                 self._status.start()
             else:
                 self._status.update(plain(description))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -16,6 +16,14 @@ from singaudit.pipeline.translators import fit_translator
 from singaudit.runner import artefact_cache
 from singaudit.runner.memo import digest
 from singaudit.runner.selection import ImageSelection, select_images
+
+if TYPE_CHECKING:
+    from singaudit.adapters.classifiers.base import Classifier
+    from singaudit.adapters.data.base import ImageSource
+    from singaudit.adapters.joint_spaces.base import JointSpace
+    from singaudit.runner.memo import ArtefactStore
+    from singaudit.runner.progress import ProgressReporter
+    from singaudit.spec.models import AuditSpec, DataSpec
 
 
 @dataclass
@@ -30,6 +38,23 @@ class TranslatorArtefacts:
 
     translators: dict[str, TranslatorArtefact]
     _fit_splits: dict[str, tuple[list[str], list[str], ImageSelection]]
+
+    if TYPE_CHECKING:  # what the builder that mixes this class in provides
+        spec: AuditSpec
+        store: ArtefactStore
+        reporter: ProgressReporter
+        cache_dir: Path
+        executor: Any
+        dtype: torch.dtype
+
+        @property
+        def audit_images(self) -> ImageSelection: ...
+        def classifier(self, name: str) -> Classifier: ...
+        def joint_space(self) -> JointSpace: ...
+        def readable(self, selection: ImageSelection) -> ImageSelection: ...
+        def _data_source(self, data: DataSpec) -> ImageSource: ...
+        def _rows(self, kind: str, model_id: str, encoder: Any,
+                  selection: ImageSelection) -> artefact_cache.Rows: ...
 
     @cached_property
     def fit_images(self) -> ImageSelection:
@@ -73,7 +98,8 @@ class TranslatorArtefacts:
         self._fit_splits[name] = split
         return split
 
-    def translator_fit_data(self, name: str):
+    def translator_fit_data(
+            self, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x_train, y_train, x_heldout, y_heldout): model ``name``'s features and joint
         embeddings of the translator's fit images, split as the translator was fitted."""
         train_keys, heldout_keys, fit = self._fit_split(name)

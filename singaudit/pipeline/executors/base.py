@@ -61,7 +61,8 @@ class EncodeJob:
 
     def batches(self) -> list[list[int]]:
         """Positions in ``flat()`` per batch: each chunk cut into ``batch_size`` pieces."""
-        batches, start = [], 0
+        batches: list[list[int]] = []
+        start = 0
         for chunk in self.chunks:
             batches.extend(
                 list(range(start + i, start + min(i + self.batch_size, len(chunk))))
