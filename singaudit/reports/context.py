@@ -29,7 +29,7 @@ from singaudit.reports.verdicts import (
     outcome_line,
     threshold_text,
 )
-from singaudit.results import STATUS_ORDER, AuditResult, CheckResult, ModelResult
+from singaudit.results import STATUS_ORDER, AuditResult, CheckResult, ClassResult, ModelResult
 from singaudit.wording import seconds
 
 THUMBNAIL_PX = 128
@@ -94,10 +94,10 @@ def _encoded_thumbnail(path: Path, mtime_ns: int, size: int) -> str | None:
 def _thumbnail(payload: bytes) -> str | None:
     try:
         with Image.open(io.BytesIO(payload)) as image:
-            image = image.convert("RGB")
-            image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+            rgb = image.convert("RGB")
+            rgb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
             buffer = io.BytesIO()
-            image.save(buffer, format="PNG", optimize=True)
+            rgb.save(buffer, format="PNG", optimize=True)
             if buffer.tell() <= PNG_THUMBNAIL_LIMIT:
                 return data_uri(buffer.getvalue())
             buffer = io.BytesIO()
@@ -186,9 +186,9 @@ def _per_class_table(check: CheckResult) -> dict[str, Any] | None:
     if not check.per_class:
         return None
     columns = list(dict.fromkeys(n for r in check.per_class.values() for n in r.metrics))
-    rows = []
+    rows: list[dict[str, Any]] = []  # template rows
     for class_name, result in check.per_class.items():
-        cells = []
+        cells: list[dict[str, Any]] = []
         for column in columns:
             metric = result.metrics.get(column)
             text = format_value(metric.value, metric.unit) if metric else ""
@@ -291,10 +291,12 @@ def _verdict_statistic(model: ModelResult) -> tuple[str, float | None]:
     for check in model.checks:
         if check.name != "class_semantics":
             continue
-        worst = None
-        for result in [check, *check.per_class.values()]:
+        worst: float | None = None
+        results: list[CheckResult | ClassResult] = [check, *check.per_class.values()]
+        for result in results:
             for metric in result.metrics.values():
-                if metric.tiers is not None and figures._is_number(metric.value):
+                if metric.tiers is not None and metric.value is not None \
+                        and figures._is_number(metric.value):
                     value = metric.value if not metric.tiers.higher_is_better else -metric.value
                     worst = value if worst is None else max(worst, value)
         return check.status, worst
@@ -304,7 +306,7 @@ def _verdict_statistic(model: ModelResult) -> tuple[str, float | None]:
 def _comparison(audit: AuditResult) -> dict[str, Any] | None:
     entries = {e["name"]: e for e in figures.comparison_models(audit.comparison)}
     severity = {"pass": 0, "warn": 1, "skip": 2, "fail": 3, "error": 4, "": 5}
-    rows = []
+    rows: list[dict[str, Any]] = []  # template rows
     for model in audit.models:
         entry = entries.get(model.name)
         if entry is None:
@@ -406,7 +408,7 @@ def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
     """Everything report.html.jinja needs; values are plain strings, numbers and lists."""
     provenance = dict(audit.provenance)
     timings = provenance.pop("timings_s", None)
-    models = []
+    models: list[dict[str, Any]] = []
     for model in audit.models:
         checks = [_check_context(model, c, results_dir, evidence_limit(len(audit.models)))
                   for c in model.checks]

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jinja2
 import numpy as np
 
 from singaudit.io.atomic import atomic_write_text
 from singaudit.io.output_folder import publish, staged_output
-from singaudit.regression.diff import OVERALL, Diff, per_image
+from singaudit.regression.diff import OVERALL, Delta, Diff, per_image
 from singaudit.reports.context import data_uri
 from singaudit.reports.markdown import diff_markdown
 from singaudit.reports.render import ReportError, template_environment, write_pdf
 from singaudit.results import STATUS_ORDER, AuditResult, CheckResult
 from singaudit.wording import number
+
+if TYPE_CHECKING:  # matplotlib loads when a figure is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.collections import PolyCollection
 
 DIFF_FORMATS = ("json", "markdown", "html", "pdf")
 DIFF_NAMES = {"json": "diff.json", "markdown": "diff.md", "html": "diff.html", "pdf": "diff.pdf"}
@@ -86,7 +90,7 @@ def diff_context(diff: Diff, base: AuditResult, new: AuditResult) -> dict[str, A
     return {"diff": diff, "models": models}
 
 
-def _row(delta) -> dict[str, Any]:
+def _row(delta: Delta) -> dict[str, Any]:
     interval = "" if delta.interval is None else (
         f"{number(delta.interval[0], True)} to {number(delta.interval[1], True)}")
     return {
@@ -136,12 +140,7 @@ def side_by_side_violins(base: CheckResult | None, new: CheckResult | None,
                 values = group[name][np.isfinite(group[name])]
                 position = len(classes) - 1 - i + offset
                 if values.size >= 2 and np.ptp(values) > 0:
-                    options = {"positions": [position], "widths": 0.38, "showextrema": False}
-                    try:
-                        parts = axes.violinplot([values], orientation="horizontal", **options)
-                    except TypeError:  # matplotlib < 3.10
-                        parts = axes.violinplot([values], vert=False, **options)
-                    for body in parts["bodies"]:
+                    for body in _horizontal_violin(axes, values, position):
                         body.set_facecolor(colour)
                         body.set_alpha(0.5)
                 if values.size:
@@ -153,3 +152,14 @@ def side_by_side_violins(base: CheckResult | None, new: CheckResult | None,
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
+
+
+def _horizontal_violin(axes: Axes, values: np.ndarray, position: float) -> list[PolyCollection]:
+    """The bodies of one horizontal violin at ``position``."""
+    try:
+        parts = axes.violinplot([values], positions=[position], widths=0.38, showextrema=False,
+                                orientation="horizontal")
+    except TypeError:  # matplotlib < 3.10 names it vert=False
+        parts = axes.violinplot([values], positions=[position], widths=0.38, showextrema=False,
+                                vert=False)
+    return cast("list[PolyCollection]", parts["bodies"])  # typed as one Collection: a list
