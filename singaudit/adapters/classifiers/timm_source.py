@@ -11,6 +11,7 @@ through ``pretrained_cfg_overlay``), ``num_classes`` (read from the file when om
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -82,17 +83,33 @@ def load(
             "(huggingface-cli download) where the hub is reachable"
         )
         with hub_errors_as_missing(f"timm:{name}", how):
-            extra = {"num_classes": num_classes} if num_classes is not None else {}
+            extra: dict[str, Any] = {} if num_classes is None else {"num_classes": num_classes}
             model = timm.create_model(name, pretrained=True, **extra, **model_kwargs)
         source = "hub"
     else:
-        extra = {"num_classes": num_classes} if num_classes is not None else {}
+        extra = {} if num_classes is None else {"num_classes": num_classes}
         model = timm.create_model(name, pretrained=False, **extra, **model_kwargs)
         source = "random"
     classifier = TimmClassifier(model, f"timm:{name}", weights_source=source)
     if verify:
         verify_linear_head(classifier, classifier.input_size)
     return classifier
+
+
+@runtime_checkable
+class _TimmModel(Protocol):
+    """What the classifier reads of a timm model (each timm architecture defines these)."""
+
+    def get_classifier(self) -> nn.Module | tuple[nn.Module, ...]: ...
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor: ...
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor: ...
+
+
+def _timm_model(model: nn.Module, full_id: str) -> _TimmModel:
+    if not isinstance(model, _TimmModel):
+        raise UnsupportedModel(f"{full_id}: {type(model).__name__} is not a timm model (no "
+                               "get_classifier, forward_features and forward_head)")
+    return model
 
 
 class TimmClassifier(HookedClassifier):
@@ -102,7 +119,7 @@ class TimmClassifier(HookedClassifier):
     def __init__(self, model: nn.Module, full_id: str, *, weights_source: str) -> None:
         import timm.data
 
-        heads = model.get_classifier()
+        heads = _timm_model(model, full_id).get_classifier()
         head_paths = _module_paths(model, heads if isinstance(heads, tuple) else (heads,))
         self.distilled = len(head_paths) > 1
         config = timm.data.resolve_data_config(model=model)
@@ -140,7 +157,8 @@ class TimmClassifier(HookedClassifier):
     def features(self, images: torch.Tensor) -> torch.Tensor:
         if self.distilled:
             return super().features(images)
-        pre_logits = self.module.forward_head(self.module.forward_features(images), pre_logits=True)
+        model = _timm_model(self.module, self.info.id)
+        pre_logits = model.forward_head(model.forward_features(images), pre_logits=True)
         return flatten_features(pre_logits, None, "timm pre_logits")
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
