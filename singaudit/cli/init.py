@@ -46,7 +46,7 @@ def init(
     """
     from singaudit.adapters.resolution import spec_id_problems
     from singaudit.io.atomic import atomic_write_text
-    from singaudit.spec import parse_spec_text
+    from singaudit.runner.plan import plan_text
 
     if spec.exists():
         raise SpecError(f"{spec} exists; init never overwrites a file: choose another path or "
@@ -56,7 +56,7 @@ def init(
     class_names, counts = _read_classes(data, options)
     text = starter_spec(path=str(spec), model=model, data=data, data_options=options, joint_space=joint_space,
                         class_names=class_names, counts=counts, name=name)
-    parsed = parse_spec_text(text, source=str(spec))  # what init writes always validates
+    parsed = plan_text(text, source=str(spec)).spec  # what init writes always validates
     problems = spec_id_problems(parsed)
     if problems:
         raise SpecError(f"{spec} not written: " + "; ".join(problems))

@@ -32,9 +32,9 @@ def _spec_artefacts(spec_path: Path, model: str | None, data: str | None, device
                     sets: list[str] | None, cache_dir: Path | None
                     ) -> tuple[ArtefactBuilder, str]:
     from singaudit.runner import ArtefactBuilder, ArtefactStore
-    from singaudit.spec import load_spec
+    from singaudit.runner.plan import load_plan
 
-    spec = load_spec(spec_path, _overrides(data, device, None, sets))
+    spec = load_plan(spec_path, _overrides(data, device, None, sets)).spec
     names = [m.name for m in spec.models]
     if model is None and len(names) > 1:  # never a silent pick of the first model
         raise SpecError(f"{spec_path} has {len(names)} models; choose one with --model "
