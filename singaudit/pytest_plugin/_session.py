@@ -99,9 +99,9 @@ class PluginState:
         return Overrides(device=self.options.device, sets=(*store, *self.options.sets, *sets))
 
     def load(self, path: Path, sets: Sequence[str] = ()) -> AuditSpec:
-        from singaudit.spec import load_spec
+        from singaudit.runner.plan import load_plan
 
-        return load_spec(path, self.overrides(sets))
+        return load_plan(path, self.overrides(sets)).spec  # names resolved: errors at collection
 
     def from_mapping(self, document: Mapping[str, Any], sets: Sequence[str] = ()) -> AuditSpec:
         """An in-code audit; ``kind`` and ``version`` may be left out."""
