@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from singaudit.checks.thresholds import MetricSpec, Observations, judge_all, validate_tiers
-from singaudit.results import CheckResult, ClassResult, Metric, Tiers, worst_status
+from singaudit.results import CheckResult, ClassResult, Metric, Status, Tiers, worst_status
 from singaudit.strict import Strict
 
 if TYPE_CHECKING:  # torch loads when a check measures, never to read or validate a spec
@@ -148,7 +148,7 @@ class Measurements:
     per_class: dict[str, ClassResult] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     artefacts: dict[str, Any] = field(default_factory=dict)
-    floor: str | None = None
+    floor: Status | None = None
 
 
 class Check(Generic[P]):

@@ -12,7 +12,7 @@ a real network's wide null space usually carries some linearly readable class in
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypedDict
 
 import numpy as np
 from pydantic import Field
@@ -22,6 +22,7 @@ from singaudit.checks.thresholds import Observations, format_number, scalar_metr
 from singaudit.errors import NotApplicable
 from singaudit.maths.probe import (
     CHANCE_ALPHA,
+    Solver,
     cross_validated_probe,
     fit_leace,
     iterative_nullspace_projection,
@@ -99,8 +100,8 @@ class NullProbeCheck(Check[NullProbeParams]):
         if solver == "auto":
             classes = np.unique(labels).size
             solver = "logistic" if classes <= params.logistic_max_classes else "ridge"
-        settings = {"folds": params.folds, "regularisation": params.regularisation,
-                    "max_iter": params.max_iter, "seed": ctx.seed, "solver": solver}
+        settings: _ProbeSettings = {"folds": params.folds, "regularisation": params.regularisation,
+                                    "max_iter": params.max_iter, "seed": ctx.seed, "solver": solver}
         probe = cross_validated_probe(values, labels, **settings)
         correct = (probe.predicted == labels).astype(np.float64)
         metrics = {"accuracy": scalar_metric(probe.accuracy, METRICS["accuracy"]),
@@ -132,9 +133,25 @@ class NullProbeCheck(Check[NullProbeParams]):
                             per_class=per_class, data=data)
 
 
+class _ProbeSettings(TypedDict):
+    """What every probe of one check run shares."""
+
+    folds: int
+    regularisation: float
+    max_iter: int
+    seed: int
+    solver: Solver
+
+
+class _InlpSettings(_ProbeSettings):
+    alpha: float
+    max_directions: int | None
+
+
 def _erasure_figures(
     values: np.ndarray, labels: np.ndarray, present: list[tuple[int, str]],
-    params: NullProbeParams, settings: dict, correct: np.ndarray, metrics: dict[str, Metric],
+    params: NullProbeParams, settings: _ProbeSettings, correct: np.ndarray,
+    metrics: dict[str, Metric],
     per_class: dict[str, ClassResult], observations: dict[str, Observations], data: dict,
 ) -> str:
     """Selectivity, accuracy after LEACE and INLP directions, overall and per class (in place);
@@ -144,8 +161,8 @@ def _erasure_figures(
     control_correct = (control.predicted == control.labels).astype(np.float64)
     erased = cross_validated_probe(values, labels, fit_transform=fit_leace, **settings)
     erased_correct = (erased.predicted == labels).astype(np.float64)
-    inlp_settings = {**settings, "alpha": params.alpha,
-                     "max_directions": params.inlp_max_directions}
+    inlp_settings: _InlpSettings = {**settings, "alpha": params.alpha,
+                                    "max_directions": params.inlp_max_directions}
     inlp = iterative_nullspace_projection(values, labels, **inlp_settings)
     selectivity = float(correct.mean() - control_correct.mean())
     figures = {"control_accuracy": control.accuracy, "selectivity": selectivity,
