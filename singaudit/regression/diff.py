@@ -190,8 +190,12 @@ def compare(
                                      _model(new, new_name, "candidate"), regression,
                                      n_boot=n_boot, ci=ci, seed=seed))
     status = worst_status([m.status for m in models])
+    # The tiers that judged a row (a former default tier where a baseline predates the default's
+    # metric), else the configured ones.
+    judged = list(dict.fromkeys(d.tier for m in models for d in m.judged() if d.tier))
     return Diff(base=RunRef.of(base, base_path), new=RunRef.of(new, new_path), status=status,
-                mismatches=found, models=models, tiers=[t.describe() for t in regression.tiers])
+                mismatches=found, models=models,
+                tiers=judged or [t.describe() for t in regression.tiers])
 
 
 def compare_models(

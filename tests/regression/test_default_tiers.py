@@ -118,6 +118,7 @@ def test_an_old_baseline_diffs_on_the_command_line_with_a_clear_note(tmp_path, c
     captured = capsys.readouterr()
     assert code == 1 and "Traceback" not in captured.out + captured.err
     written = json.loads((tmp_path / "diff" / "diff.json").read_text())
+    assert written["tiers"] == [FORMER_DEFAULT_TIER.describe()]
     assert "former default tier" in written["models"][0]["message"]
     assert sorted(written["models"][0]["failing_classes"]) == ["circle", "square", "star"]
 
