@@ -115,7 +115,8 @@ def record_key(spec: AuditSpec | Plan, only: Sequence[str] | None, cache_dir: Pa
         translator_file = hashes
     return digest({
         "record": RECORD_VERSION,
-        "spec": {k: v for k, v in plan.spec_dump().items() if k != "report"},
+        # Where forward passes run changes no result (nor any check key): not part of the key.
+        "spec": {k: v for k, v in plan.spec_dump().items() if k not in ("report", "execution")},
         "only": sorted(only) if only else None,
         "package": package_fingerprint(),
         "versions": library_versions(),
