@@ -19,7 +19,7 @@ SMALL = ("data.images_per_class=8", "data.options.scenes=72", "translator.fit.op
          "device=cpu")
 
 
-def _run(tmp_path: Path, out: str, *options: str) -> dict:
+def _run(tmp_path: Path, out: str, *options: str) -> tuple[dict, str]:
     args = [str(SINGAUDIT), "run", str(DEMO), "--out", str(tmp_path / out), "--cache-dir",
             str(tmp_path / "cache"), "--only", "clean", *options]
     for assignment in SMALL:
@@ -28,7 +28,7 @@ def _run(tmp_path: Path, out: str, *options: str) -> dict:
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600,
                           check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads((tmp_path / out / "results.json").read_text())
+    return json.loads((tmp_path / out / "results.json").read_text()), done.stderr
 
 
 def _checks(results: dict) -> list[str]:
@@ -37,11 +37,10 @@ def _checks(results: dict) -> list[str]:
 
 
 def test_other_execution_settings_reuse_every_cached_check(tmp_path):
-    first = _run(tmp_path, "first", "--set", "execution.batch_size=16")
+    first, _ = _run(tmp_path, "first", "--set", "execution.batch_size=16")
     assert first["provenance"]["cached_checks"] == []
     # --no-replay: the run is computed, each check found in the cache by its key.
-    second = _run(tmp_path, "second", "--no-replay", "--set", "execution.batch_size=5",
-                  "--set", "execution.workers=1")
+    second, _ = _run(tmp_path, "second", "--no-replay", "--set", "execution.batch_size=5")
     assert _checks(second) == _checks(first) == ["clean::null_invariance",
                                                  "clean::class_semantics"]
     assert second["provenance"]["cached_checks"] == _checks(first)
@@ -50,3 +49,7 @@ def test_other_execution_settings_reuse_every_cached_check(tmp_path):
 
     # The same verdicts and measurements (the translator's source says "cache" now).
     assert differences(*([m["checks"] for m in run["models"]] for run in (first, second))) == []
+    # Without --no-replay, the run record of the first run is replayed: nothing is loaded.
+    third, printed = _run(tmp_path, "third", "--set", "execution.batch_size=3")
+    assert "inputs unchanged since a computed run" in printed
+    assert third["provenance"]["cached_checks"] == _checks(first)
