@@ -31,6 +31,7 @@ an appended dimension or a null direction, or leaky's hidden code on one class o
 verdict must flag the marked class and only it.
 
 Run: ``python benchmarks/verdict_calibration.py [--replicates 400] [--seed 0] [--part sim,real]``
+(``--part pool``: each world's per-class medians of the readings over the whole pool)
 (the simulation takes about 2-4 minutes on 2 cores, the real features about one more). Prints
 markdown tables; docs/method.md shows one run's output.
 """
@@ -203,6 +204,36 @@ def real_rates(replicates: int, seed: int, images: int = 30) -> list[tuple]:
     return rows
 
 
+def print_pool() -> None:
+    """Per world, per class: the pool medians (200 images per class) of carried (degrees), of
+    the centred contribution (angles of T_n(z) - T_n(mean z) to the prompts minus their mean, a
+    candidate measured against it) and of carried_share (the verdict)."""
+    from singaudit.maths import null_semantics as ns
+    from singaudit.maths.geometry import head_geometry
+
+    worlds, labels, texts, embeddings = real_worlds()
+    texts = texts.numpy()
+    classes = int(labels.max()) + 1
+    contrast = ns.joint_contrast(embeddings, texts, labels)
+    print("\nPool medians per class (circle ... heart), 200 images per class; joint contrast "
+          + " ".join(f"{np.median(contrast[labels == k]):.2f}" for k in range(classes)) + "\n")
+    print("| world | carried (deg) | centred contribution (deg) | carried share |")
+    print("|---|---|---|---|")
+    for name, _must, features, weight, _bias, fit_x, fit_y in worlds:
+        null = head_geometry(weight).null_basis.numpy()
+        mean = fit_x.mean(0).numpy()
+        z_fit = ns.null_content(fit_x, null, mean)
+        translator = ns.fit_null_translator_split(z_fit, fit_y)
+        translated = translator(ns.null_content(features, null, mean))
+        carried = ns.class_evidence(translated, texts, labels)
+        centred = ns.class_contrast(ns.angles_to(
+            translated - translator(z_fit.mean(0, keepdims=True)), texts - texts.mean(0)), labels)
+        share = ns.share_of_joint_contrast(carried, contrast, labels)[0]
+        cells = [" ".join(f"{np.median(v[labels == k]):+.2f}" for k in range(classes))
+                 for v in (carried, centred, share)]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def print_real(replicates: int, seed: int) -> None:
     from singaudit.checks.class_semantics import ClassSemanticsCheck
 
@@ -228,8 +259,11 @@ def main() -> None:
     parser.add_argument("--replicates", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--part", default="sim,real", help="sim (simulated values), real "
-                        "(calibration features), or both")
+                        "(calibration features), pool (per-class pool medians of the readings), "
+                        "comma-separated")
     args = parser.parse_args()
+    if "pool" in args.part:
+        print_pool()
     if "real" in args.part:
         print_real(args.replicates, args.seed)
     if "sim" not in args.part:
