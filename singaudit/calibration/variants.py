@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -225,7 +226,8 @@ class VariantNet(nn.Module):
             self.head.bias.copy_(variant.bias.float())
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.variant.apply(self.base.features(x))
+        extract = cast(Callable[[torch.Tensor], torch.Tensor], self.base.features)
+        return self.variant.apply(extract(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

@@ -21,7 +21,7 @@ paper). Verdicts: tiers per class and overall.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypedDict, cast
 
 import numpy as np
 from pydantic import Field
@@ -49,7 +49,7 @@ from singaudit.results import ClassResult, Metric, Tiers
 if TYPE_CHECKING:  # torch loads when a check measures, not to validate a spec
     import torch
 
-    from singaudit.maths.equivalence import NullReference
+    from singaudit.maths.equivalence import NullReference, NullRemoval
 
 # The metric the default verdict reads (chosen by measurement: scripts/verdict_estimands.py).
 DEFAULT_VERDICT_METRIC = "carried_share"
@@ -93,6 +93,18 @@ METRICS: dict[str, MetricSpec] = {
     "ratio": MetricSpec("median(IS) / median(|AS|) over images", unit="ratio",
                         higher_is_better=True, aggregation="min"),
 }
+
+
+# The check's data: per labelled image (``label``, ``image_keys``) the readings a report figure or
+# a regression diff pairs across runs, and what they were measured against. Functional form: "is"
+# and "as" are Python keywords.
+ClassSemanticsData = TypedDict("ClassSemanticsData", {
+    "carried_share": list[float], "carried": list[float], "joint_contrast": list[float],
+    "unique": list[float], "is": list[float], "as": list[float], "specific_leak": list[float],
+    "prompt_contrast": list[float], "evidence_change": list[float],
+    "question": str, "null_translator": str, "label": list[int], "class_names": list[str],
+    "image_keys": list[str], "prompts": str, "null_removal": str, "null_reference": str,
+})
 
 
 @dataclass(frozen=True)
@@ -145,14 +157,14 @@ def null_reference(ctx: ModelContext) -> NullReference:
     def compute() -> NullReference:
         from singaudit.maths.equivalence import choose_null_reference  # lazy: torch
 
-        def fit_rows():
+        def fit_rows() -> torch.Tensor | None:
             try:
                 return ctx.fit_data()[0]
             except DataError:  # a loaded translator without fit data
                 return None
 
         return choose_null_reference(
-            ctx.null_removal, ctx.geometry.require_null_space(),
+            cast("NullRemoval", ctx.null_removal), ctx.geometry.require_null_space(),
             recorded=(ctx.translator_info or {}).get("null_reference"), fit_rows=fit_rows,
             fallback_rows=ctx.features)
 
@@ -324,7 +336,7 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
         image_scores = per_image["is"]
         ratio = model_ratio(image_scores, attribute)
 
-        def describe(values: np.ndarray) -> dict:
+        def describe(values: dict[str, np.ndarray]) -> dict[str, Metric]:
             return {name: summary_metric(v, METRICS[name], n_boot=params.n_boot, seed=ctx.seed,
                                          ci=params.ci)
                     for name, v in values.items()}
@@ -373,25 +385,26 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
             f"{len(labels)} images; class prompts: {scores.prompts}; null reference: "
             f"{scores.null_reference}"
         )
-        return Measurements(
-            summary,
-            observations=observations,
-            metrics=metrics,
-            per_class=per_class,
-            data={
-                **{name: per_image[name].tolist()
-                   for name in ("carried_share", "carried", "joint_contrast", "unique", "is",
-                                "as", "specific_leak", "prompt_contrast", "evidence_change")},
-                "question": VERDICT_QUESTION,
-                "null_translator": alone.translator,
-                "label": labels.tolist(),
-                "class_names": list(ctx.class_names),
-                "image_keys": [k for k, keep in zip(ctx.image_keys, labelled, strict=True) if keep],
-                "prompts": scores.prompts,
-                "null_removal": ctx.null_removal,
-                "null_reference": scores.null_reference,
-            },
-        )
+        def values(name: str) -> list[float]:
+            return [float(v) for v in per_image[name]]
+
+        data: ClassSemanticsData = {
+            "carried_share": values("carried_share"), "carried": values("carried"),
+            "joint_contrast": values("joint_contrast"), "unique": values("unique"),
+            "is": values("is"), "as": values("as"), "specific_leak": values("specific_leak"),
+            "prompt_contrast": values("prompt_contrast"),
+            "evidence_change": values("evidence_change"),
+            "question": VERDICT_QUESTION,
+            "null_translator": alone.translator,
+            "label": [int(k) for k in labels],
+            "class_names": list(ctx.class_names),
+            "image_keys": [k for k, keep in zip(ctx.image_keys, labelled, strict=True) if keep],
+            "prompts": scores.prompts,
+            "null_removal": ctx.null_removal,
+            "null_reference": scores.null_reference,
+        }
+        return Measurements(summary, observations=observations, metrics=metrics,
+                            per_class=per_class, data=dict(data))
 
 
 def _refuse_unrepresentable_classes(ctx: ModelContext, shown: int = 10) -> None:
