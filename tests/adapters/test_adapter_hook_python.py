@@ -151,3 +151,37 @@ def test_logits_transformed_after_the_head_are_caught_by_the_check():
     torch.manual_seed(0)
     with pytest.raises(UnsupportedModel, match="does not reproduce the model's logits"):
         load_classifier("hook:squashed", module=SquashedLogits(), head="fc")
+
+
+def test_python_factory_identity_follows_its_options_and_code(tmp_path, monkeypatch):
+    # An option that changes the features but not the weights (a scale applied in forward) must
+    # change the hash that keys cached features, and so must an edit of the factory's file.
+    module_file = tmp_path / "scaled_models.py"
+    code = textwrap.dedent("""
+        import torch
+        from torch import nn
+
+        class Scaled(nn.Module):
+            def __init__(self, scale):
+                super().__init__()
+                torch.manual_seed(0)
+                self.body = nn.Sequential(nn.Conv2d(3, 8, 3, 2), nn.ReLU(),
+                                          nn.AdaptiveAvgPool2d(1), nn.Flatten())
+                self.head = nn.Linear(8, 3)
+                self.scale = scale
+
+            def forward(self, x):
+                return self.head(self.body(x) * self.scale)
+
+        def net(scale=1.0):
+            return Scaled(scale), "head"
+    """)
+    module_file.write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    hashes = {scale: load_classifier("python:scaled_models:net", scale=scale).info.weights_hash
+              for scale in (1.0, 2.0)}
+    assert hashes[1.0] != hashes[2.0]
+    assert load_classifier("python:scaled_models:net", scale=1.0).info.weights_hash == hashes[1.0]
+    module_file.write_text(code + "\n# an edit\n")
+    assert load_classifier("python:scaled_models:net", scale=1.0).info.weights_hash != hashes[1.0]
+    sys.modules.pop("scaled_models", None)

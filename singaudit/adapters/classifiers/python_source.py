@@ -52,11 +52,11 @@ def load(ident: str, **options) -> Classifier:
     made = factory(**options)
     name = f"python:{ident.strip()}"
     if isinstance(made, Classifier):
-        return made
-    if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], nn.Module):
-        return from_module(made[0], made[1], name=name, source=name)
-    if isinstance(made, Mapping) and isinstance(made.get("module"), nn.Module) and made.get("head"):
-        return from_module(
+        classifier = made
+    elif isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], nn.Module):
+        classifier = from_module(made[0], made[1], name=name, source=name)
+    elif isinstance(made, Mapping) and isinstance(made.get("module"), nn.Module) and made.get("head"):
+        classifier = from_module(
             made["module"],
             made["head"],
             name=name,
@@ -65,7 +65,31 @@ def load(ident: str, **options) -> Classifier:
             class_names=made.get("class_names"),
             source=name,
         )
-    raise UnsupportedModel(
-        f"{name} returned {type(made).__name__}; a factory must return a Classifier, a tuple "
-        "(module, head_path) or a mapping with 'module' and 'head'"
-    )
+    else:
+        raise UnsupportedModel(
+            f"{name} returned {type(made).__name__}; a factory must return a Classifier, a tuple "
+            "(module, head_path) or a mapping with 'module' and 'head'"
+        )
+    # Features depend on the factory's code and options, not only on the weights: both join the
+    # hash that keys cached features, so a changed option or an edited factory is recomputed.
+    classifier.info.weights_hash = code_and_options_hash(
+        classifier.info.weights_hash, factory, options)
+    return classifier
+
+
+def code_and_options_hash(weights_hash: str, factory: object, options: Mapping) -> str:
+    """sha256 (16 hex digits) of the weights hash, the factory's source file and the options."""
+    import hashlib
+    import inspect
+    import json
+
+    digest = hashlib.sha256(weights_hash.encode())
+    try:
+        source_file = inspect.getsourcefile(factory)  # type: ignore[arg-type]
+    except TypeError:  # a builtin or C extension: no file to read
+        source_file = None
+    if source_file and os.path.isfile(source_file):
+        with open(source_file, "rb") as handle:
+            digest.update(handle.read())
+    digest.update(json.dumps(options, sort_keys=True, default=repr).encode())
+    return digest.hexdigest()[:16]
