@@ -116,3 +116,32 @@ def test_the_null_reference_policy_prefers_the_recorded_mean():
     assert choose_null_reference("zero", geometry, recorded=recorded).vector is None
     with pytest.raises(ValueError, match="recorded fit mean has 2 values"):
         choose_null_reference("mean", geometry, recorded={"mean": [1.0, 2.0]})
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=seeds, scale=st.floats(0.1, 10.0))
+def test_the_share_is_evidence_over_the_class_median_contrast(seed, scale):
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(3), 20)
+    contrast = rng.normal(loc=[2.0, 8.0, 0.2], scale=1.0, size=(20, 3)).T.ravel()
+    evidence = rng.normal(size=60) * 3
+    share, denominators = ns.share_of_joint_contrast(evidence, contrast, labels)
+    for k in (0, 1):
+        own = labels == k
+        assert denominators[k] == pytest.approx(np.median(contrast[own]))
+        if denominators[k] >= ns.MIN_JOINT_CONTRAST:
+            assert np.allclose(share[own], evidence[own] / denominators[k])
+    # A unit of angle cancels: both readings scaled alike leave every share where it was.
+    scaled, _ = ns.share_of_joint_contrast(scale * evidence, scale * contrast, labels,
+                                           floor=scale * ns.MIN_JOINT_CONTRAST)
+    assert np.allclose(scaled, share, equal_nan=True)
+
+
+def test_a_class_the_joint_space_barely_separates_gets_no_share():
+    labels = np.array([0] * 10 + [1] * 10 + [-1] * 3)
+    contrast = np.r_[np.full(10, 6.0), np.full(10, 0.2), np.zeros(3)]
+    evidence = np.ones(23)
+    share, denominators = ns.share_of_joint_contrast(evidence, contrast, labels)
+    assert np.allclose(share[:10], 1 / 6)
+    assert np.isnan(share[10:]).all()  # class 1 under the floor, and unlabelled rows
+    assert denominators.tolist() == pytest.approx([6.0, 0.2])
