@@ -1,9 +1,9 @@
 """Sparse concept decomposition (singaudit.maths.sparse_concepts) at vocabulary scale.
 
 Decomposes N shifts over V concepts of dimension K (default 1,000 x 15,000 x 768, ViT-L/14's
-joint space) with the concepts check's defaults (sparsity 0.2, joint sides: the dictionary is
-the concepts and their negations, 2V atoms), each case in a fresh process so peak RSS is its
-own. Concepts are Gaussian with a shared component (as text embeddings share one), centred like
+joint space) with the concepts check's defaults (sparsity 0.1, at most 5 concepts per shift,
+joint sides: the dictionary is the concepts and their negations, 2V atoms), each case in a fresh
+process so peak RSS is its own. Concepts are Gaussian with a shared component (as text embeddings share one), centred like
 the check's; shifts are either sparse (5 concepts with random signs plus 5% noise: what a null
 space that carries a few concepts gives) or dense Gaussian (nothing sparse to find: the worst
 case). Prints wall and CPU time, peak RSS, and time in units of one dense N x 2V x K product
@@ -12,7 +12,7 @@ vocabulary's text embeddings through the calibration joint space's text tower, i
 processes sharing one cache folder: computed by the first, read from the cache by the second.
 
     .venv/bin/python benchmarks/concept_decomposition.py [--n 1000] [--concepts 15000]
-        [--dim 768] [--device cpu|cuda] [--kinds sparse,dense]
+        [--dim 768] [--device cpu|cuda] [--kinds sparse,dense] [--write-docs]
 """
 
 from __future__ import annotations
@@ -25,11 +25,14 @@ import sys
 import tempfile
 import time
 
+from _tables import add_write_docs, markdown_table, write_docs
+
 
 def run_one(n: int, concepts: int, dim: int, kind: str, device: str) -> dict:
     import torch
 
     from singaudit.maths.sparse_concepts import (
+        DEFAULT_MAX_CONCEPTS,
         DEFAULT_SPARSITY,
         centred_concepts,
         nonnegative_lasso,
@@ -57,7 +60,8 @@ def run_one(n: int, concepts: int, dim: int, kind: str, device: str) -> dict:
     synchronise()
     product_s = time.perf_counter() - tick
     wall_start, cpu_start = time.perf_counter(), time.process_time()
-    result = nonnegative_lasso(targets, atoms, sparsity=DEFAULT_SPARSITY)
+    result = nonnegative_lasso(targets, atoms, sparsity=DEFAULT_SPARSITY,
+                               max_concepts=DEFAULT_MAX_CONCEPTS)
     synchronise()
     wall_s, cpu_s = time.perf_counter() - wall_start, time.process_time() - cpu_start
     support = (result.weights > 0).sum(dim=-1).float()
@@ -69,6 +73,7 @@ def run_one(n: int, concepts: int, dim: int, kind: str, device: str) -> dict:
             "peak_gpu_mb": peak_gpu_mb, "support_mean": float(support.mean()),
             "support_max": int(support.max()), "cosine_median": float(result.cosine.median()),
             "optimal": result.optimal, "iterations": result.iterations,
+            "limited": int(result.limited.sum()),
             "threads": torch.get_num_threads()}
 
 
@@ -91,6 +96,7 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=768)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--kinds", default="sparse,dense", help="which shifts (comma-separated)")
+    add_write_docs(parser)
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one case, print JSON
     parser.add_argument("--embed", help=argparse.SUPPRESS)  # internal: embed into this cache
     args = parser.parse_args()
@@ -103,8 +109,9 @@ def main() -> None:
     print(f"{args.n} shifts x {args.concepts} concepts (x2 with negations) x {args.dim} dims, "
           f"device {args.device}")
     header = ("shifts", "wall s", "CPU s", "x dense product", "peak RSS MB", "peak GPU MB",
-              "concepts/shift (mean, max)", "median cosine", "KKT met")
-    print(" | ".join(header))
+              "concepts/shift (mean, max)", "stopped at max_concepts", "median cosine",
+              "KKT met")
+    rows = []
     for kind in args.kinds.split(","):
         output = subprocess.run(
             [sys.executable, __file__, "--one", kind, "--n", str(args.n), "--concepts",
@@ -112,19 +119,27 @@ def main() -> None:
             capture_output=True, text=True, check=True).stdout
         row = json.loads(output.strip().splitlines()[-1])
         gpu = "-" if row["peak_gpu_mb"] is None else f"{row['peak_gpu_mb']:.0f}"
-        print(" | ".join([
+        rows.append([
             kind, f"{row['wall_s']:.1f}", f"{row['cpu_s']:.1f}",
             f"{row['wall_s'] / max(row['product_s'], 1e-9):.0f}",
             f"{row['peak_rss_mb']:.0f} (inputs {row['rss_before_mb']:.0f})", gpu,
-            f"{row['support_mean']:.1f}, {row['support_max']}", f"{row['cosine_median']:.3f}",
-            str(row["optimal"])]))
+            f"{row['support_mean']:.1f}, {row['support_max']}", f"{row['limited']}/{args.n}",
+            f"{row['cosine_median']:.3f}", str(row["optimal"])])
+        print(" | ".join(rows[-1]))
     with tempfile.TemporaryDirectory() as cache:
         first, second = (json.loads(subprocess.run(
             [sys.executable, __file__, "--embed", cache], capture_output=True, text=True,
             check=True).stdout.strip().splitlines()[-1]) for _ in range(2))
-    print(f"text embeddings of the words vocabulary ({first['rows']} prompts, calibration:joint):"
-          f" computed {first['seconds']:.2f} s, from the cache {second['seconds']:.3f} s "
-          f"({first['seconds'] / max(second['seconds'], 1e-9):.0f}x)")
+    cached = (f"text embeddings of the words vocabulary ({first['rows']} prompts, "
+              f"calibration:joint): computed {first['seconds']:.2f} s, from the cache "
+              f"{second['seconds']:.3f} s ({first['seconds'] / max(second['seconds'], 1e-9):.0f}x)")
+    print(cached)
+    if args.write_docs:
+        notes = (f"{args.n} shifts x {args.concepts:,} concepts (and their negations) x "
+                 f"{args.dim} dimensions, device {args.device}. Sparse shifts: 5 concepts with "
+                 "random signs plus 5% noise; dense: Gaussian (nothing sparse to find). "
+                 f"{cached}.")
+        write_docs(__file__, markdown_table(header, rows), notes)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,18 @@ attribute each image has its own value of (its colour, its background) and rewar
 merely become relatively farther when the embedding moves toward another one.
 
 ``method: sparse`` names what the null space carries in an open vocabulary instead: the
-translated null-space shift Delta = T(f) - T(f_eq) (unit embeddings) is decomposed into a sparse
-non-negative combination of centred concept embeddings (singaudit.maths.sparse_concepts), per
-image and per class on the class's mean shift, for Delta (what the null content adds: lost when it
-is removed) and for -Delta (what it suppresses). Every decomposition comes with its
-reconstruction cosine; below ``min_cosine`` it is reported as unexplained and names nothing.
+translated null-space shift Delta = (T(f) - T(f_eq)) / ||T(f_eq)|| is decomposed into a sparse
+non-negative combination of centred concept embeddings and their negations
+(singaudit.maths.sparse_concepts), per image and per class on the class's mean shift minus the
+mean shift of all images: the concepts the null content adds (lost when it is removed) and those
+it suppresses. (Not unit(T(f)) - unit(T(f_eq)): averaged over a class, that difference of unit
+vectors points away from the class's own embedding whatever the null content is, the curvature
+of the sphere, and named the own class as suppressed on a null space that carries none.)
+Two null references decide what is named. Explained: the reconstruction cosine beats, by
+``cosine_margin``, the 95th percentile of the cosines the same solver reaches on random
+directions of the joint space (a fixed cosine means nothing across dimensions and vocabularies).
+Class-specific: the class's mean shift is longer than that of 95% of groups of as many images
+drawn at random (shuffled labels). A class decomposition names concepts only when both hold.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from singaudit.checks.thresholds import (
     scalar_metric,
 )
 from singaudit.errors import NotApplicable, SpecError
-from singaudit.maths.sparse_concepts import DEFAULT_SPARSITY
+from singaudit.maths.sparse_concepts import DEFAULT_MAX_CONCEPTS, DEFAULT_SPARSITY
 from singaudit.results import ClassResult, Metric, Tiers
 
 if TYPE_CHECKING:  # torch loads when a check measures, not to validate a spec
@@ -80,6 +87,10 @@ METRICS: dict[str, MetricSpec] = {
         "class's mean shift)", unit="", higher_is_better=True, aggregation="median"),
 }
 SPARSE_VOCABULARY = "words"  # the default vocabulary of method: sparse
+REFERENCE_DRAWS = 64  # random directions the reference cosine is measured on
+REFERENCE_QUANTILE = 0.95
+SHUFFLES = 199  # label shuffles of the class-specificity test (p-values in steps of 1/200)
+SPECIFICITY_LEVEL = 0.05
 
 
 @dataclass(frozen=True)
@@ -157,7 +168,11 @@ class ConceptsParams(CheckParams):
                                  "whose weight among the added concepts is reported (and can be "
                                  "judged as forbidden_weight); added to the vocabulary")
     sparsity: float = Field(DEFAULT_SPARSITY, ge=0.0, lt=1.0, description="method sparse: the "
-                            "lasso penalty as a share of the smallest penalty that names nothing")
+                            "lasso penalty as a share of the smallest penalty that names nothing "
+                            "(a floor: raised where a decomposition would name more than "
+                            "max_concepts)")
+    max_concepts: int = Field(DEFAULT_MAX_CONCEPTS, ge=1, description="method sparse: the most "
+                              "concepts (added and suppressed together) one decomposition names")
     sides: Literal["joint", "separate"] = Field(
         "joint", description='method sparse: "joint": one non-negative decomposition of the '
         'shift over the concepts and their negations (added = positive, suppressed = negated); '
@@ -165,8 +180,11 @@ class ConceptsParams(CheckParams):
     contrast: bool = Field(True, description="method sparse: decompose each class's mean "
                            "shift minus the mean shift of all images (class-specific; the "
                            "common shift is decomposed and reported on its own)")
-    min_cosine: float = Field(0.3, ge=0.0, le=1.0, description="method sparse: a decomposition "
-                              "whose reconstruction cosine is below this is unexplained")
+    cosine_margin: float = Field(0.05, ge=0.0, le=1.0, description="method sparse: a "
+                                 "decomposition is explained (names concepts) when its "
+                                 "reconstruction cosine exceeds the reference cosine, what the "
+                                 "same solver reaches on random directions of the joint space "
+                                 "(95th percentile), by at least this much")
 
     @field_validator("vocabulary")
     @classmethod
@@ -465,16 +483,21 @@ def measure_sparse(ctx: ModelContext, params: ConceptsParams) -> Measurements:
     index_of = {c.lower(): i for i, c in enumerate(concepts)}
     dictionary = centred_concepts(_concept_embeddings(ctx, vocabulary, params.template))
     pair = equivalent_translations(ctx)
-    unit = torch.nn.functional.normalize
-    shift = unit(pair.original.float(), dim=-1) - unit(pair.equivalent.float(), dim=-1)
+    original, equivalent = pair.original.float(), pair.equivalent.float()
+    # The translated null content in units of the equivalent's length: linear in the null
+    # content (a linear translator's A P_n (f - reference)), so class means do not curve.
+    shift = (original - equivalent) / equivalent.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     labels = ctx.labels.cpu().numpy().astype(np.int64)
     present = [(i, name) for i, name in enumerate(ctx.class_names) if (labels == i).any()]
     mean_shift = shift.mean(dim=0)
     # Contrast: what the class's images share beyond what every image's shift shares (a drift).
     class_shifts = [shift[torch.from_numpy(labels == i)].mean(dim=0)
                     - (mean_shift if params.contrast else 0.0) for i, _ in present]
-    targets = torch.cat([shift, torch.stack(class_shifts + [mean_shift])])
-    solve = {"sparsity": params.sparsity}
+    specificity = _specificity_p(shift, labels, [i for i, _ in present], params.contrast)
+    generator = torch.Generator().manual_seed(0)
+    random = torch.randn(REFERENCE_DRAWS, shift.shape[1], generator=generator)
+    targets = torch.cat([shift, torch.stack(class_shifts + [mean_shift]), random])
+    solve = {"sparsity": params.sparsity, "max_concepts": params.max_concepts}
     device = ctx.device
     if params.sides == "joint":
         # One decomposition over the concepts and their negations: a suppressed concept is one
@@ -483,17 +506,25 @@ def measure_sparse(ctx: ModelContext, params: ConceptsParams) -> Measurements:
         both = nonnegative_lasso(targets.to(device), torch.cat([dictionary, -dictionary]).to(
             device), **solve)
         size = len(dictionary)
-        added = Decomposition(both.weights[:, :size], both.cosine, both.iterations, both.optimal)
+        added = Decomposition(both.weights[:, :size], both.cosine, both.iterations, both.limited,
+                              both.optimal)
         suppressed = Decomposition(both.weights[:, size:], both.cosine, both.iterations,
-                                   both.optimal)
+                                   both.limited, both.optimal)
     else:
         added = nonnegative_lasso(targets.to(device), dictionary.to(device), **solve)
         suppressed = nonnegative_lasso(-targets.to(device), dictionary.to(device), **solve)
     added_cos, suppressed_cos = as_array(added.cosine), as_array(suppressed.cosine)
+    limited = (added.limited | suppressed.limited).cpu().numpy()
+    n, reference_rows = len(shift), slice(len(targets) - REFERENCE_DRAWS, len(targets))
+    reference = float(np.quantile(np.concatenate([added_cos[reference_rows],
+                                                  suppressed_cos[reference_rows]]),
+                                  REFERENCE_QUANTILE))
+    needed = reference + params.cosine_margin
     forbidden = {c.lower() for c in params.forbidden}
 
-    def named(decomposition: Any, row: int, cosine: float) -> list[dict[str, Any]]:
-        if cosine < params.min_cosine:
+    def named(decomposition: Any, row: int, cosine: float, shown: bool = True
+              ) -> list[dict[str, Any]]:
+        if cosine < needed or not shown:
             return []
         return [{"concept": concepts[i], "weight": w}
                 for i, w in decomposition.top(row, params.top_k)]
@@ -501,22 +532,25 @@ def measure_sparse(ctx: ModelContext, params: ConceptsParams) -> Measurements:
     def weight_of(entries: list[dict[str, Any]], wanted: set[str]) -> float:
         return max((e["weight"] for e in entries if e["concept"].lower() in wanted), default=0.0)
 
-    n = len(shift)
     images = [{"added": named(added, r, added_cos[r]), "cosine_added": float(added_cos[r]),
                "suppressed": named(suppressed, r, suppressed_cos[r]),
-               "cosine_suppressed": float(suppressed_cos[r])} for r in range(n)]
+               "cosine_suppressed": float(suppressed_cos[r]),
+               "concepts_limited": bool(limited[r])} for r in range(n)]
     per_class: dict[str, ClassResult] = {}
     classes: dict[str, dict[str, Any]] = {}
     own_weights, forbidden_weights = [], []
     for offset, (index, name) in enumerate(present):
         row = n + offset
-        entry = {"added": named(added, row, added_cos[row]),
-                 "suppressed": named(suppressed, row, suppressed_cos[row]),
+        specific = bool(specificity[offset] <= SPECIFICITY_LEVEL)
+        entry = {"added": named(added, row, added_cos[row], specific),
+                 "suppressed": named(suppressed, row, suppressed_cos[row], specific),
                  "cosine_added": float(added_cos[row]),
                  "cosine_suppressed": float(suppressed_cos[row]),
+                 "explained_added": bool(added_cos[row] >= needed),
+                 "explained_suppressed": bool(suppressed_cos[row] >= needed),
+                 "specific": specific, "specificity_p": float(specificity[offset]),
+                 "concepts_limited": bool(limited[row]),
                  "shift_norm": float(class_shifts[offset].norm())}
-        entry["explained_added"] = entry["cosine_added"] >= params.min_cosine
-        entry["explained_suppressed"] = entry["cosine_suppressed"] >= params.min_cosine
         entry["own_class_weight"] = weight_of(entry["added"], {name.lower()})
         own_weights.append(entry["own_class_weight"])
         metrics = {"own_class_weight": scalar_metric(entry["own_class_weight"],
@@ -534,7 +568,8 @@ def measure_sparse(ctx: ModelContext, params: ConceptsParams) -> Measurements:
     overall = {"added": named(added, overall_row, added_cos[overall_row]),
                "suppressed": named(suppressed, overall_row, suppressed_cos[overall_row]),
                "cosine_added": float(added_cos[overall_row]),
-               "cosine_suppressed": float(suppressed_cos[overall_row])}
+               "cosine_suppressed": float(suppressed_cos[overall_row]),
+               "concepts_limited": bool(limited[overall_row])}
 
     class_index = np.array([i for i, _ in present])
     metrics: dict[str, Metric] = {
@@ -555,14 +590,26 @@ def measure_sparse(ctx: ModelContext, params: ConceptsParams) -> Measurements:
     def shown(entries: list[dict[str, Any]]) -> str:
         return ", ".join(f"{e['concept']} {e['weight']:.2f}" for e in entries[:3]) or "-"
 
-    parts = [f"{name}: {shown(e['added'])} (cos {e['cosine_added']:.2f})" if e["added"]
-             else f"{name}: unexplained (cos {e['cosine_added']:.2f})"
-             for name, e in classes.items()]
-    unexplained = sum(not e["explained_added"] for e in classes.values())
+    def described(name: str, entry: dict[str, Any]) -> str:
+        if not entry["specific"]:
+            return f"{name}: not class-specific (p {entry['specificity_p']:.2f})"
+        if not entry["explained_added"]:
+            return f"{name}: unexplained (cos {entry['cosine_added']:.2f})"
+        return f"{name}: {shown(entry['added'])} (cos {entry['cosine_added']:.2f})"
+
+    named_count = sum(bool(e["added"] or e["suppressed"]) for e in classes.values())
+    limited_count = int(limited[:overall_row + 1].sum())
     summary = (f"sparse decomposition of the null-space shift over {len(concepts)} concepts "
-               f"({vocabulary.name} vocabulary, sparsity {params.sparsity:g}); added per class: "
-               f"{'; '.join(parts)}; {unexplained} of {len(classes)} class shift(s) unexplained "
-               f"(cosine below {params.min_cosine:g})")
+               f"({vocabulary.name} vocabulary, at most {params.max_concepts} each); added per "
+               f"class: {'; '.join(described(name, e) for name, e in classes.items())}; "
+               f"{named_count} of {len(classes)} class shift(s) named (class-specific, and "
+               f"cosine at least {needed:.2f}: random directions reach {reference:.2f})")
+    if limited_count:
+        summary += (f"; {limited_count} of {overall_row + 1} decompositions stopped at "
+                    f"{params.max_concepts} concepts")
+    optimal = added.optimal and suppressed.optimal
+    if not optimal:
+        summary += "; the solver's working set filled before the optimality conditions held"
     if unrepresentable:
         summary += (f"; {len(unrepresentable)} concept(s) left out, unknown to the joint "
                     "space's text tower")
@@ -570,11 +617,41 @@ def measure_sparse(ctx: ModelContext, params: ConceptsParams) -> Measurements:
         summary, observations=observations, metrics=metrics, per_class=per_class,
         data={"method": "sparse", "vocabulary": vocabulary.name, "concept_count": len(concepts),
               "unrepresentable": unrepresentable, "sparsity": params.sparsity,
-              "min_cosine": params.min_cosine, "forbidden": list(params.forbidden),
-              "shift": "unit(T(f)) - unit(T(f_eq))", "contrast": params.contrast,
+              "max_concepts": params.max_concepts, "cosine_margin": params.cosine_margin,
+              "reference_cosine": reference, "explained_from_cosine": needed,
+              "specificity_level": SPECIFICITY_LEVEL, "forbidden": list(params.forbidden),
+              "shift": "(T(f) - T(f_eq)) / ||T(f_eq)||", "contrast": params.contrast,
               "sides": params.sides, "classes": classes, "overall": overall,
-              "images": images, "solver": {"optimal": added.optimal and suppressed.optimal,
-                                           "iterations": max(added.iterations,
-                                                             suppressed.iterations)},
+              "images": images,
+              "solver": {"optimal": optimal, "limited": limited_count,
+                         "iterations": max(added.iterations, suppressed.iterations)},
               "index_of_class": {name: index_of.get(name.lower()) for _, name in present}},
     )
+
+
+def _specificity_p(shift: torch.Tensor, labels: np.ndarray, classes: list[int],
+                   contrast: bool) -> np.ndarray:
+    """Per class, the permutation p-value of its mean shift's length: the share of label
+    shuffles (and the observed labels) giving the class's images a mean shift at least as long
+    (with ``contrast``: measured from the mean shift of all images)."""
+    import torch
+
+    values = shift.double().cpu()
+    mask = np.isin(labels, classes)
+    values, kept = values[torch.from_numpy(mask)], labels[mask]
+    position = {c: i for i, c in enumerate(classes)}
+    group = torch.tensor([position[int(label)] for label in kept], dtype=torch.int64)
+    counts = torch.bincount(group, minlength=len(classes)).double().unsqueeze(-1)
+    centre = values.mean(dim=0) if contrast else torch.zeros(values.shape[1], dtype=torch.float64)
+
+    def lengths(assignment: torch.Tensor) -> torch.Tensor:
+        sums = torch.zeros(len(classes), values.shape[1], dtype=torch.float64).index_add_(
+            0, assignment, values)
+        return (sums / counts - centre).norm(dim=-1)
+
+    observed = lengths(group)
+    generator = torch.Generator().manual_seed(0)
+    at_least = torch.ones(len(classes), dtype=torch.float64)  # the observed labels count
+    for _ in range(SHUFFLES):
+        at_least += lengths(group[torch.randperm(len(group), generator=generator)]) >= observed
+    return (at_least / (SHUFFLES + 1)).numpy()

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from world import CLASSES, COLOURS, make_world
 
 from singaudit.checks import CHECKS
@@ -155,11 +156,33 @@ def test_sparse_leaky_null_space_adds_each_class_name_and_clean_adds_none(tmp_pa
 
 def test_sparse_unexplained_decompositions_name_nothing(tmp_path):
     result = sparse(make_world(tmp_path, leaky=True), vocabulary=VOCABULARY,
-                    template="an image of a {concept}", min_cosine=1.0)
-    assert all(not entry["added"] and not entry["explained_added"]
+                    template="an image of a {concept}", cosine_margin=1.0)
+    assert all(not entry["added"] and not entry["explained_added"] and entry["specific"]
                for entry in result.data["classes"].values())
     assert all(c.metrics["own_class_weight"].value == 0 for c in result.per_class.values())
-    assert "6 of 6 class shift(s) unexplained" in result.message
+    assert "0 of 6 class shift(s) named" in result.message
+    assert 0 < result.data["reference_cosine"] < 1
+
+
+def test_sparse_classes_without_specific_content_name_nothing(tmp_path):
+    """Labels unrelated to the images: no class's mean shift stands out from a random group's."""
+    world = make_world(tmp_path, leaky=True)
+    world.labels = world.labels[torch.randperm(len(world.labels),
+                                               generator=torch.Generator().manual_seed(0))]
+    result = sparse(world, vocabulary=VOCABULARY, template="an image of a {concept}")
+    entries = result.data["classes"].values()
+    assert sum(not entry["specific"] for entry in entries) >= 5
+    assert all(not entry["added"] for entry in entries if not entry["specific"])
+    assert "not class-specific" in result.message
+
+
+def test_sparse_decompositions_stop_at_max_concepts(tmp_path):
+    result = sparse(make_world(tmp_path, leaky=True), vocabulary=VOCABULARY,
+                    template="an image of a {concept}", max_concepts=2, top_k=10)
+    for entry in [*result.data["classes"].values(), *result.data["images"]]:
+        assert len(entry["added"]) + len(entry["suppressed"]) <= 2
+    assert result.data["solver"]["limited"] > 0
+    assert "stopped at 2 concepts" in result.message
 
 
 def test_words_vocabulary_is_shipped_and_filtered_by_the_joint_space(tmp_path):
@@ -167,7 +190,9 @@ def test_words_vocabulary_is_shipped_and_filtered_by_the_joint_space(tmp_path):
     assert "words" in available_vocabularies()
     assert 10_000 <= len(words.concepts) <= 20_000
     assert len(set(words.concepts)) == len(words.concepts)
-    assert all(w.isascii() and w.isalpha() and w.islower() for w in words.concepts)
+    assert all(w.isascii() and w.isalpha() and w.islower()
+               for concept in words.concepts for w in concept.split())
+    assert 100 <= sum(" " in concept for concept in words.concepts) <= 200  # curated phrases
     assert words.templates == {"words": "{concept}"}
     ctx = make_world(tmp_path, leaky=True)
     known = set(ctx.joint_space.words)
@@ -182,8 +207,7 @@ def test_words_vocabulary_is_shipped_and_filtered_by_the_joint_space(tmp_path):
 @pytest.mark.slow
 def test_sparse_on_the_calibration_world(tmp_path_factory):
     """The shipped calibration models: leaky's null content adds each class's shape word; clean's
-    adds no class its own name (it may name other shapes: its null removal makes T(f_eq) more
-    typical of the class, a shift away from the own shape)."""
+    class shifts name no shape (most are not class-specific)."""
     from calibration_contexts import context, extract
 
     from singaudit.errors import WeightsNotFound
@@ -197,7 +221,9 @@ def test_sparse_on_the_calibration_world(tmp_path_factory):
                             vocabulary="calibration", top_k=5)
                for name, world in worlds.items()}
     for name, entry in results["leaky"].data["classes"].items():
-        assert entry["explained_added"] and entry["own_class_weight"] > 0, (name, entry)
-        assert name in [row["concept"] for row in entry["added"]]
-    assert all(entry["own_class_weight"] == 0
-               for entry in results["clean"].data["classes"].values())
+        assert entry["explained_added"] and entry["specific"], (name, entry)
+        assert entry["own_class_weight"] > 0 and name in [row["concept"] for row in entry["added"]]
+    shapes = set(results["clean"].data["classes"])
+    for entry in results["clean"].data["classes"].values():
+        assert not {row["concept"] for row in entry["added"]} & shapes, entry
+    assert sum(not entry["specific"] for entry in results["clean"].data["classes"].values()) >= 4

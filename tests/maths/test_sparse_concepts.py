@@ -53,7 +53,7 @@ def test_the_penalised_solution_meets_the_optimality_conditions(sparsity):
     concepts = random_concepts()
     targets = torch.randn(6, 32, generator=torch.Generator().manual_seed(2))
     result = nonnegative_lasso(targets, concepts, sparsity=sparsity, refit=False,
-                               working_set=16)  # small sets: the KKT rounds must add concepts
+                               working_set=16, max_concepts=None)  # small sets: KKT rounds add
     unit = torch.nn.functional.normalize(targets, dim=-1)
     correlation = (unit - result.weights @ concepts) @ concepts.T
     penalty = sparsity * (unit @ concepts.T).max(dim=-1, keepdim=True).values
@@ -64,6 +64,26 @@ def test_the_penalised_solution_meets_the_optimality_conditions(sparsity):
     assert torch.all(result.weights >= 0)
     sizes = support.sum(dim=-1)
     assert sizes.max() > 16 if sparsity == 0.1 else True  # grew past the first working set
+
+
+def test_max_concepts_cuts_dense_targets_only():
+    concepts = random_concepts()
+    dense = torch.randn(4, 32, generator=torch.Generator().manual_seed(4))
+    sparse = concepts[[3, 7]].sum(dim=0, keepdim=True)
+    result = nonnegative_lasso(torch.cat([dense, sparse]), concepts, sparsity=0.05,
+                               max_concepts=3)
+    sizes = (result.weights > 0).sum(dim=-1)
+    assert torch.all(sizes <= 3) and torch.all(sizes[:4] >= 1)
+    assert result.limited.tolist() == [True] * 4 + [False]
+    cut = nonnegative_lasso(dense, concepts, sparsity=0.05, max_concepts=3, refit=False)
+    free = nonnegative_lasso(dense, concepts, sparsity=0.05, max_concepts=None, refit=False)
+    for row in range(4):  # the three largest weights of the unbounded solution are kept
+        assert set(torch.topk(free.weights[row], 3).indices.tolist()) == set(
+            torch.nonzero(cut.weights[row]).squeeze(-1).tolist())
+    unbounded = nonnegative_lasso(dense, concepts, sparsity=0.05, max_concepts=None)
+    assert torch.all((unbounded.weights > 0).sum(dim=-1) > 3) and not unbounded.limited.any()
+    with pytest.raises(ValueError, match="max_concepts"):
+        nonnegative_lasso(dense, concepts, max_concepts=0)
 
 
 def test_deterministic_and_independent_of_the_batch():
