@@ -67,8 +67,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="feature/translator cache folder (default: SINGAUDIT_CACHE or the "
                          "platform cache folder); keep it between CI runs")
     group.addoption("--singaudit-engine", metavar="ENGINE", default=None,
-                    choices=("local", "ray"),
-                    help="where audits' forward passes run: local or ray (execution.engine)")
+                    help="where audits' forward passes run: local, ray or a plugin's engine "
+                         "(execution.engine; checked with the spec)")
     group.addoption("--singaudit-baseline", metavar="DIR", default=None,
                     help="baseline store (what `singaudit baseline accept` fills): each model x "
                          "check item also judges the regression tiers against DIR/<audit name>")
