@@ -30,7 +30,8 @@ DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="key.path=value (YAML scalar).")]
 CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Cache folder.")]
 EngineOpt = Annotated[str | None, typer.Option(
-    "--engine", help="Where forward passes run: local or ray (spec key execution.engine).")]
+    "--engine", help="Where forward passes run: local, ray or a plugin's engine (spec key "
+                     "execution.engine).")]
 RayAddressOpt = Annotated[str | None, typer.Option(
     "--ray-address", help="Ray cluster to join (implies --engine ray), e.g. ray://head:10001.")]
 
