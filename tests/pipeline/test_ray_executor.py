@@ -233,15 +233,26 @@ def test_ray_ridge_statistics_equal_the_local_fit(ray_cluster):
 
 def _scenario(*args: str) -> dict:
     import json
+    import secrets
+    import shutil
     import subprocess
     import sys
+    import tempfile
     from pathlib import Path
 
     here = Path(__file__).parent
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    # Its clusters write into a folder of their own (short: socket paths), not /tmp/ray, and
+    # get a token in the environment: none is written to ~/.ray.
+    temp_dir = tempfile.mkdtemp(prefix="ray-")
+    env = {**os.environ, "RAY_TMPDIR": temp_dir, "PYTHONPATH": os.pathsep.join(
         [str(here.parents[1]), str(here), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, str(here / "ray_cluster_scripts.py"), *args],
-                          check=False, capture_output=True, text=True, timeout=900, env=env)
+    if not {"RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"} & set(env):
+        env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    try:
+        done = subprocess.run([sys.executable, str(here / "ray_cluster_scripts.py"), *args],
+                              check=False, capture_output=True, text=True, timeout=900, env=env)
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, done.stdout[-2000:] + done.stderr[-4000:]
     return json.loads(lines[-1].removeprefix("RESULT "))
