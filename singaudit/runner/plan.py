@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -92,6 +92,8 @@ def make_plan(spec: AuditSpec | Plan) -> Plan:
     registries refuse, each at its file:line: key.path."""
     if isinstance(spec, Plan):
         return spec
+    if not isinstance(spec, AuditSpec) and hasattr(spec, "engine"):
+        return cast(Plan, spec)  # a Plan of another import of this module (pytester re-imports)
     origin = spec.origin if isinstance(spec.origin, SpecOrigin) else SpecOrigin()
     resolved = _Resolution(spec.model_dump(), origin)
     if resolved.errors:
