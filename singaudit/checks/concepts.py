@@ -30,7 +30,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NotRequired, TypedDict
 
 import numpy as np
 import yaml
@@ -91,6 +91,80 @@ REFERENCE_DRAWS = 64  # random directions the reference cosine is measured on
 REFERENCE_QUANTILE = 0.95
 SHUFFLES = 199  # label shuffles of the class-specificity test (p-values in steps of 1/200)
 SPECIFICITY_LEVEL = 0.05
+
+
+# One ranked concept (method rank); "as" is a keyword, hence the functional form.
+RankedConcept = TypedDict("RankedConcept", {
+    "concept": str, "category": str, "z": float, "percentile": float, "as": float,
+    "angle_orig": float, "angle_eq": float})
+# The check's data with method rank: per concept (in vocabulary order) its median AS, mean z
+# (None: shown by too few images), percentile, angles and support; the rankings.
+RankedConceptsData = TypedDict("RankedConceptsData", {
+    "vocabulary": str, "concepts": list[str], "unrepresentable": dict[str, list[str]],
+    "categories": list[str], "as": list[float], "z": list[float | None],
+    "percentile": list[float], "angle_orig": list[float], "angle_eq": list[float],
+    "top": list[RankedConcept], "top_per_class": dict[str, list[RankedConcept]],
+    "ranked_per_class": dict[str, int], "category_z": dict[str, float], "top_category": str,
+    "similarity": list[list[float]], "similarity_concepts": list[str],
+    "similarity_z": list[float], "support": list[int]})
+
+
+class NamedConcept(TypedDict):
+    concept: str
+    weight: float
+
+
+class SparseDecompositionData(TypedDict):
+    """One decomposition (an image's shift, or the mean shift of all images): what it names
+    (empty when unexplained) and its reconstruction cosines."""
+
+    added: list[NamedConcept]
+    suppressed: list[NamedConcept]
+    cosine_added: float
+    cosine_suppressed: float
+    concepts_limited: bool  # cut to max_concepts
+
+
+class SparseClassData(SparseDecompositionData):
+    """A class's mean shift (contrasted): named only when explained and class-specific."""
+
+    explained_added: bool
+    explained_suppressed: bool
+    specific: bool
+    specificity_p: float
+    shift_norm: float
+    own_class_weight: float
+    forbidden_weight: NotRequired[float]
+
+
+class SparseSolverData(TypedDict):
+    optimal: bool  # False: a working set filled before the optimality conditions held
+    limited: int  # decompositions cut to max_concepts
+    iterations: int
+
+
+class SparseConceptsData(TypedDict):
+    """The concepts check's data with method sparse (results.json; the report reads classes)."""
+
+    method: Literal["sparse"]
+    vocabulary: str
+    concept_count: int
+    unrepresentable: dict[str, list[str]]
+    sparsity: float
+    max_concepts: int
+    cosine_margin: float
+    reference_cosine: float  # 95th percentile on random directions
+    explained_from_cosine: float  # reference_cosine + cosine_margin
+    specificity_level: float
+    forbidden: list[str]
+    shift: str
+    contrast: bool
+    sides: str
+    classes: dict[str, SparseClassData]
+    overall: SparseDecompositionData
+    images: list[SparseDecompositionData]
+    solver: SparseSolverData
+    index_of_class: dict[str, int | None]
 
 
 @dataclass(frozen=True)
@@ -247,15 +321,16 @@ class ConceptsCheck(Check[ConceptsParams]):
         present = (_present(angle_orig, vocabulary.categories) if params.rank_by == "present"
                    else np.ones(z.shape, dtype=bool))
 
-        def ranking(rows: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        def ranking(rows: np.ndarray) -> tuple[np.ndarray, list[RankedConcept]]:
             mean_z = _mean_where_present(z[rows], present[rows])
             order = np.argsort(mean_z, kind="stable")
             order = order[np.isfinite(mean_z[order])]  # too few images show it: not ranked
-            top = [{"concept": concepts[i], "category": vocabulary.categories[i],
-                    "z": float(mean_z[i]), "percentile": float(percentile[rows, i].mean()),
-                    "as": float(np.median(attribute[rows, i])),
-                    "angle_orig": float(np.median(angle_orig[rows, i])),
-                    "angle_eq": float(np.median(angle_eq[rows, i]))} for i in order[:top_k]]
+            top: list[RankedConcept] = [
+                {"concept": concepts[i], "category": vocabulary.categories[i],
+                 "z": float(mean_z[i]), "percentile": float(percentile[rows, i].mean()),
+                 "as": float(np.median(attribute[rows, i])),
+                 "angle_orig": float(np.median(angle_orig[rows, i])),
+                 "angle_eq": float(np.median(angle_eq[rows, i]))} for i in order[:top_k]]
             return order, top
 
         everything = np.ones(len(labels), dtype=bool)
@@ -273,7 +348,7 @@ class ConceptsCheck(Check[ConceptsParams]):
         class_in_top = len({p for p in class_positions if p is not None} & set(order[:top_k].tolist()))
 
         per_class: dict[str, ClassResult] = {}
-        top_per_class: dict[str, list[dict[str, Any]]] = {}
+        top_per_class: dict[str, list[RankedConcept]] = {}
         own_rank: dict[int, float] = {}
         ranked_per_class: dict[str, int] = {}  # concepts shown by enough of the class's images
         for index, class_name in enumerate(ctx.class_names):
@@ -286,13 +361,15 @@ class ConceptsCheck(Check[ConceptsParams]):
             if not class_top:  # no concept shown by enough of this class's images
                 per_class[class_name] = ClassResult(n=int(rows.sum()))
                 continue
-            metrics = {"top_z": scalar_metric(class_top[0]["z"], METRICS["top_z"])}
-            metrics["top_z"].description = f"most null-carried concept: {class_top[0]['concept']!r}"
+            class_metrics = {"top_z": scalar_metric(class_top[0]["z"], METRICS["top_z"])}
+            class_metrics["top_z"].description = (
+                f"most null-carried concept: {class_top[0]['concept']!r}")
             position = class_positions[index]
             if position is not None and position in class_order:
                 own_rank[index] = float(np.flatnonzero(class_order == position)[0] + 1)
-                metrics["own_class_rank"] = scalar_metric(own_rank[index], METRICS["own_class_rank"])
-            per_class[class_name] = ClassResult(n=int(rows.sum()), metrics=metrics)
+                class_metrics["own_class_rank"] = scalar_metric(own_rank[index],
+                                                                METRICS["own_class_rank"])
+            per_class[class_name] = ClassResult(n=int(rows.sum()), metrics=class_metrics)
 
         metrics: dict[str, Metric] = {
             "top_z": scalar_metric(top[0]["z"], METRICS["top_z"]),
@@ -334,29 +411,28 @@ class ConceptsCheck(Check[ConceptsParams]):
         similar = order[:top_k]
         unit = torch.nn.functional.normalize(texts.double(), dim=-1)
         similarity = (unit[similar] @ unit[similar].T).numpy()
-        return Measurements(
-            summary, observations=observations, metrics=metrics, per_class=per_class,
-            data={
-                "vocabulary": vocabulary.name,
-                "concepts": list(concepts),
-                "unrepresentable": unrepresentable,  # concept -> its unknown words
-                "categories": list(vocabulary.categories),
-                "as": np.median(attribute, axis=0).tolist(),
-                "z": [float(v) if np.isfinite(v) else None for v in mean_z],
-                "percentile": percentile.mean(axis=0).tolist(),
-                "angle_orig": np.median(angle_orig, axis=0).tolist(),
-                "angle_eq": np.median(angle_eq, axis=0).tolist(),
-                "top": top,
-                "top_per_class": top_per_class,
-                "ranked_per_class": ranked_per_class,
-                "category_z": category_z,
-                "top_category": top_category,
-                "similarity": similarity.tolist(),
-                "similarity_concepts": [concepts[i] for i in similar],
-                "similarity_z": [float(mean_z[i]) for i in similar],  # ranked: finite
-                "support": present.sum(axis=0).tolist(),
-            },
-        )
+        data: RankedConceptsData = {
+            "vocabulary": vocabulary.name,
+            "concepts": list(concepts),
+            "unrepresentable": unrepresentable,  # concept -> its unknown words
+            "categories": list(vocabulary.categories),
+            "as": np.median(attribute, axis=0).tolist(),
+            "z": [float(v) if np.isfinite(v) else None for v in mean_z],
+            "percentile": percentile.mean(axis=0).tolist(),
+            "angle_orig": np.median(angle_orig, axis=0).tolist(),
+            "angle_eq": np.median(angle_eq, axis=0).tolist(),
+            "top": top,
+            "top_per_class": top_per_class,
+            "ranked_per_class": ranked_per_class,
+            "category_z": category_z,
+            "top_category": top_category,
+            "similarity": similarity.tolist(),
+            "similarity_concepts": [concepts[i] for i in similar],
+            "similarity_z": [float(mean_z[i]) for i in similar],  # ranked: finite
+            "support": present.sum(axis=0).tolist(),
+        }
+        return Measurements(summary, observations=observations, metrics=metrics,
+                            per_class=per_class, data=dict(data))
 
 
 def _representable(vocabulary: Vocabulary, space: Any) -> tuple[Vocabulary, dict[str, list[str]]]:
@@ -497,22 +573,24 @@ def measure_sparse(ctx: ModelContext, params: ConceptsParams) -> Measurements:
     generator = torch.Generator().manual_seed(0)
     random = torch.randn(REFERENCE_DRAWS, shift.shape[1], generator=generator)
     targets = torch.cat([shift, torch.stack(class_shifts + [mean_shift]), random])
-    solve = {"sparsity": params.sparsity, "max_concepts": params.max_concepts}
     device = ctx.device
+
+    def solve(targets: torch.Tensor, dictionary: torch.Tensor) -> Decomposition:
+        return nonnegative_lasso(targets.to(device), dictionary.to(device),
+                                 sparsity=params.sparsity, max_concepts=params.max_concepts)
+
     if params.sides == "joint":
         # One decomposition over the concepts and their negations: a suppressed concept is one
         # negative atom, not (as in two non-negative runs over centred concepts) the sum of the
         # rest of its category, which the L1 cost makes the costlier explanation.
-        both = nonnegative_lasso(targets.to(device), torch.cat([dictionary, -dictionary]).to(
-            device), **solve)
+        both = solve(targets, torch.cat([dictionary, -dictionary]))
         size = len(dictionary)
         added = Decomposition(both.weights[:, :size], both.cosine, both.iterations, both.limited,
                               both.optimal)
         suppressed = Decomposition(both.weights[:, size:], both.cosine, both.iterations,
                                    both.limited, both.optimal)
     else:
-        added = nonnegative_lasso(targets.to(device), dictionary.to(device), **solve)
-        suppressed = nonnegative_lasso(-targets.to(device), dictionary.to(device), **solve)
+        added, suppressed = solve(targets, dictionary), solve(-targets, dictionary)
     added_cos, suppressed_cos = as_array(added.cosine), as_array(suppressed.cosine)
     limited = (added.limited | suppressed.limited).cpu().numpy()
     n, reference_rows = len(shift), slice(len(targets) - REFERENCE_DRAWS, len(targets))
@@ -522,54 +600,57 @@ def measure_sparse(ctx: ModelContext, params: ConceptsParams) -> Measurements:
     needed = reference + params.cosine_margin
     forbidden = {c.lower() for c in params.forbidden}
 
-    def named(decomposition: Any, row: int, cosine: float, shown: bool = True
-              ) -> list[dict[str, Any]]:
+    def named(decomposition: Decomposition, row: int, cosine: float, shown: bool = True
+              ) -> list[NamedConcept]:
         if cosine < needed or not shown:
             return []
         return [{"concept": concepts[i], "weight": w}
                 for i, w in decomposition.top(row, params.top_k)]
 
-    def weight_of(entries: list[dict[str, Any]], wanted: set[str]) -> float:
+    def weight_of(entries: list[NamedConcept], wanted: set[str]) -> float:
         return max((e["weight"] for e in entries if e["concept"].lower() in wanted), default=0.0)
 
-    images = [{"added": named(added, r, added_cos[r]), "cosine_added": float(added_cos[r]),
-               "suppressed": named(suppressed, r, suppressed_cos[r]),
-               "cosine_suppressed": float(suppressed_cos[r]),
-               "concepts_limited": bool(limited[r])} for r in range(n)]
+    def decomposition(row: int) -> SparseDecompositionData:
+        return {"added": named(added, row, added_cos[row]),
+                "suppressed": named(suppressed, row, suppressed_cos[row]),
+                "cosine_added": float(added_cos[row]),
+                "cosine_suppressed": float(suppressed_cos[row]),
+                "concepts_limited": bool(limited[row])}
+
+    images = [decomposition(r) for r in range(n)]
     per_class: dict[str, ClassResult] = {}
-    classes: dict[str, dict[str, Any]] = {}
-    own_weights, forbidden_weights = [], []
+    classes: dict[str, SparseClassData] = {}
+    own_weights: list[float] = []
+    forbidden_weights: list[float] = []
     for offset, (index, name) in enumerate(present):
         row = n + offset
         specific = bool(specificity[offset] <= SPECIFICITY_LEVEL)
-        entry = {"added": named(added, row, added_cos[row], specific),
-                 "suppressed": named(suppressed, row, suppressed_cos[row], specific),
-                 "cosine_added": float(added_cos[row]),
-                 "cosine_suppressed": float(suppressed_cos[row]),
-                 "explained_added": bool(added_cos[row] >= needed),
-                 "explained_suppressed": bool(suppressed_cos[row] >= needed),
-                 "specific": specific, "specificity_p": float(specificity[offset]),
-                 "concepts_limited": bool(limited[row]),
-                 "shift_norm": float(class_shifts[offset].norm())}
-        entry["own_class_weight"] = weight_of(entry["added"], {name.lower()})
+        named_added = named(added, row, added_cos[row], specific)
+        entry: SparseClassData = {
+            "added": named_added,
+            "suppressed": named(suppressed, row, suppressed_cos[row], specific),
+            "cosine_added": float(added_cos[row]),
+            "cosine_suppressed": float(suppressed_cos[row]),
+            "concepts_limited": bool(limited[row]),
+            "explained_added": bool(added_cos[row] >= needed),
+            "explained_suppressed": bool(suppressed_cos[row] >= needed),
+            "specific": specific, "specificity_p": float(specificity[offset]),
+            "shift_norm": float(class_shifts[offset].norm()),
+            "own_class_weight": weight_of(named_added, {name.lower()})}
         own_weights.append(entry["own_class_weight"])
-        metrics = {"own_class_weight": scalar_metric(entry["own_class_weight"],
-                                                     METRICS["own_class_weight"]),
-                   "reconstruction_cosine": scalar_metric(entry["cosine_added"],
-                                                          METRICS["reconstruction_cosine"])}
+        class_metrics = {"own_class_weight": scalar_metric(entry["own_class_weight"],
+                                                           METRICS["own_class_weight"]),
+                         "reconstruction_cosine": scalar_metric(
+                             entry["cosine_added"], METRICS["reconstruction_cosine"])}
         if forbidden:
-            entry["forbidden_weight"] = weight_of(entry["added"], forbidden)
+            entry["forbidden_weight"] = weight_of(named_added, forbidden)
             forbidden_weights.append(entry["forbidden_weight"])
-            metrics["forbidden_weight"] = scalar_metric(entry["forbidden_weight"],
-                                                        METRICS["forbidden_weight"])
+            class_metrics["forbidden_weight"] = scalar_metric(entry["forbidden_weight"],
+                                                              METRICS["forbidden_weight"])
         classes[name] = entry
-        per_class[name] = ClassResult(n=int((labels == index).sum()), metrics=metrics)
+        per_class[name] = ClassResult(n=int((labels == index).sum()), metrics=class_metrics)
     overall_row = n + len(present)
-    overall = {"added": named(added, overall_row, added_cos[overall_row]),
-               "suppressed": named(suppressed, overall_row, suppressed_cos[overall_row]),
-               "cosine_added": float(added_cos[overall_row]),
-               "cosine_suppressed": float(suppressed_cos[overall_row]),
-               "concepts_limited": bool(limited[overall_row])}
+    overall = decomposition(overall_row)
 
     class_index = np.array([i for i, _ in present])
     metrics: dict[str, Metric] = {
@@ -587,10 +668,10 @@ def measure_sparse(ctx: ModelContext, params: ConceptsParams) -> Measurements:
         observations["forbidden_weight"] = Observations.of(forbidden_weights, class_index,
                                                            per_image=False)
 
-    def shown(entries: list[dict[str, Any]]) -> str:
+    def shown(entries: list[NamedConcept]) -> str:
         return ", ".join(f"{e['concept']} {e['weight']:.2f}" for e in entries[:3]) or "-"
 
-    def described(name: str, entry: dict[str, Any]) -> str:
+    def described(name: str, entry: SparseClassData) -> str:
         if not entry["specific"]:
             return f"{name}: not class-specific (p {entry['specificity_p']:.2f})"
         if not entry["explained_added"]:
@@ -613,20 +694,19 @@ def measure_sparse(ctx: ModelContext, params: ConceptsParams) -> Measurements:
     if unrepresentable:
         summary += (f"; {len(unrepresentable)} concept(s) left out, unknown to the joint "
                     "space's text tower")
-    return Measurements(
-        summary, observations=observations, metrics=metrics, per_class=per_class,
-        data={"method": "sparse", "vocabulary": vocabulary.name, "concept_count": len(concepts),
-              "unrepresentable": unrepresentable, "sparsity": params.sparsity,
-              "max_concepts": params.max_concepts, "cosine_margin": params.cosine_margin,
-              "reference_cosine": reference, "explained_from_cosine": needed,
-              "specificity_level": SPECIFICITY_LEVEL, "forbidden": list(params.forbidden),
-              "shift": "(T(f) - T(f_eq)) / ||T(f_eq)||", "contrast": params.contrast,
-              "sides": params.sides, "classes": classes, "overall": overall,
-              "images": images,
-              "solver": {"optimal": optimal, "limited": limited_count,
-                         "iterations": max(added.iterations, suppressed.iterations)},
-              "index_of_class": {name: index_of.get(name.lower()) for _, name in present}},
-    )
+    data: SparseConceptsData = {
+        "method": "sparse", "vocabulary": vocabulary.name, "concept_count": len(concepts),
+        "unrepresentable": unrepresentable, "sparsity": params.sparsity,
+        "max_concepts": params.max_concepts, "cosine_margin": params.cosine_margin,
+        "reference_cosine": reference, "explained_from_cosine": needed,
+        "specificity_level": SPECIFICITY_LEVEL, "forbidden": list(params.forbidden),
+        "shift": "(T(f) - T(f_eq)) / ||T(f_eq)||", "contrast": params.contrast,
+        "sides": params.sides, "classes": classes, "overall": overall, "images": images,
+        "solver": {"optimal": optimal, "limited": limited_count,
+                   "iterations": max(added.iterations, suppressed.iterations)},
+        "index_of_class": {name: index_of.get(name.lower()) for _, name in present}}
+    return Measurements(summary, observations=observations, metrics=metrics,
+                        per_class=per_class, data=dict(data))
 
 
 def _specificity_p(shift: torch.Tensor, labels: np.ndarray, classes: list[int],
