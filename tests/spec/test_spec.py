@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -449,3 +451,20 @@ def test_geometry_rank_tolerance_is_validated():
     assert parse_spec_text(VALID).geometry.rank_tolerance is None
     assert "geometry.rank_tolerance" in error_of(VALID + "geometry: {rank_tolerance: .nan}\n")
     assert "geometry.rank_tolerance" in error_of(VALID + "geometry: {rank_tolerance: 2}\n")
+
+
+def test_reading_a_spec_reads_no_registry():
+    """The spec is plain data: parsing imports no source, check or translator module (the
+    runner's plan resolves the names), checked in a fresh interpreter."""
+
+    script = (
+        "import sys\n"
+        "from singaudit.spec import parse_spec_text\n"
+        f"parse_spec_text({VALID!r})\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('singaudit.adapters', "
+        "'singaudit.pipeline.translators', 'singaudit.checks.null', 'singaudit.checks.class', "
+        "'singaudit.runner'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
