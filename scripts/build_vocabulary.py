@@ -34,7 +34,7 @@ BLOCKED = frozenset((
 
 def phrases() -> list[str]:
     """The curated two-word phrases whose words pass the word filters (stop words allowed)."""
-    lines = [line.strip() for line in PHRASES.read_text(encoding="utf-8").splitlines()]
+    lines = [" ".join(line.split()) for line in PHRASES.read_text(encoding="utf-8").splitlines()]
     return list(dict.fromkeys(
         line for line in lines if line and not line.startswith("#")
         and all(re.fullmatch(r"[a-z]{1,20}", w) and w not in BLOCKED for w in line.split())))
