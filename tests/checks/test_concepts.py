@@ -176,6 +176,14 @@ def test_sparse_classes_without_specific_content_name_nothing(tmp_path):
     assert "not class-specific" in result.message
 
 
+def test_sparse_separate_sides_name_each_class_too(tmp_path):
+    result = sparse(make_world(tmp_path, leaky=True), vocabulary=VOCABULARY,
+                    template="an image of a {concept}", sides="separate")
+    for name, entry in result.data["classes"].items():
+        assert name in [row["concept"] for row in entry["added"]], (name, entry)
+    assert result.data["sides"] == "separate"
+
+
 def test_sparse_decompositions_stop_at_max_concepts(tmp_path):
     result = sparse(make_world(tmp_path, leaky=True), vocabulary=VOCABULARY,
                     template="an image of a {concept}", max_concepts=2, top_k=10)
