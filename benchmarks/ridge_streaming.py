@@ -2,7 +2,7 @@
 
 Fits N x 2048 -> 768 synthetic features fed in chunks, for N/4, N/2 and N (each in a fresh
 process, so peak RSS is per size), and prints wall time, CPU time (user+sys) and peak RSS with
-their ratios. Usage: python benchmarks/ridge_streaming.py [--n 1000000] [--chunk 4096]
+their ratios. Usage: python benchmarks/ridge_streaming.py [--n 1000000] [--chunk 1024]
 [--write-docs] (--write-docs: this run replaces the script's section of docs/benchmarks.md).
 """
 
@@ -77,7 +77,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--n", type=int, default=1_000_000, help="largest number of training rows")
-    parser.add_argument("--chunk", type=int, default=4096, help="rows per update")
+    parser.add_argument("--chunk", type=int, default=1024, help="rows per update")
     parser.add_argument("--in-dim", type=int, default=2048)
     parser.add_argument("--out-dim", type=int, default=768)
     parser.add_argument("--single", action="store_true", help="internal: run one size, print JSON")

@@ -170,15 +170,43 @@ class RidgeAccumulator:
             self._update_block(_numpy64(x[start:stop]), _numpy64(y[start:stop]))
         return self
 
+    # Moments are added by panels of this many rows: no m x m temporary per block (33 MB at
+    # 2048-d, allocated thousands of times), and the upper panels only, as syrk would.
+    PANEL = 256
+
     def _update_block(self, x64: np.ndarray, y64: np.ndarray) -> None:
-        chunk = RidgeAccumulator(self.in_dim, self.out_dim)
-        chunk.n = x64.shape[0]
-        chunk.mean_x, chunk.mean_y = x64.mean(axis=0), y64.mean(axis=0)
-        xc, yc = x64 - chunk.mean_x, y64 - chunk.mean_y
-        chunk.centered_xx = xc.T @ xc  # numpy dispatches A.T @ A to BLAS syrk (half the flops)
-        chunk.centered_xy = xc.T @ yc
-        chunk.centered_yy = yc.T @ yc
-        self._absorb(chunk, consume=True)
+        """Chan's pairwise update with a block of rows, in place: the block's own centred
+        co-moments, then the correction for the distance between the two means, in that order
+        (the same sums as a separate block accumulator absorbed)."""
+        rows = x64.shape[0]
+        if rows == 0:
+            return
+        mean_x, mean_y = x64.mean(axis=0), y64.mean(axis=0)
+        xc, yc = x64 - mean_x, y64 - mean_y
+        total = self.n + rows
+        delta_x, delta_y = mean_x - self.mean_x, mean_y - self.mean_y
+        weight = self.n * rows / total
+        xx, panel = self.centered_xx, self.PANEL
+        for start in range(0, self.in_dim, panel):
+            stop = start + panel
+            upper = xc[:, start:stop].T @ xc[:, start:]  # rows start:stop, columns start:
+            xx[start:stop, start:] += upper
+            xx[stop:, start:stop] += upper[:, stop - start:].T
+            self.centered_xy[start:stop] += xc[:, start:stop].T @ yc
+        self.centered_yy += yc.T @ yc
+        if self.n:
+            for start in range(0, self.in_dim, panel):
+                stop = start + panel
+                for moment, right in ((xx, delta_x), (self.centered_xy, delta_y)):
+                    correction = np.outer(delta_x[start:stop], right)
+                    correction *= weight
+                    moment[start:stop] += correction
+            correction = np.outer(delta_y, delta_y)
+            correction *= weight
+            self.centered_yy += correction
+        self.mean_x = self.mean_x + delta_x * (rows / total)
+        self.mean_y = self.mean_y + delta_y * (rows / total)
+        self.n = total
 
     def merge(self, other: RidgeAccumulator) -> RidgeAccumulator:
         """A new accumulator holding the rows of both."""
@@ -210,12 +238,17 @@ class RidgeAccumulator:
 
     def coefficients(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:
         """Ridge solution (weight (k, m), bias (k,)) in float64; the intercept is not penalised."""
+        import scipy.linalg  # lazy: only a ridge solve needs it
+
         self._require_rows(2)
         system = self.centered_xx.copy()  # + alpha on the diagonal, without two m x m temporaries
         system[np.diag_indices_from(system)] += alpha
-        try:
-            weight_t = np.linalg.solve(system, self.centered_xy)
-        except np.linalg.LinAlgError:  # alpha = 0 with collinear features: least norm
+        try:  # Cholesky in place of the copy: no second m x m array
+            weight_t = scipy.linalg.solve(system, self.centered_xy, assume_a="pos",
+                                          overwrite_a=True, check_finite=False)
+        except (np.linalg.LinAlgError, ValueError):  # alpha = 0, collinear features: least norm
+            system = self.centered_xx.copy()
+            system[np.diag_indices_from(system)] += alpha
             weight_t = np.linalg.lstsq(system, self.centered_xy, rcond=None)[0]
         bias = self.mean_y - self.mean_x @ weight_t
         return weight_t.T, bias
@@ -230,10 +263,15 @@ class RidgeAccumulator:
     def prediction_errors(self, weight_t: np.ndarray, bias: np.ndarray) -> np.ndarray:
         """Per-output sum of squared errors of y ~ x W^T + b over the accumulated rows."""
         residual_mean = self.mean_y - self.mean_x @ weight_t - bias
+        quadratic = np.empty(weight_t.shape[1])
+        for start in range(0, weight_t.shape[1], self.PANEL):  # no m x k temporary
+            columns = weight_t[:, start:start + self.PANEL]
+            quadratic[start:start + self.PANEL] = np.einsum(
+                "mk,mk->k", self.centered_xx @ columns, columns)
         return (
             np.diag(self.centered_yy)
             - 2.0 * np.einsum("mk,mk->k", weight_t, self.centered_xy)
-            + np.einsum("mk,mk->k", self.centered_xx @ weight_t, weight_t)
+            + quadratic
             + self.n * residual_mean**2
         )
 
@@ -286,15 +324,20 @@ def fit_ridge(
     ``alphas`` are absolute; by default RELATIVE_ALPHAS times the mean eigenvalue of the centred
     train X^T X. Returns (translator, alpha, metrics with mse, r2, n_heldout and the curve).
     """
+    import scipy.linalg  # lazy: only a ridge fit needs it
+
     train._require_rows(2)
     heldout._require_rows(1)
-    eigenvalues, eigenvectors = np.linalg.eigh(train.centered_xx)
+    # MRRR (syevr) needs O(m) workspace where numpy's divide and conquer needs 2 m^2 doubles.
+    eigenvalues, eigenvectors = scipy.linalg.eigh(train.centered_xx, driver="evr",
+                                                  check_finite=False)
     eigenvalues = np.maximum(eigenvalues, 0.0)
     if alphas is None:
         scale = max(float(eigenvalues.mean()), np.finfo(np.float64).tiny)
         alphas = [scale * relative for relative in RELATIVE_ALPHAS]
     rotated_xy = eigenvectors.T @ train.centered_xy
     curve = []
+    scaled, weight_t = np.empty_like(rotated_xy), np.empty_like(rotated_xy)  # reused per alpha
     for alpha in alphas:
         # One eigendecomposition serves every alpha: (C + aI)^-1 = Q diag(1/(l + a)) Q^T.
         shrink = np.where(
@@ -302,11 +345,12 @@ def fit_ridge(
             1.0 / np.maximum(eigenvalues + alpha, np.finfo(float).tiny),
             0.0,
         )
-        weight_t = eigenvectors @ (rotated_xy * shrink[:, None])
+        np.multiply(rotated_xy, shrink[:, None], out=scaled)
+        np.matmul(eigenvectors, scaled, out=weight_t)
         bias = train.mean_y - train.mean_x @ weight_t
         curve.append({"alpha": float(alpha), **heldout.metrics(weight_t, bias)})
     best = min(curve, key=lambda point: point["mse"])
-    del eigenvectors, rotated_xy, weight_t  # m x m and m x k: freed before the solve's own
+    del eigenvectors, rotated_xy, weight_t, scaled  # freed before the solve's own
     translator = train.solve(best["alpha"], dtype=dtype)
     metrics = {
         "mse": best["mse"],
