@@ -305,6 +305,39 @@ def class_violins(data: Mapping[str, Any], abs_as_limits: Sequence[float] = (),
     return figure
 
 
+@_styled
+def class_shares(data: Mapping[str, Any], limits: Sequence[float] = ()) -> Figure | None:
+    """Per-class violins of the default verdict's carried_share with its warn and fail levels
+    (data: carried_share, label[, class_names]); classes without a share (NaN) are left out,
+    and beyond MAX_CLASSES the classes with the highest median share are shown."""
+    shares = np.asarray([np.nan if v is None else v for v in data["carried_share"]], dtype=float)
+    labels = class_labels(data, shares.size)
+    judged = np.isfinite(shares)
+    if labels is None or not judged.any():
+        return None
+    judged_labels = [label for label, keep in zip(labels, judged, strict=True) if keep]
+    order = _class_order(data, judged_labels)
+    groups = dict(zip(order, _groups(judged_labels, shares[judged], order), strict=True))
+    note = ""
+    if len(order) > MAX_CLASSES:
+        order = sorted(order, key=lambda name: np.median(groups[name]), reverse=True)
+        note = f" (the {MAX_CLASSES} of {len(order)} with the highest median)"
+        order = order[:MAX_CLASSES]
+    order = order[::-1]  # first class at the top
+    figure = _figure(PAGE_WIDTH_IN, 1.0 + 0.26 * len(order))
+    axes = figure.subplots()
+    _violins(axes, [groups[name] for name in order], AS_COLOUR)
+    axes.axvline(0, color=FAINT, lw=0.8)
+    for limit, style in zip(limits, ("--", "-"), strict=False):
+        axes.axvline(limit, color="#b00020", lw=0.9, ls=style)
+    axes.set_yticks(range(len(order)), [short(name) for name in order])
+    axes.grid(axis="y", visible=False)
+    axes.set_xlabel("carried share: the null component alone / the joint space's own class "
+                    "contrast (1: all of it)")
+    figure.suptitle("Default verdict: carried share per class" + note, fontsize=9)
+    return figure
+
+
 def _confidence_ellipse(axes, x: np.ndarray, y: np.ndarray, colour: str, line: str = "-"
                         ) -> None:
     """95 % ellipse of a 2-D Gaussian fitted to (x, y)."""
