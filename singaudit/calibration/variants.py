@@ -30,8 +30,14 @@ import torch
 from torch import nn
 
 from singaudit.maths.geometry import head_geometry
+from singaudit.wording import significant
 
 FeatureMap = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _short(value: float) -> str:
+    # Six significant digits, as the ground-truth tables have always named the variants.
+    return significant(value, 6)
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ def row_block_scale(weight: torch.Tensor, bias: torch.Tensor, scale: float) -> V
         return scale * (f @ principal) @ principal.T + (f @ null) @ null.T
 
     return Variant(feature_map, weight.double() / scale, bias.double(),
-                   f"row-space block x {scale:g}, head / {scale:g}")
+                   f"row-space block x {_short(scale)}, head / {_short(scale)}")
 
 
 def null_block_scale(weight: torch.Tensor, bias: torch.Tensor, scale: float) -> Variant:
@@ -76,7 +82,7 @@ def null_block_scale(weight: torch.Tensor, bias: torch.Tensor, scale: float) -> 
     geometry = head_geometry(weight.double())
     principal, null = geometry.principal_basis, geometry.null_basis
     return Variant(lambda f: (f @ principal) @ principal.T + scale * (f @ null) @ null.T,
-                   weight.double(), bias.double(), f"null-space block x {scale:g}")
+                   weight.double(), bias.double(), f"null-space block x {_short(scale)}")
 
 
 def row_space_map(weight: torch.Tensor, bias: torch.Tensor, *, condition: float = 10.0,
@@ -92,7 +98,7 @@ def row_space_map(weight: torch.Tensor, bias: torch.Tensor, *, condition: float 
                                          dtype=torch.float64)) @ right
     return Variant(lambda f: ((f @ principal) @ a.T) @ principal.T + (f @ null) @ null.T,
                    weight.double() @ principal @ torch.linalg.inv(a) @ principal.T,
-                   bias.double(), f"invertible row-space map (condition {condition:g})")
+                   bias.double(), f"invertible row-space map (condition {_short(condition)})")
 
 
 def null_rotation(weight: torch.Tensor, bias: torch.Tensor, *, seed: int = 0) -> Variant:
@@ -107,7 +113,7 @@ def null_rotation(weight: torch.Tensor, bias: torch.Tensor, *, seed: int = 0) ->
 def global_scale(weight: torch.Tensor, bias: torch.Tensor, scale: float) -> Variant:
     """f -> c f with head W / c."""
     return Variant(lambda f: scale * f, weight.double() / scale, bias.double(),
-                   f"features x {scale:g}, head / {scale:g}")
+                   f"features x {_short(scale)}, head / {_short(scale)}")
 
 
 def null_offset(weight: torch.Tensor, bias: torch.Tensor, size: float, *, seed: int = 0
@@ -118,7 +124,7 @@ def null_offset(weight: torch.Tensor, bias: torch.Tensor, size: float, *, seed: 
                                    dtype=torch.float64)
     shift = size * direction / direction.norm()
     return Variant(lambda f: f + shift, weight.double(), bias.double(),
-                   f"constant null offset of norm {size:.3g}")
+                   f"constant null offset of norm {significant(size, 3)}")
 
 
 def appended_dims(weight: torch.Tensor, bias: torch.Tensor, count: int, noise: float = 0.0, *,
@@ -149,7 +155,7 @@ def with_variance_ratio(weight: torch.Tensor, bias: torch.Tensor, features: torc
     scale = (ratio / variance_ratio(weight, features)) ** 0.5
     made = row_block_scale(weight, bias, scale)
     return Variant(made.feature_map, made.weight, made.bias,
-                   f"logit block variance ratio {ratio:g} (row-space block x {scale:.3g})")
+                   f"logit block variance ratio {_short(ratio)} (row-space block x {significant(scale, 3)})")
 
 
 def one_class_marker(weight: torch.Tensor, bias: torch.Tensor, target: int, size: float, *,
@@ -165,7 +171,7 @@ def one_class_marker(weight: torch.Tensor, bias: torch.Tensor, target: int, size
     if kind == "dimension":
         return Variant(lambda f: torch.cat([f, size * marked(f)], dim=1),
                        torch.cat([w64, torch.zeros(len(w64), 1, dtype=w64.dtype)], dim=1), b64,
-                       f"marker {size:g} on an appended dimension when top-1 is class {target}")
+                       f"marker {_short(size)} on an appended dimension when top-1 is class {target}")
     if kind != "direction":
         raise ValueError(f'kind must be "dimension" or "direction", not {kind!r}')
     null = head_geometry(w64).null_basis
@@ -173,7 +179,7 @@ def one_class_marker(weight: torch.Tensor, bias: torch.Tensor, target: int, size
     direction = null @ torch.randn(null.shape[1], generator=generator, dtype=torch.float64)
     direction = size * direction / direction.norm()
     return Variant(lambda f: f + marked(f) * direction, w64, b64,
-                   f"marker {size:g} along a null direction when top-1 is class {target}")
+                   f"marker {_short(size)} along a null direction when top-1 is class {target}")
 
 
 def hidden_code_on_one_class(weight: torch.Tensor, leaky_weight: torch.Tensor,
@@ -210,7 +216,7 @@ def partially_redundant(weight: torch.Tensor, bias: torch.Tensor, features: torc
         return f + (noise * spread * draws) @ null.T
 
     return Variant(feature_map, weight.double(), bias.double(),
-                   f"null coordinates + noise ({noise:g} x their spread)")
+                   f"null coordinates + noise ({_short(noise)} x their spread)")
 
 
 class VariantNet(nn.Module):

@@ -371,7 +371,7 @@ class ClassSemanticsCheck(Check[ClassSemanticsParams]):
             names = ", ".join(ctx.class_names[k] for k in alone.unjudged[:10])
             more = f" and {len(alone.unjudged) - 10} more" if len(alone.unjudged) > 10 else ""
             unjudged = (f"; not judged (the joint space separates their images by less than "
-                        f"{MIN_JOINT_CONTRAST:g} deg): {names}{more}")
+                        f"{format_number(MIN_JOINT_CONTRAST)} deg): {names}{more}")
         summary = (
             f"carried share median {format_number(metrics['carried_share'].value)} of the joint "
             f"space's own class contrast{unjudged}; carried median "

@@ -12,6 +12,7 @@ import typer
 
 from singaudit.cli._common import EXIT_OK, Debug, _console
 from singaudit.errors import SpecError
+from singaudit.wording import number
 
 MAX_LISTED_CLASSES = 12  # more classes: "classes: all" with the names in a comment
 IMAGES_PER_CLASS = 50  # audited per class when the data has that many
@@ -114,7 +115,7 @@ def _tiers_comment(check: str) -> list[str]:
         metric = check_class.metrics.get(tier.metric)
         higher = (tier.higher_is_better if "higher_is_better" in tier.model_fields_set
                   else bool(metric and metric.higher_is_better))  # the metric's own direction
-        levels = ", ".join(f"{k} {getattr(tier, k):g}" for k in ("warn", "fail")
+        levels = ", ".join(f"{k} {number(getattr(tier, k))}" for k in ("warn", "fail")
                            if getattr(tier, k) is not None)
         better = "higher" if higher else "lower"
         lines.append(f"    #   {tier.metric} {tier.statistic}: {levels} ({better} is better, "
