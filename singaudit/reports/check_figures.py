@@ -7,15 +7,18 @@ entries, the way a third party registers its own (``CHECK_FIGURES.add`` or the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import cast
 
 from singaudit.checks.null_invariance import NullInvarianceData
 from singaudit.checks.steering import SteeringData
 from singaudit.checks.translator_fidelity import TranslatorFidelityData
+from singaudit.maths.null_semantics import MIN_JOINT_CONTRAST
 from singaudit.reports import figures
 from singaudit.reports.context import report_figure
-from singaudit.results import CheckResult
+from singaudit.results import CheckResult, Metric
+from singaudit.wording import number as format_number
 
 Figures = list[dict[str, str] | None]
 
@@ -30,21 +33,62 @@ def _tier_limits(check: CheckResult, names: tuple[str, ...], sign: float) -> lis
 
 
 def class_semantics_figures(check: CheckResult) -> Figures:
-    """Per-class violins of IS, signed AS, |AS| and the specific leak, with the tiers' levels."""
-    return [report_figure(
-        "Per-class IS, signed AS, |AS| and specific leak" if "specific_leak" in check.data
-        else "Per-class IS, signed AS and |AS|",
+    """The default verdict's carried_share per class, then what one translator draws from the
+    null space (IS, signed AS, |AS|, specific leak), each with its tiers' levels."""
+    return [_carried_share_figure(check), report_figure(
+        "What one translator draws from the null space: IS, signed AS, |AS| and specific leak"
+        if "specific_leak" in check.data
+        else "What one translator draws from the null space: IS, signed AS and |AS|",
         figures.class_violins(
             check.data,
             abs_as_limits=_tier_limits(check, ("abs_as", "median_abs_as"), 1.0),
             signed_as_limits=_tier_limits(check, ("leak",), -1.0),  # leak = -AS
             specific_limits=_tier_limits(check, ("specific_leak",), 1.0),
         ),
-        "Black ticks are class medians; dashed and solid red lines the warn and fail bounds "
-        "(on signed AS for the leak, -AS toward the true class; on |AS| for |AS|; on the "
-        "specific leak, the default verdict: leak toward the class's prompt on its images minus "
-        "on the other classes' images).",
+        "The paper's IS and AS, read through one translator T fitted on the whole feature: "
+        "reported, not judged by default. Black ticks are class medians; the grey band is hard "
+        "to see; red lines appear only where your tiers judge a reading (dashed warn, solid "
+        "fail). The specific leak is the leak toward a class's prompt on its images minus on "
+        "the other classes' images.",
     )]
+
+
+def _carried_share_figure(check: CheckResult) -> dict[str, str] | None:
+    """Per-class carried_share, the default verdict's reading, with its warn and fail lines."""
+    shares = check.data.get("carried_share")
+    if not isinstance(shares, list):
+        return None  # results written before the share verdict
+    limits = _tier_limits(check, ("carried_share",), 1.0)
+    levels = ""
+    if limits:
+        levels = (f" Dashed red line: warn ({format_number(limits[0])}); solid: fail "
+                  f"({format_number(limits[-1])}). A class beyond a line is flagged only when "
+                  f"the one-sided test (Holm over the classes) says its median is.")
+    judged = {name for name, result in check.per_class.items()
+              if _is_number(result.metrics.get("carried_share"))}
+    unjudged = [name for name in check.per_class if name not in judged]
+    left_out = ""
+    if unjudged:
+        more = f" and {len(unjudged) - 10} more" if len(unjudged) > 10 else ""
+        left_out = (f" Not judged (the joint space separates their images by less than "
+                    f"{MIN_JOINT_CONTRAST:g} deg, so a share would be noise): "
+                    f"{', '.join(unjudged[:10])}{more}.")
+    shown = ""
+    if len(judged) > figures.MAX_CLASSES:
+        shown = (f" The {figures.MAX_CLASSES} of {len(judged)} judged classes with the highest "
+                 f"median share are shown.")
+    return report_figure(
+        "Default verdict: share of the class contrast the null component carries",
+        figures.class_shares(check.data, limits),
+        "Per image, how far the null component alone (a translator fitted from the null "
+        "coordinates only) points toward its class's prompt, as a share of how far the image's "
+        "own joint embedding does for its class (1: all of it; 0: none). Black ticks are class "
+        "medians." + levels + left_out + shown,
+    )
+
+
+def _is_number(metric: Metric | None) -> bool:
+    return metric is not None and metric.value is not None and math.isfinite(metric.value)
 
 
 def null_invariance_figures(check: CheckResult) -> Figures:
