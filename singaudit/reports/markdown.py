@@ -11,6 +11,7 @@ from typing import Any
 
 from singaudit.regression.diff import OVERALL, Delta, Diff
 from singaudit.reports.context import first_screen
+from singaudit.reports.summary import verdict_questions
 from singaudit.results import STATUS_ORDER, AuditResult
 from singaudit.wording import number
 
@@ -121,6 +122,8 @@ def run_markdown(audit: AuditResult, report_url: str | None = None) -> str:
         if len(attention) > MAX_ROWS:
             lines.append(f"\nand {len(attention) - MAX_ROWS} more in the full report.")
         lines.append("")
+        for check, question in verdict_questions(audit):
+            lines += [f"*{cell(name(check))} answers: {cell(question)}*", ""]
     else:
         lines += [cell(summary["all_clear"]), ""]
     rows = []

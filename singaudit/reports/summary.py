@@ -50,6 +50,18 @@ def short_summary(result: AuditResult) -> list[SummaryLine]:
     return sorted(lines, key=lambda line: order.index(line.outcome))
 
 
+def verdict_questions(result: AuditResult) -> list[tuple[str, str]]:
+    """(check name, the question its verdict answers) for each check in the short summary whose
+    data states one (class_semantics does), once per check name."""
+    found: dict[str, str] = {}
+    for model in result.models:
+        for check in model.checks:
+            question = check.data.get("question")
+            if isinstance(question, str) and check_outcome(model, check) in SUMMARY_WORDS:
+                found.setdefault(check.name, question)
+    return list(found.items())
+
+
 def audit_notices(result: AuditResult) -> list[Notice]:
     """Model notes and violated expectations, data class names a model lacks, top-1 accuracy,
     texts a joint space cannot represent, short classes and unreadable images."""
@@ -60,6 +72,8 @@ def audit_notices(result: AuditResult) -> list[Notice]:
         if model.expectation_met is False:
             notices.append(Notice("violated", f"{model.name}: expect: {model.expect} is NOT met "
                                               f"(model status {model.status})"))
+    notices += [Notice("note", f"{check} answers: {question}")
+                for check, question in verdict_questions(result)]
     for model in result.models:
         notices += _accuracy_notices(model)
     for model in result.models:
