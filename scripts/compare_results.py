@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from singaudit.results_format import expand
+
 # Keys whose values change between two runs of the same code on the same inputs.
 PER_RUN_KEYS = frozenset({
     "duration_s",     # every check's wall time
@@ -92,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max", type=int, default=50, help="differences to print at most")
     args = parser.parse_args(argv)
     try:
-        a, b = (json.loads(Path(p).read_text()) for p in (args.a, args.b))
+        # Schema 5 files are compact on disk: compared in the data model's layout.
+        a, b = (expand(json.loads(Path(p).read_text())) for p in (args.a, args.b))
     except (OSError, ValueError) as error:
         print(f"cannot read results: {error}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ audit results (statuses, expectations, the model comparison) is decided here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TypedDict, cast
@@ -20,7 +21,9 @@ from singaudit.wording import LEVELS
 # class_semantics specific_leak, prompt_contrast, evidence_change; the null_probe check.
 # 3: ModelResult.predictions and ModelResult.angles (model-level facts filled by the runner).
 # 4: ModelResult.accuracy (was info["accuracy"]; older files are read into the field).
-SCHEMA_VERSION = 4
+# 5: compact on disk (singaudit.results_format): per-class metric facts in metric_info, repeated
+# arrays in shared_arrays, per-image floats to 7 significant digits; read back into this layout.
+SCHEMA_VERSION = 5
 # Nesting a results file may have (singaudit writes under 10; deeper cannot be written back).
 MAX_DEPTH = 100
 
@@ -244,17 +247,19 @@ class AuditResult(BaseModel):
     def write(self, path: Path) -> None:
         from singaudit.io.atomic import atomic_write_text
 
-        atomic_write_text(Path(path), self.model_dump_json(indent=2))
+        from singaudit.results_format import compact
+
+        atomic_write_text(Path(path), compact(json.loads(self.model_dump_json())))
 
     @classmethod
     def read(cls, path: Path) -> AuditResult:
-        return cls.model_validate_json(Path(path).read_text())
+        from singaudit.results_format import expand
+
+        return cls.model_validate(expand(json.loads(Path(path).read_text())))
 
     @classmethod
     def parse(cls, text: str, where: str) -> AuditResult:
         """A results.json's text; every problem is one ResultsFileError naming ``where``."""
-        import json
-
         import pydantic
 
         try:
@@ -281,8 +286,10 @@ class AuditResult(BaseModel):
         if version > SCHEMA_VERSION:
             raise ResultsFileError(f"{where} has schema_version {version}; this singaudit reads "
                                    f"up to {SCHEMA_VERSION}: upgrade singaudit")
+        from singaudit.results_format import expand
+
         try:
-            return cls.model_validate(raw)
+            return cls.model_validate(expand(raw))
         except pydantic.ValidationError as error:
             first = error.errors()[0]
             loc = ".".join(str(part) for part in first["loc"]) or "(top level)"
