@@ -22,7 +22,7 @@ from singaudit.wording import LEVELS
 # 3: ModelResult.predictions and ModelResult.angles (model-level facts filled by the runner).
 # 4: ModelResult.accuracy (was info["accuracy"]; older files are read into the field).
 # 5: compact on disk (singaudit.results_format): per-class metric facts in metric_info, repeated
-# arrays in shared_arrays, per-image floats to 7 significant digits; read back into this layout.
+# arrays in shared_arrays; read back into this layout, nothing rounded.
 SCHEMA_VERSION = 5
 # Nesting a results file may have (singaudit writes under 10; deeper cannot be written back).
 MAX_DEPTH = 100
