@@ -36,19 +36,18 @@ def class_semantics_figures(check: CheckResult) -> Figures:
     """The default verdict's carried_share per class, then what one translator draws from the
     null space (IS, signed AS, |AS|, specific leak), each with its tiers' levels."""
     return [_carried_share_figure(check), report_figure(
-        "What one translator draws from the null space: IS, signed AS, |AS| and specific leak"
-        if "specific_leak" in check.data
-        else "What one translator draws from the null space: IS, signed AS and |AS|",
+        "Per-class IS, signed AS, |AS| and specific leak" if "specific_leak" in check.data
+        else "Per-class IS, signed AS and |AS|",
         figures.class_violins(
             check.data,
             abs_as_limits=_tier_limits(check, ("abs_as", "median_abs_as"), 1.0),
             signed_as_limits=_tier_limits(check, ("leak",), -1.0),  # leak = -AS
             specific_limits=_tier_limits(check, ("specific_leak",), 1.0),
         ),
-        "The paper's IS and AS, read through one translator T fitted on the whole feature: "
-        "reported, not judged by default. Black ticks are class medians; the grey band is hard "
-        "to see; red lines appear only where your tiers judge a reading (dashed warn, solid "
-        "fail). The specific leak is the leak toward a class's prompt on its images minus on "
+        "What one translator T, fitted on the whole feature, draws from the null space: the "
+        "paper's IS and AS; reported, not judged by default. Black ticks are class medians; "
+        "the grey band is hard to see; red lines appear only where your tiers judge a reading "
+        "(dashed warn, solid fail). The specific leak is the leak toward a class's prompt on its images minus on "
         "the other classes' images.",
     )]
 
@@ -80,10 +79,10 @@ def _carried_share_figure(check: CheckResult) -> dict[str, str] | None:
     return report_figure(
         "Default verdict: share of the class contrast the null component carries",
         figures.class_shares(check.data, limits),
-        "Per image, how far the null component alone (a translator fitted from the null "
-        "coordinates only) points toward its class's prompt, as a share of how far the image's "
-        "own joint embedding does for its class (1: all of it; 0: none). Black ticks are class "
-        "medians." + levels + left_out + shown,
+        "Per image: how far the null component alone (a translator fitted from the null "
+        "coordinates only) points the image toward its class's prompt, as a share of the class "
+        "contrast the class's images show in their own joint embeddings (its median; 1: all "
+        "of it, 0: none). Black ticks are class medians." + levels + left_out + shown,
     )
 
 
