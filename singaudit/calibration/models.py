@@ -44,7 +44,7 @@ JOINT_WIDTH = 16  # conv width of the joint space's image tower
 MEAN, STD = 0.5, 0.25  # pixel normalisation of every calibration network
 
 
-def to_tensor(images_uint8) -> torch.Tensor:
+def to_tensor(images_uint8: np.ndarray) -> torch.Tensor:
     """(n, H, W, 3) uint8 numpy -> normalised float (n, 3, H, W)."""
     x = (
         torch.tensor(images_uint8).permute(0, 3, 1, 2).float() / 255.0
@@ -524,7 +524,8 @@ class Decoder(nn.Module):
         return chosen
 
     @torch.no_grad()
-    def render(self, embeddings: torch.Tensor, seed: int = 0, size: int = scenes.IMAGE_SIZE):
+    def render(self, embeddings: torch.Tensor, seed: int = 0, size: int = scenes.IMAGE_SIZE
+               ) -> np.ndarray:
         """uint8 images (n, size, size, 3). Seed 0: the most probable bin of every attribute.
         Other seeds: ``default_rng(seed)`` draws one uniform per attribute (and the noise
         pattern's seed), shared by every embedding, so renders with one seed differ only

@@ -159,15 +159,15 @@ def sample_params(split: str, seed: int, start: int, count: int) -> SceneParams:
 # --- shape membership: g(u, v) <= 1 inside, homogeneous of degree 1 (so 1 - g ~ distance/R) ---
 
 
-def _circle(u, v):
+def _circle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.sqrt(u * u + v * v)
 
 
-def _square(u, v):
+def _square(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.maximum(np.abs(u), np.abs(v))
 
 
-def _triangle(u, v):
+def _triangle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     # Equilateral, pointing up (v grows downwards in images), circumradius 1, inradius 0.5.
     a = v
     b = 0.8660254 * u - 0.5 * v
@@ -175,7 +175,7 @@ def _triangle(u, v):
     return np.maximum(np.maximum(a, b), c) / 0.5
 
 
-def _star(u, v):
+def _star(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     r = np.sqrt(u * u + v * v)
     theta = np.arctan2(u, -v)  # 0 at the top point
     tri = np.abs((theta * (5 / (2 * np.pi))) % 1.0 * 2 - 1)  # 1 at points, 0 between
@@ -183,13 +183,13 @@ def _star(u, v):
     return r / (inner + (1 - inner) * tri)
 
 
-def _cross(u, v):
+def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     au, av = np.abs(u), np.abs(v)
     arm = 0.36
     return np.minimum(np.maximum(au, av / arm), np.maximum(au / arm, av))
 
 
-def _heart(u, v):
+def _heart(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     # A square rotated 45 degrees with two circles on its upper edges.
     v = v + 0.3
     body = (np.abs(u) + np.abs(v)) * 0.70710678 / 0.55
@@ -296,7 +296,8 @@ def render(params: SceneParams, size: int = IMAGE_SIZE) -> np.ndarray:
     return image.astype(np.uint8).transpose(0, 2, 3, 1).copy()
 
 
-def generate(split: str, seed: int, start: int, count: int, size: int = IMAGE_SIZE):
+def generate(split: str, seed: int, start: int, count: int, size: int = IMAGE_SIZE
+             ) -> tuple[np.ndarray, SceneParams]:
     """(images uint8 (n, size, size, 3), params) for scenes ``start .. start+count-1``."""
     params = sample_params(split, seed, start, count)
     return render(params, size), params

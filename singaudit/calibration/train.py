@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,6 +26,10 @@ from singaudit.io.versions import library_versions
 from singaudit.wording import fixed
 
 Network = TypeVar("Network", bound=torch.nn.Module)
+Batches = Iterator[tuple[int, np.ndarray, scenes.SceneParams]]
+# (model, step, images, params) -> loss; each loss reads its own kind of model.
+Loss = Callable[..., torch.Tensor]
+Log = Callable[[str], None]
 SCALES: dict[str, dict[str, float]] = {
     "full": {
         "batch": 128,
@@ -75,15 +79,13 @@ SHIPPED = ("joint", "decoder", "clean", "leaky", "mixed", "natural")
 SHIPPED_WORLDS = {"uncentred": tuple(zoo.UNCENTRED), "lite0": zoo.LITE0}
 
 
-def _stream(
-    seed: int, batch: int, steps: int
-) -> Iterator[tuple[int, np.ndarray, scenes.SceneParams]]:
+def _stream(seed: int, batch: int, steps: int) -> Batches:
     for step in range(steps):
         images, params = scenes.generate("train", seed, step * batch, batch)
         yield step, images, params
 
 
-def _twin_stream(seed: int, batch: int, steps: int):
+def _twin_stream(seed: int, batch: int, steps: int) -> Batches:
     """Half fresh scenes, half their twins with only the shape changed: hard negatives that
     colour, background and position cannot tell apart."""
     half = batch // 2
@@ -97,14 +99,14 @@ def _twin_stream(seed: int, batch: int, steps: int):
 
 def _fit(
     module: torch.nn.Module,
-    loss_fn: Callable,
-    stream,
+    loss_fn: Loss,
+    stream: Batches,
     steps: int,
     lr: float,
-    log,
+    log: Log,
     name: str,
     monitor: Callable | None = None,
-):
+) -> torch.nn.Module:
     optimiser = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, lr, total_steps=max(steps, 1), pct_start=0.15
@@ -124,8 +126,9 @@ def _fit(
     return module.eval()
 
 
-def _joint_loss(seed: int, aux_weight: float):
-    def loss(model, step, x, params):
+def _joint_loss(seed: int, aux_weight: float) -> Loss:
+    def loss(model: models.JointModel, step: int, x: torch.Tensor,
+             params: scenes.SceneParams) -> torch.Tensor:
         texts = captions.captions_for(params, np.random.default_rng([seed, step]))
         return model.contrastive_loss(
             x, torch.as_tensor(captions.tokenize(texts)), torch.as_tensor(params.shape), aux_weight
@@ -134,7 +137,8 @@ def _joint_loss(seed: int, aux_weight: float):
     return loss
 
 
-def _shape_loss(model, step, x, params):
+def _shape_loss(model: torch.nn.Module, step: int, x: torch.Tensor,
+                params: scenes.SceneParams) -> torch.Tensor:
     return F.cross_entropy(model(x), torch.as_tensor(params.shape))
 
 
@@ -156,7 +160,8 @@ def _split_aux(outputs: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"colour": colour, "background": background, "pattern": pattern, "position": position}
 
 
-def _nuisance_loss(model, step, x, params):
+def _nuisance_loss(model: models.NuisanceNet, step: int, x: torch.Tensor,
+                   params: scenes.SceneParams) -> torch.Tensor:
     out = _split_aux(model.aux(model(x)))
     target = _nuisance_targets(params)
     return (
@@ -167,10 +172,11 @@ def _nuisance_loss(model, step, x, params):
     )
 
 
-def _decoder_loss(joint: models.JointModel):
+def _decoder_loss(joint: models.JointModel) -> Loss:
     """Cross-entropy of every attribute head to the scene's true parameters (inverse graphics)."""
 
-    def loss(decoder, step, x, params):
+    def loss(decoder: models.Decoder, step: int, x: torch.Tensor,
+             params: scenes.SceneParams) -> torch.Tensor:
         with torch.no_grad():
             embeddings = joint.image(x)
         return decoder.loss(embeddings, params)
@@ -179,14 +185,16 @@ def _decoder_loss(joint: models.JointModel):
 
 
 @torch.no_grad()
-def _batched(fn, images: np.ndarray, batch: int = 256) -> torch.Tensor:
+def _batched(fn: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray, batch: int = 256
+             ) -> torch.Tensor:
     return torch.cat(
         [fn(models.to_tensor(images[i : i + batch])) for i in range(0, len(images), batch)]
     )
 
 
 @torch.no_grad()
-def zero_shot_accuracies(joint: models.JointModel, images: np.ndarray, params) -> dict[str, float]:
+def zero_shot_accuracies(joint: models.JointModel, images: np.ndarray,
+                         params: scenes.SceneParams) -> dict[str, float]:
     """Held-out zero-shot accuracy for shape, colour and background pattern."""
     embeddings = F.normalize(_batched(joint.image, images), dim=-1)
     tasks = {
@@ -208,7 +216,8 @@ def accuracy(classifier: torch.nn.Module, images: np.ndarray, labels: np.ndarray
     return float((_batched(classifier, images).argmax(1).numpy() == labels).mean())
 
 
-def _probe(train_x, train_y, test_x, test_y) -> float:
+def _probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray
+           ) -> float:
     """Held-out accuracy of a logistic-regression probe (how much a block says about a label)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -219,7 +228,8 @@ def _probe(train_x, train_y, test_x, test_y) -> float:
 
 
 @torch.no_grad()
-def _nuisance_report(nuisance: models.NuisanceNet, seed: int, n_train: int, test) -> dict:
+def _nuisance_report(nuisance: models.NuisanceNet, seed: int, n_train: int,
+                     test: tuple[np.ndarray, scenes.SceneParams]) -> dict:
     """Aux-head accuracies and shape decodability of the nuisance block (should be near chance)."""
     test_images, test_params = test
     train_images, train_params = scenes.generate("train", seed + 7919, 0, n_train)
@@ -242,7 +252,9 @@ def _nuisance_report(nuisance: models.NuisanceNet, seed: int, n_train: int, test
 
 
 @torch.no_grad()
-def _decoder_report(decoder, joint, natural, images, params, sampled_seeds=(1, 2)) -> dict:
+def _decoder_report(decoder: models.Decoder, joint: models.JointModel, natural: models.NaturalNet,
+                    images: np.ndarray, params: scenes.SceneParams,
+                    sampled_seeds: tuple[int, ...] = (1, 2)) -> dict:
     """Head accuracies (most probable bin = true bin, on scenes where the attribute is visible)
     and how recognisable renders are: shape by the natural classifier, zero-shot in the joint
     space; seed 0 (most probable values) and sampled seeds."""
@@ -304,7 +316,8 @@ def _part(out: Path, name: str, network: type[Network]) -> Network:
 
 
 def train_calibration(
-    out_dir, *, seed: int = 0, scale: str = "full", phases=None, log=print
+    out_dir: str | Path, *, seed: int = 0, scale: str = "full",
+    phases: Iterable[str] | None = None, log: Log = print,
 ) -> dict:
     """Train every calibration model, write ``<name>.safetensors`` and metadata.json into
     ``out_dir``, and return the metadata (accuracies, ground truth, timings, versions).
@@ -377,7 +390,8 @@ def train_calibration(
     return metadata
 
 
-def _ground_truths(reading, classifiers: dict, joint, seed: int, config: dict,
+def _ground_truths(reading: Callable[..., dict], classifiers: Mapping[str, models.LinearHeadNet],
+                   joint: models.JointModel, seed: int, config: dict,
                    **sizes: int) -> dict:
     """``reading`` (a verify function) of every classifier; scene counts from ``config`` unless
     given."""
@@ -387,7 +401,8 @@ def _ground_truths(reading, classifiers: dict, joint, seed: int, config: dict,
             for name, model in classifiers.items()}
 
 
-def _save_world(out: Path, phase: str, classifiers: dict, metadata: dict, started) -> dict:
+def _save_world(out: Path, phase: str, classifiers: Mapping[str, models.LinearHeadNet],
+                metadata: dict, started: tuple[float, float]) -> dict:
     """Write a world's weights and ``metadata_<phase>.json`` (hashes, sizes, timing)."""
     metadata["weights"] = {}
     for name, model in classifiers.items():
@@ -408,7 +423,7 @@ def _save_world(out: Path, phase: str, classifiers: dict, metadata: dict, starte
     return metadata
 
 
-def _lite0_world(out: Path, seed: int, scale: str, config: dict, log) -> dict:
+def _lite0_world(out: Path, seed: int, scale: str, config: dict, log: Log) -> dict:
     """The real-backbone world: EfficientNet-Lite0 features of training scenes and of their
     shape-changed twins fix the feature layer (backbone.construct); writes ``lite0_*`` weights
     (the small layers only) and ``metadata_lite0.json``."""
@@ -477,7 +492,7 @@ def _lite0_world(out: Path, seed: int, scale: str, config: dict, log) -> dict:
     return _save_world(out, "lite0", classifiers, metadata, started)
 
 
-def _uncentred_world(out: Path, seed: int, scale: str, config: dict, log) -> dict:
+def _uncentred_world(out: Path, seed: int, scale: str, config: dict, log: Log) -> dict:
     """Build ``clean_uncentred`` and ``leaky_uncentred`` from the shape and nuisance networks
     inside the shipped ``clean`` (no gradient training: a seeded expansion, fitted offsets) and
     write their weights and ``metadata_uncentred.json``."""
@@ -504,7 +519,7 @@ def _uncentred_world(out: Path, seed: int, scale: str, config: dict, log) -> dic
     return _save_world(out, "uncentred", classifiers, metadata, started)
 
 
-def _evaluate(out: Path, seed: int, scale: str, config: dict, timing: dict, log) -> dict:
+def _evaluate(out: Path, seed: int, scale: str, config: dict, timing: dict, log: Log) -> dict:
     wall, cpu = time.perf_counter(), time.process_time()
     log("evaluating")
     joint = _part(out, "joint", models.JointModel)

@@ -9,14 +9,19 @@ world's own acceptance test, run at the end of training and recorded in metadata
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import torch
 
 from singaudit.calibration import captions, models, scenes
 from singaudit.maths.equivalence import NullRemoval
-from singaudit.maths.geometry import head_geometry
+from singaudit.maths.geometry import HeadGeometry, head_geometry
 from singaudit.maths.scores import attribute_score, concept_attribute_scores, image_score
-from singaudit.maths.translators import RidgeAccumulator, fit_ridge
+from singaudit.maths.translators import AffineTranslator, RidgeAccumulator, fit_ridge
+
+if TYPE_CHECKING:
+    from singaudit.calibration.variants import Variant
 
 
 def concept_vocabulary() -> dict[str, tuple[str, str]]:
@@ -34,7 +39,8 @@ def concept_vocabulary() -> dict[str, tuple[str, str]]:
 
 
 @torch.no_grad()
-def _encode(classifier, joint, images: np.ndarray, batch: int = 256):
+def _encode(classifier: models.LinearHeadNet, joint: models.JointModel, images: np.ndarray,
+            batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     features, embeddings = [], []
     for start in range(0, len(images), batch):
         x = models.to_tensor(images[start : start + batch])
@@ -44,7 +50,10 @@ def _encode(classifier, joint, images: np.ndarray, batch: int = 256):
 
 
 @torch.no_grad()
-def _translated_world(classifier, joint, seed: int, n_fit: int, n_validation: int, n_eval: int):
+def _translated_world(classifier: models.LinearHeadNet, joint: models.JointModel, seed: int,
+                      n_fit: int, n_validation: int, n_eval: int) -> tuple[
+        torch.Tensor, AffineTranslator, float, dict[str, Any], HeadGeometry, torch.Tensor,
+        torch.Tensor, scenes.SceneParams]:
     """A ridge translator fitted on ``train`` scenes (alpha on ``validation``), the head's
     geometry and the encoded ``audit`` scenes: what every ground-truth reading starts from."""
     classifier.eval()
@@ -104,7 +113,8 @@ def ground_truth(
     }
 
 
-def true_attribute_as(concept_as: np.ndarray, kinds: list[tuple[str, str]], params) -> dict:
+def true_attribute_as(concept_as: np.ndarray, kinds: list[tuple[str, str]],
+                      params: scenes.SceneParams) -> dict:
     """Median AS toward each image's own shape, colour, pattern and background colour."""
     index = {kind_word: i for i, kind_word in enumerate(kinds)}
     truth = {
@@ -120,7 +130,8 @@ def true_attribute_as(concept_as: np.ndarray, kinds: list[tuple[str, str]], para
     }
 
 
-def concept_ranking(concept_as: np.ndarray, kinds: list[tuple[str, str]], labels) -> dict:
+def concept_ranking(concept_as: np.ndarray, kinds: list[tuple[str, str]],
+                    labels: np.ndarray) -> dict:
     """Per class (as SING's class-level analysis): each concept's median AS over the class's
     images, standardised against the whole vocabulary's (z); the most negative z is the concept
     the null component carried most. Reports the top 3 per class and where the class's own
@@ -222,7 +233,8 @@ def world_ground_truth(
     }
 
 
-def leak_table(t_orig, t_eq, class_text, labels: np.ndarray) -> dict:
+def leak_table(t_orig: torch.Tensor, t_eq: torch.Tensor, class_text: torch.Tensor,
+               labels: np.ndarray) -> dict:
     """Median |AS|, leak, specific leak, prompt contrast and IS, overall and per class."""
     from singaudit.maths.scores import prompt_contrast, prompt_leaks, specific_leak
 
@@ -269,7 +281,7 @@ def encoded_world(classifier: models.LinearHeadNet, joint: models.JointModel, *,
 
 
 @torch.no_grad()
-def variant_ground_truth(world: dict, variant=None) -> dict:
+def variant_ground_truth(world: dict, variant: Variant | None = None) -> dict:
     """The verdict's readings of one (variant of a) classifier: per class and overall medians of
     ``carried`` (a null-only ridge translator, angles centred over prompts, contrasted over
     images), ``carried_share`` (the default verdict: carried over the same reading of the audit
