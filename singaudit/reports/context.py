@@ -37,6 +37,7 @@ PNG_THUMBNAIL_LIMIT = 24_000  # bytes; larger (photographic) thumbnails go as JP
 MAX_EVIDENCE_ITEMS = 24  # per check, keeps the report within its size budget
 EVIDENCE_ITEMS_PER_AUDIT = 72  # shared by the models past three (13 models: 6 each, >= 6)
 MAX_CLASS_ROWS = 40
+ACCURACY_CLASSES_SHOWN = 10  # per model in the provenance table, past MAX_CLASS_ROWS classes
 ATTENTION_SHOWN = 8  # first-screen rows of "what needs a look"; the rest fold below them
 PAGED_CLASS_ROWS = 15  # per check in the PDF: 13 models x a few checks stay within ~60 pages
 ANGLE_KINDS = {"class_semantics", "concepts", "steering", "evidence"}  # checks reporting IS/AS
@@ -401,7 +402,14 @@ def _model_details(model: ModelResult) -> dict[str, Any]:
     """The provenance table's details of a model: its info and its accuracy."""
     if model.accuracy is None:
         return dict(model.info)
-    return {**model.info, "accuracy": model.accuracy.model_dump()}
+    accuracy = model.accuracy.model_dump()
+    per_class = accuracy["top1_per_class"]
+    if len(per_class) > MAX_CLASS_ROWS:  # 1,000 classes filled 7 PDF pages per model
+        lowest = sorted(per_class.items(), key=lambda item: item[1])[:ACCURACY_CLASSES_SHOWN]
+        accuracy["top1_per_class"] = {
+            **dict(lowest), "…": f"the lowest {ACCURACY_CLASSES_SHOWN} of {len(per_class)} "
+                                 "classes; every class in results.json"}
+    return {**model.info, "accuracy": accuracy}
 
 
 def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
