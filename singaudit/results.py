@@ -246,7 +246,6 @@ class AuditResult(BaseModel):
 
     def write(self, path: Path) -> None:
         from singaudit.io.atomic import atomic_write_text
-
         from singaudit.results_format import compact
 
         atomic_write_text(Path(path), compact(json.loads(self.model_dump_json())))
