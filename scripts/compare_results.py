@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from singaudit.results_format import expand
+from singaudit.io.results_format import expand
 
 # Keys whose values change between two runs of the same code on the same inputs.
 PER_RUN_KEYS = frozenset({

@@ -21,7 +21,7 @@ from singaudit.wording import LEVELS
 # class_semantics specific_leak, prompt_contrast, evidence_change; the null_probe check.
 # 3: ModelResult.predictions and ModelResult.angles (model-level facts filled by the runner).
 # 4: ModelResult.accuracy (was info["accuracy"]; older files are read into the field).
-# 5: compact on disk (singaudit.results_format): per-class metric facts in metric_info, repeated
+# 5: compact on disk (singaudit.io.results_format): per-class metric facts in metric_info, repeated
 # arrays in shared_arrays; read back into this layout, nothing rounded.
 SCHEMA_VERSION = 5
 # Nesting a results file may have (singaudit writes under 10; deeper cannot be written back).
@@ -246,13 +246,13 @@ class AuditResult(BaseModel):
 
     def write(self, path: Path) -> None:
         from singaudit.io.atomic import atomic_write_text
-        from singaudit.results_format import compact
+        from singaudit.io.results_format import compact
 
         atomic_write_text(Path(path), compact(json.loads(self.model_dump_json())))
 
     @classmethod
     def read(cls, path: Path) -> AuditResult:
-        from singaudit.results_format import expand
+        from singaudit.io.results_format import expand
 
         return cls.model_validate(expand(json.loads(Path(path).read_text())))
 
@@ -285,7 +285,7 @@ class AuditResult(BaseModel):
         if version > SCHEMA_VERSION:
             raise ResultsFileError(f"{where} has schema_version {version}; this singaudit reads "
                                    f"up to {SCHEMA_VERSION}: upgrade singaudit")
-        from singaudit.results_format import expand
+        from singaudit.io.results_format import expand
 
         try:
             return cls.model_validate(expand(raw))

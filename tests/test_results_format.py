@@ -1,4 +1,4 @@
-"""results.json from schema 5 (singaudit.results_format): compact on disk, read back into the data
+"""results.json from schema 5 (singaudit.io.results_format): compact on disk, read back into the data
 model's layout; files of older schemas still read."""
 
 import json
