@@ -11,7 +11,7 @@ expand.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeGuard
 
 # Lists at least this long are per-image (or per-class) arrays, shared when repeated.
 LONG = 8
@@ -96,7 +96,8 @@ def _repeated(document: dict[str, Any]) -> set[tuple]:
     repeated: set[tuple] = set()
     for model in document.get("models", []):
         predictions = model.get("predictions")
-        values = [predictions.get("image_keys")] if isinstance(predictions, dict) else []
+        values: list[Any] = [predictions.get("image_keys")] \
+            if isinstance(predictions, dict) else []
         values += [value for check in model.get("checks", [])
                    for value in check.get("data", {}).values()]
         for value in values:
@@ -133,5 +134,5 @@ def _hashable(value: list) -> tuple:
                  for item in value)
 
 
-def _is_long(value: Any) -> bool:
+def _is_long(value: Any) -> TypeGuard[list]:
     return isinstance(value, list) and len(value) >= LONG
