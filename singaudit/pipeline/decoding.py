@@ -90,7 +90,7 @@ def batched_preprocessing(transform: Callable) -> BatchedPreprocessing | None:
     return BatchedPreprocessing(RGBThen(transforms.Compose(pil_steps)), mean, std)
 
 
-def _channels(values) -> tuple[float, ...] | None:
+def _channels(values: float | Sequence[float] | torch.Tensor) -> tuple[float, ...] | None:
     """Three per-channel floats (a scalar broadcasts) as Normalize would read them, else None."""
     flat = torch.as_tensor(values, dtype=torch.float64).flatten().tolist()
     if len(flat) == 1:

@@ -198,7 +198,7 @@ def encode_text(
     return values
 
 
-def _as_cache(cache) -> FeatureCache | None:
+def _as_cache(cache: FeatureCache | str | Path | bool | None) -> FeatureCache | None:
     if cache is None or cache is False:
         return None
     if cache is True:
@@ -210,7 +210,8 @@ def _as_cache(cache) -> FeatureCache | None:
     return cache
 
 
-def _load_chunk(store: FeatureCache, kind: str, key: str, size: int):
+def _load_chunk(store: FeatureCache, kind: str, key: str, size: int
+                ) -> tuple[torch.Tensor, list[tuple[int, str]]] | None:
     """(values, [(position, reason)]) from a cache entry, or None (missing or corrupt)."""
     path_exists = store.path(kind, key).is_file()
     if not path_exists:
@@ -235,7 +236,8 @@ def _load_chunk(store: FeatureCache, kind: str, key: str, size: int):
     return values, chunk_failed
 
 
-def _save_chunk(store, kind, key, values, chunk_failed, model_id) -> None:
+def _save_chunk(store: FeatureCache, kind: str, key: str, values: torch.Tensor,
+                chunk_failed: list[tuple[int, str]], model_id: str) -> None:
     meta = {
         "model": model_id,
         "size": str(values.shape[0] + len(chunk_failed)),

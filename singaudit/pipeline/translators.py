@@ -59,7 +59,8 @@ class TranslatorArchitecture:
     aliases: tuple[str, ...] = ()
 
 
-def _fit_linear(x_train, y_train, x_heldout, y_heldout, options: LinearOptions, *, seed: int = 0,
+def _fit_linear(x_train: torch.Tensor, y_train: torch.Tensor, x_heldout: torch.Tensor,
+                y_heldout: torch.Tensor, options: LinearOptions, *, seed: int = 0,
                 executor: Any = None) -> tuple[maths.Translator, dict[str, Any]]:
     from singaudit.maths import translators as maths
     from singaudit.pipeline.executors import local_executor
@@ -74,7 +75,8 @@ def _fit_linear(x_train, y_train, x_heldout, y_heldout, options: LinearOptions, 
 
 
 def _gradient_fitter(build: Callable[[int, int, int | None], maths.Translator]) -> Fitter:
-    def fit(x_train, y_train, x_heldout, y_heldout, options: GradientOptions, *, seed: int = 0,
+    def fit(x_train: torch.Tensor, y_train: torch.Tensor, x_heldout: torch.Tensor,
+            y_heldout: torch.Tensor, options: GradientOptions, *, seed: int = 0,
             executor: Any = None) -> tuple[maths.Translator, dict[str, Any]]:
         from singaudit.maths import translators as maths
 

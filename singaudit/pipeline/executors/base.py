@@ -9,15 +9,26 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import torch
 from torch.utils.data import Dataset
 
 from singaudit.adapters.data.base import ImageRecord, ImageSource
 from singaudit.pipeline.decoding import BatchedPreprocessing, batched_preprocessing
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from singaudit.maths.translators import RidgeAccumulator
+
+# A preprocessing's transform: one image to its input tensor.
+Transform = Callable[["Image.Image"], torch.Tensor]
+# (position, preprocessed tensor or None, why it failed): one item of ``Images``.
+Loaded = tuple[int, torch.Tensor | None, str]
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,7 @@ class Executor(Protocol):
         ...
 
 
-def local_ridge_statistics(x: torch.Tensor, y: torch.Tensor, chunk_size: int):
+def local_ridge_statistics(x: torch.Tensor, y: torch.Tensor, chunk_size: int) -> RidgeAccumulator:
     from singaudit.maths.translators import RidgeAccumulator
 
     statistics = RidgeAccumulator(x.shape[1], y.shape[1])
@@ -168,14 +179,15 @@ def encode_batch(encode: Callable[[torch.Tensor], torch.Tensor], images: torch.T
         return encode(as_layout(images, layout)).float().cpu()
 
 
-def precision(device: torch.device, dtype: torch.dtype):
+def precision(device: torch.device, dtype: torch.dtype) -> AbstractContextManager[object]:
     """Autocast for reduced precision, so the model's own weights are never down-cast."""
     if dtype == torch.float32:
         return nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def load_image(source: ImageSource, record: ImageRecord, transform) -> tuple[Any, str]:
+def load_image(source: ImageSource, record: ImageRecord, transform: Transform
+               ) -> tuple[torch.Tensor | None, str]:
     """(preprocessed tensor, "") or (None, why it failed)."""
     from singaudit.adapters.data.manifest_source import ContentMismatch
     from singaudit.errors import DataError
@@ -192,7 +204,7 @@ def load_image(source: ImageSource, record: ImageRecord, transform) -> tuple[Any
         return None, f"preprocessing failed for {record.key}: {error}"
 
 
-def decoding(transform) -> tuple[BatchedPreprocessing | None, Callable]:
+def decoding(transform: Transform) -> tuple[BatchedPreprocessing | None, Transform]:
     """(the batched tail of ``transform`` or None, what runs per image before it): every
     executor builds its batches the same way, so their values are equal."""
     batched = batched_preprocessing(transform)
@@ -202,25 +214,27 @@ def decoding(transform) -> tuple[BatchedPreprocessing | None, Callable]:
 class Images(Dataset):
     """(position, tensor or None, failure reason) for the records to compute."""
 
-    def __init__(self, source, records, transform, decoders=None) -> None:
+    def __init__(self, source: ImageSource, records: Sequence[ImageRecord], transform: Transform,
+                 decoders: ThreadPoolExecutor | None = None) -> None:
         self.source, self.records, self.transform = source, records, transform
         self.decoders = decoders  # a thread pool for a batch's images, or None
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, position: int):
+    def __getitem__(self, position: int) -> Loaded:
         tensor, reason = load_image(self.source, self.records[position], self.transform)
         return position, tensor, reason
 
-    def __getitems__(self, positions: list[int]) -> list:
+    def __getitems__(self, positions: list[int]) -> list[Loaded]:
         """One batch, in order (the DataLoader's batched fetch)."""
         if self.decoders is None:
             return [self[position] for position in positions]
         return list(self.decoders.map(self.__getitem__, positions))
 
 
-def collate_images(batched, layout: str, batch):
+def collate_images(batched: BatchedPreprocessing | None, layout: str, batch: Sequence[Loaded]
+                   ) -> tuple[list[int], list[int], torch.Tensor | None, list[tuple[int, str]]]:
     """(positions, good positions, input batch or None, failures); ``batched``: the
     preprocessing's per-batch tail (None: the images are finished tensors already)."""
     positions = [p for p, _, _ in batch]
@@ -236,12 +250,13 @@ def collate_images(batched, layout: str, batch):
     return positions, [p for p, _ in good], stacked, failures
 
 
-def progress_bar(progress: bool | None, total: int, label: str):
+def progress_bar(progress: bool | None, total: int, label: str
+                 ) -> AbstractContextManager[Callable[[int], object]]:
     """A context yielding ``advance(n)``: a rich bar on a terminal (or when asked), else nothing."""
     show = sys.stderr.isatty() if progress is None else progress
 
     @contextmanager
-    def bar():
+    def bar() -> Iterator[Callable[[int], object]]:
         if not show or total == 0:
             yield lambda n: None
             return

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import DataLoader
 
-from singaudit.pipeline.encoders import image_encoder
+from singaudit.pipeline.encoders import ImageEncoder, image_encoder
 from singaudit.pipeline.executors.base import (
     ChunkAssembler,
     ChunkResult,
@@ -26,6 +27,9 @@ from singaudit.pipeline.executors.base import (
 from singaudit.pipeline.executors.memory import freed_memory_retained
 from singaudit.pipeline.layout import model_layout
 
+if TYPE_CHECKING:
+    from singaudit.maths.translators import RidgeAccumulator
+
 
 class LocalExecutor:
     name = "local"
@@ -38,10 +42,11 @@ class LocalExecutor:
     def start(self) -> None:
         """Nothing to acquire: this process is the executor."""
 
-    def wait(self, futures) -> None:
+    def wait(self, futures: Iterable[concurrent.futures.Future]) -> None:
         concurrent.futures.wait(list(futures))
 
-    def ridge_statistics(self, x: torch.Tensor, y: torch.Tensor, chunk_size: int):
+    def ridge_statistics(self, x: torch.Tensor, y: torch.Tensor, chunk_size: int
+                         ) -> RidgeAccumulator:
         return local_ridge_statistics(x, y, chunk_size)
 
     def encode_chunks(self, job: EncodeJob) -> Iterator[ChunkResult]:
@@ -56,7 +61,7 @@ class LocalExecutor:
             if view.move is not None:
                 view.move(restore)
 
-    def _compute(self, view, job: EncodeJob) -> Iterator[ChunkResult]:
+    def _compute(self, view: ImageEncoder, job: EncodeJob) -> Iterator[ChunkResult]:
         flat = job.flat()
         # Batches leave the loader finished, in the job's layout (pipeline.decoding).
         batched, transform = decoding(view.preprocessing.transform)
@@ -86,7 +91,7 @@ class LocalExecutor:
                     yield from assembler.finished()
 
 
-def module_device(module: torch.nn.Module | None):
+def module_device(module: torch.nn.Module | None) -> torch.device | None:
     if module is None:
         return None
     parameter = next(module.parameters(), None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import platform
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 
@@ -27,7 +27,7 @@ _holders = 0
 
 
 @cache
-def _glibc():
+def _glibc() -> Callable[[int, int], int] | None:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     try:

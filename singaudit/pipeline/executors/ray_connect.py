@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from types import ModuleType
 
 from singaudit.errors import ClusterUnavailable, SingauditError
 from singaudit.wording import seconds
@@ -107,7 +108,7 @@ class MainThreadStarts:
 _UNSERVED_AFTER_S = 10.0
 
 
-def start_or_join(ray, address: str | None, num_cpus: int) -> None:
+def start_or_join(ray: ModuleType, address: str | None, num_cpus: int) -> None:
     """``ray.init`` for ``address`` (None: a new local cluster of ``num_cpus`` slots)."""
     if address:
         where = check_reachable(address)
@@ -122,7 +123,7 @@ def start_or_join(ray, address: str | None, num_cpus: int) -> None:
           include_dashboard=False)
 
 
-def _init(ray, where: str, **options) -> None:
+def _init(ray: ModuleType, where: str, **options: str | int | bool) -> None:
     try:
         ray.init(log_to_driver=False, logging_level="ERROR", **options)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as error:

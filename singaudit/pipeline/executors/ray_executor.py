@@ -16,9 +16,10 @@ import queue
 import re
 import socket
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -39,10 +40,15 @@ from singaudit.pipeline.executors.base import (
 from singaudit.pipeline.executors.memory import WORKER_ENV
 from singaudit.pipeline.executors.ray_connect import MainThreadStarts, start_or_join
 
+if TYPE_CHECKING:
+    from ray.data import Dataset
+
+    from singaudit.maths.translators import RidgeAccumulator
+
 _CONNECT_LOCK = threading.Lock()
 
 
-def import_ray():
+def import_ray() -> ModuleType:
     """The ``ray`` module, or a clear MissingDependency."""
     try:
         import ray
@@ -55,7 +61,7 @@ def import_ray():
     return ray
 
 
-def connect(config: ExecutionConfig, starts: MainThreadStarts | None = None):
+def connect(config: ExecutionConfig, starts: MainThreadStarts | None = None) -> ModuleType:
     """Join ``config.address``, else the cluster this process already joined, else start a local
     one with a spare CPU slot beyond the actors (actors holding every slot can stall a dataset).
     Only the main thread starts or joins: a worker thread asks it through ``starts``."""
@@ -96,7 +102,7 @@ class RayExecutor:
         with the thread that started them)."""
         connect(self.config)
 
-    def wait(self, futures) -> None:
+    def wait(self, futures: Iterable[Future]) -> None:
         """Wait in the main thread for jobs running in worker threads; the cluster is started
         here when the first of them needs it (none: a run whose rows are all cached)."""
         self.starts.serve(futures)
@@ -178,7 +184,8 @@ class RayExecutor:
             raise ClusterLost(f"the Ray cluster returned incomplete results for {job.label}; "
                               "finished chunks are cached, run again to compute the rest")
 
-    def ridge_statistics(self, x: torch.Tensor, y: torch.Tensor, chunk_size: int):
+    def ridge_statistics(self, x: torch.Tensor, y: torch.Tensor, chunk_size: int
+                         ) -> RidgeAccumulator:
         """Per-block statistics computed by Ray tasks, merged on the driver in block order
         (Chan's pairwise update: the same statistics as one stream, to rounding)."""
         ray = connect(self.config)
@@ -207,7 +214,7 @@ class _Lost(Exception):
     """The cluster's control service stopped answering."""
 
 
-def _watched(ray, dataset) -> Iterator[dict[str, np.ndarray]]:
+def _watched(ray: ModuleType, dataset: Dataset) -> Iterator[dict[str, np.ndarray]]:
     """The dataset's batches, read by a helper thread so that a lost cluster is noticed here:
     Ray itself waits for its control service (GCS) for a minute and then ends the process,
     which would leave the user without a message."""
@@ -244,7 +251,7 @@ def _watched(ray, dataset) -> Iterator[dict[str, np.ndarray]]:
 _LOST_AFTER_S = 5
 
 
-def _control_address(ray) -> tuple[str, int] | None:
+def _control_address(ray: ModuleType) -> tuple[str, int] | None:
     try:
         host, _, port = str(ray.get_runtime_context().gcs_address).rpartition(":")
         return (host, int(port)) if host else None
@@ -305,7 +312,8 @@ class _EncodeActor:
             "failed": np.asarray(reasons, dtype=object),
         }
 
-    def _encode_row(self, row_positions, keys, labels) -> tuple[list, list, list]:
+    def _encode_row(self, row_positions: np.ndarray, keys: np.ndarray, labels: np.ndarray
+                    ) -> tuple[list[int], list[bytes], list[str]]:
         """One of the local executor's batches: the same images in one forward pass."""
         from singaudit.adapters.data.base import ImageRecord
 
@@ -342,7 +350,7 @@ def _user_error(error: BaseException) -> SingauditError | None:
     return None
 
 
-def _is_cluster_loss(ray, error: BaseException) -> bool:
+def _is_cluster_loss(ray: ModuleType, error: BaseException) -> bool:
     from ray import exceptions
 
     lost = (exceptions.RaySystemError, exceptions.ActorDiedError, exceptions.NodeDiedError,
