@@ -107,7 +107,9 @@ def _check_conv(layer: nn.Module, where: str) -> None:
         )
 
 
-def flatten_features(values: torch.Tensor, selector, where: str) -> torch.Tensor:
+def flatten_features(values: torch.Tensor,
+                     selector: Callable[[torch.Tensor], torch.Tensor] | None,
+                     where: str) -> torch.Tensor:
     """A head input as (n, m): 1x1 spatial maps flattened, token sequences reduced."""
     if values.ndim == 2:
         return values
@@ -172,8 +174,8 @@ class HookedClassifier(Classifier):
     def _run(self, images: torch.Tensor) -> tuple[object, list[torch.Tensor]]:
         captured: list[torch.Tensor | None] = [None] * len(self.heads)
 
-        def hook_for(index: int):
-            def hook(_module, args):
+        def hook_for(index: int) -> Callable[[nn.Module, tuple[torch.Tensor, ...]], None]:
+            def hook(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
                 captured[index] = args[0]
 
             return hook
@@ -202,7 +204,8 @@ class HookedClassifier(Classifier):
         logits = model_logits(self._call(self.module, images))
         return flatten_features(logits, self.selector, "the model's output")
 
-    def to(self, device, dtype=None) -> HookedClassifier:
+    def to(self, device: str | torch.device, dtype: torch.dtype | None = None
+           ) -> HookedClassifier:
         self.module.to(device=device, dtype=dtype)
         return self
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -29,6 +30,10 @@ from singaudit.adapters.weights import hf_cached, hub_errors_as_missing, require
 from singaudit.errors import UnsupportedModel
 from singaudit.io.state_dicts import state_dict_hash
 
+if TYPE_CHECKING:
+    from PIL import Image
+    from transformers import BaseImageProcessor, PretrainedConfig
+
 HEAD_CANDIDATES = (
     ("cls_classifier", "distillation_classifier"),
     ("classifier",),
@@ -40,10 +45,10 @@ HEAD_CANDIDATES = (
 class ImageProcessorTransform:
     """PIL image -> pixel tensor through a transformers image processor."""
 
-    def __init__(self, processor) -> None:
+    def __init__(self, processor: BaseImageProcessor) -> None:
         self.processor = processor
 
-    def __call__(self, image) -> torch.Tensor:
+    def __call__(self, image: Image.Image) -> torch.Tensor:
         return self.processor(images=image, return_tensors="pt")["pixel_values"][0]
 
 
@@ -92,7 +97,7 @@ def load(ident: str, *, revision: str | None = None, verify: bool = True) -> Hoo
     return classifier
 
 
-def _head_paths(model) -> list[str]:
+def _head_paths(model: torch.nn.Module) -> list[str]:
     for names in HEAD_CANDIDATES:
         if all(isinstance(getattr(model, n, None), torch.nn.Module) for n in names):
             return list(names)
@@ -103,7 +108,8 @@ def _head_paths(model) -> list[str]:
     )
 
 
-def _preprocessing(model_id: str, revision: str | None, config) -> Preprocessing:
+def _preprocessing(model_id: str, revision: str | None, config: PretrainedConfig
+                   ) -> Preprocessing:
     """The folder's own image processor; without one, ImageNet's at the model's image size."""
     from transformers import AutoImageProcessor
 

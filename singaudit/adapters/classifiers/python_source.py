@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from singaudit.errors import SpecError, UnsupportedModel
 from singaudit.registry import RegistryError, load_object
@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # torch loads with the factory; `validate` reads load()'s sig
     from singaudit.adapters.classifiers.base import Classifier
 
 
-def load(ident: str, **options) -> Classifier:
+def load(ident: str, **options: Any) -> Classifier:
     """Call the factory ``package.module:function`` with ``options`` and adapt what it returns."""
     working_folder = os.getcwd()
     added = working_folder not in sys.path

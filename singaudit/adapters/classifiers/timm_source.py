@@ -11,6 +11,7 @@ through ``pretrained_cfg_overlay``), ``num_classes`` (read from the file when om
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -46,7 +47,7 @@ def load(
     num_classes: int | None = None,
     pretrained: bool = True,
     verify: bool = True,
-    **model_kwargs,
+    **model_kwargs: Any,
 ) -> TimmClassifier:
     """A timm model as a Classifier (see the module docstring for the options)."""
     import timm
@@ -183,7 +184,7 @@ def _first_linear_weight(model: nn.Module, head_paths: list[str]) -> torch.Tenso
     return linear_weights(layer, path)[0]
 
 
-def _num_classes_in_file(timm, name: str, path: Path) -> int:
+def _num_classes_in_file(timm: ModuleType, name: str, path: Path) -> int:
     """The classifier's row count, read from the weights file's head tensor."""
     architecture = name.split(".")[0]
     classifier = timm.models.get_pretrained_cfg_value(name, "classifier") or "head"
@@ -208,7 +209,7 @@ def _num_classes_in_file(timm, name: str, path: Path) -> int:
     )
 
 
-def _require_hub_weights(timm, name: str) -> None:
+def _require_hub_weights(timm: ModuleType, name: str) -> None:
     """Fail at once with WeightsNotFound when the weights are neither cached nor downloadable."""
     if name.startswith("hf-hub:"):
         repo, host = name.removeprefix("hf-hub:"), HF_HOST
@@ -234,7 +235,7 @@ def _how(name: str) -> str:
     )
 
 
-def _efficientnet_lite0(timm, model_kwargs: dict) -> nn.Module:
+def _efficientnet_lite0(timm: ModuleType, model_kwargs: dict) -> nn.Module:
     model = timm.create_model(LITE0, pretrained=False, **model_kwargs)
     model.load_state_dict(lite0_state_dict(model), strict=True)
     return model

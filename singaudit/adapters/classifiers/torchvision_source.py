@@ -9,6 +9,8 @@ the architecture; with an ``@ENUM`` too, the enum still supplies preprocessing a
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from torch import nn
@@ -29,6 +31,9 @@ from singaudit.adapters.classifiers.base import ClassifierInfo
 from singaudit.adapters.weights import hub_errors_as_missing, require_download, torch_hub_cached
 from singaudit.errors import UnsupportedModel
 from singaudit.io.state_dicts import load_state_dict, state_dict_hash
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
 
 HEAD_ATTRIBUTES = ("fc", "classifier", "head", "heads")
 
@@ -98,7 +103,7 @@ def load(
     return classifier
 
 
-def _weights_enum(tv_models, name: str, enum_name: str):
+def _weights_enum(tv_models: ModuleType, name: str, enum_name: str) -> WeightsEnum:
     try:
         return tv_models.get_weight(f"{tv_models.get_model_weights(name).__name__}.{enum_name}")
     except (ValueError, KeyError, AttributeError):

@@ -22,7 +22,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -30,6 +31,12 @@ from singaudit.adapters.data._encoded import bytes_sha256, decode_image
 from singaudit.adapters.data._images import image_content_hash, read_image
 from singaudit.adapters.data.base import ImageRecord, ImageSource
 from singaudit.errors import DataError, MissingDependency
+
+if TYPE_CHECKING:
+    from datasets import Dataset, Features, IterableDataset
+
+# The classes a user may give: names in order, or label value -> name.
+GivenClasses = Sequence[str] | Mapping[Any, str] | None
 
 PACKAGED_BUILDERS = ("imagefolder", "parquet", "arrow", "csv", "json", "webdataset")
 DEFAULT_PER_CLASS = 100  # streaming: images kept per class when per_class is not given
@@ -142,7 +149,7 @@ def load(
         return source
 
 
-def _datasets():
+def _datasets() -> ModuleType:
     try:
         import datasets
     except ImportError:
@@ -152,7 +159,7 @@ def _datasets():
 
 
 @contextlib.contextmanager
-def _quiet(datasets) -> Iterator[None]:
+def _quiet(datasets: ModuleType) -> Iterator[None]:
     """No progress bars from ``datasets`` while listing (singaudit reports its own progress)."""
     enabled = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
@@ -164,7 +171,7 @@ def _quiet(datasets) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _dataset_errors(source_id: str, datasets) -> Iterator[None]:
+def _dataset_errors(source_id: str, datasets: ModuleType) -> Iterator[None]:
     try:
         yield
     except DataError:
@@ -174,7 +181,10 @@ def _dataset_errors(source_id: str, datasets) -> Iterator[None]:
         raise DataError(f"{source_id}: {message}") from None
 
 
-def _open(datasets, ident, split, config, revision, data_dir, data_files, cache_dir, streaming):
+def _open(datasets: ModuleType, ident: str, split: str | None, config: str | None,
+          revision: str | None, data_dir: str | None,
+          data_files: str | Sequence[str] | Mapping[str, Any] | None, cache_dir: str | None,
+          streaming: bool) -> Dataset | IterableDataset:
     local = Path(ident).expanduser()
     if local.is_dir() and ((local / "dataset_dict.json").is_file()
                            or (local / "state.json").is_file()):
@@ -204,7 +214,8 @@ def _open(datasets, ident, split, config, revision, data_dir, data_files, cache_
     return loaded
 
 
-def _image_column(datasets, features, wanted: str | None, source_id: str) -> str:
+def _image_column(datasets: ModuleType, features: Features | None, wanted: str | None,
+                  source_id: str) -> str:
     found = _column(features, wanted, datasets.Image, ("image", "img", "jpg", "png"), "image",
                     source_id)
     if found is None:
@@ -213,21 +224,23 @@ def _image_column(datasets, features, wanted: str | None, source_id: str) -> str
     return found
 
 
-def _label_column(datasets, features, wanted: str | None, source_id: str) -> str | None:
+def _label_column(datasets: ModuleType, features: Features | None, wanted: str | None,
+                  source_id: str) -> str | None:
     return _column(features, wanted, datasets.ClassLabel, ("label", "labels", "cls", "class"),
                    "label", source_id)
 
 
-def _column(features, wanted: str | None, feature_type: type, usual: tuple[str, ...],
-            what: str, source_id: str) -> str | None:
+def _column(features: Features | None, wanted: str | None, feature_type: type,
+            usual: tuple[str, ...], what: str, source_id: str) -> str | None:
     """The column the user named, else the first of ``feature_type``, else the first usual name."""
-    names = list(features or {})
+    columns = features or {}
+    names = list(columns)
     if wanted is not None:
         if wanted not in names:
             raise DataError(f"{source_id}: no {what} column {wanted!r}; columns: "
                             f"{', '.join(names)}")
         return wanted
-    found = [n for n in names if isinstance(features[n], feature_type)]
+    found = [n for n in names if isinstance(columns[n], feature_type)]
     found = found or [n for n in usual if n in names]
     return found[0] if found else None
 
@@ -236,7 +249,8 @@ class _Labels:
     """Label values -> indices into ``names``: a ClassLabel, a given list or mapping, or the
     sorted values seen (only when nothing else names the classes)."""
 
-    def __init__(self, datasets, feature, given, values: Sequence[Any] | None, source_id: str):
+    def __init__(self, datasets: ModuleType, feature: object, given: GivenClasses,
+                 values: Sequence[Any] | None, source_id: str) -> None:
         self.source_id = source_id
         self.by_value: dict[Any, int] = {}
         if isinstance(given, Mapping):
@@ -279,7 +293,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _mapped(dataset, source_id, image_key, label_key, label_feature, class_names):
+def _mapped(dataset: Dataset, source_id: str, image_key: str, label_key: str | None,
+            label_feature: object, class_names: GivenClasses) -> HFDatasetSource:
     import datasets
 
     count = len(dataset)
@@ -299,8 +314,9 @@ def _mapped(dataset, source_id, image_key, label_key, label_feature, class_names
                            range(count), images)
 
 
-def _streamed(datasets, dataset, source_id, image_key, label_key, label_feature, class_names,
-              per_class, max_rows):
+def _streamed(datasets: ModuleType, dataset: IterableDataset, source_id: str, image_key: str,
+              label_key: str | None, label_feature: object, class_names: GivenClasses,
+              per_class: int | None, max_rows: int | None) -> HFDatasetSource:
     keep = DEFAULT_PER_CLASS if per_class is None else int(per_class)
     if keep < 1 or (max_rows is not None and int(max_rows) < 1):
         raise DataError(f"{source_id}: per_class and max_rows must be at least 1")

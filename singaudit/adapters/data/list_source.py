@@ -46,7 +46,8 @@ def load(
     return labelled_source(f"list:{ident}", class_names, items)
 
 
-def _label(label, index: dict[str, int], class_names: list[str], where: Path, line: int) -> int:
+def _label(label: object, index: dict[str, int], class_names: list[str], where: Path, line: int
+           ) -> int:
     if label is None or label == "":
         return -1
     if str(label) in index:

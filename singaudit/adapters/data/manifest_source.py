@@ -23,7 +23,7 @@ import io
 import os
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -44,7 +44,9 @@ class ManifestSource(FileImageSource):
     """File images listed by a manifest; content hashes from its ``sha256`` column if given,
     checked against the bytes whenever an image is read."""
 
-    def __init__(self, source_id, class_names, records, paths, hashes, rows=None) -> None:
+    def __init__(self, source_id: str, class_names: Sequence[str], records: Sequence[ImageRecord],
+                 paths: Mapping[str, Path], hashes: Mapping[str, str],
+                 rows: Mapping[str, int] | None = None) -> None:
         super().__init__(source_id, class_names, records, paths)
         self._hashes.update(hashes)  # FileImageSource computes the missing ones on demand
         self._declared = dict(hashes)
@@ -134,7 +136,8 @@ def _decoded(data: bytes, path: Path) -> Image.Image:
         raise DataError(f"cannot read image {path}: {error}") from None
 
 
-def _label(value, index: dict[str, int], class_names: list[str], where: Path, row: int) -> int:
+def _label(value: object, index: dict[str, int], class_names: list[str], where: Path, row: int
+           ) -> int:
     if value is None or value == "":
         return -1
     if str(value) in index:

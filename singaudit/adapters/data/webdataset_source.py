@@ -21,7 +21,7 @@ from __future__ import annotations
 import glob
 import os
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,7 +155,8 @@ def shard_paths(ident: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _samples(shard: str, class_key: str | None):
+def _samples(shard: str, class_key: str | None
+             ) -> Iterator[tuple[str, dict[str, _Member], Any]]:
     """(key, {extension: member}, class value or None) per sample, in shard order."""
     from webdataset.tariterators import base_plus_ext  # webdataset's own key rule
 
@@ -194,7 +195,8 @@ def _class_value(data: bytes, shard: str, name: str) -> Any:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
-def _classes(class_key, given, values: list[Any], source_id: str):
+def _classes(class_key: str | None, given: Sequence[str] | Mapping[Any, str] | None,
+             values: list[Any], source_id: str) -> tuple[list[str], Callable[[Any, str], int]]:
     """(class names, label value -> index) from the given names or the values seen."""
     if not class_key:
         return [], lambda value, key: -1

@@ -46,7 +46,8 @@ class CalibrationDecoder(Generator):
         by_seed = [self.module.render(embeddings, seed=int(seed), size=size) for seed in seeds]
         return [[Image.fromarray(pixels[i]) for pixels in by_seed] for i in range(len(embeddings))]
 
-    def to(self, device, dtype=None) -> CalibrationDecoder:
+    def to(self, device: str | torch.device, dtype: torch.dtype | None = None
+           ) -> CalibrationDecoder:
         self.module.to(device=device, dtype=dtype)
         return self
 

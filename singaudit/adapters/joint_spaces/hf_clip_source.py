@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -20,6 +21,11 @@ from singaudit.adapters.joint_spaces.base import JointSpace, JointSpaceInfo
 from singaudit.adapters.weights import hf_cached, hub_errors_as_missing, require_download
 from singaudit.errors import UnsupportedModel, WeightsNotFound
 from singaudit.io.state_dicts import state_dict_hash
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from singaudit.adapters.classifiers.base import Preprocessing
 
 KARLO_SPACE = "openai/clip-vit-large-patch14"
 
@@ -75,7 +81,10 @@ def load(ident: str, *, text_model: str | None = None, revision: str | None = No
 
 
 class HFClipSpace(JointSpace):
-    def __init__(self, module, vision, text, tokenizer, preprocessing, full_id: str) -> None:
+    # ``vision`` and ``text``: CLIP towers, duck-typed (their methods differ across transformers).
+    def __init__(self, module: torch.nn.Module, vision: Any, text: Any,
+                 tokenizer: PreTrainedTokenizerBase, preprocessing: Preprocessing, full_id: str
+                 ) -> None:
         self.module = module.eval()
         self.vision, self.text, self.tokenizer = vision, text, tokenizer
         self.preprocessing = preprocessing
@@ -111,7 +120,7 @@ class HFClipSpace(JointSpace):
         return _embedding(self.text(**inputs), "text_embeds")
 
 
-def _embedding(output, name: str) -> torch.Tensor:
+def _embedding(output: object, name: str) -> torch.Tensor:
     """transformers 4.x returns tensors, 5.x output objects (projection in pooler_output)."""
     if isinstance(output, torch.Tensor):
         return output

@@ -9,8 +9,10 @@ UnCLIP image-variation decoder consumes.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import torch
@@ -21,11 +23,16 @@ from singaudit.adapters.weights import HF_HOST, hf_cached, hub_errors_as_missing
 from singaudit.errors import UnsupportedModel, WeightsNotFound
 from singaudit.io.state_dicts import require_file, state_dict_hash
 
+if TYPE_CHECKING:
+    from open_clip import CLIP, CustomTextCLIP
+    from PIL import Image
+
 KARLO_SPACE = "ViT-L-14@openai"
 _HUB_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
 
-def load(ident: str, *, pretrained: str | Path | None = None, **model_kwargs) -> OpenClipSpace:
+def load(ident: str, *, pretrained: str | Path | None = None, **model_kwargs: Any
+         ) -> OpenClipSpace:
     """An open_clip model; ``pretrained`` is a tag or a local checkpoint path."""
     import open_clip
 
@@ -63,7 +70,9 @@ def load(ident: str, *, pretrained: str | Path | None = None, **model_kwargs) ->
 
 
 class OpenClipSpace(JointSpace):
-    def __init__(self, model, tokenizer, preprocess, full_id: str, source: str) -> None:
+    def __init__(self, model: CLIP | CustomTextCLIP, tokenizer: Callable[[list[str]], torch.Tensor],
+                 preprocess: Callable[[Image.Image], torch.Tensor], full_id: str, source: str
+                 ) -> None:
         self.module = model.eval()
         self.tokenizer = tokenizer
         describe = "open_clip:" + " ".join(repr(preprocess).split())
@@ -95,7 +104,7 @@ def _is_path(value: str | Path) -> bool:
     return isinstance(value, Path) or "/" in text or os.sep in text or bool(Path(text).suffix)
 
 
-def _require_hub_weights(open_clip, name: str, tag: str | None) -> None:
+def _require_hub_weights(open_clip: ModuleType, name: str, tag: str | None) -> None:
     if name.startswith("hf-hub:"):
         repo = name.removeprefix("hf-hub:")
         if hf_cached(repo, ("open_clip_config.json",)) is None:
