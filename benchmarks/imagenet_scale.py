@@ -109,9 +109,9 @@ def write_joint_space(folder: Path) -> Path:
     return path
 
 
-# Its INLP fits up to null_dim multinomial probes of C classes, each O(n d C): reduced here so a
-# shape runs in minutes (the full default is the costliest check at 1,000 classes).
-NULL_PROBE = "{erasure: false, folds: 2, max_iter: 100}"
+# Its defaults (erasure figures on), with the solver auto picks above 100 classes forced at every
+# shape, so that the ratio between two class counts compares one algorithm.
+NULL_PROBE = "{solver: ridge}"
 
 
 def write_spec(folder: Path, classes: int, per_class: int, models: int) -> Path:
@@ -270,16 +270,26 @@ def _pdf_pages(path: Path) -> int:
 # The parent: one subprocess per shape, then the tables
 
 
-def child(classes: int, per_class: int, models: int, keep: str | None) -> dict:
+def start_child(classes: int, per_class: int, models: int, keep: str | None) -> tuple:
     command = [sys.executable, __file__, "--child", str(classes), str(per_class), str(models)]
     if keep:
         command += ["--keep", str(Path(keep) / f"c{classes}")]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr[-4000:])
-        raise SystemExit(f"shape {classes}x{per_class}x{models} failed ({done.returncode})")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    # Files, not pipes: a child blocked on a full pipe would wait for the parent forever.
+    out = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by finish_child)
+    err = tempfile.TemporaryFile("w+")  # noqa: SIM115
+    return subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env), out, err
+
+
+def finish_child(child: tuple, shape: str) -> dict:
+    process, out, err = child
+    process.wait()
+    with out, err:
+        stdout, stderr = (stream.seek(0) or stream.read() for stream in (out, err))
+    if process.returncode != 0:
+        sys.stderr.write(stderr[-4000:])
+        raise SystemExit(f"shape {shape} failed ({process.returncode})")
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def _group(key: str) -> str:
@@ -308,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=10, help="images per class")
     parser.add_argument("--models", type=int, default=3)
     parser.add_argument("--keep", help="keep each shape's folder under this one")
+    parser.add_argument("--parallel", action="store_true", help="run the shapes at once (on a "
+                        "busy machine: compare CPU seconds, wall seconds include the others)")
     parser.add_argument("--child", type=int, nargs=3, help=argparse.SUPPRESS)
     add_write_docs(parser)
     args = parser.parse_args(argv)
@@ -315,11 +327,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_shape(*args.child, Path(args.keep) if args.keep else None)))
         return 0
 
-    runs = []
+    runs, started = [], []
     for classes in args.classes:
         print(f"running {classes} classes x {args.images} images x {args.models} models ...",
               flush=True)
-        runs.append(child(classes, args.images, args.models, args.keep))
+        shape = f"{classes}x{args.images}x{args.models}"
+        started.append((start_child(classes, args.images, args.models, args.keep), shape))
+        if not args.parallel:
+            runs.append(finish_child(*started.pop()))
+    runs += [finish_child(*process) for process in started]
     small, large = runs[0], runs[-1]
     growth = large["classes"] / small["classes"]
     tables = [grouped(r["stages"]) for r in runs]
@@ -362,7 +378,9 @@ def main(argv: list[str] | None = None) -> int:
         f"these toy backbones (real backbones add their forward passes: benchmarks/throughput.py); "
         f"report sizes depend on classes x models, not images: HTML "
         f"~{large['sizes']['report.html'] / 1e6 * 13 / large['models']:.1f} MB, PDF "
-        f"~{large['sizes']['pdf pages'] * 13 / large['models']:.0f} pages if each grows with models.")
+        f"~{large['sizes']['pdf pages'] * 13 / large['models']:.0f} pages if each grows with "
+        f"models; results.json (per-image arrays: grows with images x models) "
+        f"~{large['sizes']['results.json'] / 1e6 * scale:.0f} MB.")
     print("\n" + notes)
     if args.write_docs:
         write_docs(__file__, stage_table + "\n\n" + size_table, notes)
