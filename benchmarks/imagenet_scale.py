@@ -342,14 +342,17 @@ def main(argv: list[str] | None = None) -> int:
     keys = list(dict.fromkeys(k for t in tables for k in t))
     header = ["stage", *(f"{r['classes']} cl wall s" for r in runs),
               *(f"{r['classes']} cl CPU s" for r in runs), f"{large['classes']} cl peak RSS MB",
-              f"ratio wall x{growth:g} classes"]
+              f"ratio wall x{growth:g} classes", f"ratio CPU x{growth:g} classes"]
     rows = []
     for key in keys:
         walls = [t.get(key, {}).get("wall", 0.0) for t in tables]
         cpus = [t.get(key, {}).get("cpu", 0.0) for t in tables]
         ratio = walls[-1] / walls[0] if walls[0] > 0.005 else float("nan")
+        # CPU seconds: on a shared machine the wall clock also counts the other processes.
+        cpu_ratio = cpus[-1] / cpus[0] if cpus[0] > 0.005 else float("nan")
         rows.append([key, *(f"{w:.2f}" for w in walls), *(f"{c:.2f}" for c in cpus),
-                     f"{tables[-1].get(key, {}).get('rss', 0.0):.0f}", f"{ratio:.1f}"])
+                     f"{tables[-1].get(key, {}).get('rss', 0.0):.0f}", f"{ratio:.1f}",
+                     f"{cpu_ratio:.1f}"])
     stage_table = markdown_table(header, rows)
     size_rows = []
     for name in small["sizes"]:
