@@ -70,7 +70,7 @@ def _carried_share_figure(check: CheckResult) -> dict[str, str] | None:
     if unjudged:
         more = f" and {len(unjudged) - 10} more" if len(unjudged) > 10 else ""
         left_out = (f" Not judged (the joint space separates their images by less than "
-                    f"{MIN_JOINT_CONTRAST:g} deg, so a share would be noise): "
+                    f"{format_number(MIN_JOINT_CONTRAST)} deg, so a share would be noise): "
                     f"{', '.join(unjudged[:10])}{more}.")
     shown = ""
     if len(judged) > figures.MAX_CLASSES:
