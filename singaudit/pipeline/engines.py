@@ -28,10 +28,12 @@ class Engine:
     """An execution engine: ``executor`` makes its executor from the config (an object or a lazy
     ``"module:factory"`` reference, imported only when a run needs it); ``options`` are the
     engine-specific fields of ``ExecutionConfig`` it reads (another engine's are refused);
-    ``prefetch``: extract every model's rows at once (engines that run them concurrently)."""
+    ``sizing`` the fields it reads that another engine may ignore (a spec written for a cluster
+    still runs with ``--engine local``); ``prefetch``: extract every model's rows at once (engines that run them concurrently)."""
 
     executor: Callable[[ExecutionConfig], Any] | str
     options: frozenset[str] = frozenset()
+    sizing: frozenset[str] = frozenset()
     prefetch: bool = False
 
     def __call__(self, config: ExecutionConfig) -> Any:
@@ -45,8 +47,8 @@ EXECUTORS: Registry[Engine | Callable[[ExecutionConfig], Any]] = Registry("execu
 EXECUTORS.add("local", Engine("singaudit.pipeline.executors:local_from_config",
                               options=frozenset({"compile"})))
 EXECUTORS.add("ray", Engine("singaudit.pipeline.executors.ray_executor:RayExecutor",
-                            options=frozenset({"address", "workers", "cpus_per_worker",
-                                               "gpus_per_worker"}), prefetch=True))
+                            options=frozenset({"address", "gpus_per_worker"}),
+                            sizing=frozenset({"workers", "cpus_per_worker"}), prefetch=True))
 EXECUTORS.add_entry_points(ENTRY_POINT_GROUP)
 
 
@@ -82,16 +84,18 @@ def misplaced_options(config: ExecutionConfig) -> str | None:
     e.g. "address and gpus_per_worker apply only to engine: ray"."""
     engine = get_engine(config.engine)
     readers: dict[str, list[str]] = {}
+    refused: set[str] = set()  # options some engine owns (sizing ones are ignored elsewhere)
     for name in EXECUTORS.names():
         try:
             other = get_engine(name)
         except RegistryError:
             continue  # an engine that cannot import reads nothing here
-        for option in other.options:
+        refused |= other.options
+        for option in other.options | other.sizing:
             readers.setdefault(option, []).append(name)
     defaults = ExecutionConfig()
     foreign = [option for option in ExecutionConfig.model_fields
-               if option in readers and option not in engine.options
+               if option in refused and option not in engine.options | engine.sizing
                and getattr(config, option) != getattr(defaults, option)]
     if not foreign:
         return None

@@ -17,7 +17,7 @@ from singaudit.pipeline.translators import (
     fit_translator,
     get_architecture,
 )
-from singaudit.spec import parse_spec_text
+from singaudit.runner.plan import plan_text
 
 torch.set_num_threads(1)
 
@@ -67,12 +67,12 @@ checks: {null_invariance: {}}
 
 def _spec_error(text: str) -> str:
     with pytest.raises(SpecError) as caught:
-        parse_spec_text(text)
+        plan_text(text)
     return str(caught.value)
 
 
 def test_the_spec_validates_arch_and_options_per_architecture():
-    assert parse_spec_text(SPEC + "translator: {arch: 3layer}\n").translator.arch == "mlp3"
+    assert plan_text(SPEC + "translator: {arch: 3layer}\n").spec.translator.arch == "mlp3"
     message = _spec_error(SPEC + "translator: {arch: mlp5}\n")
     assert "translator.arch" in message and "available: linear, mlp3, mlp4, residual" in message
     message = _spec_error(SPEC + "translator: {arch: mlp3, options: {epochs: 0, loss: l1}}\n")
@@ -99,7 +99,7 @@ def test_a_registered_architecture_is_accepted_everywhere():
         "scaled_lstsq", "least squares, scaled", _ScaledOptions,
         lambda m, k, hidden=None: AffineTranslator(m, k), _fit_scaled))
     try:
-        spec = parse_spec_text(SPEC + "translator: {arch: scaled_lstsq, options: {scale: 1}}\n")
+        spec = plan_text(SPEC + "translator: {arch: scaled_lstsq, options: {scale: 1}}\n").spec
         assert spec.translator.options == {"scale": 1}
         assert "unknown option 'alphas'" in _spec_error(
             SPEC + "translator: {arch: scaled_lstsq, options: {alphas: [1]}}\n")

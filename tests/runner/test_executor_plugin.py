@@ -95,3 +95,10 @@ def test_an_engine_s_own_options_are_refused_for_another(chunk_by_chunk):
 def test_an_unknown_engine_lists_the_registered_ones(chunk_by_chunk):
     with pytest.raises(SpecError, match="available: chunk_by_chunk, local, ray"):
         make_plan(make_spec("execution.engine=spark"))
+
+
+def test_a_cluster_s_sizing_runs_locally_but_its_address_does_not():
+    # A spec sized for Ray still runs with --engine local; an address names a cluster to join.
+    assert make_plan(make_spec("execution.workers=3", "execution.cpus_per_worker=2"))
+    with pytest.raises(SpecError, match="address can apply only to engine: ray"):
+        make_plan(make_spec("execution.address=auto"))
