@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -139,8 +138,7 @@ def main() -> None:
         notes = (f"{args.n} shifts x {args.concepts:,} concepts (and their negations) x "
                  f"{args.dim} dimensions, device {args.device}. Sparse shifts: 5 concepts with "
                  "random signs plus 5% noise; dense: Gaussian (nothing sparse to find). "
-                 f"{cached}. Load average {os.getloadavg()[0]:.1f} at the end: on a shared "
-                 "machine compare CPU s.")
+                 f"{cached}. Compare CPU s: wall s depends on what else the machine runs.")
         write_docs(__file__, markdown_table(header, rows), notes)
 
 
