@@ -13,7 +13,7 @@ from singaudit.regression.diff import OVERALL, Delta, Diff
 from singaudit.reports.context import first_screen
 from singaudit.reports.summary import verdict_questions
 from singaudit.results import STATUS_ORDER, AuditResult
-from singaudit.wording import number
+from singaudit.wording import grouped, number
 
 REPORT_LINK = "REPORT_URL"  # replaced with --report-url, else left for the CI to fill in
 MAX_ROWS = 20  # rows of a table before "and N more": a PR comment stays short
@@ -63,7 +63,7 @@ def _finish(lines: list[str], footer: list[str], names: Sequence[Any],
     notes = []
     if _longer(names, MAX_NAME) or _longer(messages, MAX_CELL):
         notes.append(f"Cut: names longer than {MAX_NAME} characters and messages longer than "
-                     f"{MAX_CELL:,} are shortened here (ending in {ELLIPSIS}); the full report "
+                     f"{grouped(MAX_CELL)} are shortened here (ending in {ELLIPSIS}); the full report "
                      "has them in full.")
     footer = ["", *(line for note in notes for line in (f"*{note}*", "")), *footer]
     budget = MAX_CHARS - len("\n".join(footer)) - 200  # room for the note of what was cut
@@ -82,7 +82,7 @@ def _finish(lines: list[str], footer: list[str], names: Sequence[Any],
                                                       and body[-2].startswith("|")):
             body.pop()  # ... and its header
         body += ["", (f"*Cut: {len(lines) - len(body)} more line(s) left out to keep this "
-                      f"summary under {MAX_CHARS:,} characters; the full report has "
+                      f"summary under {grouped(MAX_CHARS)} characters; the full report has "
                       "everything.*")]
     return "\n".join(body + footer)
 
