@@ -16,6 +16,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from singaudit.errors import SpecError
 from singaudit.spec.models import SPEC_KIND, AuditSpec
+from singaudit.wording import grouped
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def _check_nodes(root: yaml.Node | None, source: str) -> None:
                 total += size(item)
         if total > MAX_EXPANDED_NODES:
             raise SpecError(f"{source}:{node.start_mark.line + 1}: YAML aliases expand to more "
-                            f"than {MAX_EXPANDED_NODES:,} values (an alias bomb?); "
+                            f"than {grouped(MAX_EXPANDED_NODES)} values (an alias bomb?); "
                             "write the spec out instead")
         in_progress.discard(id(node))
         expanded[id(node)] = total
@@ -304,8 +305,8 @@ def _read_spec_text(path: Path) -> str:
     if not stat.S_ISREG(info.st_mode):
         raise SpecError(f"{path}: not a regular file (an audit spec is a YAML file)")
     if info.st_size > MAX_SPEC_BYTES:
-        raise SpecError(f"{path}: {info.st_size:,} bytes is too large for an audit spec "
-                        f"(at most {MAX_SPEC_BYTES:,})")
+        raise SpecError(f"{path}: {grouped(info.st_size)} bytes is too large for an audit spec "
+                        f"(at most {grouped(MAX_SPEC_BYTES)})")
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
