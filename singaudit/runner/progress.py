@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from singaudit.io.console import plain, visible
+from singaudit.wording import fixed
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,7 +34,7 @@ class ProgressReporter:
 
     def _say(self, text: str) -> None:
         elapsed = time.perf_counter() - self._began
-        print(f"[{elapsed:7.1f}s] {visible(text)}", file=sys.stderr, flush=True)
+        print(f"[{fixed(elapsed, 1).rjust(7)}s] {visible(text)}", file=sys.stderr, flush=True)
 
     @contextmanager
     def stage(self, key: str, description: str, spinner: bool = True) -> Iterator[None]:
