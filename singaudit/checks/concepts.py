@@ -53,6 +53,7 @@ from singaudit.checks.thresholds import (
 from singaudit.errors import NotApplicable, SpecError
 from singaudit.maths.sparse_concepts import DEFAULT_MAX_CONCEPTS, DEFAULT_SPARSITY
 from singaudit.results import ClassResult, Metric, Tiers
+from singaudit.wording import fixed
 
 if TYPE_CHECKING:  # torch loads when a check measures, not to validate a spec
     import torch
@@ -395,7 +396,7 @@ class ConceptsCheck(Check[ConceptsParams]):
                 (ranks <= top_k).astype(float), class_index, per_image=False)
             observations["class_concepts_in_top_k"] = Observations.of([class_in_top])
 
-        shown = ", ".join(f"{t['concept']} (z {t['z']:.2f})" for t in top[:5])
+        shown = ", ".join(f"{t['concept']} (z {fixed(t['z'])})" for t in top[:5])
         summary = (
             f"most null-carried concepts ({vocabulary.name} vocabulary, {len(concepts)} "
             f"concepts): {shown}; top category: {top_category} (mean z "
@@ -669,14 +670,14 @@ def measure_sparse(ctx: ModelContext, params: ConceptsParams) -> Measurements:
                                                            per_image=False)
 
     def shown(entries: list[NamedConcept]) -> str:
-        return ", ".join(f"{e['concept']} {e['weight']:.2f}" for e in entries[:3]) or "-"
+        return ", ".join(f"{e['concept']} {fixed(e['weight'])}" for e in entries[:3]) or "-"
 
     def described(name: str, entry: SparseClassData) -> str:
         if not entry["specific"]:
-            return f"{name}: not class-specific (p {entry['specificity_p']:.2f})"
+            return f"{name}: not class-specific (p {fixed(entry['specificity_p'])})"
         if not entry["explained_added"]:
-            return f"{name}: unexplained (cos {entry['cosine_added']:.2f})"
-        return f"{name}: {shown(entry['added'])} (cos {entry['cosine_added']:.2f})"
+            return f"{name}: unexplained (cos {fixed(entry['cosine_added'])})"
+        return f"{name}: {shown(entry['added'])} (cos {fixed(entry['cosine_added'])})"
 
     named_count = sum(bool(e["added"] or e["suppressed"]) for e in classes.values())
     limited_count = int(limited[:overall_row + 1].sum())
@@ -684,7 +685,7 @@ def measure_sparse(ctx: ModelContext, params: ConceptsParams) -> Measurements:
                f"({vocabulary.name} vocabulary, at most {params.max_concepts} each); added per "
                f"class: {'; '.join(described(name, e) for name, e in classes.items())}; "
                f"{named_count} of {len(classes)} class shift(s) named (class-specific, and "
-               f"cosine at least {needed:.2f}: random directions reach {reference:.2f})")
+               f"cosine at least {fixed(needed)}: random directions reach {fixed(reference)})")
     if limited_count:
         summary += (f"; {limited_count} of {overall_row + 1} decompositions stopped at "
                     f"{params.max_concepts} concepts")
