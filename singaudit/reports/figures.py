@@ -16,6 +16,7 @@ import numpy as np
 
 from singaudit.cache.figures import FIGURES
 from singaudit.registry import Registry
+from singaudit.wording import fixed, significant
 
 if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn, not when it is cached
     from matplotlib.figure import Figure
@@ -384,7 +385,7 @@ def ratio_ranking(comparison: Mapping[str, Any], order: Sequence[str] = ()) -> F
     ratios = [e["ratio"] for e in entries]
     axes.barh(range(len(entries)), ratios, color=PALETTE[0], height=0.6)
     for i, ratio in enumerate(ratios):
-        axes.text(ratio, i, f" {ratio:.1f}", va="center", fontsize=7.5)
+        axes.text(ratio, i, f" {fixed(ratio, 1)}", va="center", fontsize=7.5)
     axes.set_yticks(range(len(entries)), [short(e["name"]) for e in entries])
     axes.set_xlabel("median IS / median |AS| (higher is better)")
     axes.set_xlim(0, max(ratios) * 1.18 or 1)
@@ -477,7 +478,7 @@ def logit_change(data: Mapping[str, Any]) -> Figure | None:
     axes = figure.subplots()
     for kind, colour, values in series:
         axes.hist(np.clip(values, floor, None), bins=bins, histtype="stepfilled", alpha=0.35,
-                  color=colour, label=f"{kind} (median {np.median(values):.2g})")
+                  color=colour, label=f"{kind} (median {significant(np.median(values), 2)})")
         axes.hist(np.clip(values, floor, None), bins=bins, histtype="step", color=colour, lw=1)
     axes.set_xscale("log")
     axes.set_xlabel("logit change ||l(f + δ) − l(f)|| (log scale; exact zeros drawn at 1e-12)")
@@ -506,7 +507,7 @@ def fidelity_histogram(data: Mapping[str, Any]) -> Figure | None:
     for index, (name, values) in enumerate(series):
         colour = PALETTE[index % len(PALETTE)]
         axes.hist(values, bins=bins, histtype="step", lw=1.4, color=colour,
-                  label=f"{short(name)} (mean {values.mean():.3f})")
+                  label=f"{short(name)} (mean {fixed(values.mean(), 3)})")
         axes.axvline(values.mean(), color=colour, lw=0.8, ls="--")
     axes.set_xlabel("cosine(T(f), image embedding)")
     axes.set_ylabel("images")
@@ -664,7 +665,8 @@ def steering_plot(data: Mapping[str, Any]) -> Figure | None:
         panels[1].hist(reached, bins=20, color=PALETTE[0], alpha=0.8)
         target_is = data.get("target_is")
         if _is_number(target_is):
-            panels[1].axvline(target_is, color="#b00020", lw=1, label=f"target {target_is:g}°")
+            panels[1].axvline(target_is, color="#b00020", lw=1,
+                              label=f"target {significant(target_is, 6)}°")
             panels[1].legend(loc="upper left")
         from matplotlib.ticker import MaxNLocator
 
