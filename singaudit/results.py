@@ -335,7 +335,7 @@ class ResultsFileError(SingauditError):
 def comparison(models: list[ModelResult]) -> dict[str, Any]:
     """Per-model ratio, medians and per-image (AS, IS): each model's ``angles`` and the
     per-image values of the check result they name."""
-    entries = []
+    entries: list[dict[str, Any]] = []
     for model in models:
         angles = model.angles
         check = next((c for c in model.checks if angles is not None and c.name == angles.check),
