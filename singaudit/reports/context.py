@@ -451,7 +451,7 @@ def build_context(audit: AuditResult, results_dir: Path) -> dict[str, Any]:
         "models": models,
         "comparison": _comparison(audit),
         "scale": {
-            "figure": data_uri(figures.scale_legend()),
+            "figure": data_uri(figures.scale_legend() or b""),  # undrawable: blank, not a crash
             "rows": figures.REFERENCE_SCALE,
             "hard_as": figures.HARD_TO_SEE_AS,
             "hard_is": figures.HARD_TO_SEE_IS,
