@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, cast
 
 import numpy as np
 
@@ -19,7 +19,10 @@ from singaudit.registry import Registry
 from singaudit.wording import fixed, significant
 
 if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn, not when it is cached
+    from matplotlib.axes import Axes
+    from matplotlib.collections import PolyCollection
     from matplotlib.figure import Figure
+    from matplotlib.typing import RcKeyType
 
 # Report figures per check: check name -> builder(CheckResult) -> [report_figure(...), ...].
 # Built-in and third-party builders register alike: CHECK_FIGURES.add(name, builder or
@@ -56,7 +59,7 @@ MAX_CLASSES = 30
 MAX_CONCEPT_CLASSES = 8
 MAX_LABEL = 28
 
-STYLE: dict[str, Any] = {
+STYLE: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 8.5,
     "axes.titlesize": 9.5,
@@ -98,8 +101,9 @@ def palette_png(png: bytes) -> bytes:
     models' worth at ImageNet scale). The original when that is not smaller."""
     from PIL import Image
 
-    with Image.open(io.BytesIO(png)) as image:
-        image.load()
+    with Image.open(io.BytesIO(png)) as opened:
+        opened.load()
+        image: Image.Image = opened
         if image.mode == "RGBA" and image.getchannel("A").getextrema() == (255, 255):
             image = image.convert("RGB")
         if image.mode == "RGB":
@@ -164,7 +168,15 @@ def store_render(key: str, payload: bytes, suffix: str = ".png") -> None:
     write_figure(key, payload, suffix)
 
 
-def _styled(draw):
+class StyledFigure(Protocol):
+    """A figure builder run by ``_styled``: called, the PNG (or None); ``draw``, the builder."""
+
+    draw: Callable[..., Figure | None]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> bytes | None: ...
+
+
+def _styled(draw: Callable[..., Figure | None]) -> StyledFigure:
     """Run a figure builder under the report style; unusable data gives None, never a crash.
     PNGs are cached by content (builder, inputs, drawing code): unchanged data is never redrawn."""
 
@@ -188,8 +200,9 @@ def _styled(draw):
 
     wrapper.__name__ = draw.__name__
     wrapper.__doc__ = draw.__doc__
-    wrapper.draw = draw  # uncached, for tests
-    return wrapper
+    styled = cast(StyledFigure, wrapper)  # a function given its builder as an attribute
+    styled.draw = draw  # uncached, for tests
+    return styled
 
 
 def short(text: Any, limit: int = MAX_LABEL) -> str:
@@ -234,17 +247,18 @@ def _class_order(data: Mapping[str, Any], labels: list[str]) -> list[str]:
     return order
 
 
-def _violins(axes, groups: list[np.ndarray], colour: str) -> None:
+def _violins(axes: Axes, groups: list[np.ndarray], colour: str) -> None:
     positions = np.arange(len(groups))
     spread = [i for i, g in enumerate(groups) if g.size >= 2 and np.ptp(g) > 0]
     if spread:
         values = [groups[i] for i in spread]
-        options = {"positions": positions[spread], "widths": 0.8, "showextrema": False}
+        options: dict[str, Any] = {"positions": positions[spread], "widths": 0.8,
+                                   "showextrema": False}
         try:
             parts = axes.violinplot(values, orientation="horizontal", **options)
         except TypeError:  # matplotlib < 3.10
             parts = axes.violinplot(values, vert=False, **options)
-        for body in parts["bodies"]:
+        for body in cast("list[PolyCollection]", parts["bodies"]):  # typed as one Collection
             body.set_facecolor(colour)
             body.set_edgecolor(colour)
             body.set_alpha(0.45)
@@ -339,7 +353,7 @@ def class_shares(data: Mapping[str, Any], limits: Sequence[float] = ()) -> Figur
     return figure
 
 
-def _confidence_ellipse(axes, x: np.ndarray, y: np.ndarray, colour: str, line: str = "-"
+def _confidence_ellipse(axes: Axes, x: np.ndarray, y: np.ndarray, colour: str, line: str = "-"
                         ) -> None:
     """95 % ellipse of a 2-D Gaussian fitted to (x, y)."""
     if x.size < 3:
@@ -394,7 +408,7 @@ def ratio_ranking(comparison: Mapping[str, Any], order: Sequence[str] = ()) -> F
     return figure
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
@@ -473,7 +487,7 @@ def logit_change(data: Mapping[str, Any]) -> Figure | None:
     low, high = everything.min(), everything.max()
     if high <= low:
         high = low * 10
-    bins = np.logspace(np.log10(low) - 0.1, np.log10(high) + 0.1, 40)
+    bins = np.logspace(np.log10(low) - 0.1, np.log10(high) + 0.1, 40).tolist()
     figure = _figure(PAGE_WIDTH_IN * 0.75, 2.6)
     axes = figure.subplots()
     for kind, colour, values in series:
@@ -501,7 +515,8 @@ def fidelity_histogram(data: Mapping[str, Any]) -> Figure | None:
     if not series:
         return None
     everything = np.concatenate([v for _, v in series])
-    bins = np.linspace(min(everything.min(), 0.999), min(1.0, everything.max() + 1e-6), 30)
+    bins = np.linspace(min(everything.min(), 0.999), min(1.0, everything.max() + 1e-6),
+                       30).tolist()
     figure = _figure(PAGE_WIDTH_IN * 0.75, 2.4)
     axes = figure.subplots()
     for index, (name, values) in enumerate(series):
@@ -516,9 +531,10 @@ def fidelity_histogram(data: Mapping[str, Any]) -> Figure | None:
     return figure
 
 
-def _concept_rows(data: Mapping[str, Any], top_k: int) -> dict[str, list[dict[str, Any]]]:
+def _concept_rows(data: Mapping[str, Any], top_k: int
+                  ) -> dict[str, list[Mapping[str, Any]]]:
     """Class -> its top concepts with angle_orig / angle_eq; falls back to the overall ranking."""
-    rows: dict[str, list[dict[str, Any]]] = {}
+    rows: dict[str, list[Mapping[str, Any]]] = {}
     per_class = data.get("top_per_class")
     if isinstance(per_class, Mapping):
         for name, entries in per_class.items():
@@ -616,16 +632,17 @@ def concept_graph(data: Mapping[str, Any], max_nodes: int = 25) -> Figure | None
                 strength = (similarity[i, j] - low) / (high - low) if high > low else 1.0
                 axes.plot(*coordinates[[i, j]].T, color=FAINT, lw=0.3 + 2.2 * strength,
                           alpha=0.3 + 0.5 * strength, zorder=1)
+    xs, ys = coordinates.T
     z_scores = data.get("similarity_z")
     if z_scores is not None and len(z_scores) >= len(keep) and all(
             _is_number(z) for z in list(z_scores)[: len(keep)]):
         values = np.asarray(list(z_scores)[: len(keep)], dtype=float)
         limit = max(1.0, float(np.abs(values).max()))
-        points = axes.scatter(*coordinates.T, s=34, c=values, cmap="coolwarm_r", vmin=-limit,
+        points = axes.scatter(xs, ys, s=34, c=values, cmap="coolwarm_r", vmin=-limit,
                               vmax=limit, zorder=2, edgecolor="black", lw=0.4)
         figure.colorbar(points, ax=axes, shrink=0.7, label="mean z of AS (negative: carried)")
     else:
-        axes.scatter(*coordinates.T, s=34, color=PALETTE[0], zorder=2)
+        axes.scatter(xs, ys, s=34, color=PALETTE[0], zorder=2)
     # Near-identical concepts sit on top of each other: fan their labels out.
     span = float(np.ptp(coordinates, axis=0).max()) or 1.0
     offsets = [((4, 3), "left"), ((4, -10), "left"), ((-4, 3), "right"), ((-4, -10), "right")]
