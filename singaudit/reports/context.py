@@ -270,13 +270,16 @@ def _decomposition(check: CheckResult) -> list[dict[str, str]]:
     if not isinstance(classes, Mapping):
         return []
 
-    def named(entries: Any) -> str:
+    def named(entries: Any, entry: Mapping[str, Any]) -> str:
+        # Nothing is named for a class whose shift is no larger than shuffled labels' (``specific``
+        # false) or whose decomposition does not beat random directions: say which.
+        unnamed = "not class-specific" if entry.get("specific") is False else "unexplained"
         return ", ".join(f"{e.get('concept')} {format_number(e.get('weight'))}"
-                         for e in _as_list(entries) if isinstance(e, Mapping)) or "unexplained"
+                         for e in _as_list(entries) if isinstance(e, Mapping)) or unnamed
 
-    return [{"name": str(name), "added": named(entry.get("added")),
+    return [{"name": str(name), "added": named(entry.get("added"), entry),
              "cosine_added": format_number(entry.get("cosine_added")),
-             "suppressed": named(entry.get("suppressed")),
+             "suppressed": named(entry.get("suppressed"), entry),
              "cosine_suppressed": format_number(entry.get("cosine_suppressed"))}
             for name, entry in list(classes.items())[:MAX_CLASS_ROWS] if isinstance(entry, Mapping)]
 

@@ -5,6 +5,7 @@ from world import CLASSES, COLOURS, make_world
 
 from singaudit.checks import CHECKS
 from singaudit.checks.concepts import available_vocabularies, load_vocabulary
+from singaudit.reports.context import _decomposition
 from singaudit.results import Tiers
 
 VOCABULARY = {
@@ -162,6 +163,7 @@ def test_sparse_unexplained_decompositions_name_nothing(tmp_path):
     assert all(c.metrics["own_class_weight"].value == 0 for c in result.per_class.values())
     assert "0 of 6 class shift(s) named" in result.message
     assert 0 < result.data["reference_cosine"] < 1
+    assert {row["added"] for row in _decomposition(result)} == {"unexplained"}  # the report
 
 
 def test_sparse_classes_without_specific_content_name_nothing(tmp_path):
@@ -174,6 +176,9 @@ def test_sparse_classes_without_specific_content_name_nothing(tmp_path):
     assert sum(not entry["specific"] for entry in entries) >= 5
     assert all(not entry["added"] for entry in entries if not entry["specific"])
     assert "not class-specific" in result.message
+    shown = {row["name"]: row["added"] for row in _decomposition(result)}  # the report's table
+    assert all(shown[name] == "not class-specific"
+               for name, entry in result.data["classes"].items() if not entry["specific"])
 
 
 def test_sparse_separate_sides_name_each_class_too(tmp_path):
