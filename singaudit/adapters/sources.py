@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -157,7 +158,34 @@ def _load(registry: Registry, name: str, options: dict[str, Any]) -> Any:
         found = get_source(registry, source)
     except RegistryError as error:
         raise SingauditError(str(error)) from None
-    return found.load(ident, **options)
+    loaded = found.load(ident, **options)
+    info: Any = getattr(loaded, "info", None)
+    if options and isinstance(getattr(info, "weights_hash", None), str):
+        # A model's options can change what it computes with the same weights (a token selector,
+        # a factory argument): they join the hash that keys cached features and embeddings.
+        info.weights_hash = with_options_hash(info.weights_hash, options)
+    return loaded
+
+
+def with_options_hash(weights_hash: str, options: Mapping[str, Any]) -> str:
+    """sha256 (16 hex digits) of a weights hash and the options given as plain data (objects,
+    such as a module passed to ``hook:``, are described by their own weights or preprocessing)."""
+    plain = {key: value for key, value in sorted(options.items()) if _is_plain(value)}
+    if not plain:
+        return weights_hash
+    digest = hashlib.sha256(weights_hash.encode())
+    digest.update(json.dumps(plain, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
 
 
 def load_classifier(name: str, **options: Any) -> Any:

@@ -53,6 +53,16 @@ def test_token_outputs_with_a_selector(token):
     assert_logits_match(classifier, images(2, 32))
 
 
+def test_a_token_selector_keys_features_apart_from_the_same_weights():
+    # Same weights, another token: other features, so another hash keys their cache entries.
+    def hashed(token):
+        torch.manual_seed(0)
+        return load_classifier("hook:tinyvit", module=TinyViT(), head="head",
+                               token=token).info.weights_hash
+
+    assert hashed("cls") == hashed("cls") != hashed("mean")
+
+
 def test_token_outputs_without_a_selector_are_refused():
     with pytest.raises(UnsupportedModel, match="token selector"):
         load_classifier("hook:tinyvit", module=TinyViT(), head="head")

@@ -70,26 +70,24 @@ def load(ident: str, **options: Any) -> Classifier:
             f"{name} returned {type(made).__name__}; a factory must return a Classifier, a tuple "
             "(module, head_path) or a mapping with 'module' and 'head'"
         )
-    # Features depend on the factory's code and options, not only on the weights: both join the
-    # hash that keys cached features, so a changed option or an edited factory is recomputed.
-    classifier.info.weights_hash = code_and_options_hash(
-        classifier.info.weights_hash, factory, options)
+    # Features depend on the factory's code, not only on the weights: its source file joins the
+    # hash that keys cached features (the options join it in ``sources.load_classifier``).
+    classifier.info.weights_hash = code_hash(classifier.info.weights_hash, factory)
     return classifier
 
 
-def code_and_options_hash(weights_hash: str, factory: object, options: Mapping) -> str:
-    """sha256 (16 hex digits) of the weights hash, the factory's source file and the options."""
+def code_hash(weights_hash: str, factory: object) -> str:
+    """sha256 (16 hex digits) of the weights hash and the factory's source file."""
     import hashlib
     import inspect
-    import json
 
-    digest = hashlib.sha256(weights_hash.encode())
     try:
         source_file = inspect.getsourcefile(factory)  # type: ignore[arg-type]
     except TypeError:  # a builtin or C extension: no file to read
-        source_file = None
-    if source_file and os.path.isfile(source_file):
-        with open(source_file, "rb") as handle:
-            digest.update(handle.read())
-    digest.update(json.dumps(options, sort_keys=True, default=repr).encode())
+        return weights_hash
+    if not source_file or not os.path.isfile(source_file):
+        return weights_hash
+    digest = hashlib.sha256(weights_hash.encode())
+    with open(source_file, "rb") as handle:
+        digest.update(handle.read())
     return digest.hexdigest()[:16]
