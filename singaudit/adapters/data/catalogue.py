@@ -25,26 +25,27 @@ class FolderSource(Source):
         return folder_problem(ident)
 
 
-class ListSource(Source):
+class _LabelledFileSource(Source):
+    """A source read from one file of image paths and index labels."""
+
+    moved_options = _CLASS_NAMES
+
+    def problem(self, ident: str, options: dict[str, Any]) -> str | None:
+        return file_problem(ident)
+
+
+class ListSource(_LabelledFileSource):
     """``list:<file.csv|.json>``: image paths and labels."""
 
     name = "list"
     loader = "singaudit.adapters.data.list_source:load"
-    moved_options = _CLASS_NAMES
-
-    def problem(self, ident: str, options: dict[str, Any]) -> str | None:
-        return file_problem(ident)
 
 
-class ManifestSource(Source):
+class ManifestSource(_LabelledFileSource):
     """``manifest:<file.csv>``: image paths, labels and content hashes."""
 
     name = "manifest"
     loader = "singaudit.adapters.data.manifest_source:load"
-    moved_options = _CLASS_NAMES
-
-    def problem(self, ident: str, options: dict[str, Any]) -> str | None:
-        return file_problem(ident)
 
 
 class PhotosSource(Source):
